@@ -1,0 +1,197 @@
+"""Schema versions of the archive database and the steps between them.
+
+``MIGRATIONS`` is an ordered list of ``(version, step)``; a step is an SQL script or a callable
+taking the open connection. ``PRAGMA user_version`` holds the version a database is at, and each
+step runs in its own ``BEGIN IMMEDIATE`` transaction together with the ``user_version`` bump, so a
+crash leaves the database at the previous version, never half-way. Steps must never be edited once
+released: a new change is a new version.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, time
+
+from provenance.errors import ArchiveError
+
+APPLICATION_ID = 0x50524F56
+"""``PRAGMA application_id`` of a provenance archive ("PROV"), so other SQLite files are recognised."""
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+SCHEMA_V1 = f"""
+PRAGMA application_id = {APPLICATION_ID};
+
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value
+);
+INSERT INTO meta (key, value) VALUES ('generation', 0);
+INSERT INTO meta (key, value) VALUES ('archive_id', lower(hex(randomblob(16))));
+
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    duration REAL NOT NULL,
+    added_at TEXT NOT NULL,           -- ISO 8601 UTC
+    record TEXT NOT NULL              -- canonical Fingerprint JSON (provenance.record)
+);
+
+CREATE TABLE frames (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    sample INTEGER NOT NULL,
+    time REAL NOT NULL,
+    phash INTEGER NOT NULL,           -- the uint64 pHash stored as signed 64-bit (two's complement)
+    pdq BLOB NOT NULL CHECK (length(pdq) = 32),
+    pdq_quality INTEGER NOT NULL,
+    PRIMARY KEY (item_id, sample)
+) WITHOUT ROWID;
+
+CREATE TABLE sightings (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    source_url TEXT,
+    platform TEXT,
+    uploader TEXT,
+    first_seen TEXT,
+    label TEXT,
+    title TEXT,
+    video_id TEXT,
+    file_name TEXT,
+    added_at TEXT NOT NULL
+);
+-- NULLs are distinct in a plain UNIQUE constraint, so the sighting's identity is compared with
+-- NULL folded to '' and re-adding the same sighting is a no-op (INSERT ... ON CONFLICT DO NOTHING).
+CREATE UNIQUE INDEX sightings_identity ON sightings (
+    item_id, ifnull(source_url, ''), ifnull(platform, ''), ifnull(uploader, ''), ifnull(first_seen, ''),
+    ifnull(label, ''), ifnull(title, ''), ifnull(video_id, ''), ifnull(file_name, '')
+);
+"""
+
+
+def first_seen_utc(first_seen: str | None) -> str | None:
+    """A sortable UTC form of a sighting's ``first_seen``, or None when it is absent or unparseable.
+
+    Accepts ISO 8601 dates and date-times (extended or basic form, with or without offset), plus
+    ``YYYY`` and ``YYYY-MM``. A date without time is taken as midnight UTC, a date-time without
+    offset as UTC. The result has a fixed width (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), so text order
+    is time order, which ISO strings with mixed offsets or precisions do not give.
+    """
+    if first_seen is None:
+        return None
+    text = first_seen.strip()
+    if len(text) == 4 and text.isdigit():
+        text += "-01-01"
+    elif len(text) == 7 and text[:4].isdigit() and text[4] == "-" and text[5:].isdigit():
+        text += "-01"
+    try:
+        if len(text) in (8, 10) and "T" not in text and " " not in text:
+            moment = datetime.combine(datetime.fromisoformat(text).date(), time(0), tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+FULL_BOX_JSON = '{"bottom":1.0,"left":0.0,"right":1.0,"top":0.0}'
+
+
+def _v2_first_seen_and_box(conn: sqlite3.Connection) -> None:
+    """Add ``sightings.first_seen_utc`` (normalised, indexed) and ``items.content_box``; fill both.
+
+    ``first_seen_utc`` lets the archive order sightings by time in SQL, which the raw ISO text with
+    mixed offsets and precisions does not. ``content_box`` (canonical JSON of the ContentBox) lets
+    the matcher know which items had borders without parsing every full record.
+    """
+    conn.execute("ALTER TABLE sightings ADD COLUMN first_seen_utc TEXT")
+    rows = conn.execute("SELECT id, first_seen FROM sightings WHERE first_seen IS NOT NULL").fetchall()
+    conn.executemany(
+        "UPDATE sightings SET first_seen_utc = ? WHERE id = ?",
+        [(first_seen_utc(first_seen), row_id) for row_id, first_seen in rows],
+    )
+    # the earliest appearance of footage is the question investigators ask most: make it an index seek
+    conn.execute("CREATE INDEX sightings_first_seen_utc ON sightings (first_seen_utc)")
+
+    conn.execute(f"ALTER TABLE items ADD COLUMN content_box TEXT NOT NULL DEFAULT '{FULL_BOX_JSON}'")
+    updates = []
+    for item_id, record in conn.execute("SELECT id, record FROM items"):
+        try:
+            box = json.loads(record)["content_box"]
+            updates.append((json.dumps(box, sort_keys=True, separators=(",", ":")), item_id))
+        except (ValueError, KeyError, TypeError):
+            continue  # an unreadable record keeps the default; get() reports it when asked
+    conn.executemany("UPDATE items SET content_box = ? WHERE id = ?", updates)
+
+
+MIGRATIONS: list[tuple[int, Step]] = [
+    (1, SCHEMA_V1),
+    (2, _v2_first_seen_and_box),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def split_sql(script: str) -> list[str]:
+    """Split an SQL script into complete statements (semicolons inside strings/triggers respected)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:80]!r}")
+    return statements
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the database header."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION, *, label: str = "archive") -> int:
+    """Bring the database up to ``target`` and return the version it was at before.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Each step re-reads the version
+    inside its write transaction, so two processes opening a fresh archive at once do not both
+    apply a step. A database newer than this code knows raises ``ArchiveError``.
+    """
+    before = user_version(conn)
+    if before > LATEST_VERSION:
+        raise ArchiveError(
+            f"{label} has archive schema version {before}, but this provenance only knows versions up to "
+            f"{LATEST_VERSION}: upgrade provenance (pip install --upgrade provenance) to open it"
+        )
+    for version, step in MIGRATIONS:
+        if version > target:
+            break
+        if version <= before:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if user_version(conn) >= version:  # another process got there first
+                conn.execute("ROLLBACK")
+                continue
+            if isinstance(step, str):
+                for statement in split_sql(step):
+                    conn.execute(statement)
+            else:
+                step(conn)
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return before

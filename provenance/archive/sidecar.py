@@ -1,0 +1,130 @@
+"""Read the ``.info.json`` that yt-dlp writes beside a download (``--write-info-json``) as a Sighting.
+
+yt-dlp names it after the output file with the extension replaced (``Title [id].info.json`` beside
+``Title [id].mp4``); some setups keep the extension (``Title [id].mp4.info.json``), and an unmerged
+format download carries a ``.fNNN`` suffix (``Title [id].f137.mp4``). All three are looked for.
+The file is only read. Fields used::
+
+    webpage_url (else original_url)       -> source_url
+    extractor_key (else extractor)        -> platform
+    uploader (else channel, uploader_id)  -> uploader
+    timestamp (epoch s) else upload_date  -> first_seen (UTC date-time, or YYYY-MM-DD)
+    title (else fulltitle)                -> title
+    id                                    -> video_id
+
+A sidecar that is unreadable or not yt-dlp's shape gives no sighting and a warning, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from provenance.model import Sighting
+
+MAX_SIDECAR_BYTES = 64 << 20
+"""Larger files are not yt-dlp sidecars we want to parse (a video's is usually well under 1 MB)."""
+
+_FORMAT_SUFFIX = re.compile(r"\.f[0-9]+[a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class SidecarResult:
+    """What the sidecar said: a sighting (or None), the sidecar read, and a warning if it was unusable."""
+
+    sighting: Sighting | None
+    path: str | None = None
+    warning: str | None = None
+
+
+def sidecar_candidates(media_path: str | Path) -> tuple[Path, ...]:
+    """The paths where yt-dlp's info JSON for ``media_path`` may be, most specific first."""
+    media = Path(media_path)
+    stem = media.stem if media.suffix else media.name
+    names = [f"{media.name}.info.json", f"{stem}.info.json"]
+    trimmed = _FORMAT_SUFFIX.sub("", stem)
+    if trimmed != stem:
+        names.append(f"{trimmed}.info.json")
+    unique = list(dict.fromkeys(names))
+    return tuple(media.with_name(name) for name in unique)
+
+
+def _text(info: dict[str, object], *keys: str) -> str | None:
+    for key in keys:
+        value = info.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, int) and not isinstance(value, bool) and key in ("id", "uploader_id"):
+            return str(value)
+    return None
+
+
+def _first_seen(info: dict[str, object]) -> str | None:
+    timestamp = info.get("timestamp")
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) and math.isfinite(timestamp):
+        try:
+            moment = datetime.fromtimestamp(timestamp, UTC)
+        except (OverflowError, OSError, ValueError):
+            moment = None
+        if moment is not None:
+            return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    upload_date = info.get("upload_date")
+    if isinstance(upload_date, str) and re.fullmatch(r"[0-9]{8}", upload_date):
+        try:
+            return date(int(upload_date[:4]), int(upload_date[4:6]), int(upload_date[6:])).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def sighting_from_info(info: dict[str, object]) -> Sighting | None:
+    """The sighting a yt-dlp info dict describes, or None when it names neither a URL nor an id."""
+    sighting = Sighting(
+        source_url=_text(info, "webpage_url", "original_url"),
+        platform=_text(info, "extractor_key", "extractor"),
+        uploader=_text(info, "uploader", "channel", "uploader_id"),
+        first_seen=_first_seen(info),
+        title=_text(info, "title", "fulltitle"),
+        video_id=_text(info, "id"),
+    )
+    if sighting.source_url is None and sighting.video_id is None:
+        return None
+    return sighting
+
+
+def read_ytdlp_sidecar(media_path: str | Path) -> SidecarResult:
+    """Look for yt-dlp's ``.info.json`` beside ``media_path`` and read it (read-only) as a Sighting.
+
+    Returns ``SidecarResult(None)`` when there is no sidecar, and ``SidecarResult(None, path,
+    warning)`` when there is one that cannot be used (unreadable, bad JSON, a playlist, too large).
+    ``file_name`` and ``added_at`` of the sighting are left for the caller to fill.
+    """
+    for candidate in sidecar_candidates(media_path):
+        if not candidate.is_file():
+            continue
+        where = str(candidate)
+        try:
+            if candidate.stat().st_size > MAX_SIDECAR_BYTES:
+                return SidecarResult(None, where, f"{where}: too large for a yt-dlp info file; ignored")
+            with candidate.open("rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            return SidecarResult(None, where, f"{where}: cannot read it ({exc.strerror}); ignored")
+        try:
+            info = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return SidecarResult(None, where, f"{where}: not valid JSON ({exc}); ignored")
+        if not isinstance(info, dict):
+            return SidecarResult(None, where, f"{where}: not a yt-dlp info object; ignored")
+        kind = info.get("_type", "video")
+        if kind not in ("video", None):
+            return SidecarResult(None, where, f"{where}: describes a {kind}, not one video; ignored")
+        sighting = sighting_from_info(info)
+        if sighting is None:
+            return SidecarResult(None, where, f"{where}: has neither webpage_url nor id; ignored")
+        return SidecarResult(sighting, where)
+    return SidecarResult(None)

@@ -1,0 +1,581 @@
+"""The archive: fingerprints of known media and where they were seen, in one SQLite file.
+
+The file is opened in WAL mode with foreign keys on and a long busy timeout, so several processes
+can add to the same archive at once (writers queue; readers never block). Every ``add`` is one
+``BEGIN IMMEDIATE`` transaction, so a crash or ``kill -9`` leaves either the whole item or none
+of it. The schema is versioned with ``PRAGMA user_version`` and upgraded on open (see
+``provenance.archive.migrations``).
+
+Per frame, the pHash is stored as a signed 64-bit integer (SQLite has no unsigned type; the bits
+are the same) and the PDQ hash as a 32-byte blob, so ``frame_table`` can hand the matcher all
+hashes as numpy arrays straight from one query. The full fingerprint is kept as canonical JSON in
+``items.record`` and is what ``get`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from provenance.archive import migrations
+from provenance.errors import ArchiveError, UsageError
+from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, Sighting
+from provenance.record import (
+    RecordFormatError,
+    fingerprint_from_json,
+    fingerprint_to_json,
+    from_jsonable,
+    to_jsonable,
+)
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another process's transaction before giving up."""
+
+_HEX = re.compile(r"[0-9a-f]+")
+_SIGHTING_FIELDS = ("source_url", "platform", "uploader", "first_seen", "label", "title", "video_id",
+                    "file_name")
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The outcome of ``ArchiveStore.add``: ``created`` is False when the item was already archived."""
+
+    sha256: str
+    created: bool
+    sightings_added: int
+
+
+@dataclass(frozen=True)
+class ArchivedItem:
+    """One archived item with its full fingerprint and its sightings (oldest first, unknown last)."""
+
+    sha256: str
+    name: str
+    kind: str
+    size: int
+    duration: float
+    added_at: str
+    fingerprint: Fingerprint
+    sightings: tuple[Sighting, ...]
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    """One line of the archive listing."""
+
+    sha256: str
+    name: str
+    kind: str
+    size: int
+    duration: float
+    added_at: str
+    frames: int
+    sightings: int
+    earliest_first_seen: str | None  # the earliest sighting's first_seen, as recorded
+
+
+@dataclass(frozen=True)
+class ArchiveStats:
+    """Totals over the whole archive."""
+
+    items: int
+    videos: int
+    stills: int
+    frames: int
+    sightings: int
+    total_duration: float
+    schema_version: int
+    file_size_bytes: int  # the database file plus its write-ahead log
+    earliest_first_seen: str | None
+    latest_first_seen: str | None
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """What the matcher needs to know about an item a frame belongs to."""
+
+    sha256: str
+    name: str
+    duration: float
+    kind: str
+    content_box: ContentBox = FULL_BOX
+
+    @property
+    def box_full(self) -> bool:
+        """True when no border was found in the item (its frames are the whole picture)."""
+        return self.content_box.is_full
+
+
+@dataclass(frozen=True, eq=False)
+class FrameTable:
+    """Every archived frame as parallel read-only numpy arrays, ordered by (item_id, sample).
+
+    ``generation`` and ``archive_id`` identify the archive state the table was read from (see
+    ``ArchiveStore.generation``), so an index built from it can be persisted and checked for staleness.
+    """
+
+    item_ids: np.ndarray  # (N,) int64, keys of ``items``
+    samples: np.ndarray  # (N,) int64, FrameHash.index
+    times: np.ndarray  # (N,) float64 seconds
+    pdq: np.ndarray  # (N, 32) uint8
+    phash: np.ndarray  # (N,) uint64
+    quality: np.ndarray  # (N,) int16
+    items: Mapping[int, ItemRef]
+    generation: int
+    archive_id: str
+
+    def __len__(self) -> int:
+        """The number of frames."""
+        return int(self.item_ids.shape[0])
+
+
+def default_archive_path() -> Path:
+    """Where the archive lives unless told: ``$PROVENANCE_ARCHIVE``, else the XDG data directory.
+
+    That is ``$XDG_DATA_HOME/provenance/archive.sqlite``, by default
+    ``~/.local/share/provenance/archive.sqlite``.
+    """
+    explicit = os.environ.get("PROVENANCE_ARCHIVE")
+    if explicit:
+        return Path(explicit).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME")
+    base = Path(data_home).expanduser() if data_home else Path.home() / ".local" / "share"
+    return base / "provenance" / "archive.sqlite"
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _phash_to_int64(phash: str) -> int:
+    value = int(phash, 16)
+    if not 0 <= value < 1 << 64:
+        raise ValueError("pHash is not 64 bits")
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int, bytes, int]:
+    try:
+        if len(frame.phash) != 16:
+            raise ValueError(f"pHash must be 16 hex digits, got {len(frame.phash)}")
+        phash = _phash_to_int64(frame.phash)
+        pdq = bytes.fromhex(frame.pdq)
+        if len(pdq) != 32:
+            raise ValueError(f"PDQ hash must be 64 hex digits, got {len(frame.pdq)}")
+    except ValueError as exc:
+        raise ArchiveError(
+            f"frame {frame.index} at {frame.time:.3f} s has a malformed hash ({exc}): "
+            "fingerprint the file again with this version of provenance"
+        ) from exc
+    return (item_id, frame.index, float(frame.time), phash, pdq, int(frame.pdq_quality))
+
+
+def _cannot_open(path: Path, exc: Exception) -> str:
+    return f"cannot open the archive {path}: {exc}: check the path, its permissions and free disk space"
+
+
+def _canonical_json(data: object) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def _content_box(text: str) -> ContentBox:
+    try:
+        return from_jsonable(ContentBox, json.loads(text))
+    except ValueError:
+        return FULL_BOX  # an unreadable box is treated as none found: the matcher then compares whole frames
+
+
+def _sighting_from_row(row: Sequence[object]) -> Sighting:
+    """Build a Sighting from (source_url, ..., file_name, added_at)."""
+    return Sighting(**dict(zip((*_SIGHTING_FIELDS, "added_at"), row, strict=True)))  # type: ignore[arg-type]
+
+
+class ArchiveStore:
+    """An open archive. Use ``ArchiveStore.open(path)``, ideally as a context manager.
+
+    One instance belongs to one thread; separate processes (or threads with their own instances)
+    may use the same file at once.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        """Wrap an already opened and migrated connection (use ``ArchiveStore.open`` instead)."""
+        self._conn = conn
+        self.path = path
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True) -> ArchiveStore:
+        """Open the archive at ``path``, creating it (and its folder) if ``create`` and it is missing.
+
+        An older schema is upgraded in place. Raises ``ArchiveError`` when the file is missing and
+        ``create`` is False, is not a provenance archive, or was written by a newer provenance.
+        """
+        path = Path(path).expanduser()
+        if path.is_dir():
+            raise ArchiveError(f"{path} is a directory, not a provenance archive: give the path of a file")
+        if not path.exists():
+            if not create:
+                raise ArchiveError(
+                    f"no archive at {path}: check the path, or add an item to create it"
+                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ArchiveError(
+                    f"cannot create the folder for the archive {path}: {exc.strerror}: choose another path"
+                ) from exc
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ArchiveError(_cannot_open(path, exc)) from exc
+        try:
+            cls._configure(conn, path)
+            migrations.migrate(conn, label=str(path))
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                raise ArchiveError(
+                    f"{path} is not a provenance archive (not an SQLite database, or a damaged one): "
+                    "give the path of an archive, or a new file name to create one"
+                ) from exc
+            raise ArchiveError(_cannot_open(path, exc)) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @classmethod
+    def _configure(cls, conn: sqlite3.Connection, path: Path) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Switching a new file to WAL needs an exclusive lock and fails at once, without waiting
+        # for the busy timeout, while another process is creating the same archive: retry it.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                cls._identify(conn, path)
+                cls._use_wal(conn, path)
+                break
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+
+    @staticmethod
+    def _identify(conn: sqlite3.Connection, path: Path) -> None:
+        """Refuse an SQLite file of another program; a new, empty file is fine."""
+        # one read transaction, so a process creating the archive meanwhile is seen entirely or not at all
+        conn.execute("BEGIN")
+        try:
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = migrations.user_version(conn)
+            has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        if app_id != migrations.APPLICATION_ID and (app_id != 0 or version != 0 or has_tables):
+            raise ArchiveError(
+                f"{path} is not a provenance archive (an SQLite database of another program): "
+                "give the path of an archive, or a new file name to create one"
+            )
+
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection, path: Path) -> None:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            return
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower()
+        if mode != "wal":
+            raise ArchiveError(
+                f"cannot switch the archive {path} to WAL journal mode (got {mode!r}): "
+                "keep the archive on a local file system"
+            )
+
+    def close(self) -> None:
+        """Close the database connection. The store cannot be used afterwards."""
+        self._conn.close()
+
+    def __enter__(self) -> ArchiveStore:
+        """Return the store itself."""
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the store."""
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def add(self, fp: Fingerprint, sightings: Sequence[Sighting] = ()) -> AddResult:
+        """Archive a fingerprint with its sightings, in one transaction; idempotent by SHA-256.
+
+        When the item (same SHA-256) is already archived, only the sightings not yet recorded are
+        added. A sighting without ``added_at`` is stamped with the current UTC time. Returns what
+        was done. Raises ``ArchiveError`` for malformed hashes or when the write fails.
+        """
+        sha256 = fp.identity.sha256.lower()
+        if len(sha256) != 64 or not _HEX.fullmatch(sha256):
+            raise ArchiveError(
+                f"{fp.identity.name}: the fingerprint's SHA-256 {fp.identity.sha256!r} is not 64 hex digits: "
+                "fingerprint the file again"
+            )
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+                created = row is None
+                if created:
+                    item_id = self._insert_item(sha256, fp)
+                    self._insert_frames(item_id, fp.frames)
+                    conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+                else:
+                    item_id = int(row[0])
+                added = self._insert_sightings(item_id, sightings)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise ArchiveError(
+                f"could not add {fp.identity.name} to the archive {self.path}: {exc}: "
+                "check free disk space and that no other program holds the archive locked, then retry"
+            ) from exc
+        return AddResult(sha256=sha256, created=created, sightings_added=added)
+
+    def _insert_item(self, sha256: str, fp: Fingerprint) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO items (sha256, name, kind, size, duration, added_at, record, content_box) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (sha256, fp.identity.name, fp.metadata.kind, int(fp.identity.size), float(fp.duration),
+             _utc_now(), fingerprint_to_json(fp), _canonical_json(to_jsonable(fp.content_box))),
+        )
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def _insert_frames(self, item_id: int, frames: Sequence[FrameHash]) -> None:
+        self._conn.executemany(
+            "INSERT INTO frames (item_id, sample, time, phash, pdq, pdq_quality) VALUES (?, ?, ?, ?, ?, ?)",
+            [_frame_row(item_id, frame) for frame in frames],
+        )
+
+    def _insert_sightings(self, item_id: int, sightings: Sequence[Sighting]) -> int:
+        added = 0
+        now = _utc_now()
+        for s in sightings:
+            cur = self._conn.execute(
+                "INSERT INTO sightings (item_id, source_url, platform, uploader, first_seen, label, title, "
+                "video_id, file_name, added_at, first_seen_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (item_id, *(getattr(s, name) for name in _SIGHTING_FIELDS), s.added_at or now,
+                 migrations.first_seen_utc(s.first_seen)),
+            )
+            added += cur.rowcount
+        return added
+
+    def remove(self, sha256_or_prefix: str) -> bool:
+        """Delete an item with its frames and sightings. Returns False when no item matches.
+
+        Raises ``ArchiveError`` when the prefix matches more than one item.
+        """
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._resolve(sha256_or_prefix)
+                if found is not None:
+                    conn.execute("DELETE FROM items WHERE id = ?", (found[0],))
+                    conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"could not remove {sha256_or_prefix} from {self.path}: {exc}: retry") from exc
+        return found is not None
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _resolve(self, sha256_or_prefix: str) -> tuple[int, str] | None:
+        """(item id, sha256) for a full SHA-256 or a unique prefix of one."""
+        prefix = sha256_or_prefix.strip().lower()
+        if not prefix or len(prefix) > 64 or not _HEX.fullmatch(prefix):
+            raise UsageError(
+                f"{sha256_or_prefix!r} is not a SHA-256 or the start of one: give hex digits (0-9, a-f)"
+            )
+        # 'g' sorts after every hex digit, so this range is exactly the strings starting with prefix
+        rows = self._conn.execute(
+            "SELECT id, sha256 FROM items WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT 3",
+            (prefix, prefix + "g"),
+        ).fetchall()
+        if not rows:
+            return None
+        if len(rows) > 1:
+            shown = ", ".join(r[1][: len(prefix) + 4] for r in rows)
+            raise ArchiveError(
+                f"the prefix {prefix} matches more than one archived item ({shown}...): give more digits"
+            )
+        return int(rows[0][0]), str(rows[0][1])
+
+    def get(self, sha256_or_prefix: str) -> ArchivedItem | None:
+        """The archived item with this SHA-256 (or unique prefix of one), or None.
+
+        Raises ``ArchiveError`` when the prefix is ambiguous or the stored record cannot be read,
+        ``UsageError`` when the argument is not hexadecimal.
+        """
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            found = self._resolve(sha256_or_prefix)
+            if found is None:
+                return None
+            item_id, sha256 = found
+            row = conn.execute(
+                "SELECT name, kind, size, duration, added_at, record FROM items WHERE id = ?", (item_id,)
+            ).fetchone()
+            sightings = self._sightings_of(item_id)
+        finally:
+            conn.execute("COMMIT")
+        name, kind, size, duration, added_at, record = row
+        try:
+            fingerprint = fingerprint_from_json(record)
+        except RecordFormatError as exc:
+            raise ArchiveError(
+                f"the stored record of {sha256} in {self.path} is unreadable ({exc}): "
+                "remove the item and add the file again"
+            ) from exc
+        return ArchivedItem(sha256=sha256, name=name, kind=kind, size=int(size), duration=float(duration),
+                            added_at=added_at, fingerprint=fingerprint, sightings=sightings)
+
+    def _sightings_of(self, item_id: int) -> tuple[Sighting, ...]:
+        rows = self._conn.execute(
+            f"SELECT {', '.join(_SIGHTING_FIELDS)}, added_at FROM sightings WHERE item_id = ? "
+            "ORDER BY first_seen_utc IS NULL, first_seen_utc, first_seen IS NULL, first_seen, id",
+            (item_id,),
+        ).fetchall()
+        return tuple(_sighting_from_row(r) for r in rows)
+
+    def sightings(self, sha256: str) -> tuple[Sighting, ...]:
+        """The sightings of one item (SHA-256 or unique prefix), oldest first, unknown dates last.
+
+        Dates are compared in UTC; an unparseable ``first_seen`` sorts after all parseable ones.
+        Returns an empty tuple for an unknown item.
+        """
+        found = self._resolve(sha256)
+        return () if found is None else self._sightings_of(found[0])
+
+    def items(self) -> list[ItemSummary]:
+        """A summary of every archived item, in the order they were added."""
+        rows = self._conn.execute(
+            """
+            SELECT i.sha256, i.name, i.kind, i.size, i.duration, i.added_at,
+                   (SELECT count(*) FROM frames f WHERE f.item_id = i.id),
+                   (SELECT count(*) FROM sightings s WHERE s.item_id = i.id),
+                   (SELECT s.first_seen FROM sightings s WHERE s.item_id = i.id AND s.first_seen IS NOT NULL
+                    ORDER BY s.first_seen_utc IS NULL, s.first_seen_utc, s.first_seen LIMIT 1)
+            FROM items i ORDER BY i.added_at, i.id
+            """
+        ).fetchall()
+        return [
+            ItemSummary(sha256=r[0], name=r[1], kind=r[2], size=int(r[3]), duration=float(r[4]),
+                        added_at=r[5], frames=int(r[6]), sightings=int(r[7]), earliest_first_seen=r[8])
+            for r in rows
+        ]
+
+    def stats(self) -> ArchiveStats:
+        """Totals over the archive, its schema version and its size on disk."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            items, videos, stills, total = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE kind = 'video'), "
+                "count(*) FILTER (WHERE kind = 'still'), total(duration) FROM items"
+            ).fetchone()
+            frames = conn.execute("SELECT count(*) FROM frames").fetchone()[0]
+            sightings = conn.execute("SELECT count(*) FROM sightings").fetchone()[0]
+            earliest = conn.execute(
+                "SELECT first_seen FROM sightings WHERE first_seen_utc IS NOT NULL "
+                "ORDER BY first_seen_utc LIMIT 1"
+            ).fetchone()
+            latest = conn.execute(
+                "SELECT first_seen FROM sightings WHERE first_seen_utc IS NOT NULL "
+                "ORDER BY first_seen_utc DESC LIMIT 1"
+            ).fetchone()
+            version = migrations.user_version(conn)
+        finally:
+            conn.execute("COMMIT")
+        size = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                size += os.stat(f"{self.path}{suffix}").st_size
+        return ArchiveStats(items=int(items), videos=int(videos), stills=int(stills), frames=int(frames),
+                            sightings=int(sightings), total_duration=float(total), schema_version=version,
+                            file_size_bytes=size,
+                            earliest_first_seen=earliest[0] if earliest else None,
+                            latest_first_seen=latest[0] if latest else None)
+
+    def generation(self) -> int:
+        """A counter bumped in the same transaction as every item added or removed.
+
+        Together with ``archive_id`` it tells whether an index built earlier is still current.
+        """
+        return int(self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    def archive_id(self) -> str:
+        """A random identifier chosen when the archive was created (tells archives apart)."""
+        return str(self._conn.execute("SELECT value FROM meta WHERE key = 'archive_id'").fetchone()[0])
+
+    def frame_table(self) -> FrameTable:
+        """All archived frames as numpy arrays (one query), with the items they belong to.
+
+        Read in one transaction, so the arrays, the item map and ``generation`` agree even while
+        another process is adding.
+        """
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            rows = conn.execute(
+                "SELECT item_id, sample, time, phash, pdq, pdq_quality FROM frames ORDER BY item_id, sample"
+            ).fetchall()
+            items = {
+                int(r[0]): ItemRef(sha256=r[1], name=r[2], duration=float(r[3]), kind=r[4],
+                                   content_box=_content_box(r[5]))
+                for r in conn.execute("SELECT id, sha256, name, duration, kind, content_box FROM items")
+            }
+            generation = self.generation()
+            archive_id = self.archive_id()
+        finally:
+            conn.execute("COMMIT")
+        n = len(rows)
+        if n:
+            item_ids, samples, times, phash, pdq, quality = zip(*rows, strict=True)
+        else:
+            item_ids = samples = times = phash = pdq = quality = ()
+        arrays = (
+            np.array(item_ids, dtype=np.int64),
+            np.array(samples, dtype=np.int64),
+            np.array(times, dtype=np.float64),
+            np.frombuffer(b"".join(pdq), dtype=np.uint8).reshape(n, 32).copy(),
+            np.array(phash, dtype=np.int64).view(np.uint64),
+            np.array(quality, dtype=np.int16),
+        )
+        for array in arrays:
+            array.flags.writeable = False
+        return FrameTable(*arrays, items=items, generation=generation, archive_id=archive_id)

@@ -1,0 +1,96 @@
+"""``check``: the full evidence record of one file, matched against an archive when one is given."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from provenance.appearance import earliest_appearance
+from provenance.archive.index import LinearIndex, MultiIndexHashIndex
+from provenance.archive.store import ArchiveStore
+from provenance.errors import ArchiveError
+from provenance.fingerprint import fingerprint
+from provenance.keyframes import write_keyframes
+from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint
+from provenance.model import CheckReport, Fingerprint, Match, SamplingParams
+
+LINEAR_SCAN_LIMIT = 200_000  # frames; below this a numpy scan is faster than building an index
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 UTC to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
+    """The archive's usable frames and a search function over them."""
+    table = store.frame_table()
+    keep = table.quality >= MIN_QUALITY
+    ids = sorted(table.items)
+    number = {item_id: n for n, item_id in enumerate(ids)}
+    item_rows = np.array([number[i] for i in table.item_ids[keep]], dtype=np.int64)
+    infos = [table.items[i] for i in ids]
+    frames = ArchiveFrames(
+        item_rows=item_rows,
+        times=table.times[keep],
+        pdq=table.pdq[keep],
+        sha256=tuple(info.sha256 for info in infos),
+        names=tuple(info.name for info in infos),
+        durations=tuple(float(info.duration or 0.0) for info in infos),
+        stills=tuple(info.kind == "still" for info in infos),
+        boxes_full=tuple(info.box_full for info in infos),
+    )
+    index = LinearIndex() if len(item_rows) <= LINEAR_SCAN_LIMIT else MultiIndexHashIndex()
+    index.build(frames.pdq)
+
+    def search(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hits = index.search(hashes, radius)
+        return hits.query_idx, hits.ref_idx, hits.distance
+
+    return frames, search
+
+
+def match_against(fp: Fingerprint, archive_path: str) -> tuple[Match, ...]:
+    """Match a fingerprint against the archive at ``archive_path`` (which must exist)."""
+    if not Path(archive_path).exists():
+        raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
+    with ArchiveStore.open(archive_path, create=False) as store:
+        frames, search = archive_frames(store)
+        return match_fingerprint(fp, frames, search, store.sightings)
+
+
+def check(
+    path: str,
+    archive: str | None = None,
+    *,
+    params: SamplingParams | None = None,
+    claimed_date: str | None = None,
+    keyframes_dir: str | None = None,
+) -> CheckReport:
+    """Fingerprint ``path`` and, with ``archive``, find where it appeared before.
+
+    The input is opened read-only and nothing is written beside it; keyframes go only into
+    ``keyframes_dir`` when one is given.
+    """
+    examined_at = utc_now()
+    fp = fingerprint(path, params)
+    matches: tuple[Match, ...] = ()
+    appearance = None
+    if archive is not None:
+        matches = match_against(fp, archive)
+        appearance = earliest_appearance(matches, fp.metadata, claimed_date)
+    keyframes, sheet = ((), None)
+    if keyframes_dir is not None:
+        keyframes, sheet_path = write_keyframes(fp.identity.path, fp, keyframes_dir)
+        sheet = sheet_path or None
+    return CheckReport(
+        fingerprint=fp,
+        archive=archive,
+        matches=matches,
+        appearance=appearance,
+        keyframes=keyframes,
+        contact_sheet=sheet,
+        examined_at=examined_at,
+    )

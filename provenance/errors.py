@@ -1,0 +1,46 @@
+"""Errors the library raises. Each message says what went wrong and what to do about it.
+
+The CLI maps each class to a documented exit code (see ``EXIT_CODES``).
+"""
+
+from __future__ import annotations
+
+
+class ProvenanceError(Exception):
+    """Base class: a problem the user can act on. ``exit_code`` is the CLI's exit status."""
+
+    exit_code = 1
+
+
+class UsageError(ProvenanceError):
+    """The command was given something it cannot work with (bad option value, missing path)."""
+
+    exit_code = 2
+
+
+class MissingToolError(ProvenanceError):
+    """An external program (ffmpeg/ffprobe) is not installed."""
+
+    exit_code = 3
+
+
+class UnreadableMediaError(ProvenanceError):
+    """The input exists but is not media we can read: empty, not a video/image, unreadable, absurd."""
+
+    exit_code = 4
+
+
+class ArchiveError(ProvenanceError):
+    """The archive cannot be opened, is of an unknown schema, or a write failed."""
+
+    exit_code = 5
+
+
+EXIT_CODES = {
+    0: "success (a check that finds no match is a success)",
+    1: "a match was found and --fail-on-match was given",
+    2: "usage error: bad option, or the input path is missing or not a file",
+    3: "ffmpeg/ffprobe not installed (Debian: apt-get install ffmpeg)",
+    4: "unreadable media: empty, not a video or image, no read permission, absurd dimensions",
+    5: "archive error: cannot open, unknown schema version, or a write failed",
+}

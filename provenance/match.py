@@ -1,0 +1,317 @@
+"""Match a fingerprint against the archive: candidates, temporal alignment, verdicts and edits.
+
+1. Candidates: every usable query frame asks the Hamming index for archive frames within
+   ``CANDIDATE_RADIUS`` bits (PDQ, 256 bits). Flat frames (low PDQ quality) ask nothing and are
+   not indexed, since black or empty frames look alike in every video.
+2. Alignment, per archived item: archive time = speed x query time + offset. Each frame pair
+   votes for an offset at every speed of a grid from 0.5x to 2x; the line that the most distinct
+   query frames agree with wins, and is refined by least squares. A compilation can hold several
+   stretches of one item, so the line's frames are removed and the search repeats.
+3. Segments: runs of agreeing query frames, split where the agreement pauses.
+4. Acceptance: at least ``MIN_FRAMES`` agreeing frames that fill at least ``MIN_DENSITY`` of their
+   stretch of the query. One frame suffices only when the query or the item is a still, and then
+   it must be closer (``STILL_RADIUS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
+
+CANDIDATE_RADIUS = 64  # PDQ bits: unrelated frames sit near 128; re-encodes of one frame well under 40
+STILL_RADIUS = 40  # a single frame carries no temporal evidence, so it must be closer
+MIN_QUALITY = 30  # PDQ quality below this marks a flat frame (black, a wall, the sky)
+MIN_FRAMES = 3
+MIN_DENSITY = 0.5
+MAX_LINES_PER_ITEM = 4
+SPEEDS = np.unique(np.concatenate([np.exp(np.linspace(np.log(0.5), np.log(2.0), 121)), [1.0]]))
+SPEED_TOLERANCE = 0.04  # |speed - 1| below this is reported as normal speed
+NORMAL_SPEED_SHARE = 0.9  # normal speed wins unless another speed gathers 1/0.9 times its frames
+
+VERDICTS = {
+    "identical": "identical file (same SHA-256)",
+    "same": "same footage, re-encoded or edited",
+    "clip_of_item": "query is a clip of the archived item",
+    "contains_parts": "query contains parts of the archived item (compilation)",
+    "item_is_clip": "archived item is a clip of the query",
+}
+
+
+@dataclass(frozen=True)
+class ArchiveFrames:
+    """The searchable part of the archive: one row per indexed frame, and per-item facts."""
+
+    item_rows: np.ndarray  # (N,) item number of each row (0..items-1)
+    times: np.ndarray  # (N,) float64
+    pdq: np.ndarray  # (N, 32) uint8
+    sha256: tuple[str, ...]  # per item
+    names: tuple[str, ...]
+    durations: tuple[float, ...]
+    stills: tuple[bool, ...]
+    boxes_full: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One alignment of query time to archive time, and the query frames that agree with it."""
+
+    speed: float
+    offset: float
+    query_idx: np.ndarray  # usable-query frame numbers that agree (sorted, distinct)
+    query_times: np.ndarray
+    archive_times: np.ndarray
+    distances: np.ndarray
+
+
+SearchFn = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _votes(keys: np.ndarray, weights: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per offset bin, the summed weight of its best pair per query frame (keys = bin * width + frame)."""
+    order = np.argsort(keys, kind="stable")
+    keys, weights = keys[order], weights[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    best = np.maximum.reduceat(weights, starts)  # one vote per query frame and bin: its closest pair
+    bins = keys[starts] // width
+    values, inverse = np.unique(bins, return_inverse=True)
+    return values, np.bincount(inverse, weights=best)
+
+
+def _best_line(tq: np.ndarray, ta: np.ndarray, dist: np.ndarray, qidx: np.ndarray, step: float) -> Line | None:
+    """The speed and offset that the query frames agree with best, refined by least squares.
+
+    Every pair votes with its similarity, so a line through close pairs beats one through many
+    loose ones; each query frame votes at most once per line.
+    """
+    if len(tq) == 0:
+        return None
+    tol = max(step * 1.5, 0.6)
+    weights = 1.0 - dist / (CANDIDATE_RADIUS + 1)
+    width = int(qidx.max()) + 1
+    best = (0.0, 0.0, 0.0)
+    normal = (0.0, 1.0, 0.0)
+    for speed in SPEEDS:
+        offsets = ta - speed * tq
+        bins = np.floor(offsets / tol).astype(np.int64)
+        for shift in (0, 1):  # two staggered grids, so a cluster on a bin edge is not split
+            grid = (bins + shift) // 2
+            values, totals = _votes(grid * width + qidx, weights, width)
+            top = int(totals.argmax())
+            total = float(totals[top])
+            if total > best[0]:
+                best = (total, float(speed), float(np.median(offsets[grid == values[top]])))
+            if speed == 1.0 and total > normal[0]:
+                normal = (total, 1.0, float(np.median(offsets[grid == values[top]])))
+    total, speed, offset = best
+    if total <= 0:
+        return None
+    if speed != 1.0 and normal[0] >= NORMAL_SPEED_SHARE * total:
+        # the normal speed explains nearly as much: sampling jitter is likelier than a speed edit
+        total, speed, offset = normal
+    line = _inliers(tq, ta, dist, qidx, speed, offset, tol)
+    if len(line.query_idx) >= 3 and np.ptp(line.query_times) > 2 * step:
+        if speed == 1.0:
+            slope, intercept = 1.0, float(np.median(line.archive_times - line.query_times))
+        else:
+            slope, intercept = np.polyfit(line.query_times, line.archive_times, 1)
+        if 0.5 <= slope <= 2.0:
+            refined = _inliers(tq, ta, dist, qidx, float(slope), float(intercept), tol)
+            if len(refined.query_idx) > len(line.query_idx) or (
+                len(refined.query_idx) == len(line.query_idx) and _residual(refined) < _residual(line)
+            ):
+                line = refined
+    return line
+
+
+def _residual(line: Line) -> float:
+    """Mean distance in seconds of a line's frames from the line."""
+    return float(np.mean(np.abs(line.archive_times - (line.speed * line.query_times + line.offset))))
+
+
+def _inliers(tq, ta, dist, qidx, speed: float, offset: float, tol: float) -> Line:
+    """For each query frame, its most similar pair within ``tol`` seconds of the line, if any."""
+    resid = np.abs(ta - (speed * tq + offset))
+    ok = resid <= tol
+    order = np.lexsort((resid[ok], dist[ok], qidx[ok]))
+    q = qidx[ok][order]
+    first = np.ones(len(q), dtype=bool)
+    first[1:] = q[1:] != q[:-1]
+    sel = np.flatnonzero(ok)[order][first]
+    return Line(speed, offset, qidx[sel], tq[sel], ta[sel], dist[sel])
+
+
+def _segments(line: Line, step: float, query_duration: float, archive_duration: float) -> list[Segment]:
+    """Runs of agreeing query frames, as query/archive time segments."""
+    gap = max(2.0, 4 * step)
+    times = line.query_times
+    breaks = np.flatnonzero(np.diff(times) > gap) + 1
+    segments = []
+    for run in np.split(np.arange(len(times)), breaks):
+        if len(run) == 0:
+            continue
+        q0 = float(times[run[0]])
+        q1 = float(min(times[run[-1]] + step, max(query_duration, times[run[-1]])))
+        a0 = min(max(line.speed * q0 + line.offset, 0.0), archive_duration)
+        a1 = min(max(line.speed * q1 + line.offset, 0.0), archive_duration)
+        segments.append(Segment(round(q0, 3), round(q1, 3), round(a0, 3), round(a1, 3)))
+    return segments
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, -np.inf
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+def _verdict(identical: bool, query_cov: float, archive_cov: float) -> str:
+    if identical:
+        return "identical"
+    if query_cov >= 0.8 and archive_cov >= 0.8:
+        return "same"
+    if query_cov >= 0.8:
+        return "clip_of_item"
+    if archive_cov >= 0.8:
+        return "item_is_clip"
+    return "contains_parts"
+
+
+def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, speed: float, segments: list[Segment],
+           archive_cov: float) -> tuple[Edit, ...]:
+    """Name the edits that the alignment and the borders reveal."""
+    edits = [Edit("reencode", "the bytes differ but the pictures match")]
+    if abs(speed - 1.0) > SPEED_TOLERANCE and not query.is_still and not frames.stills[item]:
+        edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
+    if archive_cov < 0.9 and not frames.stills[item]:
+        covered = sorted((s.archive_start, s.archive_end) for s in segments)
+        missing, pos = [], 0.0
+        for start, stop in covered:
+            if start - pos > 0.5:
+                missing.append(f"{pos:.1f}-{start:.1f}")
+            pos = max(pos, stop)
+        if frames.durations[item] - pos > 0.5:
+            missing.append(f"{pos:.1f}-{frames.durations[item]:.1f}")
+        edits.append(Edit("trim", "archive seconds not in the query: " + (", ".join(missing) or "none")))
+    if not query.content_box.is_full and frames.boxes_full[item]:
+        b = query.content_box
+        edits.append(Edit("pad", f"borders added: picture at x {b.left:.2f}-{b.right:.2f}, "
+                                 f"y {b.top:.2f}-{b.bottom:.2f} of the query frame"))
+    return tuple(edits)
+
+
+def match_fingerprint(
+    query: Fingerprint,
+    frames: ArchiveFrames,
+    search: SearchFn,
+    sightings: Callable[[str], tuple[Sighting, ...]],
+) -> tuple[Match, ...]:
+    """All archived items that ``query`` matches, best first.
+
+    ``search(hashes, radius)`` returns (query_rows, archive_rows, distances) from the index over
+    ``frames.pdq``; ``sightings(sha256)`` gives an item's sightings.
+    """
+    from provenance.hashing.pdq import hex_to_pdq_bytes
+
+    step = 1.0 / query.params.fps
+    usable = [f for f in query.frames if f.pdq_quality >= MIN_QUALITY]
+    if not usable or len(frames.item_rows) == 0:
+        return ()
+    q_hashes = np.stack([hex_to_pdq_bytes(f.pdq) for f in usable])
+    q_times = np.array([f.time for f in usable])
+    qi, ri, dist = search(q_hashes, CANDIDATE_RADIUS)
+    if len(qi) == 0:
+        return ()
+    items = frames.item_rows[ri]
+    query_duration = max(query.duration, float(q_times[-1]))
+    matches = []
+    for item in np.unique(items):
+        sel = items == item
+        tq, ta, d, qx = q_times[qi[sel]], frames.times[ri[sel]], dist[sel].astype(np.float64), qi[sel]
+        item = int(item)
+        lines: list[Line] = []
+        if query.is_still or frames.stills[item]:
+            # no time line to fit: keep each query frame's closest archive frame if it is close enough
+            order = np.lexsort((ta, d, qx))  # per query frame: closest first, earliest on ties
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = qx[order][1:] != qx[order][:-1]
+            pick = order[first]
+            pick = pick[d[pick] <= STILL_RADIUS]
+            if len(pick):
+                lines.append(Line(1.0, 0.0, qx[pick], tq[pick], ta[pick], d[pick]))
+        else:
+            remaining = np.ones(len(tq), dtype=bool)
+            for _ in range(MAX_LINES_PER_ITEM):
+                line = _best_line(tq[remaining], ta[remaining], d[remaining], qx[remaining], step)
+                if line is None or len(line.query_idx) < MIN_FRAMES:
+                    break
+                lines.append(line)
+                remaining &= ~np.isin(qx, line.query_idx)
+        match = _accept(query, frames, item, lines, step, query_duration, q_times, sightings)
+        if match is not None:
+            matches.append(match)
+    return tuple(sorted(matches, key=lambda m: -m.score))
+
+
+def _accept(query: Fingerprint, frames: ArchiveFrames, item: int, lines: list[Line], step: float,
+            query_duration: float, q_times: np.ndarray, sightings) -> Match | None:
+    """Turn an item's alignment lines into a Match, or None when the evidence is too thin."""
+    still_pair = query.is_still or frames.stills[item]
+    segments: list[Segment] = []
+    agreeing, dists = 0, []
+    for line in lines:
+        if still_pair:
+            if query.is_still:
+                t = float(line.archive_times[np.argmin(line.distances)])
+                segs = [Segment(0.0, 0.0, round(t, 3), round(t, 3))]
+            else:  # a video frame matches an archived still: the item sits at archive time 0
+                segs = [Segment(s.query_start, s.query_end, 0.0, 0.0)
+                        for s in _segments(line, step, query_duration, 0.0)]
+        else:
+            segs = _segments(line, step, query_duration, frames.durations[item])
+            spans = [(s.query_start, s.query_end) for s in segs]
+            inside = sum(int(((q_times >= a - 1e-6) & (q_times < b - 1e-6)).sum()) for a, b in spans)
+            if len(line.query_idx) < MIN_FRAMES or len(line.query_idx) < MIN_DENSITY * max(inside, 1):
+                continue
+        segments.extend(segs)
+        agreeing += len(line.query_idx)
+        dists.extend(line.distances.tolist())
+    if not segments:
+        return None
+    sha = frames.sha256[item]
+    identical = sha == query.identity.sha256
+    if still_pair:
+        query_cov = 1.0 if query.is_still else min(1.0, _union_length(
+            [(s.query_start, s.query_end) for s in segments]) / max(query_duration, step))
+        archive_cov = 1.0 if frames.stills[item] else 0.0
+    else:
+        query_cov = min(1.0, _union_length([(s.query_start, s.query_end) for s in segments]) / query_duration)
+        archive_cov = min(1.0, _union_length([(s.archive_start, s.archive_end) for s in segments])
+                          / max(frames.durations[item], step))
+    mean_d = float(np.mean(dists))
+    usable_count = max(len(q_times), 1)
+    density = min(1.0, agreeing / max(1, min(usable_count, round(query_cov * query_duration / step) or 1)))
+    evidence = agreeing / (agreeing + 2.0)
+    score = 1.0 if identical else round(float(np.clip(1 - mean_d / 128, 0, 1) * density * evidence), 4)
+    speed = lines[0].speed if lines else 1.0
+    edits = () if identical else _edits(query, frames, item, speed, segments, archive_cov)
+    return Match(
+        sha256=sha,
+        item_name=frames.names[item],
+        score=score,
+        verdict=_verdict(identical, query_cov, archive_cov),
+        segments=tuple(sorted(segments, key=lambda s: s.query_start)),
+        query_coverage=round(query_cov, 4),
+        archive_coverage=round(archive_cov, 4),
+        speed=round(speed, 4),
+        matched_frames=agreeing,
+        mean_distance=round(mean_d, 2),
+        edits=edits,
+        sightings=sightings(sha),
+    )

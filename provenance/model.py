@@ -1,0 +1,276 @@
+"""Frozen dataclasses that pass between the stages of the pipeline.
+
+Every stage takes and returns these types; nothing crosses a module boundary as a loose dict.
+Times are presentation seconds (float) from the first decoded frame. Hashes are stored as
+lower-case hex strings together with their algorithm name (see ``HashParams``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = 1
+"""Version of the JSON record (``Fingerprint`` and ``CheckReport``); bumped on breaking change."""
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What the file is, byte for byte, and what the file system said about it when read."""
+
+    path: str
+    name: str
+    size: int
+    sha256: str
+    sha1: str
+    md5: str
+    modified: str  # ISO 8601 UTC, as observed (st_mtime)
+    changed: str  # ISO 8601 UTC (st_ctime: inode change on POSIX)
+    accessed: str  # ISO 8601 UTC (st_atime, before we read it if the FS updates it)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place on Earth in decimal degrees, with the text it was parsed from."""
+
+    latitude: float
+    longitude: float
+    altitude: float | None
+    source: str  # which tag it came from, e.g. "com.apple.quicktime.location.ISO6709" or "EXIF GPS"
+    raw: str
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One elementary stream of a container, normalised from ffprobe."""
+
+    index: int
+    kind: str  # "video", "audio", "subtitle", "data", "attachment"
+    codec: str | None
+    codec_long: str | None
+    profile: str | None
+    width: int | None
+    height: int | None
+    sample_aspect_ratio: str | None
+    display_aspect_ratio: str | None
+    avg_frame_rate: float | None
+    real_frame_rate: float | None
+    pix_fmt: str | None
+    color_range: str | None
+    color_space: str | None
+    color_transfer: str | None
+    color_primaries: str | None
+    rotation: float | None  # degrees, from the display matrix side data or the "rotate" tag
+    duration: float | None
+    bit_rate: int | None
+    frame_count: int | None
+    sample_rate: int | None
+    channels: int | None
+    handler_name: str | None
+    language: str | None
+    creation_time: str | None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ExifInfo:
+    """What the EXIF block of a still says (via exifread)."""
+
+    datetime_original: str | None
+    offset_time: str | None
+    make: str | None
+    model: str | None
+    software: str | None
+    orientation: int | None  # EXIF orientation 1..8
+    location: Location | None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Container, stream and tag metadata of one media file, normalised for investigators."""
+
+    kind: str  # "video", "still" or "audio"
+    format_name: str | None
+    format_long_name: str | None
+    major_brand: str | None
+    compatible_brands: tuple[str, ...]
+    duration: float | None
+    bit_rate: int | None
+    creation_time: str | None
+    creation_time_note: str | None  # e.g. that QuickTime times may be local time
+    encoder: str | None
+    make: str | None
+    model: str | None
+    software: str | None
+    device_creation_date: str | None  # com.apple.quicktime.creationdate (carries its own offset)
+    location: Location | None
+    handler_names: tuple[str, ...]
+    streams: tuple[StreamInfo, ...]
+    tags: tuple[tuple[str, str], ...]  # all container-level tags, as written
+    exif: ExifInfo | None
+    raw_probe: str  # ffprobe's JSON, verbatim text ("" when ffprobe could not read the file)
+
+    @property
+    def video_stream(self) -> StreamInfo | None:
+        """The first video stream, if any."""
+        return next((s for s in self.streams if s.kind == "video"), None)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How frames were sampled and hashed. Stored with every record so results can be reproduced."""
+
+    fps: float = 2.0  # samples per second of presentation time (ffmpeg's fps filter)
+    work_size: int = 128  # frames are scaled (squashed) by ffmpeg to work_size x work_size grey
+    phash_size: int = 8  # imagehash.phash hash_size (64 bits)
+    pdq_size: int = 64  # PDQ works on a 64x64 luminance buffer (256 bits)
+
+
+@dataclass(frozen=True)
+class ContentBox:
+    """The part of the working frame that holds picture, after uniform borders are removed.
+
+    Fractions of the working frame (0..1), so they apply at any resolution.
+    """
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    @property
+    def is_full(self) -> bool:
+        """True when no border was found."""
+        return self.left == 0.0 and self.top == 0.0 and self.right == 1.0 and self.bottom == 1.0
+
+
+FULL_BOX = ContentBox(0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """The hashes of one sampled frame."""
+
+    index: int  # sample number, 0-based
+    time: float  # seconds
+    phash: str  # 16 hex digits, same string as str(imagehash.phash(image))
+    pdq: str  # 64 hex digits, PDQ reference bit order
+    pdq_quality: int  # 0..100, PDQ's gradient-based quality
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A run of similar frames between two cuts, with the frame chosen to represent it."""
+
+    index: int
+    start: float
+    end: float
+    keyframe_time: float
+    keyframe_sample: int  # index into Fingerprint.frames
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Everything the tool learned about one media item. Round-trips through its JSON form."""
+
+    schema_version: int
+    tool_version: str
+    identity: FileIdentity
+    metadata: Metadata
+    params: SamplingParams
+    duration: float  # seconds decoded (0 for a still)
+    content_box: ContentBox
+    frames: tuple[FrameHash, ...]
+    shots: tuple[Shot, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_still(self) -> bool:
+        """True for a single-frame item (a photo or a screenshot)."""
+        return self.metadata.kind == "still"
+
+
+@dataclass(frozen=True)
+class KeyframeImage:
+    """A keyframe written to disk as a JPEG."""
+
+    shot: int
+    time: float
+    path: str
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One place and time an item was seen."""
+
+    source_url: str | None = None
+    platform: str | None = None
+    uploader: str | None = None
+    first_seen: str | None = None  # ISO 8601 date or date-time
+    label: str | None = None
+    title: str | None = None
+    video_id: str | None = None
+    file_name: str | None = None
+    added_at: str | None = None  # when it was recorded in the archive (UTC)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the query that shows a stretch of an archived item."""
+
+    query_start: float
+    query_end: float
+    archive_start: float
+    archive_end: float
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An edit that explains a difference between query and archived item."""
+
+    name: str  # contract names: reencode, hflip, vflip, rotate, crop, pad, overlay, speed, trim, color, pip
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One archived item that the query matches."""
+
+    sha256: str
+    item_name: str
+    score: float  # 0..1
+    verdict: str  # see match.VERDICTS
+    segments: tuple[Segment, ...]
+    query_coverage: float  # share of the query's duration covered by segments
+    archive_coverage: float  # share of the archived item's duration covered by segments
+    speed: float  # archive seconds per query second
+    matched_frames: int
+    mean_distance: float  # mean PDQ Hamming distance of the aligned frame pairs
+    edits: tuple[Edit, ...]
+    sightings: tuple[Sighting, ...]
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """The earliest known appearance of the footage, and how it compares to what the query claims."""
+
+    earliest: Sighting | None
+    earliest_sha256: str | None
+    sightings: tuple[tuple[str, Sighting], ...]  # (archived sha256, sighting), oldest first
+    claimed_date: str | None
+    claimed_source: str | None  # "--claimed-date" or the metadata field used
+    statement: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The result of ``provenance check``: the fingerprint, and matches when an archive was given."""
+
+    fingerprint: Fingerprint
+    archive: str | None
+    matches: tuple[Match, ...]
+    appearance: Appearance | None
+    keyframes: tuple[KeyframeImage, ...] = ()
+    contact_sheet: str | None = None
+    examined_at: str = ""  # ISO 8601 UTC
+    extra_warnings: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,74 @@
+"""The versioned JSON record of a check, as printed by ``check --json``.
+
+Schema ``provenance.check`` version ``SCHEMA_VERSION`` (documented in README.md, "The JSON
+record"). The matching contract of ``../shared/bench/README.md`` is kept: top-level ``sha256``,
+and ``matches[].sha256``, ``score``, ``segments`` and ``edits`` (a list of edit names).
+"""
+
+from __future__ import annotations
+
+import json
+
+from provenance import __version__
+from provenance.match import CANDIDATE_RADIUS, MIN_QUALITY, VERDICTS
+from provenance.model import SCHEMA_VERSION, CheckReport, Match
+from provenance.record import to_jsonable
+
+
+def match_record(match: Match) -> dict[str, object]:
+    """One match in the contract's shape, with our extra fields beside it."""
+    return {
+        "sha256": match.sha256,
+        "name": match.item_name,
+        "score": match.score,
+        "verdict": match.verdict,
+        "verdict_text": VERDICTS[match.verdict],
+        "segments": [to_jsonable(s) for s in match.segments],
+        "query_coverage": match.query_coverage,
+        "archive_coverage": match.archive_coverage,
+        "speed": match.speed,
+        "matched_frames": match.matched_frames,
+        "mean_distance": match.mean_distance,
+        "edits": sorted({e.name for e in match.edits}),
+        "edit_details": [to_jsonable(e) for e in match.edits],
+        "sightings": [to_jsonable(s) for s in match.sightings],
+    }
+
+
+def check_record(report: CheckReport) -> dict[str, object]:
+    """The whole record of a check as plain JSON types."""
+    fp = report.fingerprint
+    metadata = to_jsonable(fp.metadata)
+    assert isinstance(metadata, dict)
+    raw = metadata.pop("raw_probe")
+    return {
+        "schema": "provenance.check",
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "provenance", "version": __version__},
+        "examined_at": report.examined_at,
+        "sha256": fp.identity.sha256,
+        "file": to_jsonable(fp.identity),
+        "parameters": {
+            **(to_jsonable(fp.params) or {}),  # type: ignore[dict-item]
+            "hashes": ["phash", "pdq"],
+            "match_radius_pdq_bits": CANDIDATE_RADIUS,
+            "min_pdq_quality": MIN_QUALITY,
+        },
+        "metadata": metadata,
+        "ffprobe": json.loads(raw) if raw else None,
+        "duration": fp.duration,
+        "content_box": to_jsonable(fp.content_box),
+        "frames": [to_jsonable(f) for f in fp.frames],
+        "shots": [to_jsonable(s) for s in fp.shots],
+        "keyframes": [to_jsonable(k) for k in report.keyframes],
+        "contact_sheet": report.contact_sheet,
+        "warnings": list(fp.warnings) + list(report.extra_warnings),
+        "archive": report.archive,
+        "matches": [match_record(m) for m in report.matches],
+        "earliest_appearance": to_jsonable(report.appearance) if report.appearance else None,
+    }
+
+
+def render_json(report: CheckReport) -> str:
+    """The record as indented JSON text."""
+    return json.dumps(check_record(report), indent=2, ensure_ascii=False)

@@ -1,0 +1,70 @@
+"""Shared fixtures: real media made with ffmpeg's lavfi sources, and the shared corpus when present.
+
+Generated clips live in a per-session temporary folder; the corpus (``../shared/corpus`` beside the
+project root) is only read, and every test that needs it skips cleanly when it is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def corpus_path(relative: str) -> Path:
+    """A file of the shared corpus, or skip the test when the corpus (or the file) is absent."""
+    path = CORPUS / relative
+    if not path.exists():
+        pytest.skip(f"shared corpus file not present: {relative}")
+    return path
+
+
+def run_ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly; fail the test with its message when it fails."""
+    proc = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"ffmpeg failed: {proc.stderr.strip()}")
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session-wide folder for generated clips."""
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required for the tests (Debian: apt-get install ffmpeg)")
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def mandelbrot_clip(media_dir: Path) -> Path:
+    """12 s of lavfi ``mandelbrot`` at 320x240, 25 fps, H.264 in MP4 (a slowly zooming fractal)."""
+    out = media_dir / "mandelbrot.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25", "-t", "12",
+               "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def testsrc_clip(media_dir: Path) -> Path:
+    """10 s of lavfi ``testsrc2`` at 320x240, 25 fps, with a 440 Hz sine audio track, H.264/AAC MP4."""
+    out = media_dir / "testsrc2.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi",
+               "-i", "sine=frequency=440:sample_rate=44100", "-t", "10", "-c:v", "libx264",
+               "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def still_jpeg(media_dir: Path) -> Path:
+    """One 320x240 JPEG frame of lavfi ``testsrc2`` (no EXIF)."""
+    out = media_dir / "still.jpg"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=1", "-frames:v", "1", str(out))
+    return out
