@@ -41,17 +41,20 @@ def reference_hits(refs: np.ndarray, queries: np.ndarray, radius: int) -> set[tu
 
 
 def assert_same(a: IndexHits, b: IndexHits) -> None:
+    """Identical hits, in identical order."""
     np.testing.assert_array_equal(a.query_idx, b.query_idx)
     np.testing.assert_array_equal(a.ref_idx, b.ref_idx)
     np.testing.assert_array_equal(a.distance, b.distance)
 
 
 def assert_sorted(hits: IndexHits) -> None:
+    """Hits are in (query, distance, ref) order."""
     order = np.lexsort((hits.ref_idx, hits.distance, hits.query_idx))
     np.testing.assert_array_equal(order, np.arange(len(hits)))
 
 
 def built(cls: type[HammingIndex], refs: np.ndarray) -> HammingIndex:
+    """A new index of ``cls`` built on ``refs``."""
     index = cls()
     index.build(refs)
     return index

@@ -65,6 +65,7 @@ def make_fp(seed: int, *, frames: int = 4, kind: str = "video", sha256: str | No
 
 @pytest.fixture
 def archive_path(tmp_path: Path) -> Path:
+    """An archive path in a folder that does not exist yet."""
     return tmp_path / "cases" / "archive.sqlite"
 
 
@@ -372,12 +373,14 @@ with ArchiveStore.open(archive) as store:
 
 
 def child_env() -> dict[str, str]:
+    """The environment for a child Python that imports this checkout of provenance."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
 
 
 def wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    """Wait until the child creates ``path``; fail if it dies or takes too long."""
     deadline = time.monotonic() + seconds
     while not path.exists():
         if proc.poll() is not None:

@@ -44,6 +44,8 @@ BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's transaction before giving up."""
 
 _HEX = re.compile(r"[0-9a-f]+")
+_HEX16 = re.compile(r"[0-9a-fA-F]{16}")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SIGHTING_FIELDS = ("source_url", "platform", "uploader", "first_seen", "label", "title", "video_id",
                     "file_name")
 
@@ -159,27 +161,16 @@ def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _phash_to_int64(phash: str) -> int:
-    value = int(phash, 16)
-    if not 0 <= value < 1 << 64:
-        raise ValueError("pHash is not 64 bits")
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
 def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int, bytes, int]:
-    try:
-        if len(frame.phash) != 16:
-            raise ValueError(f"pHash must be 16 hex digits, got {len(frame.phash)}")
-        phash = _phash_to_int64(frame.phash)
-        pdq = bytes.fromhex(frame.pdq)
-        if len(pdq) != 32:
-            raise ValueError(f"PDQ hash must be 64 hex digits, got {len(frame.pdq)}")
-    except ValueError as exc:
+    # int(x, 16) and bytes.fromhex also take "0x", "_", "+" and spaces: insist on plain hex digits
+    if not _HEX16.fullmatch(frame.phash) or not _HEX64.fullmatch(frame.pdq):
         raise ArchiveError(
-            f"frame {frame.index} at {frame.time:.3f} s has a malformed hash ({exc}): "
-            "fingerprint the file again with this version of provenance"
-        ) from exc
-    return (item_id, frame.index, float(frame.time), phash, pdq, int(frame.pdq_quality))
+            f"frame {frame.index} at {frame.time:.3f} s has a malformed hash (pHash must be 16 and PDQ 64 "
+            "hex digits): fingerprint the file again with this version of provenance"
+        )
+    value = int(frame.phash, 16)
+    phash = value - (1 << 64) if value >= 1 << 63 else value  # SQLite integers are signed 64-bit
+    return (item_id, frame.index, float(frame.time), phash, bytes.fromhex(frame.pdq), int(frame.pdq_quality))
 
 
 def _cannot_open(path: Path, exc: Exception) -> str:
