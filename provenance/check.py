@@ -11,7 +11,7 @@ from provenance.appearance import earliest_appearance
 from provenance.archive.index import LinearIndex, MultiIndexHashIndex
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
-from provenance.fingerprint import fingerprint
+from provenance.fingerprint import analyse
 from provenance.keyframes import write_keyframes
 from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint
 from provenance.model import CheckReport, Fingerprint, Match, SamplingParams
@@ -52,13 +52,16 @@ def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
     return frames, search
 
 
-def match_against(fp: Fingerprint, archive_path: str) -> tuple[Match, ...]:
-    """Match a fingerprint against the archive at ``archive_path`` (which must exist)."""
+def match_against(fp: Fingerprint, archive_path: str, variants: np.ndarray | None = None) -> tuple[Match, ...]:
+    """Match a fingerprint against the archive at ``archive_path`` (which must exist).
+
+    ``variants`` are the query's turned and mirrored PDQ hashes (see ``fingerprint.analyse``).
+    """
     if not Path(archive_path).exists():
         raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
     with ArchiveStore.open(archive_path, create=False) as store:
         frames, search = archive_frames(store)
-        return match_fingerprint(fp, frames, search, store.sightings)
+        return match_fingerprint(fp, frames, search, store.sightings, variants)
 
 
 def check(
@@ -75,11 +78,12 @@ def check(
     ``keyframes_dir`` when one is given.
     """
     examined_at = utc_now()
-    fp = fingerprint(path, params)
+    analysis = analyse(path, params)
+    fp = analysis.fingerprint
     matches: tuple[Match, ...] = ()
     appearance = None
     if archive is not None:
-        matches = match_against(fp, archive)
+        matches = match_against(fp, archive, analysis.dihedral_pdq)
         appearance = earliest_appearance(matches, fp.metadata, claimed_date)
     keyframes, sheet = ((), None)
     if keyframes_dir is not None:

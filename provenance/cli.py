@@ -164,7 +164,7 @@ def archive() -> None:
 @click.option("--uploader", help="Account that posted it.")
 @click.option("--first-seen", help="When it was first seen (YYYY-MM-DD or ISO 8601 date-time).")
 @click.option("--label", help="Free-text label (case number, incident).")
-@click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
+@click.option("--fps", type=float, default=None, help="Samples per second to hash (default 8 for archived items).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was added.")
 @handles_errors
 def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | None, platform: str | None,
@@ -189,7 +189,8 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
         if show:
             click.echo(f"\r[{done[0]}/{len(files)}] {os.path.basename(name)[:60]:<60}", err=True, nl=False)
 
-    result = add_files(path, list(files), sighting=sighting, params=sampling(fps), progress=progress)
+    result = add_files(path, list(files), sighting=sighting, params=sampling(fps) if fps else None,
+                       progress=progress)
     if show:
         click.echo("", err=True)
     if as_json:

@@ -7,6 +7,8 @@ item are cut away before hashing, so a padded copy hashes like its source.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from provenance import __version__
@@ -15,10 +17,11 @@ from provenance.frames import decode_frames
 from provenance.hashing.pdq import pdq_batch, pdq_bytes_to_hex
 from provenance.hashing.phash import phash_batch, phash_to_hex
 from provenance.identity import file_identity, validate_input_path
-from provenance.model import SCHEMA_VERSION, Fingerprint, FrameHash, Metadata, SamplingParams
+from provenance.model import FULL_BOX, SCHEMA_VERSION, ContentBox, Fingerprint, FrameHash, Metadata, SamplingParams
 from provenance.probe import probe
-from provenance.shots import detect_shots
+from provenance.shots import build_shots, find_cuts, shot_ranges
 
+CONTENT_SIZE = 64  # the hashed picture: PDQ's own 64x64 buffer, and 2x pHash's 32x32
 TRUNCATION_SLACK = 1.0  # seconds of decoded shortfall tolerated before calling a file truncated
 
 
@@ -38,43 +41,84 @@ def decode_warnings(metadata: Metadata, decoded_seconds: float, errors: tuple[st
     return warnings
 
 
+def content_frames(gray: np.ndarray, ranges: list[tuple[int, int]], boxes: list[ContentBox]) -> np.ndarray:
+    """Each frame cut to its shot's box and area-resized to ``CONTENT_SIZE`` squared: what gets hashed."""
+    import cv2
+
+    out = np.empty((len(gray), CONTENT_SIZE, CONTENT_SIZE), dtype=np.uint8)
+    for (first, stop), box in zip(ranges, boxes, strict=True):
+        for i, frame in zip(range(first, stop), crop_frames(gray[first:stop], box), strict=True):
+            out[i] = cv2.resize(frame, (CONTENT_SIZE, CONTENT_SIZE), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def main_box(ranges: list[tuple[int, int]], boxes: list[ContentBox]) -> ContentBox:
+    """The box that covers the most samples: the item's usual picture area."""
+    if not boxes:
+        return FULL_BOX
+    weight: dict[ContentBox, int] = {}
+    for (first, stop), box in zip(ranges, boxes, strict=True):
+        weight[box] = weight.get(box, 0) + stop - first
+    return max(weight, key=lambda b: weight[b])
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A fingerprint and what matching needs beyond it: the PDQ hashes of every frame turned 8 ways."""
+
+    fingerprint: Fingerprint
+    dihedral_pdq: np.ndarray  # (N, 8, 32) uint8, orders as provenance.hashing.pdq.DIHEDRAL_NAMES
+
+
 def fingerprint(path: str, params: SamplingParams | None = None) -> Fingerprint:
     """Fingerprint the file at ``path``. The file is opened read-only and never written."""
+    return analyse(path, params).fingerprint
+
+
+def analyse(path: str, params: SamplingParams | None = None) -> Analysis:
+    """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
+
+    Shots are cut on the raw working frames; each shot's borders are then found and removed, and
+    what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
+    (so a compilation's parts, each padded its own way, hash like their sources).
+    """
     params = params or SamplingParams()
     abs_path = validate_input_path(path)
     identity = file_identity(abs_path)
     metadata = probe(abs_path)
     size = params.work_size
-    if metadata.kind == "still":
+    still = metadata.kind == "still"
+    if still:
         decoded = decode_frames(abs_path, fps=None, width=size, height=size, max_frames=1)
-        gray = decoded.pixels  # ffmpeg has already applied the EXIF orientation
         times = np.zeros(1)
         duration = 0.0
     else:
         decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size)
-        gray, times = decoded.pixels, decoded.times
+        times = decoded.times
         duration = len(times) / params.fps
-    warnings = decode_warnings(metadata, duration if metadata.kind != "still" else 0.0, decoded.errors,
-                               decoded.exit_code)
-    box = detect_content_box(gray, still=metadata.kind == "still")
-    content = crop_frames(gray, box)
+    gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation
+    warnings = decode_warnings(metadata, duration if not still else 0.0, decoded.errors, decoded.exit_code)
+    raw_pdq, _ = pdq_batch(gray)
+    ranges = shot_ranges(len(gray), find_cuts(raw_pdq, gray))
+    boxes = [detect_content_box(gray[first:stop], still=still) for first, stop in ranges]
+    content = content_frames(gray, ranges, boxes)
     phashes = phash_batch(content)
-    pdq, quality = pdq_batch(content)
+    pdq, quality, dihedral = pdq_batch(content, dihedral=True)
     frames = tuple(
         FrameHash(index=i, time=float(times[i]), phash=phash_to_hex(int(phashes[i])),
                   pdq=pdq_bytes_to_hex(pdq[i]), pdq_quality=int(quality[i]))
         for i in range(len(times))
     )
-    shots = detect_shots(times, pdq, quality, content, duration)
-    return Fingerprint(
+    fp = Fingerprint(
         schema_version=SCHEMA_VERSION,
         tool_version=__version__,
         identity=identity,
         metadata=metadata,
         params=params,
         duration=duration,
-        content_box=box,
+        content_box=main_box(ranges, boxes),
         frames=frames,
-        shots=shots,
+        shots=build_shots(times, ranges, quality, duration, boxes),
         warnings=tuple(warnings),
     )
+    return Analysis(fp, dihedral)

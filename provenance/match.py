@@ -30,6 +30,7 @@ MIN_DENSITY = 0.5
 MAX_LINES_PER_ITEM = 4
 SPEEDS = np.unique(np.concatenate([np.exp(np.linspace(np.log(0.5), np.log(2.0), 121)), [1.0]]))
 SPEED_TOLERANCE = 0.04  # |speed - 1| below this is reported as normal speed
+VOTE_SCALE = 12.0  # bits: a pair's vote is exp(-distance / VOTE_SCALE), so near-identical pairs dominate
 NORMAL_SPEED_SHARE = 0.9  # normal speed wins unless another speed gathers 1/0.9 times its frames
 
 VERDICTS = {
@@ -90,7 +91,7 @@ def _best_line(tq: np.ndarray, ta: np.ndarray, dist: np.ndarray, qidx: np.ndarra
     if len(tq) == 0:
         return None
     tol = max(step * 1.5, 0.6)
-    weights = 1.0 - dist / (CANDIDATE_RADIUS + 1)
+    weights = np.exp(-dist / VOTE_SCALE)
     width = int(qidx.max()) + 1
     best = (0.0, 0.0, 0.0)
     normal = (0.0, 1.0, 0.0)
@@ -183,10 +184,24 @@ def _verdict(identical: bool, query_cov: float, archive_cov: float) -> str:
     return "contains_parts"
 
 
-def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, speed: float, segments: list[Segment],
-           archive_cov: float) -> tuple[Edit, ...]:
-    """Name the edits that the alignment and the borders reveal."""
+ORIENTATION_EDITS = {  # query variant that matched -> (edit names, what was done to the archived picture)
+    0: ((), ""),
+    1: (("rotate",), "turned 90° clockwise"),
+    2: (("rotate",), "turned 180°"),
+    3: (("rotate",), "turned 90° anticlockwise"),
+    4: (("vflip",), "flipped upside down"),
+    5: (("hflip",), "mirrored left to right"),
+    6: (("rotate", "hflip"), "mirrored and turned 90° (transposed)"),
+    7: (("rotate", "hflip"), "mirrored and turned 90° (transversed)"),
+}
+
+
+def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, speed: float,
+           segments: list[Segment], archive_cov: float) -> tuple[Edit, ...]:
+    """Name the edits that the orientation, the alignment and the borders reveal."""
     edits = [Edit("reencode", "the bytes differ but the pictures match")]
+    names, how = ORIENTATION_EDITS[variant]
+    edits += [Edit(name, f"the query shows the archived picture {how}") for name in names]
     if abs(speed - 1.0) > SPEED_TOLERANCE and not query.is_still and not frames.stills[item]:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
     if archive_cov < 0.9 and not frames.stills[item]:
@@ -206,66 +221,109 @@ def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, speed: float, s
     return tuple(edits)
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """The alignment of one archived item in one query orientation, before acceptance."""
+
+    item: int
+    variant: int
+    lines: tuple[Line, ...]
+
+    @property
+    def support(self) -> float:
+        """Summed vote of the agreeing frames: what decides between orientations."""
+        return float(sum(np.exp(-line.distances / VOTE_SCALE).sum() for line in self.lines))
+
+
+def _align(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, tq: np.ndarray,
+           ta: np.ndarray, d: np.ndarray, qx: np.ndarray, step: float, min_frames: int) -> _Candidate:
+    """Fit the time lines of one item (or, for stills, pick each query frame's closest frame)."""
+    lines: list[Line] = []
+    if query.is_still or frames.stills[item]:
+        order = np.lexsort((ta, d, qx))  # per query frame: closest first, earliest on ties
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = qx[order][1:] != qx[order][:-1]
+        pick = order[first]
+        pick = pick[d[pick] <= STILL_RADIUS]
+        if len(pick):
+            lines.append(Line(1.0, 0.0, qx[pick], tq[pick], ta[pick], d[pick]))
+    else:
+        remaining = np.ones(len(tq), dtype=bool)
+        for _ in range(MAX_LINES_PER_ITEM):
+            line = _best_line(tq[remaining], ta[remaining], d[remaining], qx[remaining], step)
+            if line is None or len(line.query_idx) < min_frames:
+                break
+            lines.append(line)
+            remaining &= ~np.isin(qx, line.query_idx)
+    return _Candidate(item, variant, tuple(lines))
+
+
 def match_fingerprint(
     query: Fingerprint,
     frames: ArchiveFrames,
     search: SearchFn,
     sightings: Callable[[str], tuple[Sighting, ...]],
+    variants: np.ndarray | None = None,
 ) -> tuple[Match, ...]:
     """All archived items that ``query`` matches, best first.
 
     ``search(hashes, radius)`` returns (query_rows, archive_rows, distances) from the index over
-    ``frames.pdq``; ``sightings(sha256)`` gives an item's sightings.
+    ``frames.pdq``; ``sightings(sha256)`` gives an item's sightings. ``variants`` (N, 8, 32), the
+    PDQ hashes of every query frame in the 8 orientations (``pdq_batch(..., dihedral=True)``),
+    lets mirrored and rotated copies match; without it only the upright hashes are searched.
     """
     from provenance.hashing.pdq import hex_to_pdq_bytes
 
     step = 1.0 / query.params.fps
-    usable = [f for f in query.frames if f.pdq_quality >= MIN_QUALITY]
-    if not usable or len(frames.item_rows) == 0:
+    keep = np.array([f.pdq_quality >= MIN_QUALITY for f in query.frames], dtype=bool)
+    if not keep.any() or len(frames.item_rows) == 0:
         return ()
-    q_hashes = np.stack([hex_to_pdq_bytes(f.pdq) for f in usable])
-    q_times = np.array([f.time for f in usable])
-    qi, ri, dist = search(q_hashes, CANDIDATE_RADIUS)
-    if len(qi) == 0:
+    if variants is None:
+        variants = np.stack([hex_to_pdq_bytes(f.pdq) for f in query.frames])[:, None, :]
+    n_variants = variants.shape[1]
+    q_times = np.array([f.time for f in query.frames])[keep]
+    rows, ri, dist = search(variants[keep].reshape(-1, variants.shape[2]), CANDIDATE_RADIUS)
+    if len(rows) == 0:
         return ()
+    qi, variant_of = rows // n_variants, rows % n_variants
     items = frames.item_rows[ri]
     query_duration = max(query.duration, float(q_times[-1]))
+    item_frames = np.bincount(frames.item_rows, minlength=len(frames.sha256))
     matches = []
     for item in np.unique(items):
-        sel = items == item
-        tq, ta, d, qx = q_times[qi[sel]], frames.times[ri[sel]], dist[sel].astype(np.float64), qi[sel]
         item = int(item)
-        lines: list[Line] = []
-        if query.is_still or frames.stills[item]:
-            # no time line to fit: keep each query frame's closest archive frame if it is close enough
-            order = np.lexsort((ta, d, qx))  # per query frame: closest first, earliest on ties
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = qx[order][1:] != qx[order][:-1]
-            pick = order[first]
-            pick = pick[d[pick] <= STILL_RADIUS]
-            if len(pick):
-                lines.append(Line(1.0, 0.0, qx[pick], tq[pick], ta[pick], d[pick]))
-        else:
-            remaining = np.ones(len(tq), dtype=bool)
-            for _ in range(MAX_LINES_PER_ITEM):
-                line = _best_line(tq[remaining], ta[remaining], d[remaining], qx[remaining], step)
-                if line is None or len(line.query_idx) < MIN_FRAMES:
-                    break
-                lines.append(line)
-                remaining &= ~np.isin(qx, line.query_idx)
-        match = _accept(query, frames, item, lines, step, query_duration, q_times, sightings)
+        # a short clip (or short item) cannot show MIN_FRAMES agreeing samples: ask for all it has
+        min_frames = max(1, min(MIN_FRAMES, len(q_times), int(item_frames[item])))
+        best: _Candidate | None = None
+        for variant in np.unique(variant_of[items == item]):
+            sel = (items == item) & (variant_of == variant)
+            if len(np.unique(qi[sel])) < min_frames:
+                continue
+            cand = _align(query, frames, item, int(variant), q_times[qi[sel]], frames.times[ri[sel]],
+                          dist[sel].astype(np.float64), qi[sel], step, min_frames)
+            if not cand.lines:
+                continue
+            # the upright picture wins unless a turned or mirrored one is clearly better
+            margin = 1.0 if best is None or best.variant != 0 else 1.0 / NORMAL_SPEED_SHARE
+            if best is None or cand.support > margin * best.support or (
+                    cand.variant == 0 and cand.support >= NORMAL_SPEED_SHARE * best.support):
+                best = cand
+        if best is None:
+            continue
+        match = _accept(query, frames, best, step, query_duration, q_times, min_frames, sightings)
         if match is not None:
             matches.append(match)
     return tuple(sorted(matches, key=lambda m: -m.score))
 
 
-def _accept(query: Fingerprint, frames: ArchiveFrames, item: int, lines: list[Line], step: float,
-            query_duration: float, q_times: np.ndarray, sightings) -> Match | None:
+def _accept(query: Fingerprint, frames: ArchiveFrames, cand: _Candidate, step: float, query_duration: float,
+            q_times: np.ndarray, min_frames: int, sightings) -> Match | None:
     """Turn an item's alignment lines into a Match, or None when the evidence is too thin."""
+    item = cand.item
     still_pair = query.is_still or frames.stills[item]
     segments: list[Segment] = []
     agreeing, dists = 0, []
-    for line in lines:
+    for line in cand.lines:
         if still_pair:
             if query.is_still:
                 t = float(line.archive_times[np.argmin(line.distances)])
@@ -277,8 +335,11 @@ def _accept(query: Fingerprint, frames: ArchiveFrames, item: int, lines: list[Li
             segs = _segments(line, step, query_duration, frames.durations[item])
             spans = [(s.query_start, s.query_end) for s in segs]
             inside = sum(int(((q_times >= a - 1e-6) & (q_times < b - 1e-6)).sum()) for a, b in spans)
-            if len(line.query_idx) < MIN_FRAMES or len(line.query_idx) < MIN_DENSITY * max(inside, 1):
+            n = len(line.query_idx)
+            if n < min_frames or n < MIN_DENSITY * max(inside, 1):
                 continue
+            if n < MIN_FRAMES and float(np.mean(line.distances)) > STILL_RADIUS:
+                continue  # too few frames for temporal evidence: hold them to the stills' standard
         segments.extend(segs)
         agreeing += len(line.query_idx)
         dists.extend(line.distances.tolist())
@@ -295,12 +356,12 @@ def _accept(query: Fingerprint, frames: ArchiveFrames, item: int, lines: list[Li
         archive_cov = min(1.0, _union_length([(s.archive_start, s.archive_end) for s in segments])
                           / max(frames.durations[item], step))
     mean_d = float(np.mean(dists))
-    usable_count = max(len(q_times), 1)
-    density = min(1.0, agreeing / max(1, min(usable_count, round(query_cov * query_duration / step) or 1)))
+    expected = max(1, min(len(q_times), round(query_cov * query_duration / step) or 1))
+    density = min(1.0, agreeing / expected)
     evidence = agreeing / (agreeing + 2.0)
     score = 1.0 if identical else round(float(np.clip(1 - mean_d / 128, 0, 1) * density * evidence), 4)
-    speed = lines[0].speed if lines else 1.0
-    edits = () if identical else _edits(query, frames, item, speed, segments, archive_cov)
+    speed = cand.lines[0].speed if cand.lines and not still_pair else 1.0
+    edits = () if identical else _edits(query, frames, item, cand.variant, speed, segments, archive_cov)
     return Match(
         sha256=sha,
         item_name=frames.names[item],

@@ -167,6 +167,7 @@ class Shot:
     end: float
     keyframe_time: float
     keyframe_sample: int  # index into Fingerprint.frames
+    content_box: ContentBox = FULL_BOX  # the shot's picture area (its own borders removed)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from provenance.model import Shot
+from provenance.model import ContentBox, Shot
 
 CUT_HASH_DISTANCE = 96  # of 256 bits; unrelated pictures sit near 128, the same shot well below 64
 CUT_HISTOGRAM_DISTANCE = 0.35  # total variation distance of 32-bin grey histograms, 0..1
@@ -27,28 +27,37 @@ def histogram_distances(gray: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(np.diff(counts, axis=0)).sum(axis=1)
 
 
-def detect_shots(
-    times: np.ndarray, pdq: np.ndarray, quality: np.ndarray, gray: np.ndarray, duration: float
-) -> tuple[Shot, ...]:
-    """Split the samples into shots; ``pdq`` is (N, 32) packed hashes, ``gray`` (N, H, W) frames."""
-    count = len(times)
-    if count == 0:
-        return ()
-    if count == 1:
-        return (Shot(0, 0.0, max(duration, 0.0), float(times[0]), 0),)
-    xor = np.bitwise_xor(pdq[1:], pdq[:-1])
-    hash_dist = np.unpackbits(xor, axis=1).sum(axis=1)
+def find_cuts(pdq: np.ndarray, gray: np.ndarray) -> list[int]:
+    """Sample numbers that start a new shot (never 0); ``pdq`` is (N, 32) packed, ``gray`` (N, H, W)."""
+    if len(pdq) < 2:
+        return []
+    hash_dist = np.unpackbits(np.bitwise_xor(pdq[1:], pdq[:-1]), axis=1).sum(axis=1)
     hist_dist = histogram_distances(gray)
     cuts = np.flatnonzero((hash_dist >= CUT_HASH_DISTANCE) & (hist_dist >= CUT_HISTOGRAM_DISTANCE)) + 1
-    starts = [0, *cuts.tolist()]
-    ends = [*cuts.tolist(), count]
+    return [int(c) for c in cuts]
+
+
+def shot_ranges(count: int, cuts: list[int]) -> list[tuple[int, int]]:
+    """(first, stop) sample ranges of the shots that ``cuts`` make of ``count`` samples."""
+    if count == 0:
+        return []
+    starts = [0, *cuts]
+    return list(zip(starts, [*cuts, count], strict=True))
+
+
+def build_shots(
+    times: np.ndarray, ranges: list[tuple[int, int]], quality: np.ndarray, duration: float,
+    boxes: list[ContentBox],
+) -> tuple[Shot, ...]:
+    """Shots from sample ranges: times, the sharpest sample as keyframe (the middle one on ties)."""
+    count = len(times)
     shots = []
-    for number, (first, stop) in enumerate(zip(starts, ends, strict=True)):
+    for number, ((first, stop), box) in enumerate(zip(ranges, boxes, strict=True)):
         members = np.arange(first, stop)
         best = members[quality[members] == quality[members].max()]
         middle = (first + stop - 1) / 2
         pick = int(best[np.argmin(np.abs(best - middle))])
         start_t = float(times[first])
         end_t = float(times[stop]) if stop < count else max(float(duration), float(times[-1]))
-        shots.append(Shot(number, start_t, end_t, float(times[pick]), pick))
+        shots.append(Shot(number, start_t, end_t, float(times[pick]), pick, box))
     return tuple(shots)

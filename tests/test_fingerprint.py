@@ -10,8 +10,8 @@ import pytest
 from conftest import run_ffmpeg
 from PIL import Image
 
-from provenance.borders import crop_frames, detect_content_box
-from provenance.fingerprint import fingerprint
+from provenance.borders import detect_content_box
+from provenance.fingerprint import content_frames, fingerprint
 from provenance.frames import decode_frames
 from provenance.hashing.pdq import hamming_bytes, hex_to_pdq_bytes
 from provenance.model import SamplingParams
@@ -50,10 +50,13 @@ def test_samples_are_at_the_documented_rate(mandelbrot_clip: Path) -> None:
     assert fp.warnings == ()
 
 
-def test_phash_in_record_is_imagehash_of_the_sampled_frame(mandelbrot_clip: Path) -> None:
+def test_phash_in_record_is_imagehash_of_the_hashed_picture(mandelbrot_clip: Path) -> None:
     fp = fingerprint(str(mandelbrot_clip))
     decoded = decode_frames(str(mandelbrot_clip), fps=2, width=128, height=128)
-    content = crop_frames(decoded.pixels, fp.content_box)
+    starts = [round(shot.start * fp.params.fps) for shot in fp.shots]
+    ranges = list(zip(starts, [*starts[1:], len(fp.frames)], strict=True))
+    content = content_frames(decoded.pixels, ranges, [s.content_box for s in fp.shots])
+    assert content.shape[1:] == (64, 64)
     for frame, record in zip(content, fp.frames, strict=True):
         assert record.phash == str(imagehash.phash(Image.fromarray(frame)))
 

@@ -1,0 +1,102 @@
+"""The ``archive`` commands and ``check --archive`` through the CLI, on real media and SQLite."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from provenance.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    """Invoke the CLI in-process."""
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture()
+def downloads(tmp_path: Path, mandelbrot_clip: Path, testsrc_clip: Path) -> Path:
+    """A download folder: a clip with a yt-dlp sidecar, another clip, and a corrupt file."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    shutil.copy(mandelbrot_clip, folder / "Strike on the bridge [abc123].mp4")
+    (folder / "Strike on the bridge [abc123].info.json").write_text(json.dumps({
+        "id": "abc123", "title": "Strike on the bridge", "webpage_url": "https://www.youtube.com/watch?v=abc123",
+        "extractor": "youtube", "extractor_key": "Youtube", "uploader": "Some Channel", "upload_date": "20200417",
+    }))
+    shutil.copy(testsrc_clip, folder / "second.mp4")
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    return folder
+
+
+def test_add_list_show_stats_remove(tmp_path: Path, downloads: Path) -> None:
+    archive = str(tmp_path / "a.sqlite")
+    clip = downloads / "Strike on the bridge [abc123].mp4"
+    result = run("archive", "add", "--archive", archive, str(clip), str(downloads / "broken.mp4"),
+                 str(downloads / "second.mp4"))
+    assert result.exit_code == 4  # one file failed; the others were added
+    assert "FAILED" in result.stdout and "2 of 3 file(s)" in result.stdout
+
+    listing = json.loads(run("archive", "list", "--archive", archive, "--json").stdout)
+    assert len(listing) == 2
+    sha = next(it["sha256"] for it in listing if it["name"] == clip.name)
+
+    shown = json.loads(run("archive", "show", "--archive", archive, "--json", sha[:10]).stdout)
+    (sighting,) = shown["sightings"]
+    assert sighting["source_url"] == "https://www.youtube.com/watch?v=abc123"
+    assert sighting["first_seen"].startswith("2020-04-17")
+    assert sighting["uploader"] == "Some Channel" and sighting["video_id"] == "abc123"
+
+    # the same file seen again elsewhere: one item, two sightings
+    again = run("archive", "add", "--archive", archive, "--platform", "telegram", "--first-seen", "2021-01-02",
+                "--source-url", "https://t.me/chan/9", str(clip))
+    assert again.exit_code == 0 and "known" in again.stdout
+    shown = json.loads(run("archive", "show", "--archive", archive, "--json", sha).stdout)
+    assert len(shown["sightings"]) == 2  # the sidecar (read again, not duplicated) and the new one
+    assert len(json.loads(run("archive", "list", "--archive", archive, "--json").stdout)) == 2
+
+    stats = json.loads(run("archive", "stats", "--archive", archive, "--json").stdout)
+    assert stats["items"] == 2 and stats["videos"] == 2
+
+    assert run("archive", "remove", "--archive", archive, sha).exit_code == 0
+    assert len(json.loads(run("archive", "list", "--archive", archive, "--json").stdout)) == 1
+    missing = run("archive", "show", "--archive", archive, sha)
+    assert missing.exit_code == 2
+
+
+def test_archive_from_environment_and_check_matches(tmp_path: Path, downloads: Path,
+                                                    mandelbrot_clip: Path) -> None:
+    archive = str(tmp_path / "env.sqlite")
+    env = {"PROVENANCE_ARCHIVE": archive}
+    assert run("archive", "add", str(downloads / "Strike on the bridge [abc123].mp4"), env=env).exit_code == 0
+    result = run("check", "--json", str(mandelbrot_clip), env=env)
+    record = json.loads(result.stdout)
+    assert record["archive"] == archive
+    (match,) = record["matches"]
+    assert match["verdict"] == "identical" and match["score"] == 1.0
+    assert "2020-04-17" in record["earliest_appearance"]["statement"]
+    assert run("check", "--fail-on-match", str(mandelbrot_clip), env=env).exit_code == 1
+
+
+def test_archive_errors_are_one_line(tmp_path: Path, testsrc_clip: Path) -> None:
+    not_db = tmp_path / "notes.sqlite"
+    not_db.write_text("hello")
+    result = run("archive", "list", "--archive", str(not_db))
+    assert result.exit_code == 5 and len(result.stderr.strip().splitlines()) == 1
+    result = run("check", "--archive", str(tmp_path / "missing.sqlite"), str(testsrc_clip))
+    assert result.exit_code == 5 and "archive not found" in result.stderr
+
+
+def test_every_command_has_a_readme_section() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r"^bash samples/demo\.sh", readme, re.M) and re.search(r"^bash tests/run\.sh", readme, re.M)
+    commands = [f"provenance {name}" for name in cli.commands if name != "archive"]
+    commands += [f"provenance archive {name}" for name in cli.commands["archive"].commands]  # type: ignore[attr-defined]
+    for command in commands:
+        assert command in readme, f"{command} is not documented in README.md"
