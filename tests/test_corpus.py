@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import corpus_path
+
 from provenance.check import check
 from provenance.fingerprint import analyse, fingerprint
-from provenance.hashing.pdq import hamming_bytes, hex_to_pdq_bytes
+from provenance.hashing.pdq import hamming_bytes
 
 # (file, codec, container family, duration the decoder should reach in seconds)
 CLIPS = [
