@@ -17,6 +17,9 @@ FLAT_STD_VIDEO = 6.0  # grey levels: largest spread along a border line in any o
 FLAT_STD_STILL = 3.0
 STEADY_STD = 3.0  # grey levels: largest change of a border line's mean over time
 MIN_KEEP = 0.3  # the box keeps at least this share of each side, or no border is reported
+BLUR_ENERGY = 0.4  # a blurred band has less than this share of the picture's detail (gradient energy)
+BLUR_MIN_BAND = 0.05  # each blurred band covers at least this share of the side ...
+BLUR_SYMMETRY = 0.06  # ... and the two bands differ by at most this share: centred placement
 
 
 def _flat_lines(gray: np.ndarray, axis: int, still: bool) -> np.ndarray:
@@ -42,16 +45,62 @@ def _peel(flat: np.ndarray) -> tuple[int, int]:
     return start, end
 
 
-def detect_content_box(gray: np.ndarray, *, still: bool = False) -> ContentBox:
-    """The picture area of (N, H, W) grey frames as fractions of the frame; FULL_BOX when no border."""
-    if gray.size == 0:
-        return FULL_BOX
+def _detail(gray: np.ndarray, axis: int) -> np.ndarray:
+    """Mean absolute gradient per line (rows for axis=1, columns for axis=2), over all frames."""
+    data = gray.astype(np.float32)
+    grad = np.abs(np.diff(data, axis=1))[:, :, :-1] + np.abs(np.diff(data, axis=2))[:, :-1, :]
+    per_line = grad.mean(axis=axis).mean(axis=0)
+    return np.append(per_line, per_line[-1])
+
+
+def _blurred_bands(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
+    """Symmetric blurred bands on both ends (a clip centred on a blurred copy of itself), or None."""
+    detail = _detail(gray, axis)
+    n = len(detail)
+    centre = float(np.median(detail[n // 3 : n - n // 3]))
+    if centre <= 0:
+        return None
+    start, end = _peel(detail < BLUR_ENERGY * centre)
+    low, high = start / n, (n - end) / n
+    if min(low, high) < BLUR_MIN_BAND or abs(low - high) > BLUR_SYMMETRY:
+        return None
+    return start, end
+
+
+def _detect_once(gray: np.ndarray, still: bool) -> tuple[int, int, int, int]:
+    """Pixel bounds (left, top, right, bottom) of the picture inside one layer of borders."""
     _, height, width = gray.shape
     top, bottom = _peel(_flat_lines(gray, 2, still))
     left, right = _peel(_flat_lines(gray, 1, still))
-    if (bottom - top) < MIN_KEEP * height or (right - left) < MIN_KEEP * width:
+    if top == 0 and bottom == height:
+        top, bottom = _blurred_bands(gray, 2) or (top, bottom)
+    if left == 0 and right == width:
+        left, right = _blurred_bands(gray, 1) or (left, right)
+    return left, top, right, bottom
+
+
+def detect_content_box(gray: np.ndarray, *, still: bool = False) -> ContentBox:
+    """The picture area of (N, H, W) grey frames as fractions of the frame; FULL_BOX when no border.
+
+    Uniform bars are found first; where an axis has none, symmetric blurred bands (the social-media
+    framing of a clip over an enlarged, blurred copy of itself) are looked for instead. A second
+    pass looks inside what the first found, since a letterboxed clip is often framed again.
+    """
+    if gray.size == 0:
         return FULL_BOX
-    return ContentBox(left / width, top / height, right / width, bottom / height)
+    _, height, width = gray.shape
+    x0, y0, x1, y1 = 0, 0, width, height
+    for _ in range(2):
+        inner = gray[:, y0:y1, x0:x1]
+        if min(inner.shape[1:]) < 8:
+            break
+        left, top, right, bottom = _detect_once(inner, still)
+        if (left, top, right, bottom) == (0, 0, x1 - x0, y1 - y0):
+            break
+        x0, y0, x1, y1 = x0 + left, y0 + top, x0 + right, y0 + bottom
+    if (y1 - y0) < MIN_KEEP * height or (x1 - x0) < MIN_KEEP * width:
+        return FULL_BOX
+    return ContentBox(x0 / width, y0 / height, x1 / width, y1 / height)
 
 
 def box_pixels(box: ContentBox, width: int, height: int) -> tuple[int, int, int, int]:

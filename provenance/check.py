@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +13,12 @@ from provenance.appearance import earliest_appearance
 from provenance.archive.index import LinearIndex, MultiIndexHashIndex
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
-from provenance.fingerprint import analyse
+from provenance.fingerprint import Analysis, analyse
 from provenance.keyframes import write_keyframes
 from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint
 from provenance.model import CheckReport, Fingerprint, Match, SamplingParams
 
+QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
 LINEAR_SCAN_LIMIT = 200_000  # frames; below this a numpy scan is faster than building an index
 
 
@@ -42,14 +45,58 @@ def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
         stills=tuple(info.kind == "still" for info in infos),
         boxes_full=tuple(info.box_full for info in infos),
     )
-    index = LinearIndex() if len(item_rows) <= LINEAR_SCAN_LIMIT else MultiIndexHashIndex()
-    index.build(frames.pdq)
+    return frames, index_search(frames.pdq)
+
+
+def index_search(pdq: np.ndarray) -> SearchFn:
+    """A search function over (N, 32) PDQ hashes: a numpy scan when small, multi-index hashing when large."""
+    index = LinearIndex() if len(pdq) <= LINEAR_SCAN_LIMIT else MultiIndexHashIndex()
+    index.build(pdq)
 
     def search(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         hits = index.search(hashes, radius)
         return hits.query_idx, hits.ref_idx, hits.distance
 
-    return frames, search
+    return search
+
+
+def frames_from_fingerprints(fingerprints: Sequence[Fingerprint]) -> tuple[ArchiveFrames, SearchFn]:
+    """Searchable frames made from fingerprints in memory (e.g. to cluster a batch without an archive)."""
+    from provenance.hashing.pdq import hex_to_pdq_bytes
+
+    rows = [(n, f) for n, fp in enumerate(fingerprints) for f in fp.frames if f.pdq_quality >= MIN_QUALITY]
+    pdq = np.stack([hex_to_pdq_bytes(f.pdq) for _, f in rows]) if rows else np.zeros((0, 32), dtype=np.uint8)
+    frames = ArchiveFrames(
+        item_rows=np.array([n for n, _ in rows], dtype=np.int64),
+        times=np.array([f.time for _, f in rows], dtype=np.float64),
+        pdq=pdq,
+        sha256=tuple(fp.identity.sha256 for fp in fingerprints),
+        names=tuple(fp.identity.name for fp in fingerprints),
+        durations=tuple(fp.duration for fp in fingerprints),
+        stills=tuple(fp.is_still for fp in fingerprints),
+        boxes_full=tuple(fp.content_box.is_full for fp in fingerprints),
+    )
+    return frames, index_search(pdq)
+
+
+def as_query(analysis: Analysis, fps: float = QUERY_FPS) -> Analysis:
+    """The query-rate view of an analysis made at a higher rate that is a multiple of ``fps``.
+
+    ffmpeg's fps filter shows the frame on screen at k / rate, so every 4th sample at 8 per second
+    is exactly the sample at 2 per second: one decode serves both the archive and the query.
+    """
+    fp = analysis.fingerprint
+    ratio = fp.params.fps / fps
+    if fp.is_still or ratio == 1:
+        return analysis
+    step = round(ratio)
+    if abs(ratio - step) > 1e-9 or step < 1:
+        raise ValueError(f"cannot sample {fp.params.fps} per second down to {fps}")
+    keep = list(range(0, len(fp.frames), step))
+    frames = tuple(replace(fp.frames[i], index=n) for n, i in enumerate(keep))
+    shots = tuple(replace(s, keyframe_sample=s.keyframe_sample // step) for s in fp.shots)
+    query = replace(fp, params=replace(fp.params, fps=fps), frames=frames, shots=shots)
+    return Analysis(query, analysis.dihedral_pdq[keep])
 
 
 def match_against(fp: Fingerprint, archive_path: str, variants: np.ndarray | None = None) -> tuple[Match, ...]:
@@ -71,6 +118,7 @@ def check(
     params: SamplingParams | None = None,
     claimed_date: str | None = None,
     keyframes_dir: str | None = None,
+    progress: Callable[[float, float | None], None] | None = None,
 ) -> CheckReport:
     """Fingerprint ``path`` and, with ``archive``, find where it appeared before.
 
@@ -78,7 +126,7 @@ def check(
     ``keyframes_dir`` when one is given.
     """
     examined_at = utc_now()
-    analysis = analyse(path, params)
+    analysis = analyse(path, params, progress)
     fp = analysis.fingerprint
     matches: tuple[Match, ...] = ()
     appearance = None

@@ -76,6 +76,25 @@ def resolve_archive(path: str | None) -> str:
     return str(default_archive_path())
 
 
+def decode_progress() -> Callable[[float, float | None], None]:
+    """A progress line on stderr for long decodes: seconds done, share and time left."""
+    import time
+
+    start = time.monotonic()
+
+    def show(done: float, total: float | None) -> None:
+        spent = time.monotonic() - start
+        if total and total > 0 and done > 0:
+            share = min(done / total, 1.0)
+            left = spent * (1 - share) / share
+            click.echo(f"\rdecoding {done:7.1f} / {total:.1f} s  {share:4.0%}  about {left:4.0f} s left",
+                       err=True, nl=False)
+        else:
+            click.echo(f"\rdecoding {done:7.1f} s", err=True, nl=False)
+
+    return show
+
+
 def sampling(fps: float | None) -> Any:
     """SamplingParams for the --fps option (None = the documented default)."""
     from provenance.model import SamplingParams
@@ -130,7 +149,10 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
     from provenance.check import check as run_check
 
     params = sampling(fps)
-    report = run_check(file, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir)
+    report = run_check(file, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
+                       progress=decode_progress() if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        click.echo("\r\033[K", err=True, nl=False)
     if as_json:
         from provenance.report.json import render_json
 

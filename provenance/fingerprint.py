@@ -7,6 +7,7 @@ item are cut away before hashing, so a padded copy hashes like its source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,8 +76,11 @@ def fingerprint(path: str, params: SamplingParams | None = None) -> Fingerprint:
     return analyse(path, params).fingerprint
 
 
-def analyse(path: str, params: SamplingParams | None = None) -> Analysis:
+def analyse(path: str, params: SamplingParams | None = None,
+            progress: Callable[[float, float | None], None] | None = None) -> Analysis:
     """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
+
+    ``progress(seconds_decoded, total_seconds_or_None)`` is called while a video decodes.
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -93,7 +97,14 @@ def analyse(path: str, params: SamplingParams | None = None) -> Analysis:
         times = np.zeros(1)
         duration = 0.0
     else:
-        decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size)
+        total = metadata.duration
+
+        def report(seconds: float) -> None:
+            if progress is not None:
+                progress(seconds, total)
+
+        decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
+                                progress=report if progress else None)
         times = decoded.times
         duration = len(times) / params.fps
     gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation

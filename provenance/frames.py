@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,18 +52,20 @@ def decode_frames(
     color: bool = False,
     select: tuple[int, ...] | None = None,
     max_frames: int | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> DecodedFrames:
     """Decode ``path`` into frames of ``width`` x ``height`` (squashed, area-averaged).
 
     ``fps`` None keeps every frame (stills). ``select`` keeps only those sample numbers (after the
-    fps filter), which is how keyframes are fetched again at full size. The input is only read.
+    fps filter), which is how keyframes are fetched again at full size. ``progress`` is called with
+    the seconds decoded so far. The input is only read.
     """
     import ffmpeg  # ffmpeg-python builds the command line; never a shell string
 
     require_ffmpeg()
     stream = ffmpeg.input(ffmpeg_url(path), nostdin=None)["v:0"]
     if fps is not None:
-        stream = stream.filter("fps", fps=fps)
+        stream = stream.filter("fps", fps=fps, round="up")  # "up": sample k is the frame on screen at k / fps
     if select:
         expr = "+".join(f"eq(n,{n})" for n in select)
         stream = stream.filter("select", expr)
@@ -89,7 +92,16 @@ def decode_frames(
     reader = threading.Thread(target=drain_stderr, daemon=True)
     reader.start()
     assert proc.stdout is not None
-    data = proc.stdout.read()
+    if progress is None:
+        data = proc.stdout.read()
+    else:
+        chunks, got = [], 0
+        batch = frame_bytes * max(1, int(fps or 1) * 5)  # report about every 5 s of video
+        while block := proc.stdout.read(batch):
+            chunks.append(block)
+            got += len(block)
+            progress(got // frame_bytes / (fps or 1))
+        data = b"".join(chunks)
     proc.stdout.close()
     code = proc.wait()
     reader.join()

@@ -20,6 +20,10 @@ apt_install() {
 }
 
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_install ffmpeg
+if [ -n "$EXTRA" ]; then
+    # the tests render HTML reports in headless Chromium and make RFC 3161 tokens with OpenSSL
+    command -v chromium >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || apt_install chromium openssl
+fi
 PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null 2>&1 || apt_install python3
 if [ ! -x "$ROOT/.venv/bin/python" ]; then

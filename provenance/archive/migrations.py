@@ -131,9 +131,38 @@ def _v2_first_seen_and_box(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE items SET content_box = ? WHERE id = ?", updates)
 
 
+SCHEMA_V3_CUSTODY = """
+-- The custody log (provenance.evidence.custody): who read which evidence file, when, with which
+-- command, and the SHA-256 seen. Entries are hash-chained: entry_hash = SHA-256 of the canonical JSON
+-- of the entry's fields with prev_hash, so an edited or deleted entry breaks the chain.
+CREATE TABLE custody (
+    seq INTEGER PRIMARY KEY CHECK (seq >= 1),   -- 1, 2, 3, ... without gaps
+    at TEXT NOT NULL,                           -- ISO 8601 UTC
+    examiner TEXT NOT NULL,
+    command TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    path TEXT NOT NULL,
+    case_id TEXT,
+    prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),
+    entry_hash TEXT NOT NULL UNIQUE CHECK (length(entry_hash) = 64)
+);
+CREATE INDEX custody_sha256 ON custody (sha256, seq);
+-- Append-only for ordinary use; the hash chain, not these triggers, is what detects a determined edit.
+CREATE TRIGGER custody_no_update BEFORE UPDATE ON custody
+BEGIN
+    SELECT RAISE(ABORT, 'the custody log is append-only');
+END;
+CREATE TRIGGER custody_no_delete BEFORE DELETE ON custody
+BEGIN
+    SELECT RAISE(ABORT, 'the custody log is append-only');
+END;
+"""
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
+    (3, SCHEMA_V3_CUSTODY),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -297,6 +297,11 @@ class ArchiveStore:
                 "keep the archive on a local file system"
             )
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (autocommit mode), for modules that keep their own tables here (custody log)."""
+        return self._conn
+
     def close(self) -> None:
         """Close the database connection. The store cannot be used afterwards."""
         self._conn.close()

@@ -1,0 +1,185 @@
+"""Write the evidence report of one file: a (signed) JSON sidecar and a self-contained HTML page.
+
+The JSON record (schema ``provenance.evidence``) holds the full check record (identity, metadata,
+frames, shots, matches, earliest appearance, tool version and parameters, time of examination),
+the examiner and case, the environment, the SHA-256 of the embedded contact sheet, each match's
+durations for its timeline, and the custody entry this report made. It is signed (Ed25519, over its
+canonical form) when a key is given. The HTML page is rendered from that record.
+
+Evidence is never written to: the file is read by ``check`` (read-only), keyframes are decoded
+into a temporary folder that is removed, and the two reports go into the folder asked for, which
+may be the evidence's own folder only when ``beside`` says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from provenance import __version__
+from provenance.archive.store import ArchiveStore
+from provenance.check import check, utc_now
+from provenance.errors import UsageError
+from provenance.evidence.custody import Reading, append_entries, current_examiner, custody_entries
+from provenance.evidence.html import render_html
+from provenance.evidence.signing import load_private_key, sign_record
+from provenance.evidence.timestamp import report_digest
+from provenance.model import SamplingParams
+from provenance.record import to_jsonable
+from provenance.report.json import check_record
+
+SCHEMA = "provenance.evidence"
+SCHEMA_VERSION = 1
+JSON_SUFFIX = ".provenance.json"
+HTML_SUFFIX = ".provenance.html"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What ``make_report`` wrote."""
+
+    json_path: str
+    html_path: str
+    sha256: str
+    matches: int
+    key_id: str | None  # the signing key, when signed
+    custody_seq: int | None  # the custody entry this report made, when an archive was used
+
+
+def report_paths(evidence: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None,
+                 beside: bool) -> tuple[Path, Path]:
+    """Where the JSON and HTML reports of ``evidence`` go; refuses the evidence's folder unless ``beside``."""
+    source = Path(os.path.abspath(evidence))
+    home = source.parent
+    if beside:
+        if out_dir is not None and Path(out_dir).resolve() != home.resolve():
+            raise UsageError("give either --out DIR or --beside, not both")
+        folder = home
+    elif out_dir is None:
+        raise UsageError("give --out DIR for the reports (or --beside to write them next to the evidence file)")
+    else:
+        folder = Path(out_dir).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--out {out_dir}: not a folder")
+        if folder.exists() and folder.resolve() == home.resolve():
+            raise UsageError(f"--out {out_dir} is the folder that holds the evidence; nothing is written beside "
+                             "evidence unless --beside is given")
+    return folder / (source.name + JSON_SUFFIX), folder / (source.name + HTML_SUFFIX)
+
+
+def ffmpeg_version() -> str | None:
+    """The first line of ``ffmpeg -version`` (e.g. ``ffmpeg version 5.1.6-0+deb12u1``), or None."""
+    try:
+        proc = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    first = proc.stdout.splitlines()[0] if proc.stdout else ""
+    found = re.match(r"ffmpeg version (\S+)", first)
+    return found.group(1) if found else None
+
+
+def environment() -> dict[str, object]:
+    """The software the examination ran on, for the record."""
+    return {"python": platform.python_version(), "platform": platform.platform(), "ffmpeg": ffmpeg_version()}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a report."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="\n") as handle:  # the usual mode, unlike mkstemp's 0600
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def make_report(
+    path: str,
+    *,
+    archive: str | None = None,
+    out_dir: str | None = None,
+    beside: bool = False,
+    examiner: str | None = None,
+    case: str | None = None,
+    key_path: str | None = None,
+    params: SamplingParams | None = None,
+    claimed_date: str | None = None,
+    overwrite: bool = False,
+) -> ReportFiles:
+    """Examine ``path`` (matched against ``archive`` when given) and write its JSON and HTML reports.
+
+    With ``archive``, an entry is appended to its custody log and recorded in the report. With
+    ``key_path`` (an Ed25519 private key PEM), the JSON record is signed. Raises ``UsageError``
+    for a bad destination or key, and the errors of ``check``.
+    """
+    json_path, html_path = report_paths(path, out_dir, beside)
+    if not overwrite:
+        for target in (json_path, html_path):
+            if target.exists():
+                raise UsageError(f"{target} exists: give --overwrite to replace it (a signed report is never "
+                                 "replaced silently)")
+    key = load_private_key(key_path) if key_path else None  # a bad key fails before the long examination
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="provenance-keyframes-") as scratch:
+        report = check(path, archive, params=params, claimed_date=claimed_date, keyframes_dir=scratch)
+        sheet = Path(report.contact_sheet).read_bytes() if report.contact_sheet else None
+    # the keyframe files were temporary: the record keeps the contact sheet's hash, the page embeds it
+    record_of_check = check_record(replace(report, keyframes=(), contact_sheet=None))
+    fp = report.fingerprint
+    who = current_examiner(examiner)
+
+    timelines: list[dict[str, object]] = []
+    custody: dict[str, object] | None = None
+    entry_seq = None
+    if archive is not None:
+        with ArchiveStore.open(archive, create=False) as store:
+            for match in report.matches:
+                item = store.get(match.sha256)
+                timelines.append({"sha256": match.sha256, "query_duration": fp.duration,
+                                  "archive_duration": float(item.duration) if item else None})
+            (entry,) = append_entries(store, [Reading(fp.identity.sha256, fp.identity.path)],
+                                      command="provenance report", examiner=who, case=case)
+            entry_seq = entry.seq
+            custody = {
+                "archive": os.path.abspath(archive),
+                "archive_id": store.archive_id(),
+                "entry": to_jsonable(entry),
+                "history": to_jsonable(custody_entries(store, fp.identity.sha256)),
+            }
+
+    record: dict[str, object] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": utc_now(),
+        "examiner": who,
+        "case": case,
+        "tool": {"name": "provenance", "version": __version__},
+        "environment": environment(),
+        "sha256": fp.identity.sha256,
+        "check": record_of_check,
+        "contact_sheet": None if sheet is None else {
+            "media_type": "image/jpeg", "sha256": hashlib.sha256(sheet).hexdigest(), "bytes": len(sheet),
+            "embedded_in": html_path.name,
+        },
+        "timelines": timelines,
+        "custody": custody,
+    }
+    key_id = None
+    if key is not None:
+        record = sign_record(record, key)
+        key_id = str(record["signature"]["key_id"])  # type: ignore[index]
+    _write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    page = render_html(record, sheet, json_name=json_path.name, report_digest=report_digest(record))
+    _write_atomic(html_path, page)
+    return ReportFiles(str(json_path), str(html_path), fp.identity.sha256, len(report.matches), key_id, entry_seq)

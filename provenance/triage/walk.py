@@ -1,0 +1,227 @@
+"""Walk input folders and tell media by content (magic bytes), not by file name.
+
+Folders are walked recursively in name order, following symbolic links to folders but never into
+a folder already walked, so a link loop (``a/loop -> ..``) ends at once and is listed. A file that
+is another name of one already found (a hard or symbolic link) is listed, not triaged twice.
+
+What the first bytes say decides: a video container or picture format is a candidate; audio,
+documents, text and anything unrecognised are skipped and listed with the reason. A file whose
+name promises media (``.mp4``, ``.jpg``...) but whose content is not recognised (an HTML error
+page saved by a failed download, garbage) is still a candidate, so that it ends as an error row
+instead of vanishing. Empty and unreadable files are candidates for the same reason. Files are
+only opened read-only (without updating their access time where the kernel allows).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Sequence
+
+from provenance.triage.results import Candidate, Skipped, WalkResult
+
+HEADER_BYTES = 512  # enough for every signature below, including three MPEG-TS packets
+
+MEDIA_EXTENSIONS = frozenset(
+    ".mp4 .m4v .mov .qt .3gp .3g2 .mkv .webm .avi .flv .f4v .ts .m2ts .mts .mpg .mpeg .vob .wmv .asf .ogv "
+    ".gif .jpg .jpeg .jfif .png .webp .tif .tiff .bmp .heic .heif .avif".split()
+)
+"""Names that promise media: used only to flag unrecognised content as an error rather than skip it."""
+
+_FTYP_AUDIO = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")
+_FTYP_IMAGE = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+_QT_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+_BMP_HEADER_SIZES = (12, 40, 52, 56, 64, 108, 124)
+
+
+def sniff(head: bytes) -> tuple[str, bool]:
+    """What the first bytes of a file are: (a type name, whether it is video or picture media).
+
+    An unrecognised header gives ("", False).
+    """
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _FTYP_AUDIO:
+            return "audio/mp4", False
+        if brand in _FTYP_IMAGE:
+            return "image/heif", True
+        return ("video/quicktime" if brand == b"qt  " else "video/mp4"), True
+    if head[4:8] in _QT_ATOMS:
+        return "video/quicktime", True
+    signatures: tuple[tuple[bytes, str, bool], ...] = (
+        (b"\xff\xd8\xff", "image/jpeg", True),
+        (b"\x89PNG\r\n\x1a\n", "image/png", True),
+        (b"GIF87a", "image/gif", True),
+        (b"GIF89a", "image/gif", True),
+        (b"II*\x00", "image/tiff", True),
+        (b"MM\x00*", "image/tiff", True),
+        (b"\x1a\x45\xdf\xa3", "video/x-matroska", True),
+        (b"FLV\x01", "video/x-flv", True),
+        (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "video/x-ms-asf", True),
+        (b"\x00\x00\x01\xba", "video/mpeg", True),
+        (b"\x00\x00\x01\xb3", "video/mpeg", True),
+        (b"\x00\x00\x00\x01\x67", "video/h264", True),
+        (b"OggS", "application/ogg", True),  # Theora or audio: decoding tells
+        (b"ID3", "audio/mpeg", False),
+        (b"fLaC", "audio/flac", False),
+        (b"%PDF", "application/pdf", False),
+        (b"PK\x03\x04", "application/zip", False),
+        (b"\x1f\x8b", "application/gzip", False),
+        (b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed", False),
+        (b"SQLite format 3\x00", "application/x-sqlite3", False),
+        (b"\x7fELF", "application/x-executable", False),
+    )
+    for magic, name, media in signatures:
+        if head.startswith(magic):
+            return name, media
+    if head[:4] == b"RIFF":
+        kind = head[8:12]
+        if kind == b"AVI ":
+            return "video/x-msvideo", True
+        if kind == b"WEBP":
+            return "image/webp", True
+        if kind == b"WAVE":
+            return "audio/wav", False
+        return "application/riff", False
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:
+        return "video/mp2t", True
+    if head[:2] == b"BM" and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_HEADER_SIZES:
+        return "image/bmp", True
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+        return "audio/mpeg", False
+    return "", False
+
+
+def _describe_unknown(path: str, head: bytes) -> str:
+    """A reason to skip an unrecognised file, as specific as the content allows."""
+    if path.endswith(".info.json"):
+        return "yt-dlp sidecar (read as the sighting of its video)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        # a multi-byte character cut at the end of the header still counts as text
+        try:
+            head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return "not a video or picture (unrecognised binary content)"
+    return "not a video or picture (text)"
+
+
+def _read_head(path: str) -> bytes:
+    """The first HEADER_BYTES of ``path``, opened read-only and without touching its access time."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    noatime = getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags | noatime)
+    except PermissionError:
+        fd = os.open(path, flags)  # O_NOATIME needs ownership; plain reading may still be allowed
+    try:
+        return os.read(fd, HEADER_BYTES)
+    finally:
+        os.close(fd)
+
+
+def classify(path: str, info: os.stat_result) -> Candidate | Skipped:
+    """A regular file as a media candidate or a skipped path, by its first bytes."""
+
+    def candidate(detected: str) -> Candidate:
+        return Candidate(path=path, size=info.st_size, mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns,
+                         inode=info.st_ino, detected=detected)
+
+    if info.st_size == 0:
+        return candidate("empty")
+    try:
+        head = _read_head(path)
+    except OSError:
+        return candidate("unreadable")
+    name, media = sniff(head)
+    if media:
+        return candidate(name)
+    extension = os.path.splitext(path)[1].lower()
+    if extension in MEDIA_EXTENSIONS:
+        return candidate(f"unknown ({name or 'unrecognised content'}, named {extension})")
+    if name:
+        kind = "audio only" if name.startswith("audio/") else "not a video or picture"
+        return Skipped(path, f"{kind} ({name})")
+    return Skipped(path, _describe_unknown(path, head))
+
+
+def _key(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
+
+
+def walk(inputs: Sequence[str], exclude: Iterable[str] = ()) -> WalkResult:
+    """Find the media candidates under ``inputs`` (folders or files) and list what is skipped.
+
+    ``exclude`` are paths never to look into (the report folder, the archive). Inputs that do not
+    exist are listed as skipped; the caller decides whether that is a usage error.
+    """
+    excluded: set[tuple[int, int]] = set()
+    for path in exclude:
+        try:
+            excluded.add(_key(os.stat(path)))
+        except OSError:
+            continue
+    candidates: list[Candidate] = []
+    skipped: list[Skipped] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: dict[tuple[int, int], str] = {}
+
+    def visit_file(path: str, info: os.stat_result) -> None:
+        key = _key(info)
+        if key in excluded:
+            skipped.append(Skipped(path, "the archive or a file of the report folder: not evidence"))
+            return
+        if key in seen_files:
+            skipped.append(Skipped(path, f"another name (link) of a file already found: {seen_files[key]}"))
+            return
+        seen_files[key] = path
+        found = classify(path, info)
+        (candidates if isinstance(found, Candidate) else skipped).append(found)  # type: ignore[arg-type]
+
+    def visit(path: str, is_link: bool) -> None:
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            skipped.append(Skipped(path, "broken symbolic link" if is_link else "no such file or folder"))
+            return
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP: a link that points at itself through other links
+                skipped.append(Skipped(path, "symbolic link loop: not followed"))
+            else:
+                skipped.append(Skipped(path, f"cannot reach it: {exc.strerror or exc}"))
+            return
+        if stat.S_ISDIR(info.st_mode):
+            walk_dir(path, info, is_link)
+        elif stat.S_ISREG(info.st_mode):
+            visit_file(path, info)
+        else:
+            skipped.append(Skipped(path, "not a regular file (a FIFO, socket or device)"))
+
+    def walk_dir(path: str, info: os.stat_result, is_link: bool) -> None:
+        key = _key(info)
+        if key in excluded:
+            skipped.append(Skipped(path, "the report folder: not evidence"))
+            return
+        if key in seen_dirs:
+            why = "symbolic link loop (to a folder already walked): not followed" if is_link else \
+                "a folder already walked"
+            skipped.append(Skipped(path, why))
+            return
+        seen_dirs.add(key)
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(path, f"cannot list the folder: {exc.strerror or exc}"))
+            return
+        for entry in entries:
+            try:
+                link = entry.is_symlink()
+            except OSError:
+                link = False
+            visit(entry.path, link)
+
+    for given in inputs:
+        visit(os.path.abspath(given), os.path.islink(given))
+    return WalkResult(tuple(candidates), tuple(skipped))

@@ -1,0 +1,116 @@
+"""What a triage worker process does: identify a path, or fingerprint and match one content.
+
+Each task returns a frozen result and never raises for a bad file: its error becomes the result's
+``error`` (one error row). Only problems that stop the whole batch propagate: ffmpeg missing
+(``MissingToolError``) or an archive that cannot be read (``ArchiveError``).
+
+A content is decoded once, at the archive rate (``ingest.ARCHIVE_FPS``, 8 samples per second);
+``check.as_query`` takes every 4th sample as the query view (2 per second) that is matched. The
+archive is opened read-only in spirit (nothing is written to it) once per process and kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from provenance.appearance import earliest_appearance
+from provenance.archive.sidecar import read_ytdlp_sidecar
+from provenance.archive.store import ArchiveStore
+from provenance.check import archive_frames, as_query, utc_now
+from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
+from provenance.fingerprint import analyse
+from provenance.identity import file_identity
+from provenance.ingest import ARCHIVE_FPS
+from provenance.match import ArchiveFrames, SearchFn, match_fingerprint
+from provenance.model import SamplingParams
+from provenance.triage.results import AnalyseTask, ContentResult, Hashed, HashTask
+from provenance.triage.thumbs import thumbnail_jpeg
+
+_PR_SET_PDEATHSIG = 1
+_archive: tuple[str, ArchiveStore, ArchiveFrames, SearchFn] | None = None
+
+
+def init_worker() -> None:
+    """Set up a pool process: leave Ctrl-C to the parent, and die with it.
+
+    The process gets its own process group, so a Ctrl-C at the terminal reaches only the parent
+    (which then stops the pool) and not ffmpeg mid-file, whose death would read as a corrupt file.
+    On Linux the process also asks to be killed when its parent dies (``kill -9`` of the CLI).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, ProvenanceError):
+        return text or type(exc).__name__
+    return f"internal error: {type(exc).__name__}: {text}"
+
+
+def hash_path(task: HashTask) -> Hashed:
+    """The identity (SHA-256, SHA-1, MD5, times) of one path and the sightings of its yt-dlp sidecar."""
+    try:
+        identity = file_identity(task.path)
+    except (MissingToolError, ArchiveError):
+        raise
+    except Exception as exc:  # one bad file is one error row; the batch goes on
+        return Hashed(task.path, None, (), error=_describe(exc))
+    sidecar = read_ytdlp_sidecar(task.path)
+    sightings = ()
+    if sidecar.sighting is not None:
+        sightings = (replace(sidecar.sighting, file_name=Path(task.path).name),)
+    warnings = (sidecar.warning,) if sidecar.warning else ()
+    return Hashed(task.path, identity, sightings, warnings=warnings)
+
+
+def _open_archive(path: str) -> tuple[ArchiveStore, ArchiveFrames, SearchFn]:
+    """The archive's frames and search function, loaded once per process and archive."""
+    global _archive
+    if _archive is None or _archive[0] != path:
+        if _archive is not None:
+            _archive[1].close()
+        store = ArchiveStore.open(path, create=False)
+        frames, search = archive_frames(store)
+        _archive = (path, store, frames, search)
+    return _archive[1], _archive[2], _archive[3]
+
+
+def analyse_content(task: AnalyseTask) -> ContentResult:
+    """Fingerprint one content at the archive rate, match its query view, and make its thumbnail."""
+    started_at, start = utc_now(), time.perf_counter()
+
+    def done(**fields: object) -> ContentResult:
+        base: dict[str, object] = {"error": None, "fingerprint": None, "variants": None, "matches": (),
+                                   "appearance": None, "thumbnail": b""}
+        base.update(fields)
+        return ContentResult(sha256=task.sha256, path=task.path, started_at=started_at, finished_at=utc_now(),
+                             seconds=round(time.perf_counter() - start, 4), pid=os.getpid(),
+                             **base)  # type: ignore[arg-type]
+
+    try:
+        analysis = analyse(task.path, SamplingParams(fps=ARCHIVE_FPS))
+    except (MissingToolError, ArchiveError):
+        raise
+    except Exception as exc:
+        return done(error=_describe(exc))
+    fp = analysis.fingerprint
+    if fp.identity.sha256 != task.sha256:
+        return done(error="the file changed between hashing and decoding: copy it somewhere stable and rerun")
+    query = as_query(analysis)
+    matches = ()
+    if task.archive is not None:
+        store, frames, search = _open_archive(task.archive)
+        matches = match_fingerprint(query.fingerprint, frames, search, store.sightings, query.dihedral_pdq)
+    appearance = earliest_appearance(matches, fp.metadata, None)
+    return done(fingerprint=fp, variants=query.dihedral_pdq, matches=matches, appearance=appearance,
+                thumbnail=thumbnail_jpeg(task.path, fp))
