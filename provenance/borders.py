@@ -1,10 +1,13 @@
-"""Find uniform borders (letterbox, pillarbox, padding) and cut them away before hashing.
+"""Find borders (black letterbox and pillarbox bars, blurred padding) and cut them away before hashing.
 
 A border line (row or column of the working frame) is flat within every frame and, in a video,
 does not change over time. Lines are peeled from each edge inward until one carries picture.
-The box is found once per item, from all its samples, so it is stable; a still can only use the
-flatness test, so it needs flatter lines. The box is kept only if it leaves a sizeable picture,
-since a dark or empty clip would otherwise be cut down to noise.
+A still can only use the flatness test, so it needs flatter lines. The box is kept only if it
+leaves a sizeable picture, since a dark or empty clip would otherwise be cut down to noise.
+
+In a compilation every part may be padded its own way, so ``border_runs`` first finds each
+frame's borders from the frames within a second of it, splits the item into runs that share
+them, and then finds each run's box from all of its frames, so the box is stable within a run.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from provenance.model import FULL_BOX, ContentBox
 FLAT_STD_VIDEO = 6.0  # grey levels: largest spread along a border line in any one frame
 FLAT_STD_STILL = 3.0
 STEADY_STD = 3.0  # grey levels: largest change of a border line's mean over time
+BAR_TONE = 4.0  # grey levels: a bar's lines all have the tone of its outermost line
+BAR_MAX_TONE = 48.0  # bars are black or dark; a flat bright band is far likelier a blown-out sky
 MIN_KEEP = 0.3  # the box keeps at least this share of each side, or no border is reported
 BLUR_ENERGY = 0.4  # a blurred band has less than this share of the picture's detail (gradient energy)
 BLUR_MIN_BAND = 0.05  # each blurred band covers at least this share of the side ...
@@ -33,14 +38,24 @@ def _flat_lines(gray: np.ndarray, axis: int, still: bool) -> np.ndarray:
     return flat
 
 
-def _peel(flat: np.ndarray) -> tuple[int, int]:
-    """First and one-past-last index of the non-border run, peeling border lines from both ends."""
+def _peel(flat: np.ndarray, tone: np.ndarray | None = None) -> tuple[int, int]:
+    """First and one-past-last index of the non-border run, peeling border lines from both ends.
+
+    With ``tone`` (each line's mean grey), a bar must be dark and keep the tone of its outermost
+    line: a bar is one colour, while a smooth sky or wall darkens or brightens line by line.
+    """
     n = len(flat)
+
+    def same_tone(i: int, edge: int) -> bool:
+        if tone is None:
+            return True
+        return float(tone[edge]) <= BAR_MAX_TONE and abs(float(tone[i]) - float(tone[edge])) <= BAR_TONE
+
     start = 0
-    while start < n and flat[start]:
+    while start < n and flat[start] and same_tone(start, 0):
         start += 1
     end = n
-    while end > start and flat[end - 1]:
+    while end > start and flat[end - 1] and same_tone(end - 1, n - 1):
         end -= 1
     return start, end
 
@@ -70,8 +85,8 @@ def _blurred_bands(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
 def _detect_once(gray: np.ndarray, still: bool) -> tuple[int, int, int, int]:
     """Pixel bounds (left, top, right, bottom) of the picture inside one layer of borders."""
     _, height, width = gray.shape
-    top, bottom = _peel(_flat_lines(gray, 2, still))
-    left, right = _peel(_flat_lines(gray, 1, still))
+    top, bottom = _peel(_flat_lines(gray, 2, still), gray.mean(axis=(0, 2)))
+    left, right = _peel(_flat_lines(gray, 1, still), gray.mean(axis=(0, 1)))
     if top == 0 and bottom == height:
         top, bottom = _blurred_bands(gray, 2) or (top, bottom)
     if left == 0 and right == width:
@@ -117,3 +132,42 @@ def crop_frames(gray: np.ndarray, box: ContentBox) -> np.ndarray:
     _, height, width = gray.shape
     x0, y0, x1, y1 = box_pixels(box, width, height)
     return np.ascontiguousarray(gray[:, y0:y1, x0:x1])
+
+
+def _window_flat(values: np.ndarray, radius: int, reduce: str) -> np.ndarray:
+    """Per frame, ``max`` or ``std`` of (N, lines) values over the frames within ``radius``."""
+    n = len(values)
+    out = np.empty_like(values)
+    for i in range(n):
+        window = values[max(0, i - radius) : i + radius + 1]
+        out[i] = window.max(axis=0) if reduce == "max" else window.std(axis=0)
+    return out
+
+
+def border_runs(gray: np.ndarray, fps: float, *, still: bool = False) -> list[tuple[int, int, ContentBox]]:
+    """Split (N, H, W) frames into runs with the same borders: (first, stop, box) for each run."""
+    n = len(gray)
+    if n == 0:
+        return []
+    if still or n == 1:
+        return [(0, n, detect_content_box(gray, still=still))]
+    radius = max(1, round(fps))  # one second either side
+    data = gray.astype(np.float32)
+    flat_rows = _window_flat(data.std(axis=2), radius, "max") <= FLAT_STD_VIDEO
+    flat_rows &= _window_flat(data.mean(axis=2), radius, "std") <= STEADY_STD
+    flat_cols = _window_flat(data.std(axis=1), radius, "max") <= FLAT_STD_VIDEO
+    flat_cols &= _window_flat(data.mean(axis=1), radius, "std") <= STEADY_STD
+    row_tone, col_tone = data.mean(axis=2), data.mean(axis=1)
+    signature = [(*_peel(flat_rows[i], row_tone[i]), *_peel(flat_cols[i], col_tone[i])) for i in range(n)]
+    runs: list[tuple[int, int, ContentBox]] = []
+    first = 0
+    for i in range(1, n + 1):
+        if i == n or _differs(signature[i], signature[first]):
+            runs.append((first, i, detect_content_box(gray[first:i])))
+            first = i
+    return runs
+
+
+def _differs(a: tuple[int, ...], b: tuple[int, ...], slack: int = 2) -> bool:
+    """Whether two border signatures differ by more than ``slack`` lines on any side."""
+    return any(abs(x - y) > slack for x, y in zip(a, b, strict=True))

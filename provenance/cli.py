@@ -132,9 +132,10 @@ def cli(debug: bool) -> None:
                                       "the earliest archived appearance.")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
 @click.option("--fail-on-match", is_flag=True, help="Exit 1 when the archive holds a match (for scripts).")
+@click.option("--examiner", help="Who examines the file, for the archive's custody log (default: the OS user).")
 @handles_errors
 def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | None, claimed_date: str | None,
-          fps: float | None, fail_on_match: bool) -> None:
+          fps: float | None, fail_on_match: bool, examiner: str | None) -> None:
     """Examine FILE: identity hashes, metadata, frame hashes, shots; matches with --archive.
 
     The file is opened read-only; nothing is written beside it.
@@ -153,6 +154,12 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
                        progress=decode_progress() if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         click.echo("\r\033[K", err=True, nl=False)
+    if archive is not None:  # custody log: who read this evidence file, when, and the SHA-256 seen
+        from provenance.evidence.custody import Reading, record_custody
+
+        identity = report.fingerprint.identity
+        record_custody(archive, [Reading(identity.sha256, identity.path)], command="provenance check",
+                       examiner=examiner)
     if as_json:
         from provenance.report.json import render_json
 
@@ -188,10 +195,11 @@ def archive() -> None:
 @click.option("--label", help="Free-text label (case number, incident).")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 8 for archived items).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was added.")
+@click.option("--examiner", help="Who adds the files, for the archive's custody log (default: the OS user).")
 @handles_errors
 def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | None, platform: str | None,
                 uploader: str | None, first_seen: str | None, label: str | None, fps: float | None,
-                as_json: bool) -> None:
+                as_json: bool, examiner: str | None) -> None:
     """Add FILES to the archive (created if missing). Idempotent by SHA-256.
 
     A yt-dlp NAME.info.json beside a file is read as a sighting too. A bad file is reported and
@@ -215,6 +223,11 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
                        progress=progress)
     if show:
         click.echo("", err=True)
+    # custody log: each file read (and hashed) by this command, with the SHA-256 seen
+    from provenance.evidence.custody import Reading, record_custody
+
+    record_custody(path, [Reading(f.sha256, f.path) for f in result.files if f.sha256 and not f.error],
+                   command="provenance archive add", examiner=examiner)
     if as_json:
         from provenance.record import to_jsonable
 
@@ -316,6 +329,11 @@ def archive_stats(archive: str | None, as_json: bool) -> None:
     assert isinstance(data, dict)
     for key, value in data.items():
         click.echo(f"  {key.replace('_', ' '):<22} {value}")
+
+
+from provenance.commands import evidence as _evidence  # noqa: E402, I001
+for _command in _evidence.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from provenance import __version__
-from provenance.borders import crop_frames, detect_content_box
+from provenance.borders import border_runs, crop_frames
 from provenance.frames import decode_frames
 from provenance.hashing.pdq import pdq_batch, pdq_bytes_to_hex
 from provenance.hashing.phash import phash_batch, phash_to_hex
@@ -109,12 +109,13 @@ def analyse(path: str, params: SamplingParams | None = None,
         duration = len(times) / params.fps
     gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation
     warnings = decode_warnings(metadata, duration if not still else 0.0, decoded.errors, decoded.exit_code)
-    raw_pdq, _ = pdq_batch(gray)
-    ranges = shot_ranges(len(gray), find_cuts(raw_pdq, gray))
-    boxes = [detect_content_box(gray[first:stop], still=still) for first, stop in ranges]
-    content = content_frames(gray, ranges, boxes)
+    runs = border_runs(gray, params.fps, still=still)
+    content = content_frames(gray, [(a, b) for a, b, _ in runs], [box for _, _, box in runs])
+    frame_box = [box for a, b, box in runs for _ in range(a, b)]
     phashes = phash_batch(content)
     pdq, quality, dihedral = pdq_batch(content, dihedral=True)
+    ranges = shot_ranges(len(gray), find_cuts(pdq, content))
+    boxes = [main_box([(i, i + 1) for i in range(a, b)], frame_box[a:b]) for a, b in ranges]
     frames = tuple(
         FrameHash(index=i, time=float(times[i]), phash=phash_to_hex(int(phashes[i])),
                   pdq=pdq_bytes_to_hex(pdq[i]), pdq_quality=int(quality[i]))

@@ -33,6 +33,9 @@ SPEED_TOLERANCE = 0.04  # |speed - 1| below this is reported as normal speed
 VOTE_SCALE = 12.0  # bits: a pair's vote is exp(-distance / VOTE_SCALE), so near-identical pairs dominate
 NORMAL_SPEED_SHARE = 0.9  # normal speed wins unless another speed gathers 1/0.9 times its frames
 
+WHOLE_QUERY = 0.8  # coverage of the query above which the query is all archived footage
+WHOLE_ITEM = 0.9  # coverage of the item above which none of it was trimmed away
+
 VERDICTS = {
     "identical": "identical file (same SHA-256)",
     "same": "same footage, re-encoded or edited",
@@ -175,11 +178,11 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
 def _verdict(identical: bool, query_cov: float, archive_cov: float) -> str:
     if identical:
         return "identical"
-    if query_cov >= 0.8 and archive_cov >= 0.8:
+    if query_cov >= WHOLE_QUERY and archive_cov >= WHOLE_ITEM:
         return "same"
-    if query_cov >= 0.8:
+    if query_cov >= WHOLE_QUERY:
         return "clip_of_item"
-    if archive_cov >= 0.8:
+    if archive_cov >= WHOLE_ITEM:
         return "item_is_clip"
     return "contains_parts"
 
@@ -204,7 +207,7 @@ def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, s
     edits += [Edit(name, f"the query shows the archived picture {how}") for name in names]
     if abs(speed - 1.0) > SPEED_TOLERANCE and not query.is_still and not frames.stills[item]:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
-    if archive_cov < 0.9 and not frames.stills[item]:
+    if archive_cov < WHOLE_ITEM and not frames.stills[item]:
         covered = sorted((s.archive_start, s.archive_end) for s in segments)
         missing, pos = [], 0.0
         for start, stop in covered:

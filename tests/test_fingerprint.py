@@ -19,12 +19,12 @@ from provenance.model import SamplingParams
 
 @pytest.fixture(scope="module")
 def three_shots(media_dir: Path) -> Path:
-    """Three 4 s shots of unrelated lavfi sources, cut at 4 s and 8 s, 25 fps, 320x240."""
+    """Three 4 s shots of unrelated lavfi sources (test pattern, fractal, colour bars), cut at 4 s and 8 s."""
     out = media_dir / "three_shots.mp4"
     run_ffmpeg(
         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
         "-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25:start_scale=0.5,trim=duration=4",
-        "-f", "lavfi", "-i", "life=size=320x240:rate=25:seed=3:ratio=0.3:mold=5,trim=duration=4",
+        "-f", "lavfi", "-i", "smptehdbars=size=320x240:rate=25:duration=4",
         "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0,format=yuv420p[v]", "-map", "[v]",
         "-c:v", "libx264", "-preset", "veryfast", str(out),
     )

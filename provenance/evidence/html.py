@@ -125,6 +125,16 @@ def _matches(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _plain(values: Mapping[str, Any]) -> dict[str, str]:
+    """Values as people read them: lists joined with commas, None as a dash."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        out[key] = "–" if value is None else str(value)
+    return out
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                               lstrip_blocks=True)
@@ -160,7 +170,7 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
         "shots": check.get("shots") or [], "matches": _matches(record), "statement": statement,
         "appearance": appearance, "sightings": sightings, "signature": signature, "custody": custody,
         "history": history, "warnings": check.get("warnings") or [], "json_name": json_name,
-        "report_digest": report_digest, "parameters": check.get("parameters") or {},
-        "environment": record.get("environment") or {},
+        "report_digest": report_digest, "parameters": _plain(check.get("parameters") or {}),
+        "environment": _plain(record.get("environment") or {}),
     }
     return _environment().from_string(template).render(**context)

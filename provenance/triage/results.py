@@ -153,7 +153,10 @@ class FileRow:
     appearance: Appearance | None
     warnings: tuple[str, ...]
     report: str  # the per-file JSON report, relative to the report folder
+    fingerprint: Fingerprint | None  # the query view (2 per second), with this path's identity
+    thumbnail: bytes  # JPEG, empty when none
     added_to_archive: bool = False
+    examined_at: str = ""  # when its content was fingerprinted (UTC)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from provenance.triage.results import Candidate, Skipped, WalkResult
 
 HEADER_BYTES = 512  # enough for every signature below, including three MPEG-TS packets
 
-MEDIA_EXTENSIONS = frozenset(
-    ".mp4 .m4v .mov .qt .3gp .3g2 .mkv .webm .avi .flv .f4v .ts .m2ts .mts .mpg .mpeg .vob .wmv .asf .ogv "
-    ".gif .jpg .jpeg .jfif .png .webp .tif .tiff .bmp .heic .heif .avif".split()
-)
+MEDIA_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv", ".webm", ".avi", ".flv", ".f4v", ".ts", ".m2ts", ".mts",
+    ".mpg", ".mpeg", ".vob", ".wmv", ".asf", ".ogv", ".gif", ".jpg", ".jpeg", ".jfif", ".png", ".webp", ".tif",
+    ".tiff", ".bmp", ".heic", ".heif", ".avif",
+})
 """Names that promise media: used only to flag unrecognised content as an error rather than skip it."""
 
 _FTYP_AUDIO = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")

@@ -1,0 +1,217 @@
+"""The triage journal: what is already done, in one SQLite file in the report folder.
+
+Only the parent process writes it, one transaction per finished path or content, so a ``kill -9``
+loses at most the files in flight, never a half-written entry (SQLite's WAL journal). Paths are
+keyed by their bytes on disk (any name, newlines included); contents by SHA-256. A path whose
+size, times and inode are unchanged since it was hashed is not hashed again, and a content with
+a result is not decoded again. ``attempts`` records each time a content was handed to a worker,
+and every entry records its run, so a test (or a person) can see that nothing was redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from provenance.check import utc_now
+from provenance.errors import ArchiveError
+from provenance.model import Appearance, FileIdentity, Match, Sighting
+from provenance.record import fingerprint_from_json, fingerprint_to_json, from_jsonable, to_jsonable
+from provenance.triage.results import Candidate, ContentResult, Hashed, StoredContent, StoredPath
+
+JOURNAL_NAME = "journal.sqlite"
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x54524947  # "TRIG": tells our journal from another SQLite file
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+                   inputs TEXT NOT NULL, jobs INTEGER NOT NULL, pid INTEGER NOT NULL);
+CREATE TABLE paths (path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                    ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, sha256 TEXT, identity TEXT,
+                    sightings TEXT NOT NULL, error TEXT, warnings TEXT NOT NULL, run_id INTEGER NOT NULL,
+                    hashed_at TEXT NOT NULL);
+CREATE TABLE contents (sha256 TEXT PRIMARY KEY, path BLOB NOT NULL, error TEXT, fingerprint TEXT,
+                       variants BLOB, matches TEXT NOT NULL, appearance TEXT, thumbnail BLOB NOT NULL,
+                       run_id INTEGER NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+                       seconds REAL NOT NULL, pid INTEGER NOT NULL);
+CREATE TABLE attempts (sha256 TEXT NOT NULL, run_id INTEGER NOT NULL, submitted_at TEXT NOT NULL);
+CREATE TABLE added (sha256 TEXT PRIMARY KEY, run_id INTEGER NOT NULL, added_at TEXT NOT NULL,
+                    created INTEGER NOT NULL, sightings INTEGER NOT NULL);
+"""
+
+
+def _path_key(path: str) -> bytes:
+    return os.fsencode(path)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(to_jsonable(value), separators=(",", ":"), ensure_ascii=False)
+
+
+class Journal:
+    """The journal of one report folder. Use ``Journal.open(out_dir)`` as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        """Wrap an open connection (use ``Journal.open``)."""
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, out_dir: str | Path) -> Journal:
+        """Open or create the journal in ``out_dir`` (which must exist). Raises ``ArchiveError`` if unusable."""
+        path = Path(out_dir) / JOURNAL_NAME
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # a killed process loses nothing committed
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version == 0 and app_id == 0:
+                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    raise ArchiveError(f"{path} is an SQLite file of another program: choose another --out folder")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            elif app_id != APPLICATION_ID or version != SCHEMA_VERSION:
+                raise ArchiveError(
+                    f"{path} is not a triage journal of this version of provenance: choose another --out folder"
+                )
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open the triage journal {path}: {exc}: check the --out folder") from exc
+        return cls(conn, path)
+
+    def close(self) -> None:
+        """Close the journal."""
+        self._conn.close()
+
+    def __enter__(self) -> Journal:
+        """Return the journal itself."""
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Close the journal."""
+        self.close()
+
+    def _write(self, sql: str, params: Iterable[object]) -> None:
+        """One statement, committed on its own (autocommit): all of it is journaled, or none."""
+        try:
+            self._conn.execute(sql, tuple(params))
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot write the triage journal {self.path}: {exc}: check free disk space") from exc
+
+    # -- the archive the results were matched against --------------------------------------------
+
+    def check_archive(self, archive_id: str | None) -> None:
+        """Refuse to mix results matched against different archives in one report folder."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'archive_id'").fetchone()
+        if row is None:
+            if archive_id is not None:
+                self._write("INSERT INTO meta (key, value) VALUES ('archive_id', ?)", (archive_id,))
+            return
+        if archive_id is not None and row[0] != archive_id:
+            raise ArchiveError(
+                f"the report folder {self.path.parent} holds results matched against another archive: "
+                "give a new --out folder for this archive"
+            )
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def begin_run(self, inputs: Iterable[str], jobs: int) -> int:
+        """Record the start of a run; returns its id."""
+        self._write("INSERT INTO runs (started_at, status, inputs, jobs, pid) VALUES (?, 'running', ?, ?, ?)",
+                    (utc_now(), json.dumps(list(inputs), ensure_ascii=False), jobs, os.getpid()))
+        return int(self._conn.execute("SELECT max(id) FROM runs").fetchone()[0])
+
+    def end_run(self, run_id: int, status: str) -> None:
+        """Record how a run ended: "finished" or "interrupted"."""
+        self._write("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?", (utc_now(), status, run_id))
+
+    # -- paths ------------------------------------------------------------------------------------
+
+    def stored_path(self, candidate: Candidate) -> StoredPath | None:
+        """The journal's entry for a path, if the file is unchanged since it was hashed."""
+        row = self._conn.execute(
+            "SELECT size, mtime_ns, ctime_ns, inode, identity, sightings, error, warnings, run_id FROM paths "
+            "WHERE path = ?", (_path_key(candidate.path),)).fetchone()
+        if row is None or tuple(row[:4]) != (candidate.size, candidate.mtime_ns, candidate.ctime_ns,
+                                             candidate.inode):
+            return None
+        identity = from_jsonable(FileIdentity, json.loads(row[4])) if row[4] else None
+        hashed = Hashed(candidate.path, identity, from_jsonable(tuple[Sighting, ...], json.loads(row[5])),
+                        error=row[6], warnings=tuple(json.loads(row[7])))
+        return StoredPath(candidate.path, row[0], row[1], row[2], row[3], hashed, int(row[8]))
+
+    def record_path(self, run_id: int, candidate: Candidate, hashed: Hashed) -> None:
+        """Journal one hashed path (or its error), replacing an older entry for the same path."""
+        sha = hashed.identity.sha256 if hashed.identity else None
+        self._write(
+            "INSERT OR REPLACE INTO paths (path, size, mtime_ns, ctime_ns, inode, sha256, identity, sightings, "
+            "error, warnings, run_id, hashed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_path_key(candidate.path), candidate.size, candidate.mtime_ns, candidate.ctime_ns, candidate.inode,
+             sha, _dumps(hashed.identity) if hashed.identity else None, _dumps(hashed.sightings), hashed.error,
+             json.dumps(list(hashed.warnings), ensure_ascii=False), run_id, utc_now()))
+
+    # -- contents ---------------------------------------------------------------------------------
+
+    def has_content(self, sha256: str) -> bool:
+        """True when the content already has a result (fingerprint or error)."""
+        return self._conn.execute("SELECT 1 FROM contents WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+    def record_attempt(self, run_id: int, sha256: str) -> None:
+        """Journal that a content was handed to a worker in this run."""
+        self._write("INSERT INTO attempts (sha256, run_id, submitted_at) VALUES (?, ?, ?)",
+                    (sha256, run_id, utc_now()))
+
+    def record_content(self, run_id: int, result: ContentResult) -> None:
+        """Journal a content's result, in one transaction."""
+        variants = None if result.variants is None else np.ascontiguousarray(result.variants, np.uint8).tobytes()
+        self._write(
+            "INSERT OR REPLACE INTO contents (sha256, path, error, fingerprint, variants, matches, appearance, "
+            "thumbnail, run_id, started_at, finished_at, seconds, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (result.sha256, _path_key(result.path), result.error,
+             fingerprint_to_json(result.fingerprint) if result.fingerprint else None, variants,
+             _dumps(result.matches), _dumps(result.appearance) if result.appearance else None,
+             result.thumbnail, run_id, result.started_at, result.finished_at, result.seconds, result.pid))
+
+    def load_content(self, sha256: str) -> StoredContent | None:
+        """A content's journaled result, or None."""
+        row = self._conn.execute(
+            "SELECT path, error, fingerprint, variants, matches, appearance, thumbnail, run_id, started_at, "
+            "finished_at, seconds, pid FROM contents WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            return None
+        fp = fingerprint_from_json(row[2]) if row[2] else None
+        variants = None
+        if row[3] is not None:
+            variants = np.frombuffer(row[3], dtype=np.uint8).reshape(-1, 8, 32)
+        result = ContentResult(
+            sha256=sha256, path=os.fsdecode(row[0]), error=row[1], fingerprint=fp, variants=variants,
+            matches=from_jsonable(tuple[Match, ...], json.loads(row[4])),
+            appearance=from_jsonable(Appearance, json.loads(row[5])) if row[5] else None,
+            thumbnail=bytes(row[6]), started_at=row[8], finished_at=row[9], seconds=float(row[10]),
+            pid=int(row[11]))
+        return StoredContent(result, int(row[7]))
+
+    # -- the archive additions of --add-new -------------------------------------------------------
+
+    def added(self) -> frozenset[str]:
+        """The contents this report folder has added to the archive."""
+        return frozenset(r[0] for r in self._conn.execute("SELECT sha256 FROM added"))
+
+    def record_added(self, run_id: int, sha256: str, created: bool, sightings: int) -> None:
+        """Journal that a content was added to the archive (or its sightings recorded)."""
+        self._write("INSERT OR REPLACE INTO added (sha256, run_id, added_at, created, sightings) "
+                    "VALUES (?, ?, ?, ?, ?)", (sha256, run_id, utc_now(), int(created), sightings))
+

@@ -1,0 +1,227 @@
+"""Run the triage's file work in parallel processes, journaling each result as it arrives.
+
+Two kinds of task go to the pool: hashing a path (cheap) and analysing a content (decoding,
+hashing frames, matching). Analysis tasks go first whenever one is ready, so files finish one
+after another and each finished one is in the journal at once; at most ``2 x jobs`` tasks are in
+flight, so an interruption loses only those. A content (SHA-256) is analysed once, whatever the
+number of its copies.
+
+If a worker process dies (a crash in a decoder, the out-of-memory killer), every task in flight
+is suspect: each is retried alone, and the one that kills its worker again becomes an error row.
+On Ctrl-C the workers are killed (they ignore SIGINT and sit in their own process group) and
+``KeyboardInterrupt`` propagates; what the journal holds is kept.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from provenance.check import utc_now
+from provenance.triage import worker
+from provenance.triage.journal import Journal
+from provenance.triage.results import AnalyseTask, Candidate, ContentResult, Hashed, HashTask, Progress
+
+CRASHED = ("the worker process died while reading this file (a crash in the decoder, or out of memory): "
+           "check the file with `provenance check`")
+
+
+@dataclass(frozen=True)
+class PoolOutcome:
+    """What the pool did in this run."""
+
+    hashed: tuple[Hashed, ...]  # one per candidate, in candidate order (from the journal or new)
+    analysed: int  # contents analysed in this run
+    reused: int  # contents whose result was already in the journal
+    video_seconds: float  # duration of the footage analysed in this run
+
+
+Task = HashTask | AnalyseTask
+
+
+class _Scheduler:
+    """The state of one run: queues, tasks in flight, and which paths wait for which content."""
+
+    def __init__(self, journal: Journal, run_id: int, archive: str | None, jobs: int,
+                 progress: Callable[[Progress], None] | None, total: int) -> None:
+        self.journal, self.run_id, self.archive, self.jobs = journal, run_id, archive, jobs
+        self.progress, self.total = progress, total
+        self.hash_queue: deque[HashTask] = deque()
+        self.analyse_queue: deque[AnalyseTask] = deque()
+        self.suspects: deque[Task] = deque()
+        self.suspected: set[Task] = set()  # every task ever in flight when a worker died
+        self.in_flight: dict[Future[object], Task] = {}
+        self.waiting: dict[str, list[str]] = {}  # sha256 -> paths whose row waits for that content
+        self.candidates: dict[str, Candidate] = {}
+        self.hashed: dict[str, Hashed] = {}
+        self.analysed = 0
+        self.video_seconds = 0.0
+        self.done = 0
+        self.done_at_start = 0
+        self.start = time.monotonic()
+        self.current = ""
+        self.planning = True
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+
+    def finish_paths(self, count: int, current: str) -> None:
+        self.done += count
+        self.current = current
+        self.report()
+
+    def report(self) -> None:
+        if self.progress is None or self.planning:
+            return
+        elapsed = time.monotonic() - self.start
+        finished = self.done - self.done_at_start
+        eta = elapsed / finished * (self.total - self.done) if finished > 0 else None
+        self.progress(Progress(self.done, self.total, elapsed, eta, self.current))
+
+    def path_hashed(self, hashed: Hashed) -> None:
+        """A path's identity is known: wait for its content, or finish it."""
+        self.hashed[hashed.path] = hashed
+        if hashed.identity is None:
+            self.finish_paths(1, hashed.path)
+            return
+        sha = hashed.identity.sha256
+        if sha in self.waiting:
+            self.waiting[sha].append(hashed.path)
+        elif self.journal.has_content(sha):
+            self.finish_paths(1, hashed.path)
+        else:
+            self.waiting[sha] = [hashed.path]
+            self.analyse_queue.append(AnalyseTask(hashed.path, sha, self.archive))
+
+    def content_done(self, result: ContentResult) -> None:
+        self.journal.record_content(self.run_id, result)
+        self.analysed += 1
+        if result.fingerprint is not None:
+            self.video_seconds += result.fingerprint.duration
+        paths = self.waiting.pop(result.sha256, [])
+        self.finish_paths(len(paths), result.path)
+
+    def task_done(self, task: Task, value: object) -> None:
+        if isinstance(task, HashTask):
+            assert isinstance(value, Hashed)
+            self.journal.record_path(self.run_id, self.candidates[task.path], value)
+            self.path_hashed(value)
+        else:
+            assert isinstance(value, ContentResult)
+            self.content_done(value)
+
+    def task_crashed(self, task: Task) -> None:
+        """The task killed its worker even when run alone: it becomes an error row."""
+        if isinstance(task, HashTask):
+            self.task_done(task, Hashed(task.path, None, (), error=CRASHED))
+        else:
+            now = utc_now()
+            self.task_done(task, ContentResult(task.sha256, task.path, CRASHED, None, None, (), None, b"", now,
+                                               now, 0.0, 0))
+
+    # -- the pool ----------------------------------------------------------------------------------
+
+    def next_task(self) -> Task | None:
+        if any(task in self.suspected for task in self.in_flight.values()):
+            return None  # a suspect runs alone, so that a second crash names it
+        if self.suspects:
+            return self.suspects.popleft() if not self.in_flight else None
+        if len(self.in_flight) >= 2 * self.jobs:
+            return None
+        if self.analyse_queue:
+            return self.analyse_queue.popleft()
+        if self.hash_queue:
+            return self.hash_queue.popleft()
+        return None
+
+    def submit(self, pool: ProcessPoolExecutor, task: Task) -> None:
+        if isinstance(task, AnalyseTask):
+            self.journal.record_attempt(self.run_id, task.sha256)
+            future: Future[object] = pool.submit(worker.analyse_content, task)
+        else:
+            future = pool.submit(worker.hash_path, task)
+        self.in_flight[future] = task
+
+    def run(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=worker.init_worker)
+        try:
+            while True:
+                while (task := self.next_task()) is not None:
+                    self.submit(pool, task)
+                if not self.in_flight:
+                    break
+                finished, _ = wait(self.in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+                if not finished:
+                    self.report()  # keep the elapsed time and ETA moving
+                    continue
+                broken = False
+                for future in finished:
+                    task = self.in_flight.pop(future)
+                    try:
+                        value = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        self.suspect(task)
+                        continue
+                    self.task_done(task, value)
+                if broken:
+                    for task in list(self.in_flight.values()):
+                        self.suspect(task)
+                    self.in_flight.clear()
+                    _kill(pool)
+                    pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=worker.init_worker)
+        except BaseException:
+            _kill(pool)
+            raise
+        pool.shutdown(wait=True)
+
+    def suspect(self, task: Task) -> None:
+        """A task that was in flight when a worker died: retry it alone, or fail it if it ran alone."""
+        if task in self.suspected:
+            self.task_crashed(task)
+        else:
+            self.suspected.add(task)
+            self.suspects.append(task)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: kill its processes (their ffmpeg children die on the closed pipe), cancel the rest."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError):
+            continue
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, archive: str | None, jobs: int,
+             progress: Callable[[Progress], None] | None = None) -> PoolOutcome:
+    """Hash every candidate not yet journaled and analyse every content not yet journaled.
+
+    Returns each candidate's identity (from the journal when the file is unchanged) and what was done.
+    """
+    scheduler = _Scheduler(journal, run_id, archive, max(1, jobs), progress, len(candidates))
+    reused: set[str] = set()
+    for candidate in candidates:
+        scheduler.candidates[candidate.path] = candidate
+        stored = journal.stored_path(candidate)
+        if stored is None:
+            scheduler.hash_queue.append(HashTask(candidate.path))
+            continue
+        sha = stored.hashed.identity.sha256 if stored.hashed.identity else None
+        if sha is not None and sha not in scheduler.waiting and journal.has_content(sha):
+            reused.add(sha)
+        scheduler.path_hashed(stored.hashed)
+    scheduler.done_at_start = scheduler.done
+    scheduler.start = time.monotonic()
+    scheduler.planning = False
+    scheduler.report()
+    scheduler.run()
+    hashed = tuple(scheduler.hashed[c.path] for c in candidates)
+    return PoolOutcome(hashed, scheduler.analysed, len(reused), round(scheduler.video_seconds, 3))

@@ -1,0 +1,187 @@
+"""Write the triage's outputs: one JSON report per file, ``summary.csv`` and ``index.html``.
+
+Every file is written to a temporary name and renamed, so a report folder never holds half a file.
+The per-file record is the ``check --json`` record (``provenance.report.json.check_record``) of the
+file's query view, under schema ``provenance.triage.file``, with a ``triage`` object added: verdict,
+cluster (members earliest first, with their sightings) and this file's own sightings.
+
+Names are shown as they are, with two exceptions for reading: in HTML a newline in a name is shown
+as "␤", and bytes that are not UTF-8 are shown as "�" (the JSON and CSV keep them as ``\\udcXX``).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from provenance import __version__
+from provenance.check import utc_now
+from provenance.model import CheckReport, Sighting
+from provenance.record import to_jsonable
+from provenance.report.json import check_record
+from provenance.triage.results import VERDICT_TEXT, Cluster, FileRow, Skipped, TriageResult
+
+FILE_SCHEMA = "provenance.triage.file"
+FILE_SCHEMA_VERSION = 1
+CSV_COLUMNS = (
+    "path", "name", "verdict", "cluster", "cluster_size", "cluster_verdict", "kind", "duration", "size", "sha256",
+    "archive_coverage", "earliest_archived", "earliest_archived_where", "earliest_archived_sha256",
+    "earliest_in_batch", "source_url", "matches", "best_score", "added_to_archive", "detected", "error",
+    "warnings", "report",
+)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        # lone surrogates (undecodable bytes of a file name) become \\udcXX, which JSON reads back
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def readable(path: str) -> str:
+    """A name for people: undecodable bytes as "�", newlines and other controls as visible symbols."""
+    text = os.fsencode(path).decode("utf-8", "replace")
+    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 else c for c in text)
+
+
+def where(sighting: Sighting | None) -> str:
+    """A sighting in a few words: platform, uploader, URL."""
+    if sighting is None:
+        return ""
+    return " ".join(x for x in (sighting.platform, sighting.uploader, sighting.source_url) if x)
+
+
+def _cluster_record(cluster: Cluster, reports: dict[str, str]) -> dict[str, object]:
+    return {
+        "id": cluster.id,
+        "verdict": cluster.verdict,
+        "size": len(cluster.members),
+        "contents": list(cluster.contents),
+        "earliest_archived": to_jsonable(cluster.earliest_archived),
+        "earliest_archived_sha256": cluster.earliest_archived_sha256,
+        "earliest_in_batch": to_jsonable(cluster.earliest_in_batch),
+        "related": list(cluster.related),
+        "members": [{**(to_jsonable(m) or {}), "report": reports.get(m.path)}  # type: ignore[dict-item]
+                    for m in cluster.members],
+    }
+
+
+def file_record(row: FileRow, cluster: Cluster | None, archive: str | None, reports: dict[str, str]
+                ) -> dict[str, object]:
+    """The JSON record of one file of the triage."""
+    triage: dict[str, object] = {
+        "verdict": row.verdict,
+        "verdict_text": VERDICT_TEXT[row.verdict],
+        "archive_coverage": row.coverage,
+        "detected": row.detected,
+        "sightings": to_jsonable(row.sightings),
+        "added_to_archive": row.added_to_archive,
+        "cluster": _cluster_record(cluster, reports) if cluster else None,
+    }
+    if row.fingerprint is None:
+        return {
+            "schema": FILE_SCHEMA, "schema_version": FILE_SCHEMA_VERSION,
+            "tool": {"name": "provenance", "version": __version__},
+            "sha256": row.sha256,
+            "file": to_jsonable(row.identity) if row.identity else {"path": row.path,
+                                                                      "name": os.path.basename(row.path)},
+            "error": row.error,
+            "warnings": list(row.warnings),
+            "triage": triage,
+        }
+    report = CheckReport(fingerprint=row.fingerprint, archive=archive, matches=row.matches,
+                         appearance=row.appearance, examined_at=row.examined_at)
+    record = check_record(report)
+    record["schema"], record["schema_version"] = FILE_SCHEMA, FILE_SCHEMA_VERSION
+    record["error"] = None
+    record["warnings"] = list(row.warnings)
+    record["triage"] = triage
+    return record
+
+
+def _csv_row(row: FileRow, cluster: Cluster | None) -> list[object]:
+    first = row.appearance.earliest if row.appearance else None
+    batch = min((s.first_seen for s in row.sightings if s.first_seen), default="")
+    url = next((s.source_url for s in row.sightings if s.source_url), "")
+    return [
+        row.path, os.path.basename(row.path), row.verdict, row.cluster or "", len(cluster.members) if cluster else "",
+        cluster.verdict if cluster else "", row.kind or "", "" if row.duration is None else f"{row.duration:.3f}",
+        row.identity.size if row.identity else "", row.sha256 or "", f"{row.coverage:.4f}",
+        first.first_seen if first and first.first_seen else "", where(first),
+        row.appearance.earliest_sha256 or "" if row.appearance else "", batch, url,
+        ";".join(f"{m.sha256}:{m.verdict}" for m in row.matches),
+        f"{max(m.score for m in row.matches):.4f}" if row.matches else "",
+        "yes" if row.added_to_archive else "", row.detected, row.error or "", " | ".join(row.warnings), row.report,
+    ]
+
+
+def summary_csv(rows: Sequence[FileRow], clusters: dict[str, Cluster]) -> str:
+    """``summary.csv``: one row per file (names with commas, quotes or newlines are quoted)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(_csv_row(row, clusters.get(row.cluster or "")))
+    return out.getvalue()
+
+
+def _thumb(data: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else ""
+
+
+def index_html(result: TriageResult, inputs: Sequence[str]) -> str:
+    """``index.html``: one self-contained page (inline CSS and JS, thumbnails as data URIs)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["readable"] = readable
+    env.filters["thumb"] = _thumb
+    env.filters["where"] = where
+    by_cluster: dict[str, list[FileRow]] = {}
+    for row in result.rows:
+        if row.cluster:
+            by_cluster.setdefault(row.cluster, []).append(row)
+    order = {m.path: i for c in result.clusters for i, m in enumerate(c.members)}
+    groups = [(c, sorted(by_cluster[c.id], key=lambda r: order[r.path])) for c in result.clusters]
+    counts = {v: sum(1 for r in result.rows if r.verdict == v) for v in VERDICT_TEXT}
+    return env.get_template("index.html.j2").render(
+        result=result, groups=groups, errors=[r for r in result.rows if r.verdict == "error"],
+        skipped=result.skipped, counts=counts, verdict_text=VERDICT_TEXT, inputs=list(inputs),
+        generated=utc_now(), version=__version__, multi=sum(1 for c in result.clusters if len(c.members) > 1))
+
+
+def write_reports(result: TriageResult, inputs: Sequence[str]) -> None:
+    """Write every per-file report, ``summary.csv``, ``skipped.csv`` and ``index.html`` into the report folder."""
+    out = Path(result.out_dir)
+    clusters = {c.id: c for c in result.clusters}
+    reports = {row.path: row.report for row in result.rows}
+    for row in result.rows:
+        record = file_record(row, clusters.get(row.cluster or ""), result.archive, reports)
+        write_atomic(out / row.report, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out / "summary.csv", summary_csv(result.rows, clusters))
+    write_atomic(out / "skipped.csv", _skipped_csv(result.skipped))
+    write_atomic(out / "index.html", index_html(result, inputs))
+
+
+def _skipped_csv(skipped: Sequence[Skipped]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("path", "reason"))
+    for s in skipped:
+        writer.writerow((s.path, s.reason))
+    return out.getvalue()

@@ -1,0 +1,139 @@
+"""``triage``: walk folders, fingerprint and match every media file in parallel, cluster, report.
+
+The order of work, and why:
+
+1. Walk the inputs (``walk``): candidates by content; non-media listed as skipped.
+2. Hash and analyse in a process pool (``pool``), journaling each result (``journal``); what the
+   journal already holds (an earlier, interrupted run into the same report folder) is not redone.
+3. Cluster the batch and give verdicts (``assemble``, ``cluster``) from the journal, every run:
+   that is cheap next to decoding and keeps the clusters right as files are added.
+4. With ``add_new``, archive each content whose verdict is new, with the sightings of every copy
+   (yt-dlp sidecars included). This comes after all matching, so the batch is judged against the
+   archive as it was, never against its own additions.
+5. Write the reports (``reports``).
+
+Inputs are opened read-only; everything is written into ``out_dir`` (and the archive with ``add_new``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from provenance.errors import ArchiveError, UsageError
+from provenance.ingest import sightings_for
+from provenance.model import Sighting
+from provenance.triage.assemble import assemble
+from provenance.triage.journal import Journal
+from provenance.triage.pool import run_pool
+from provenance.triage.reports import write_reports
+from provenance.triage.results import ContentResult, FileRow, Progress, TriageResult
+from provenance.triage.walk import walk
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _archive_id(archive: str, add_new: bool) -> tuple[str | None, str | None]:
+    """(the archive to match against, its id); (None, None) when it does not exist yet and ``add_new``."""
+    from provenance.archive.store import ArchiveStore
+
+    path = Path(archive).expanduser()
+    if not path.exists():
+        if add_new:
+            return None, None
+        raise ArchiveError(f"no archive at {path}: check the path, or give --add-new to create it from this batch")
+    with ArchiveStore.open(path, create=False) as store:
+        return str(path), store.archive_id()
+
+
+def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentResult], journal: Journal,
+             run_id: int) -> int:
+    """Archive every new content not yet added, with the sightings of all its paths. Returns how many."""
+    from provenance.archive.store import ArchiveStore
+
+    done = journal.added()
+    paths: dict[str, list[str]] = {}
+    for row in rows:
+        if row.verdict == "new" and row.sha256 and row.sha256 not in done:
+            paths.setdefault(row.sha256, []).append(row.path)
+    if not paths:
+        return 0
+    Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    added = 0
+    with ArchiveStore.open(archive, create=True) as store:
+        for sha, names in paths.items():
+            fp = contents[sha].fingerprint
+            assert fp is not None
+            sightings = [s for path in names for s in sightings_for(path, Sighting())]
+            outcome = store.add(fp, sightings)
+            journal.record_added(run_id, sha, outcome.created, outcome.sightings_added)
+            added += 1
+    return added
+
+
+def triage(
+    inputs: Sequence[str],
+    out_dir: str,
+    archive: str,
+    *,
+    jobs: int | None = None,
+    add_new: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+) -> TriageResult:
+    """Triage every media file under ``inputs`` against ``archive``; write the reports into ``out_dir``.
+
+    Rerunning with the same ``out_dir`` resumes: paths and contents already journaled there are not
+    hashed or decoded again. Raises ``UsageError`` for a missing input, ``ArchiveError`` when the
+    archive cannot be read (or is missing without ``add_new``), ``MissingToolError`` without ffmpeg.
+    A bad file never raises: it becomes an error row.
+    """
+    start = time.monotonic()
+    if not inputs:
+        raise UsageError("give at least one folder or file to triage")
+    for given in inputs:
+        if not os.path.lexists(given):
+            raise UsageError(f"no such file or folder: {given}")
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out_dir}: not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    match_archive, archive_id = _archive_id(archive, add_new)
+    exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}" for suffix in ("", "-wal", "-shm", "-journal"))]
+    found = walk(inputs, exclude)
+    jobs = jobs or default_jobs()
+    with Journal.open(out) as journal:
+        journal.check_archive(archive_id)
+        run_id = journal.begin_run(inputs, jobs)
+        try:
+            outcome = run_pool(found.candidates, journal, run_id, match_archive, jobs, progress)
+        except BaseException:
+            journal.end_run(run_id, "interrupted")
+            raise
+        contents: dict[str, ContentResult] = {}
+        for hashed in outcome.hashed:
+            if hashed.identity is not None and hashed.identity.sha256 not in contents:
+                stored = journal.load_content(hashed.identity.sha256)
+                assert stored is not None, "every hashed content has a journaled result after the pool"
+                contents[hashed.identity.sha256] = stored.result
+        assembled = assemble(found.candidates, outcome.hashed, contents)
+        added = 0
+        if add_new:
+            added = _add_new(archive, assembled.rows, contents, journal, run_id)
+            assembled = assemble(found.candidates, outcome.hashed, contents, journal.added())
+        result = TriageResult(
+            out_dir=str(out), archive=str(Path(archive).expanduser()), rows=assembled.rows,
+            clusters=assembled.clusters, skipped=found.skipped, run_id=run_id, analysed=outcome.analysed,
+            reused=outcome.reused, video_seconds=outcome.video_seconds, elapsed=0.0, added=added)
+        write_reports(result, inputs)
+        journal.end_run(run_id, "finished")
+    from dataclasses import replace
+
+    return replace(result, elapsed=round(time.monotonic() - start, 3))
