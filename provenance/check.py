@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +13,14 @@ from provenance.appearance import earliest_appearance
 from provenance.archive.index import LinearIndex, MultiIndexHashIndex
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
+from provenance.features import FrameFeatures, extract
 from provenance.fingerprint import Analysis, analyse
+from provenance.geometry_match import geometry_matches
 from provenance.keyframes import write_keyframes
 from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint
 from provenance.model import CheckReport, Fingerprint, Match, SamplingParams
 
+FEATURE_SEARCH_BELOW = 0.5  # share of the query the hash matches must explain before features are skipped
 QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
 LINEAR_SCAN_LIMIT = 200_000  # frames; below this a numpy scan is faster than building an index
 
@@ -44,6 +47,7 @@ def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
         durations=tuple(float(info.duration or 0.0) for info in infos),
         stills=tuple(info.kind == "still" for info in infos),
         boxes_full=tuple(info.box_full for info in infos),
+        ids=tuple(ids),
     )
     return frames, index_search(frames.pdq)
 
@@ -96,19 +100,56 @@ def as_query(analysis: Analysis, fps: float = QUERY_FPS) -> Analysis:
     frames = tuple(replace(fp.frames[i], index=n) for n, i in enumerate(keep))
     shots = tuple(replace(s, keyframe_sample=s.keyframe_sample // step) for s in fp.shots)
     query = replace(fp, params=replace(fp.params, fps=fps), frames=frames, shots=shots)
-    return Analysis(query, analysis.dihedral_pdq[keep])
+    return replace(analysis, fingerprint=query, dihedral_pdq=analysis.dihedral_pdq[keep])
 
 
-def match_against(fp: Fingerprint, archive_path: str, variants: np.ndarray | None = None) -> tuple[Match, ...]:
-    """Match a fingerprint against the archive at ``archive_path`` (which must exist).
+def needs_features(fp: Fingerprint, matches: tuple[Match, ...]) -> bool:
+    """Whether to look further with local features: hashes explain less than half of the query."""
+    if not matches:
+        return True
+    if fp.is_still:
+        return False
+    covered = _union([(s.query_start, s.query_end) for m in matches for s in m.segments])
+    return covered < FEATURE_SEARCH_BELOW * max(fp.duration, 1e-9)
 
-    ``variants`` are the query's turned and mirrored PDQ hashes (see ``fingerprint.analyse``).
+
+def _union(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
+    """Match an analysed file against the archive at ``archive_path`` (which must exist).
+
+    Frame hashes first, in all 8 orientations; where they explain less than half of the query,
+    local features look for crops and inset pictures among the items the hashes did not match.
     """
+    fp = analysis.fingerprint
     if not Path(archive_path).exists():
         raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
     with ArchiveStore.open(archive_path, create=False) as store:
         frames, search = archive_frames(store)
-        return match_fingerprint(fp, frames, search, store.sightings, variants)
+        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq)
+        if needs_features(fp, matches) and analysis.features:
+            item_ids, archived = store.feature_frames()
+            number = {item_id: n for n, item_id in enumerate(frames.ids)}
+            items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
+            known = items >= 0
+            archived = [f for f, ok in zip(archived, known, strict=True) if ok]
+            times = np.array([f.time for f in analysis.features])
+            side = analysis.feature_frames
+
+            def mirrored() -> tuple[FrameFeatures, ...]:
+                return extract(side, times, mirror=True) if side is not None else ()
+
+            found = geometry_matches(fp, analysis.features, mirrored, items[known], archived, frames,
+                                     store.sightings, {m.sha256 for m in matches})
+            matches = tuple(sorted(matches + found, key=lambda m: -m.score))
+        return matches
 
 
 def check(
@@ -131,7 +172,7 @@ def check(
     matches: tuple[Match, ...] = ()
     appearance = None
     if archive is not None:
-        matches = match_against(fp, archive, analysis.dihedral_pdq)
+        matches = match_against(analysis, archive)
         appearance = earliest_appearance(matches, fp.metadata, claimed_date)
     keyframes, sheet = ((), None)
     if keyframes_dir is not None:

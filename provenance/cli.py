@@ -336,6 +336,10 @@ for _command in _evidence.COMMANDS:
     cli.add_command(_command)
 
 
+from provenance.commands import triage as _triage  # noqa: E402, I001
+cli.add_command(_triage.command)
+
+
 def main() -> None:
     """Entry point of the ``provenance`` command."""
     cli(prog_name="provenance")

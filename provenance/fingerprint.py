@@ -14,10 +14,12 @@ import numpy as np
 
 from provenance import __version__
 from provenance.borders import border_runs, crop_frames
-from provenance.frames import decode_frames
+from provenance.features import FEATURE_FPS, FrameFeatures, extract, feature_size
+from provenance.frames import SideOutput, decode_frames
 from provenance.hashing.pdq import pdq_batch, pdq_bytes_to_hex
 from provenance.hashing.phash import phash_batch, phash_to_hex
 from provenance.identity import file_identity, validate_input_path
+from provenance.keyframes import display_dims
 from provenance.model import FULL_BOX, SCHEMA_VERSION, ContentBox, Fingerprint, FrameHash, Metadata, SamplingParams
 from provenance.probe import probe
 from provenance.shots import build_shots, find_cuts, shot_ranges
@@ -69,6 +71,8 @@ class Analysis:
 
     fingerprint: Fingerprint
     dihedral_pdq: np.ndarray  # (N, 8, 32) uint8, orders as provenance.hashing.pdq.DIHEDRAL_NAMES
+    features: tuple[FrameFeatures, ...] = ()  # ORB features, one frame a second
+    feature_frames: np.ndarray | None = None  # (M, h, w) grey frames the features came from
 
 
 def fingerprint(path: str, params: SamplingParams | None = None) -> Fingerprint:
@@ -92,8 +96,9 @@ def analyse(path: str, params: SamplingParams | None = None,
     metadata = probe(abs_path)
     size = params.work_size
     still = metadata.kind == "still"
+    side = SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)))
     if still:
-        decoded = decode_frames(abs_path, fps=None, width=size, height=size, max_frames=1)
+        decoded = decode_frames(abs_path, fps=None, width=size, height=size, max_frames=1, side=side)
         times = np.zeros(1)
         duration = 0.0
     else:
@@ -104,7 +109,7 @@ def analyse(path: str, params: SamplingParams | None = None,
                 progress(seconds, total)
 
         decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
-                                progress=report if progress else None)
+                                progress=report if progress else None, side=side)
         times = decoded.times
         duration = len(times) / params.fps
     gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation
@@ -133,4 +138,8 @@ def analyse(path: str, params: SamplingParams | None = None,
         shots=build_shots(times, ranges, quality, duration, boxes),
         warnings=tuple(warnings),
     )
-    return Analysis(fp, dihedral)
+    side_frames = decoded.side_pixels if decoded.side_pixels is not None else np.zeros((0, 2, 2), np.uint8)
+    side_times = decoded.side_times if decoded.side_times is not None else np.zeros(0)
+    if still:
+        side_frames, side_times = side_frames[:1], np.zeros(min(1, len(side_frames)))
+    return Analysis(fp, dihedral, extract(side_frames, side_times), side_frames)

@@ -8,6 +8,7 @@ matrix (rotation) itself, so a rotated remux decodes to the same upright picture
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -29,6 +30,17 @@ class DecodedFrames:
     times: np.ndarray  # (N,) float64 seconds
     errors: tuple[str, ...]  # what ffmpeg said on stderr (decode errors), first lines only
     exit_code: int
+    side_pixels: np.ndarray | None = None  # (M, h, w) grey frames of the side output, if asked for
+    side_times: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class SideOutput:
+    """A second, sparser and larger grey output from the same decode (for local features)."""
+
+    fps: float
+    width: int
+    height: int
 
 
 def require_ffmpeg() -> None:
@@ -53,12 +65,14 @@ def decode_frames(
     select: tuple[int, ...] | None = None,
     max_frames: int | None = None,
     progress: Callable[[float], None] | None = None,
+    side: SideOutput | None = None,
 ) -> DecodedFrames:
     """Decode ``path`` into frames of ``width`` x ``height`` (squashed, area-averaged).
 
     ``fps`` None keeps every frame (stills). ``select`` keeps only those sample numbers (after the
     fps filter), which is how keyframes are fetched again at full size. ``progress`` is called with
-    the seconds decoded so far. The input is only read.
+    the seconds decoded so far. ``side`` adds a second output from the same decode, read from its
+    own pipe. The input is only read.
     """
     import ffmpeg  # ffmpeg-python builds the command line; never a shell string
 
@@ -69,18 +83,41 @@ def decode_frames(
     if select:
         expr = "+".join(f"eq(n,{n})" for n in select)
         stream = stream.filter("select", expr)
+    side_read, side_write = os.pipe() if side is not None else (-1, -1)
+    side_stream = None
+    if side is not None:
+        stream, side_stream = (lambda split: (split[0], split[1]))(stream.split())
+        if fps is not None:
+            side_stream = side_stream.filter("fps", fps=side.fps, round="up")
+        side_stream = side_stream.filter("scale", side.width, side.height, flags="area")
     stream = stream.filter("scale", width, height, flags="area")
     pix_fmt = "rgb24" if color else "gray"
     out_kwargs: dict[str, object] = {"format": "rawvideo", "pix_fmt": pix_fmt, "fps_mode": "passthrough"}
     if max_frames is not None:
         out_kwargs["frames:v"] = max_frames
-    args = stream.output("pipe:", **out_kwargs).global_args("-hide_banner", "-loglevel", "error").compile()
+    output = stream.output("pipe:1", **out_kwargs)
+    if side_stream is not None:
+        side_kwargs = {"format": "rawvideo", "pix_fmt": "gray", "fps_mode": "passthrough"}
+        output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **side_kwargs))
+    args = output.global_args("-hide_banner", "-loglevel", "error").compile()
     channels = 3 if color else 1
     frame_bytes = width * height * channels
     try:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=(side_write,) if side is not None else ())
     except OSError as exc:  # pragma: no cover - require_ffmpeg checked already
         raise MissingToolError(f"cannot run ffmpeg ({exc}): {INSTALL_HINT}") from exc
+    side_data: list[bytes] = []
+    side_reader = None
+    if side is not None:
+        os.close(side_write)  # the child holds its own copy; EOF comes when ffmpeg closes it
+
+        def drain_side() -> None:
+            with os.fdopen(side_read, "rb") as pipe:
+                side_data.append(pipe.read())
+
+        side_reader = threading.Thread(target=drain_side, daemon=True)
+        side_reader.start()
     err_lines: list[bytes] = []
 
     def drain_stderr() -> None:
@@ -105,6 +142,14 @@ def decode_frames(
     proc.stdout.close()
     code = proc.wait()
     reader.join()
+    side_pixels = side_times = None
+    if side is not None and side_reader is not None:
+        side_reader.join()
+        raw = side_data[0] if side_data else b""
+        size = side.width * side.height
+        n_side = len(raw) // size
+        side_pixels = np.frombuffer(raw[: n_side * size], dtype=np.uint8).reshape(n_side, side.height, side.width)
+        side_times = np.arange(n_side, dtype=np.float64) / side.fps if fps is not None else np.zeros(n_side)
     count = len(data) // frame_bytes
     shape: tuple[int, ...] = (count, height, width, 3) if color else (count, height, width)
     pixels = np.frombuffer(data[: count * frame_bytes], dtype=np.uint8).reshape(shape)
@@ -118,4 +163,5 @@ def decode_frames(
     if count == 0:
         first = errors[0] if errors else f"ffmpeg exited with code {code}"
         raise UnreadableMediaError(f"no frame could be decoded from {path}: {first}")
-    return DecodedFrames(pixels=pixels, times=times, errors=errors[:20], exit_code=code)
+    return DecodedFrames(pixels=pixels, times=times, errors=errors[:20], exit_code=code,
+                         side_pixels=side_pixels, side_times=side_times)

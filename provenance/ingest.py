@@ -14,7 +14,7 @@ from provenance.archive.sidecar import read_ytdlp_sidecar
 from provenance.archive.store import ArchiveStore
 from provenance.check import utc_now
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
-from provenance.fingerprint import fingerprint
+from provenance.fingerprint import analyse
 from provenance.model import SamplingParams, Sighting
 
 ARCHIVE_FPS = 8.0
@@ -81,8 +81,9 @@ def add_files(
     with ArchiveStore.open(archive, create=True) as store:
         for path in paths:
             try:
-                fp = fingerprint(path, params)
-                outcome = store.add(fp, sightings_for(fp.identity.path, given))
+                analysis = analyse(path, params)
+                fp = analysis.fingerprint
+                outcome = store.add(fp, sightings_for(fp.identity.path, given), analysis.features)
                 results.append(AddedFile(path, fp.identity.sha256, outcome.created, outcome.sightings_added,
                                          warnings=fp.warnings))
             except (MissingToolError, ArchiveError):

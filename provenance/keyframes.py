@@ -15,7 +15,7 @@ import numpy as np
 
 from provenance.errors import UsageError
 from provenance.frames import decode_frames
-from provenance.model import Fingerprint, KeyframeImage
+from provenance.model import Fingerprint, KeyframeImage, Metadata
 
 MAX_SIDE = 1920  # keyframes larger than this are shrunk; search engines gain nothing above it
 SHEET_COLUMNS = 5
@@ -32,9 +32,9 @@ def timestamp_label(seconds: float) -> str:
     return f"{hours:02d}-{minutes:02d}-{secs:02d}.{millis:03d}"
 
 
-def display_size(fp: Fingerprint) -> tuple[int, int]:
+def display_dims(metadata: Metadata) -> tuple[int, int]:
     """Width and height of the picture as a player shows it (rotation and pixel aspect applied)."""
-    stream = fp.metadata.video_stream
+    stream = metadata.video_stream
     if stream is None or not stream.width or not stream.height:
         return 640, 360
     width, height = stream.width, stream.height
@@ -45,9 +45,15 @@ def display_size(fp: Fingerprint) -> tuple[int, int]:
             width = round(width * num / den)
     quarter_turn = stream.rotation is not None and round(abs(stream.rotation)) % 180 == 90
     # EXIF orientations 5..8 turn a still by a quarter; ffmpeg applies them when decoding
-    exif_turn = fp.metadata.exif is not None and (fp.metadata.exif.orientation or 1) >= 5
+    exif_turn = metadata.exif is not None and (metadata.exif.orientation or 1) >= 5
     if quarter_turn or exif_turn:
         width, height = height, width
+    return width, height
+
+
+def display_size(fp: Fingerprint) -> tuple[int, int]:
+    """The keyframe size: the display size, shrunk to at most ``MAX_SIDE``."""
+    width, height = display_dims(fp.metadata)
     scale = min(1.0, MAX_SIDE / max(width, height))
     return max(2, round(width * scale)), max(2, round(height * scale))
 

@@ -57,6 +57,7 @@ class ArchiveFrames:
     durations: tuple[float, ...]
     stills: tuple[bool, ...]
     boxes_full: tuple[bool, ...]
+    ids: tuple[int, ...] = ()  # the archive's id of each item, when the frames come from an archive
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,14 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from conftest import run_ffmpeg
 
 from provenance import __version__
@@ -28,15 +30,15 @@ from provenance.archive.store import ArchiveStore
 from provenance.cli import cli
 from provenance.evidence.canonical import canonical_bytes
 from provenance.evidence.custody import Reading, append_entries, custody_entries, verify_chain
-from provenance.evidence.timestamp import report_digest, timestamp_request_der
 from provenance.evidence.timeline import timeline_svg
+from provenance.evidence.timestamp import report_digest, timestamp_request_der
 from provenance.ingest import add_files
 from provenance.model import Sighting
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
-def invoke(*args: str | Path):
+def invoke(*args: str | Path) -> Result:
     """Run the CLI in-process (stdout and stderr kept apart)."""
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
@@ -94,7 +96,7 @@ def case(tmp_path_factory: pytest.TempPathFactory, mandelbrot_clip: Path) -> Cas
                 unsigned_out / "reshared.mp4.provenance.json")
 
 
-def tampered(case: Case, name: str, change) -> Path:
+def tampered(case: Case, name: str, change: Callable[[dict[str, Any]], object]) -> Path:
     """A copy of the signed report with ``change`` applied to its parsed JSON."""
     record = json.loads(case.signed.read_text(encoding="utf-8"))
     change(record)
@@ -224,7 +226,7 @@ def test_verify_detects_one_changed_byte_in_the_file(case: Case, tmp_path: Path)
     pytest.param(lambda r: r["check"]["earliest_appearance"].__setitem__("statement", "New footage."),
                  id="statement"),
 ])
-def test_verify_detects_a_changed_report_field(case: Case, change) -> None:
+def test_verify_detects_a_changed_report_field(case: Case, change: Callable[[dict[str, Any]], object]) -> None:
     path = tampered(case, "field.json", change)
     result = invoke("verify", path, case.evidence)
     assert result.exit_code == 7
@@ -241,7 +243,7 @@ def test_verify_detects_a_changed_file_hash_in_the_report(case: Case, tmp_path: 
 
 
 def test_verify_detects_a_changed_signature(case: Case) -> None:
-    def flip(record: dict) -> None:
+    def flip(record: dict[str, Any]) -> None:
         value = bytearray(base64.b64decode(record["signature"]["value"]))
         value[0] ^= 0x80
         record["signature"]["value"] = base64.b64encode(bytes(value)).decode()

@@ -159,10 +159,25 @@ BEGIN
 END;
 """
 
+SCHEMA_V4_FEATURES = """
+-- Local features (provenance.features): ORB keypoints of one frame a second of each item, for the
+-- matches hashes cannot make (crops, picture-in-picture). points: K x 2 float32 (0..1);
+-- descriptors: K x 32 bytes; aspect: width / height of the picture they were found in.
+CREATE TABLE features (
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    time REAL NOT NULL,
+    aspect REAL NOT NULL,
+    points BLOB NOT NULL,
+    descriptors BLOB NOT NULL,
+    PRIMARY KEY (item_id, time)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
     (3, SCHEMA_V3_CUSTODY),
+    (4, SCHEMA_V4_FEATURES),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -31,6 +31,7 @@ import numpy as np
 
 from provenance.archive import migrations
 from provenance.errors import ArchiveError, UsageError
+from provenance.features import FrameFeatures
 from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, Sighting
 from provenance.record import (
     RecordFormatError,
@@ -318,7 +319,8 @@ class ArchiveStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def add(self, fp: Fingerprint, sightings: Sequence[Sighting] = ()) -> AddResult:
+    def add(self, fp: Fingerprint, sightings: Sequence[Sighting] = (),
+            features: Sequence[FrameFeatures] = ()) -> AddResult:
         """Archive a fingerprint with its sightings, in one transaction; idempotent by SHA-256.
 
         When the item (same SHA-256) is already archived, only the sightings not yet recorded are
@@ -340,6 +342,11 @@ class ArchiveStore:
                 if created:
                     item_id = self._insert_item(sha256, fp)
                     self._insert_frames(item_id, fp.frames)
+                    self._conn.executemany(
+                        "INSERT INTO features (item_id, time, aspect, points, descriptors) VALUES (?, ?, ?, ?, ?)",
+                        [(item_id, f.time, f.aspect, f.points.astype(np.float32).tobytes(),
+                          f.descriptors.astype(np.uint8).tobytes()) for f in features],
+                    )
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 else:
                     item_id = int(row[0])
@@ -537,6 +544,18 @@ class ArchiveStore:
     def archive_id(self) -> str:
         """A random identifier chosen when the archive was created (tells archives apart)."""
         return str(self._conn.execute("SELECT value FROM meta WHERE key = 'archive_id'").fetchone()[0])
+
+    def feature_frames(self) -> tuple[np.ndarray, list[FrameFeatures]]:
+        """Every archived feature frame: the item id of each (array) and the frames, in one read."""
+        rows = self._conn.execute(
+            "SELECT item_id, time, aspect, points, descriptors FROM features ORDER BY item_id, time"
+        ).fetchall()
+        frames = [
+            FrameFeatures(float(t), np.frombuffer(pts, dtype=np.float32).reshape(-1, 2),
+                          np.frombuffer(desc, dtype=np.uint8).reshape(-1, 32), float(aspect))
+            for _, t, aspect, pts, desc in rows
+        ]
+        return np.array([r[0] for r in rows], dtype=np.int64), frames
 
     def frame_table(self) -> FrameTable:
         """All archived frames as numpy arrays (one query), with the items they belong to.

@@ -129,7 +129,10 @@ def make_report(
                 raise UsageError(f"{target} exists: give --overwrite to replace it (a signed report is never "
                                  "replaced silently)")
     key = load_private_key(key_path) if key_path else None  # a bad key fails before the long examination
-    json_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the report folder {json_path.parent}: {exc.strerror or exc}") from None
 
     with tempfile.TemporaryDirectory(prefix="provenance-keyframes-") as scratch:
         report = check(path, archive, params=params, claimed_date=claimed_date, keyframes_dir=scratch)
@@ -179,7 +182,11 @@ def make_report(
     if key is not None:
         record = sign_record(record, key)
         key_id = str(record["signature"]["key_id"])  # type: ignore[index]
-    _write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     page = render_html(record, sheet, json_name=json_path.name, report_digest=report_digest(record))
-    _write_atomic(html_path, page)
+    try:
+        _write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        _write_atomic(html_path, page)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report into {json_path.parent}: {exc.strerror or exc}: check the "
+                         "folder's permissions and free space") from None
     return ReportFiles(str(json_path), str(html_path), fp.identity.sha256, len(report.matches), key_id, entry_seq)

@@ -6,7 +6,8 @@ file's query view, under schema ``provenance.triage.file``, with a ``triage`` ob
 cluster (members earliest first, with their sightings) and this file's own sightings.
 
 Names are shown as they are, with two exceptions for reading: in HTML a newline in a name is shown
-as "␤", and bytes that are not UTF-8 are shown as "�" (the JSON and CSV keep them as ``\\udcXX``).
+as "↵", and other control characters and bytes that are not UTF-8 as "�" (the JSON and CSV keep
+every name exactly; bytes that are not UTF-8 appear there as ``\\udcXX``).
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def readable(path: str) -> str:
-    """A name for people: undecodable bytes as "�", newlines and other controls as visible symbols."""
-    text = os.fsencode(path).decode("utf-8", "replace")
-    return "".join(chr(0x2400 + ord(c)) if ord(c) < 32 else c for c in text)
+    """A name for people: a newline as "↵", other control characters and undecodable bytes as "�"."""
+    text = os.fsencode(path).decode("utf-8", "replace").replace("\n", "↵")
+    return "".join("�" if ord(c) < 32 or ord(c) == 127 else c for c in text)
 
 
 def where(sighting: Sighting | None) -> str:
@@ -149,7 +150,20 @@ def index_html(result: TriageResult, inputs: Sequence[str]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
+    roots = sorted((os.path.abspath(i) for i in inputs), key=len, reverse=True)
+
+    def folder(path: str) -> str:
+        """The folder of ``path``, relative to the input it was found under ("" at the top)."""
+        parent = os.path.dirname(path)
+        for root in roots:
+            if parent == root or parent.startswith(root.rstrip(os.sep) + os.sep):
+                relative = os.path.relpath(parent, root)
+                return "" if relative == "." else relative + os.sep
+        return parent + os.sep
+
     env.filters["readable"] = readable
+    env.filters["basename"] = os.path.basename
+    env.filters["folder"] = folder
     env.filters["thumb"] = _thumb
     env.filters["where"] = where
     by_cluster: dict[str, list[FileRow]] = {}

@@ -1,0 +1,160 @@
+"""Local features (ORB) of one frame a second, and their geometric matching.
+
+Frame hashes see a whole picture, so they miss a crop, a picture-in-picture or a heavy overlay.
+Local features survive those: keypoints of the query are matched to keypoints of archived frames,
+and a robust fit (RANSAC) of an affine map between the two frames both confirms the match and
+measures it: the map says which part of the archived picture the query shows (a crop) or where in
+the query the archived picture sits (picture-in-picture, padding). A mirrored copy is found by
+also matching the mirrored query.
+
+Points are in the coordinates of the feature image (display aspect, long side ``FEATURE_SIDE``),
+divided by its width and height, so 0..1 on both axes; the affine map is fitted in pixels of a
+common square scale, which keeps aspect changes visible as unequal x and y scales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FEATURE_FPS = 1.0  # feature frames per second (a subset of the hash samples)
+FEATURE_SIDE = 640  # long side of the feature image, in pixels
+ORB_FEATURES = 700
+RATIO = 0.8  # Lowe's ratio test on the two nearest descriptors
+MIN_VOTES = 10  # descriptor matches an archived frame needs before a geometric fit is tried
+MIN_INLIERS = 15  # RANSAC inliers for a frame pair to count as the same picture
+MIN_INLIER_SHARE = 0.25
+RANSAC_PIXELS = 0.015  # reprojection tolerance, as a share of the picture side
+CANDIDATES_PER_FRAME = 3
+
+
+@dataclass(frozen=True)
+class FrameFeatures:
+    """ORB keypoints of one frame: (K, 2) float32 points in 0..1, (K, 32) uint8 descriptors."""
+
+    time: float
+    points: np.ndarray
+    descriptors: np.ndarray
+    aspect: float  # width / height of the feature image
+
+
+@dataclass(frozen=True)
+class FramePair:
+    """A query frame and an archived frame that show the same picture, with the map between them."""
+
+    query_time: float
+    archive_row: int  # index into the archive's feature frames
+    inliers: int
+    mirrored: bool
+    affine: np.ndarray  # 2x3, query 0..1 coordinates -> archive 0..1 coordinates
+
+
+def feature_size(width: int, height: int) -> tuple[int, int]:
+    """The feature image size for a picture of ``width`` x ``height``: long side FEATURE_SIDE, even."""
+    scale = FEATURE_SIDE / max(width, height, 1)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def extract(frames: np.ndarray, times: np.ndarray, *, mirror: bool = False) -> tuple[FrameFeatures, ...]:
+    """ORB features of (M, h, w) grey frames; with ``mirror``, of the frames mirrored left to right."""
+    import cv2
+
+    orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10)
+    out = []
+    for frame, t in zip(frames, times, strict=True):
+        image = np.ascontiguousarray(frame[:, ::-1]) if mirror else frame
+        h, w = image.shape
+        keypoints, desc = orb.detectAndCompute(image, None)
+        if desc is None or not keypoints:
+            pts, desc = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        else:
+            pts = (np.array([k.pt for k in keypoints], np.float32) / np.array([w, h], np.float32))
+        out.append(FrameFeatures(float(t), pts.astype(np.float32), desc, w / h))
+    return tuple(out)
+
+
+class FeatureIndex:
+    """All descriptors of the archived feature frames, searchable by approximate nearest neighbour."""
+
+    def __init__(self, frames: list[FrameFeatures]) -> None:
+        import cv2
+
+        self.frames = frames
+        sizes = [len(f.descriptors) for f in frames]
+        self.owner = np.repeat(np.arange(len(frames)), sizes)  # descriptor -> frame
+        self.offset = np.concatenate([[0], np.cumsum(sizes)])[:-1] if frames else np.zeros(0, np.int64)
+        self.descriptors = (np.concatenate([f.descriptors for f in frames]) if frames and sum(sizes)
+                            else np.zeros((0, 32), np.uint8))
+        self.points = (np.concatenate([f.points for f in frames]) if frames and sum(sizes)
+                       else np.zeros((0, 2), np.float32))
+        # LSH (FLANN algorithm 6) for binary descriptors: sub-linear in the number of descriptors
+        self.matcher = cv2.FlannBasedMatcher(dict(algorithm=6, table_number=8, key_size=16, multi_probe_level=1),
+                                             dict(checks=64))
+        if len(self.descriptors):
+            self.matcher.add([self.descriptors])
+            self.matcher.train()
+
+    def pairs(self, query: tuple[FrameFeatures, ...], *, mirrored: bool) -> list[FramePair]:
+        """Frame pairs between ``query`` frames and archived frames that pass the geometric check."""
+        import cv2
+
+        found: list[FramePair] = []
+        if not len(self.descriptors):
+            return found
+        for q in query:
+            if len(q.descriptors) < MIN_INLIERS:
+                continue
+            knn = self.matcher.knnMatch(q.descriptors, k=2)
+            good = [(m[0].queryIdx, m[0].trainIdx) for m in knn
+                    if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+            if len(good) < MIN_VOTES:
+                continue
+            qi = np.array([g[0] for g in good])
+            ti = np.array([g[1] for g in good])
+            owner = self.owner[ti]
+            frames, votes = np.unique(owner, return_counts=True)
+            for row in frames[np.argsort(-votes)][:CANDIDATES_PER_FRAME]:
+                sel = owner == row
+                if sel.sum() < MIN_VOTES:
+                    break
+                src = q.points[qi[sel]] * np.array([q.aspect, 1.0], np.float32)
+                archived = self.frames[int(row)]
+                dst = self.points[ti[sel]] * np.array([archived.aspect, 1.0], np.float32)
+                affine, mask = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC,
+                                                    ransacReprojThreshold=RANSAC_PIXELS, maxIters=2000,
+                                                    confidence=0.995)
+                if affine is None or mask is None:
+                    continue
+                inliers = int(mask.sum())
+                if inliers < MIN_INLIERS or inliers < MIN_INLIER_SHARE * int(sel.sum()):
+                    continue
+                # back to 0..1 coordinates on both sides
+                to_unit = np.diag([1 / archived.aspect, 1.0])
+                unit = to_unit @ affine[:, :2] @ np.diag([q.aspect, 1.0])
+                shift = to_unit @ affine[:, 2]
+                unit_affine = np.hstack([unit, shift[:, None]])
+                if not plausible(unit_affine):
+                    continue
+                found.append(FramePair(q.time, int(row), inliers, mirrored, unit_affine))
+        return found
+
+
+def plausible(affine: np.ndarray) -> bool:
+    """A map that edits produce: no shear or turn to speak of, a sane scale, both axes kept."""
+    a, b, c, d = affine[0, 0], affine[0, 1], affine[1, 0], affine[1, 1]
+    return 0.12 <= a <= 8 and 0.12 <= d <= 8 and abs(b) < 0.1 * a + 0.05 and abs(c) < 0.1 * d + 0.05 \
+        and 0.5 <= a / d <= 2.0
+
+
+def mapped_box(affine: np.ndarray) -> tuple[float, float, float, float]:
+    """Where the query frame's corners land in the archived frame: (left, top, right, bottom) in 0..1."""
+    corners = np.array([[0, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 1]], np.float64).T
+    pts = affine @ corners
+    return float(pts[0].min()), float(pts[1].min()), float(pts[0].max()), float(pts[1].max())
+
+
+def inverse_box(affine: np.ndarray) -> tuple[float, float, float, float]:
+    """Where the archived frame's corners land in the query frame: (left, top, right, bottom) in 0..1."""
+    full = np.vstack([affine, [0, 0, 1]])
+    return mapped_box(np.linalg.inv(full)[:2])

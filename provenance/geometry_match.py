@@ -1,0 +1,155 @@
+"""Matches found by local features where frame hashes find none: crops, picture-in-picture, combos.
+
+Frame pairs that passed the geometric check (``features.FeatureIndex.pairs``) are aligned in time
+per archived item, like hash matches are, and the fitted maps name the edits: the part of the
+archived picture the query shows (``crop``), where the archived picture sits inside the query
+(``pip``, or ``pad`` when the rest is border), and whether the query is mirrored (``hflip``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from provenance.features import FEATURE_FPS, FeatureIndex, FrameFeatures, FramePair, inverse_box, mapped_box
+from provenance.match import (
+    WHOLE_ITEM,
+    ArchiveFrames,
+    _best_line,
+    _segments,
+    _union_length,
+    _verdict,
+)
+from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
+
+MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match (one a second)
+STRONG_INLIERS = 80  # inliers at which a frame pair counts as certain
+STILL_INLIERS = 30  # a single pair (a still) must be this strong
+
+
+def _pseudo_distance(inliers: np.ndarray) -> np.ndarray:
+    """Inliers as a PDQ-like distance (0 = certain), so the hash matcher's time alignment applies."""
+    return 64.0 * (1.0 - np.minimum(inliers, STRONG_INLIERS) / STRONG_INLIERS)
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _geometry_edits(query: Fingerprint, pairs: list[FramePair]) -> list[Edit]:
+    """Crop, picture-in-picture, padding and mirroring, from the median map of the frame pairs."""
+    affine = np.median(np.stack([p.affine for p in pairs]), axis=0)
+    edits = []
+    if pairs[0].mirrored:
+        edits.append(Edit("hflip", "the query is mirrored left to right"))
+    shown = mapped_box(affine)  # the query frame, in archive coordinates
+    inside = inverse_box(affine)  # the archived frame, in query coordinates
+    clip = tuple(min(max(v, 0.0), 1.0) for v in shown)
+    if _area(clip) < 0.92 and all(-0.03 <= v <= 1.03 for v in shown):
+        edits.append(Edit("crop", f"the query shows x {clip[0]:.2f}-{clip[2]:.2f}, y {clip[1]:.2f}-{clip[3]:.2f} "
+                                  "of the archived picture"))
+    if _area(inside) < 0.8 and all(-0.03 <= v <= 1.03 for v in inside):
+        box = query.content_box
+        where = f"x {inside[0]:.2f}-{inside[2]:.2f}, y {inside[1]:.2f}-{inside[3]:.2f} of the query frame"
+        padded = (abs(box.left - inside[0]) < 0.04 and abs(box.right - inside[2]) < 0.04
+                  and abs(box.top - inside[1]) < 0.04 and abs(box.bottom - inside[3]) < 0.04)
+        edits.append(Edit("pad", f"borders around the picture, which sits at {where}") if padded
+                     else Edit("pip", f"the archived picture is inset at {where}"))
+    return edits
+
+
+def geometry_matches(
+    query: Fingerprint,
+    features: tuple[FrameFeatures, ...],
+    mirrored_features: Callable[[], tuple[FrameFeatures, ...]],
+    archive_items: np.ndarray,
+    archive_features: list[FrameFeatures],
+    frames: ArchiveFrames,
+    sightings: Callable[[str], tuple[Sighting, ...]],
+    skip: set[str],
+) -> tuple[Match, ...]:
+    """Matches by local features for items not in ``skip`` (already matched by hashes).
+
+    ``archive_items[i]`` is the item number (as in ``frames``) of ``archive_features[i]``;
+    ``mirrored_features()`` gives the query's mirrored features, computed only when needed.
+    """
+    if not archive_features or not features:
+        return ()
+    index = FeatureIndex(archive_features)
+    pairs = index.pairs(features, mirrored=False)
+    if not any(frames.sha256[archive_items[p.archive_row]] not in skip for p in pairs):
+        pairs = index.pairs(mirrored_features(), mirrored=True)
+    by_item: dict[int, list[FramePair]] = {}
+    for pair in pairs:
+        item = int(archive_items[pair.archive_row])
+        if frames.sha256[item] not in skip:
+            by_item.setdefault(item, []).append(pair)
+    step = 1.0 / FEATURE_FPS
+    query_duration = max(query.duration, step)
+    matches = []
+    for item, item_pairs in by_item.items():
+        match = _item_match(query, item, item_pairs, archive_features, frames, step, query_duration, sightings)
+        if match is not None:
+            matches.append(match)
+    return tuple(sorted(matches, key=lambda m: -m.score))
+
+
+def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_features: list[FrameFeatures],
+                frames: ArchiveFrames, step: float, query_duration: float,
+                sightings: Callable[[str], tuple[Sighting, ...]]) -> Match | None:
+    """Align one item's frame pairs in time and turn them into a Match, or None if too thin."""
+    still_pair = query.is_still or frames.stills[item]
+    tq = np.array([p.query_time for p in pairs])
+    ta = np.array([archive_features[p.archive_row].time for p in pairs])
+    inliers = np.array([p.inliers for p in pairs], dtype=np.float64)
+    qidx = np.round(tq * FEATURE_FPS).astype(np.int64)
+    if still_pair:
+        best = int(np.argmax(inliers))
+        if inliers[best] < STILL_INLIERS:
+            return None
+        kept = [pairs[best]]
+        if query.is_still:
+            segments = [Segment(0.0, 0.0, round(float(ta[best]), 3), round(float(ta[best]), 3))]
+        else:
+            segments = [Segment(round(float(tq[best]), 3), round(min(float(tq[best]) + step, query_duration), 3),
+                                0.0, 0.0)]
+        speed, agreeing = 1.0, 1
+    else:
+        line = _best_line(tq, ta, _pseudo_distance(inliers), qidx, step)
+        n_query = max(1, round(query_duration * FEATURE_FPS))
+        if line is None or len(line.query_idx) < min(MIN_FRAME_PAIRS, n_query):
+            return None
+        agreed = set(line.query_idx.tolist())
+        kept = [p for p, q in zip(pairs, qidx.tolist(), strict=True) if q in agreed]
+        segments = _segments(line, step, query_duration, frames.durations[item])
+        speed, agreeing = line.speed, len(line.query_idx)
+    query_cov = 1.0 if query.is_still else min(1.0, _union_length(
+        [(s.query_start, s.query_end) for s in segments]) / query_duration)
+    archive_cov = 1.0 if frames.stills[item] else min(1.0, _union_length(
+        [(s.archive_start, s.archive_end) for s in segments]) / max(frames.durations[item], step))
+    strength = float(np.mean(np.minimum([p.inliers for p in kept], STRONG_INLIERS))) / STRONG_INLIERS
+    expected = max(1, round(query_cov * query_duration * FEATURE_FPS))
+    density = min(1.0, agreeing / expected)
+    score = round(float(0.9 * strength * density * agreeing / (agreeing + 1.0)), 4)
+    edits = [Edit("reencode", "the bytes differ; matched by local features")]
+    edits += _geometry_edits(query, kept)
+    if abs(speed - 1.0) > 0.04 and not still_pair:
+        edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
+    if archive_cov < WHOLE_ITEM and not frames.stills[item]:
+        edits.append(Edit("trim", f"the query covers {archive_cov:.0%} of the archived item"))
+    sha = frames.sha256[item]
+    return Match(
+        sha256=sha,
+        item_name=frames.names[item],
+        score=score,
+        verdict=_verdict(False, query_cov, archive_cov),
+        segments=tuple(sorted(segments, key=lambda s: s.query_start)),
+        query_coverage=round(query_cov, 4),
+        archive_coverage=round(archive_cov, 4),
+        speed=round(speed, 4),
+        matched_frames=agreeing,
+        mean_distance=round(float(np.mean(_pseudo_distance(np.array([p.inliers for p in kept], float)))), 2),
+        edits=tuple(edits),
+        sightings=sightings(sha),
+    )

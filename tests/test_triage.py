@@ -1,0 +1,529 @@
+"""``provenance triage`` on a generated folder of downloads whose truth is known.
+
+The folder (``batch``) holds 39 entries, 26 of them media: copies, re-encodes and edited versions
+of two archived clips and an archived still, new clips (some in several copies), a compilation
+that is half archived footage, new stills, corrupt, truncated and empty files, junk that is not
+media, yt-dlp sidecars, a nested folder, a symbolic link loop, a dangling link, and names with
+spaces, Unicode and a newline. Every clip is 160x120 and a few seconds long, made with ffmpeg's
+lavfi sources (slow content: fractal zooms and a Game of Life that changes 2.5 times a second).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from provenance.archive.store import ArchiveStore
+from provenance.cli import cli
+from provenance.ingest import add_files
+from provenance.model import Sighting
+from provenance.triage import Progress, triage
+from provenance.triage.cluster import file_verdict
+from provenance.triage.walk import sniff, walk
+
+X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+SOURCES = {
+    "A": "mandelbrot=size=160x120:rate=25",
+    "B": "mandelbrot=size=160x120:rate=25:start_x=-1.25066:start_y=0.02012:start_scale=0.2",
+    "C": "mandelbrot=size=160x120:rate=25:start_x=-0.743643887:start_y=0.131825904:start_scale=0.02",
+    "D": "life=size=80x60:rate=2.5:seed=11:ratio=0.25:mold=8,scale=160:120:flags=neighbor,fps=25",
+    "E": "mandelbrot=size=160x120:rate=25:start_x=0.28:start_y=0.008:start_scale=0.05",
+    "F": "mandelbrot=size=160x120:rate=25:start_x=-0.1011:start_y=0.9563:start_scale=0.03",
+}
+NEWLINE_NAME = "B\nnewline.mp4"
+
+# the truth: cluster name -> (verdict, paths relative to the batch folder)
+CLUSTERS = {
+    "A": ("known", ["A copy.mp4", "nested/deeper/видео копия.mp4", "A reencode.mp4", "A mirrored.mp4",
+                    "A trim [abc123].mp4", "A padded.mkv", "A old.avi"]),
+    "B": ("known", ["B telegram.mp4", NEWLINE_NAME]),
+    "C": ("new", ["C original.mp4", "C reupload.mp4", "C copy 🎥.mp4", "nested/C letterbox.mp4", "C mirror.mov"]),
+    "D": ("new", ["D.mp4", "D small.mp4", "telegram_file_123"]),
+    "E": ("new", ["E.mp4"]),
+    "P": ("partly_known", ["P compilation.mp4"]),
+    "S1": ("known", ["photo.jpg", "nested/photo screenshot.png"]),
+    "S2": ("new", ["new photo.jpg"]),
+}
+ERRORS = {"empty.mp4": "empty", "truncated.mp4": "", "corrupt.mp4": "", "error page.mp4": ""}
+SKIPPED = {
+    "notes.txt": "text", "readme.md": "text", ".DS_Store": "binary", "doc.pdf": "pdf", "bundle.zip": "zip",
+    "song.mp3": "audio", "A trim [abc123].info.json": "sidecar", "B telegram.info.json": "sidecar",
+    "C original.info.json": "sidecar", "C reupload.info.json": "sidecar", "nested/loop": "loop",
+    "dangling.mp4": "broken", "link to C.mp4": "another name",
+}
+
+
+def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly; fail with its message."""
+    proc = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"ffmpeg {' '.join(args)} failed: {proc.stderr.strip()}")
+
+
+def info_json(video_id: str, url: str, extractor: str, uploader: str, upload_date: str) -> str:
+    """A minimal yt-dlp .info.json."""
+    return json.dumps({"id": video_id, "webpage_url": url, "extractor_key": extractor, "uploader": uploader,
+                       "upload_date": upload_date, "title": f"clip {video_id}", "_type": "video"})
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Sources, an archive of A, B and the still S1, and the batch folder of downloads (see module doc)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required for the tests (Debian: apt-get install ffmpeg)")
+    base = tmp_path_factory.mktemp("triage")
+    src, batch = base / "src", base / "batch"
+    (batch / "nested" / "deeper").mkdir(parents=True)
+    src.mkdir()
+
+    def source(name: str, seconds: int) -> None:
+        ffmpeg("-f", "lavfi", "-i", SOURCES[name], "-t", str(seconds), *X264, str(src / f"{name}.mp4"))
+
+    def still(name: str, spec: str) -> None:
+        ffmpeg("-f", "lavfi", "-i", spec, "-frames:v", "1", str(src / name))
+
+    jobs = [lambda n=n: source(n, 6 if n in "AB" else 5) for n in SOURCES] + [
+        lambda: still("S1.png", "mandelbrot=size=160x120:start_x=-0.7453:start_y=0.1127:start_scale=0.01"),
+        lambda: still("S2.png", "testsrc2=size=160x120:rate=1"),
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda job: job(), jobs))
+
+    b = batch
+
+    def edit(name: str, out: str, vf: str, *extra: str) -> None:
+        ffmpeg("-i", str(src / name), "-vf", vf, "-an", *extra, str(b / out))
+
+    edits = [
+        lambda: shutil.copyfile(src / "A.mp4", b / "A copy.mp4"),
+        lambda: edit("A.mp4", "A reencode.mp4", "scale=128:96", *X264, "-crf", "32"),
+        lambda: edit("A.mp4", "A mirrored.mp4", "hflip", *X264, "-crf", "26"),
+        lambda: edit("A.mp4", "A trim [abc123].mp4", "trim=start=1:end=5,setpts=PTS-STARTPTS", *X264),
+        lambda: edit("A.mp4", "A padded.mkv", "scale=160:90,pad=160:120:0:15", *X264),
+        lambda: edit("A.mp4", "A old.avi", "null", "-c:v", "mpeg4", "-q:v", "6"),
+        lambda: edit("B.mp4", "B telegram.mp4", "null", *X264, "-crf", "30"),
+        lambda: edit("B.mp4", NEWLINE_NAME, "hflip,vflip", *X264),
+        lambda: shutil.copyfile(src / "C.mp4", b / "C original.mp4"),
+        lambda: edit("C.mp4", "C reupload.mp4", "scale=144:108", *X264, "-crf", "30"),
+        lambda: edit("C.mp4", "nested/C letterbox.mp4", "scale=120:90,pad=160:120:20:15", *X264),
+        lambda: edit("C.mp4", "C mirror.mov", "hflip", *X264),
+        lambda: shutil.copyfile(src / "D.mp4", b / "D.mp4"),
+        lambda: edit("D.mp4", "D small.mp4", "scale=128:96", *X264, "-crf", "28"),
+        lambda: shutil.copyfile(src / "E.mp4", b / "E.mp4"),
+        lambda: ffmpeg("-i", str(src / "A.mp4"), "-i", str(src / "F.mp4"), "-filter_complex",
+                       "[0:v]trim=0:3,setpts=PTS-STARTPTS[a];[1:v]trim=0:3,setpts=PTS-STARTPTS[f];"
+                       "[a][f]concat=n=2:v=1[v]", "-map", "[v]", *X264, str(b / "P compilation.mp4")),
+        lambda: ffmpeg("-i", str(src / "S1.png"), "-q:v", "3", str(b / "photo.jpg")),
+        lambda: ffmpeg("-i", str(src / "S1.png"), "-vf", "scale=200:150", str(b / "nested/photo screenshot.png")),
+        lambda: ffmpeg("-i", str(src / "S2.png"), "-q:v", "3", str(b / "new photo.jpg")),
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda job: job(), edits))
+    shutil.copyfile(b / "A copy.mp4", b / "nested/deeper/видео копия.mp4")
+    shutil.copyfile(b / "C original.mp4", b / "C copy 🎥.mp4")
+    shutil.copyfile(b / "D.mp4", b / "telegram_file_123")  # an MP4 without an extension
+
+    (b / "empty.mp4").write_bytes(b"")
+    whole = (src / "E.mp4").read_bytes()  # moov at the end, so the first 30% hold no index
+    (b / "truncated.mp4").write_bytes(whole[: len(whole) * 3 // 10])
+    (b / "corrupt.mp4").write_bytes(hashlib.sha256(b"x").digest() * 200)
+    (b / "error page.mp4").write_text("<!DOCTYPE html><html><body>429 Too Many Requests</body></html>\n")
+    (b / "notes.txt").write_text("downloaded 2024-03-01 from the channel\n")
+    (b / "readme.md").write_text("# Sources\nсписок каналов\n")
+    (b / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(range(256)) * 4)
+    (b / "doc.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+    (b / "bundle.zip").write_bytes(b"PK\x03\x04" + bytes(60))
+    (b / "song.mp3").write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x10" + bytes(200))
+    (b / "A trim [abc123].info.json").write_text(
+        info_json("abc123", "https://www.tiktok.com/@wire/video/abc123", "TikTok", "@wire", "20230501"))
+    (b / "B telegram.info.json").write_text(
+        info_json("4411", "https://t.me/chan/4411", "Telegram", "chan", "20220601"))
+    (b / "C original.info.json").write_text(
+        info_json("1760000000000000001", "https://x.com/eyewitness/status/1760000000000000001", "Twitter",
+                  "eyewitness", "20240201"))
+    (b / "C reupload.info.json").write_text(
+        info_json("c-re", "https://www.tiktok.com/@reposter/video/c-re", "TikTok", "@reposter", "20240203"))
+    os.symlink("..", b / "nested/loop")
+    os.symlink("missing.mp4", b / "dangling.mp4")
+    os.symlink("C original.mp4", b / "link to C.mp4")
+
+    archive = base / "archive.sqlite"
+    add_files(str(archive), [str(src / "A.mp4")], sighting=Sighting(platform="youtube", first_seen="2020-10-05",
+                                                                     source_url="https://youtu.be/aaa"))
+    add_files(str(archive), [str(src / "B.mp4")], sighting=Sighting(platform="telegram", first_seen="2022-03-01"))
+    add_files(str(archive), [str(src / "S1.png")], sighting=Sighting(platform="x", first_seen="2021-01-01"))
+    return {"base": base, "src": src, "batch": batch, "archive": archive}
+
+
+def tree_state(folder: Path) -> dict[str, tuple[int, int, str]]:
+    """Every entry under ``folder`` (links not followed): size, mtime and SHA-256 of regular files."""
+    state = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(root) / name
+            info = path.lstat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else ""
+            state[str(path.relative_to(folder))] = (info.st_size, info.st_mtime_ns, digest)
+    return state
+
+
+@pytest.fixture(scope="module")
+def triaged(corpus: dict[str, Path]) -> dict[str, object]:
+    """One triage of the batch through the CLI (2 jobs), with the inputs' state before and after."""
+    before = tree_state(corpus["batch"])
+    out = corpus["base"] / "report"
+    result = CliRunner().invoke(cli, ["triage", str(corpus["batch"]), "--archive", str(corpus["archive"]),
+                                      "--out", str(out), "--jobs", "2"])
+    after = tree_state(corpus["batch"])
+    rows = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"), newline="")))
+    return {"result": result, "out": out, "rows": rows, "before": before, "after": after}
+
+
+def rel(corpus: dict[str, Path], path: str) -> str:
+    return str(Path(path).relative_to(corpus["batch"]))
+
+
+# -- walking and content detection -------------------------------------------------------------------
+
+
+def test_sniff_tells_media_by_content() -> None:
+    assert sniff(b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00") == ("video/mp4", True)
+    assert sniff(b"\x00\x00\x00\x14ftypqt  ") == ("video/quicktime", True)
+    assert sniff(b"\x00\x00\x00\x20ftypM4A \x00") == ("audio/mp4", False)
+    assert sniff(b"\x00\x00\x00\x18ftypheic") == ("image/heif", True)
+    assert sniff(b"\xff\xd8\xff\xe0\x00\x10JFIF") == ("image/jpeg", True)
+    assert sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == ("image/webp", True)
+    assert sniff(b"RIFF\x00\x00\x00\x00AVI LIST") == ("video/x-msvideo", True)
+    assert sniff(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81") == ("video/x-matroska", True)
+    ts = bytearray(600)
+    ts[0] = ts[188] = ts[376] = 0x47
+    assert sniff(bytes(ts)) == ("video/mp2t", True)
+    assert sniff(b"ID3\x04\x00") == ("audio/mpeg", False)
+    assert sniff(b"<!DOCTYPE html>") == ("", False)
+    assert sniff(b"") == ("", False)
+
+
+def test_walk_lists_media_and_skips_the_rest(corpus: dict[str, Path]) -> None:
+    found = walk([str(corpus["batch"])])
+    media = {rel(corpus, c.path): c for c in found.candidates}
+    expected_media = {p for _, paths in CLUSTERS.values() for p in paths} | set(ERRORS)
+    assert set(media) == expected_media
+    assert media["telegram_file_123"].detected == "video/mp4"  # no extension: the content says MP4
+    assert media["A padded.mkv"].detected == "video/x-matroska"
+    assert media["A old.avi"].detected == "video/x-msvideo"
+    assert media["empty.mp4"].detected == "empty"
+    assert media["error page.mp4"].detected.startswith("unknown")
+    skipped = {rel(corpus, s.path): s.reason for s in found.skipped}
+    assert set(skipped) == set(SKIPPED)
+    for name, word in SKIPPED.items():
+        assert word in skipped[name].lower() or (word == "broken" and "broken" in skipped[name]), (name, skipped)
+    assert "loop" in skipped["nested/loop"] and "not followed" in skipped["nested/loop"]
+    assert skipped["link to C.mp4"].endswith("C original.mp4")
+    assert sorted(rel(corpus, c.path) for c in found.candidates) == sorted(media)  # each once
+
+
+# -- the triage: clusters, verdicts, errors ----------------------------------------------------------
+
+
+def test_cli_exit_code_and_summary(triaged: dict[str, object]) -> None:
+    result = triaged["result"]
+    assert result.exit_code == 4, result.output  # error rows for the four bad files
+    assert "26 media files in 8 clusters (5 with copies)" in result.output
+    assert "11 known, 1 partly known, 10 new, 4 errors; 13 paths skipped" in result.output
+    assert "\r[" not in result.output  # no progress bar when stderr is not a terminal
+
+
+def test_clusters_and_verdicts_match_the_truth(corpus: dict[str, Path], triaged: dict[str, object]) -> None:
+    rows = {rel(corpus, r["path"]): r for r in triaged["rows"]}
+    assert len(triaged["rows"]) == len(rows) == 26  # one row per file, the newline name included
+    found_clusters: dict[str, set[str]] = {}
+    for name, row in rows.items():
+        if row["verdict"] != "error":
+            found_clusters.setdefault(row["cluster"], set()).add(name)
+    expected = {frozenset(paths) for _, paths in CLUSTERS.values()}
+    assert {frozenset(members) for members in found_clusters.values()} == expected
+    for truth, (verdict, paths) in CLUSTERS.items():
+        for path in paths:
+            assert rows[path]["verdict"] == verdict, (truth, path, rows[path])
+            assert rows[path]["cluster_verdict"] == verdict
+            assert int(rows[path]["cluster_size"]) == len(paths)
+    assert rows["A copy.mp4"]["earliest_archived"] == "2020-10-05"
+    assert rows["A copy.mp4"]["earliest_archived_where"] == "youtube https://youtu.be/aaa"
+    assert rows["B telegram.mp4"]["earliest_archived"] == "2022-03-01"
+    assert rows["photo.jpg"]["earliest_archived"] == "2021-01-01"
+    assert 0.3 < float(rows["P compilation.mp4"]["archive_coverage"]) < 0.7
+    assert rows["C original.mp4"]["source_url"] == "https://x.com/eyewitness/status/1760000000000000001"
+
+
+def test_bad_files_are_one_error_row_each(corpus: dict[str, Path], triaged: dict[str, object]) -> None:
+    rows = {rel(corpus, r["path"]): r for r in triaged["rows"]}
+    errors = {name for name, row in rows.items() if row["verdict"] == "error"}
+    assert errors == set(ERRORS)
+    assert "empty (0 bytes)" in rows["empty.mp4"]["error"]
+    for name in ERRORS:
+        assert rows[name]["error"] and not rows[name]["cluster"]
+        record = json.loads((triaged["out"] / rows[name]["report"]).read_text(encoding="utf-8"))
+        assert record["triage"]["verdict"] == "error" and record["error"] == rows[name]["error"]
+    assert rows["truncated.mp4"]["sha256"] == hashlib.sha256(
+        (corpus["batch"] / "truncated.mp4").read_bytes()).hexdigest()
+
+
+def test_per_file_reports(corpus: dict[str, Path], triaged: dict[str, object]) -> None:
+    out = triaged["out"]
+    rows = {rel(corpus, r["path"]): r for r in triaged["rows"]}
+    reports = sorted(p.name for p in (out / "reports").iterdir())
+    assert len(reports) == 26 and len({r["report"] for r in triaged["rows"]}) == 26
+    record = json.loads((out / rows["A mirrored.mp4"]["report"]).read_text(encoding="utf-8"))
+    assert record["schema"] == "provenance.triage.file" and record["schema_version"] == 1
+    assert record["file"]["path"] == str(corpus["batch"] / "A mirrored.mp4")
+    assert record["parameters"]["fps"] == 2.0 and len(record["frames"]) == 12  # the 2-per-second query view
+    (match,) = record["matches"]
+    assert "hflip" in match["edits"] and match["sightings"][0]["first_seen"] == "2020-10-05"
+    assert record["earliest_appearance"]["earliest"]["platform"] == "youtube"
+    cluster = record["triage"]["cluster"]
+    assert cluster["verdict"] == "known" and cluster["size"] == 7
+    assert cluster["earliest_archived"]["first_seen"] == "2020-10-05"
+    # members earliest sighting first: the TikTok trim has the only sidecar of the A cluster
+    assert cluster["members"][0]["path"].endswith("A trim [abc123].mp4")
+    assert cluster["members"][0]["sightings"][0]["platform"] == "TikTok"
+    assert all((out / m["report"]).is_file() for m in cluster["members"])
+    c_record = json.loads((out / rows["C mirror.mov"]["report"]).read_text(encoding="utf-8"))
+    members = [Path(m["path"]).name for m in c_record["triage"]["cluster"]["members"]]
+    assert members[:2] == ["C original.mp4", "C reupload.mp4"]  # 2024-02-01, then 2024-02-03
+    assert c_record["triage"]["cluster"]["earliest_in_batch"]["first_seen"] == "2024-02-01"
+    assert c_record["matches"] == [] and c_record["triage"]["verdict"] == "new"
+    newline = json.loads((out / rows[NEWLINE_NAME]["report"]).read_text(encoding="utf-8"))
+    assert newline["file"]["name"] == NEWLINE_NAME
+    assert {"rotate"} <= set(newline["matches"][0]["edits"])
+
+
+def test_evidence_is_untouched_and_nothing_written_beside_it(triaged: dict[str, object]) -> None:
+    assert triaged["after"] == triaged["before"]
+    out = triaged["out"]
+    assert {p.name for p in out.iterdir()} >= {"index.html", "summary.csv", "skipped.csv", "journal.sqlite",
+                                               "reports"}
+
+
+def test_skipped_csv_lists_non_media(corpus: dict[str, Path], triaged: dict[str, object]) -> None:
+    text = (triaged["out"] / "skipped.csv").read_text(encoding="utf-8")
+    listed = {rel(corpus, r["path"]): r["reason"] for r in csv.DictReader(io.StringIO(text, newline=""))}
+    assert set(listed) == set(SKIPPED)
+
+
+def test_file_verdict_thresholds() -> None:
+    from provenance.model import Match, Segment
+
+    def match(q0: float, q1: float, verdict: str) -> Match:
+        return Match("0" * 64, "x", 0.9, verdict, (Segment(q0, q1, q0, q1),), 0, 0, 1.0, 5, 10.0, (), ())
+
+    class Fp:
+        is_still = False
+        duration = 10.0
+        frames = ()
+
+    assert file_verdict(Fp(), []) == ("new", 0.0)  # type: ignore[arg-type]
+    assert file_verdict(Fp(), [match(0, 5, "contains_parts")]) == ("partly_known", 0.5)  # type: ignore[arg-type]
+    # two archived items covering it together: a compilation of known footage is known
+    both = [match(0, 5, "contains_parts"), match(5, 9, "contains_parts")]
+    assert file_verdict(Fp(), both) == ("known", 0.9)  # type: ignore[arg-type]
+
+
+# -- resuming ----------------------------------------------------------------------------------------
+
+
+def journal_rows(out: Path, sql: str) -> list[tuple]:
+    """Rows of a query on a report folder's journal (read-only)."""
+    conn = sqlite3.connect(f"file:{out / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def interrupt_after(args: list[str], out: Path, contents: int, sig: signal.Signals) -> tuple[int, bytes]:
+    """Start the CLI, send ``sig`` once the journal holds ``contents`` results; (exit status, stderr)."""
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if len(journal_rows(out, "SELECT sha256 FROM contents")) >= contents:
+                    break
+            except sqlite3.OperationalError:
+                pass  # not created yet
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.stderr.read()!r}"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
+def test_resume_after_ctrl_c_and_kill_9_redoes_nothing(corpus: dict[str, Path], triaged: dict[str, object],
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    args = [sys.executable, "-m", "provenance", "triage", str(corpus["batch"]), "--archive", str(corpus["archive"]),
+            "--out", str(out), "--jobs", "1"]
+    query = "SELECT sha256, run_id, started_at, finished_at, pid FROM contents"
+
+    code, err = interrupt_after(args, out, 3, signal.SIGINT)  # Ctrl-C
+    assert code == 130 and b"interrupted" in err, err
+    after_ctrl_c = {r[0]: r[1:] for r in journal_rows(out, query)}
+    code, err = interrupt_after(args, out, len(after_ctrl_c) + 3, signal.SIGKILL)  # kill -9
+    assert code == -signal.SIGKILL, err
+    after_kill = {r[0]: r[1:] for r in journal_rows(out, query)}
+    assert 3 <= len(after_ctrl_c) < len(after_kill) < 22, "each run stopped part way"
+    assert not (out / "index.html").exists()
+    runs = journal_rows(out, "SELECT id, status FROM runs ORDER BY id")
+    assert runs == [(1, "interrupted"), (2, "running")]  # a killed run cannot say it ended
+
+    resumed = CliRunner().invoke(cli, ["triage", str(corpus["batch"]), "--archive", str(corpus["archive"]),
+                                       "--out", str(out), "--jobs", "2"])
+    assert resumed.exit_code == 4, resumed.output
+    assert f"({len(after_kill)} done before)" in resumed.output
+    contents = {r[0]: r[1:] for r in journal_rows(out, query)}
+    for sha, entry in after_kill.items():
+        assert contents[sha] == entry  # not redone: same run, same times, same worker process
+    assert {entry[0] for sha, entry in contents.items() if sha in after_ctrl_c} == {1}
+    assert journal_rows(out, "SELECT id, status FROM runs WHERE id = 3") == [(3, "finished")]
+    # each content went to a worker in one run only, but for those in flight at an interruption
+    attempts = journal_rows(out, "SELECT sha256, run_id FROM attempts")
+    runs_of: dict[str, set[int]] = {}
+    for sha, run in attempts:
+        runs_of.setdefault(sha, set()).add(run)
+    for sha, entry in contents.items():
+        assert max(runs_of[sha]) == entry[0]  # the last attempt is the one journaled
+    retried = [sha for sha, runs_ in runs_of.items() if len(runs_) > 1]
+    assert len(retried) <= 4  # --jobs 1 keeps at most 2 tasks in flight, and there were 2 interruptions
+    assert not any(sha in after_kill for sha, run in attempts if run == 3)
+    assert len(contents) == len(runs_of) == 22  # 26 media files, 4 of them byte-identical copies
+    # every file exactly once, with the same verdicts and clusters as the uninterrupted run
+    paths = journal_rows(out, "SELECT path FROM paths")
+    assert len(paths) == len({p for (p,) in paths}) == 26
+    rows = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"), newline="")))
+    assert len(rows) == 26 and len({r["path"] for r in rows}) == 26
+
+    def grouping(table: list[dict[str, str]]) -> set[frozenset[tuple[str, str]]]:
+        groups: dict[str, set[tuple[str, str]]] = {}
+        for r in table:
+            groups.setdefault(r["cluster"] or r["path"], set()).add((r["path"], r["verdict"]))
+        return {frozenset(g) for g in groups.values()}
+
+    assert grouping(rows) == grouping(triaged["rows"])
+
+
+def test_add_new_archives_unmatched_files_with_sightings(corpus: dict[str, Path], triaged: dict[str, object],
+                                                         tmp_path: Path) -> None:
+    archive = tmp_path / "archive.sqlite"
+    shutil.copyfile(corpus["archive"], archive)
+    out = tmp_path / "report"
+    shutil.copytree(triaged["out"], out)  # the journal comes along: nothing is decoded again
+    events: list[Progress] = []
+    result = triage([str(corpus["batch"])], str(out), str(archive), jobs=2, add_new=True, progress=events.append)
+    assert result.analysed == 0 and result.reused == 22
+    assert events[-1].done == events[-1].total == 26
+    new_shas = {r.sha256 for r in result.rows if r.verdict == "new"}
+    assert len(new_shas) == 8 and result.added == 8
+    assert all(r.added_to_archive == (r.verdict == "new") for r in result.rows)
+    with ArchiveStore.open(archive, create=False) as store:
+        assert len(store.items()) == 3 + 8
+        c_sha = next(r.sha256 for r in result.rows if r.path.endswith("C original.mp4"))
+        sightings = store.sightings(c_sha)
+        names = {s.file_name for s in sightings}
+        assert {"C original.mp4", "C copy 🎥.mp4"} <= names  # both copies of the bytes
+        assert any(s.source_url == "https://x.com/eyewitness/status/1760000000000000001"
+                   and s.first_seen == "2024-02-01" for s in sightings)
+        p_sha = next(r.sha256 for r in result.rows if r.path.endswith("P compilation.mp4"))
+        assert store.get(p_sha) is None  # partly known: not added
+        frames = store.get(c_sha).fingerprint.params.fps
+        assert frames == 8.0  # archived at the archive rate, from the decode already made
+    again = triage([str(corpus["batch"])], str(out), str(archive), jobs=2, add_new=True)
+    assert again.added == 0 and again.analysed == 0
+    # the next batch sees them as known
+    record = json.loads((out / next(r.report for r in again.rows if r.path.endswith("C mirror.mov")))
+                        .read_text(encoding="utf-8"))
+    assert record["triage"]["verdict"] == "new"  # judged against the archive as it was before this batch
+
+
+def test_missing_archive_without_add_new_is_exit_5(corpus: dict[str, Path], tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["triage", str(corpus["batch"]), "--archive", str(tmp_path / "none.sqlite"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 5 and "--add-new" in result.output
+
+
+def test_missing_input_is_exit_2(corpus: dict[str, Path], tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["triage", str(tmp_path / "nowhere"), "--archive", str(corpus["archive"]),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+
+
+# -- the page, in a real browser ---------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium(page: Path, tmp_path: Path, *mode: str, fragment: str = "") -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium on a local page (no network, a throw-away profile)."""
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000", *mode, page.as_uri() + fragment]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture()
+def browser() -> None:
+    """Skip when Debian's chromium package is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (the HTML page is checked in it)")
+
+
+def test_index_html_renders_in_chromium(browser: None, triaged: dict[str, object], tmp_path: Path) -> None:
+    out = triaged["out"]
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html.split("<body")[0]  # nothing fetched from outside
+    shot = tmp_path / "index.png"
+    done = chromium(out / "index.html", tmp_path, f"--screenshot={shot}")
+    assert shot.is_file() and shot.stat().st_size > 20_000, done.stderr
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dom = chromium(out / "index.html", tmp_path, "--dump-dom").stdout
+    assert 'data-sorted="cluster"' in dom  # the page's script ran
+    assert dom.count('<tr class="file ') == 26
+    assert dom.count('src="data:image/jpeg;base64,') == 22  # a thumbnail for every readable file
+    for verdict, count in (("known", 11), ("partly_known", 1), ("new", 10), ("error", 4)):
+        assert dom.count(f'class="file v-{verdict}"') == count, verdict
+    assert dom.count('<tbody class="cluster') == 9  # 8 clusters and the error group
+    assert dom.count('href="reports/') == 26
+    assert "B↵newline.mp4" in dom
+
+
+def test_index_html_sorts_in_chromium(browser: None, triaged: dict[str, object], tmp_path: Path) -> None:
+    dom = chromium(triaged["out"] / "index.html", tmp_path, "--dump-dom", fragment="#sort=-duration").stdout
+    assert 'data-sorted="-duration"' in dom
+    durations = [float(x.split('"')[0]) for x in dom.split('data-duration="')[1:]]
+    # within each cluster longest first, and clusters by their longest member
+    firsts = []
+    for body in dom.split("<tbody")[1:]:
+        values = [float(x.split('"')[0]) for x in body.split('data-duration="')[1:]]
+        assert values == sorted(values, reverse=True)
+        if "errors" not in body.split(">")[0]:
+            firsts.append(values[0])
+    assert firsts == sorted(firsts, reverse=True) and durations
