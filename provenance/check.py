@@ -15,10 +15,10 @@ from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
 from provenance.features import FrameFeatures, extract
 from provenance.fingerprint import Analysis, analyse
-from provenance.geometry_match import geometry_matches
+from provenance.geometry_match import describe_geometry, geometry_matches
 from provenance.keyframes import write_keyframes
 from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint
-from provenance.model import CheckReport, Fingerprint, Match, SamplingParams
+from provenance.model import CheckReport, Fingerprint, Match, SamplingParams, Sighting
 
 FEATURE_SEARCH_BELOW = 0.5  # share of the query the hash matches must explain before features are skipped
 QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
@@ -134,22 +134,44 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
     with ArchiveStore.open(archive_path, create=False) as store:
         frames, search = archive_frames(store)
         matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq)
-        if needs_features(fp, matches) and analysis.features:
-            item_ids, archived = store.feature_frames()
-            number = {item_id: n for n, item_id in enumerate(frames.ids)}
-            items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
-            known = items >= 0
-            archived = [f for f, ok in zip(archived, known, strict=True) if ok]
-            times = np.array([f.time for f in analysis.features])
-            side = analysis.feature_frames
+        if not analysis.features:
+            return matches
+        item_ids, archived = store.feature_frames()
+    number = {item_id: n for n, item_id in enumerate(frames.ids)}
+    items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
+    known = items >= 0
+    archived = [f for f, ok in zip(archived, known, strict=True) if ok]
+    items = items[known]
+    times = np.array([f.time for f in analysis.features])
+    side = analysis.feature_frames
+    mirror_cache: list[tuple[FrameFeatures, ...]] = []
 
-            def mirrored() -> tuple[FrameFeatures, ...]:
-                return extract(side, times, mirror=True) if side is not None else ()
+    def mirrored() -> tuple[FrameFeatures, ...]:
+        if not mirror_cache:
+            mirror_cache.append(extract(side, times, mirror=True) if side is not None else ())
+        return mirror_cache[0]
 
-            found = geometry_matches(fp, analysis.features, mirrored, items[known], archived, frames,
-                                     store.sightings, {m.sha256 for m in matches})
-            matches = tuple(sorted(matches + found, key=lambda m: -m.score))
-        return matches
+    sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
+    matches = tuple(
+        describe_geometry(fp, m, analysis.features, mirrored,
+                          [f for f, i in zip(archived, items, strict=True) if i == sha_number[m.sha256]])
+        for m in matches
+    )
+    if needs_features(fp, matches):
+        found = geometry_matches(fp, analysis.features, mirrored, items, archived, frames,
+                                 store_sightings(archive_path), {m.sha256 for m in matches})
+        matches = tuple(sorted(matches + found, key=lambda m: -m.score))
+    return matches
+
+
+def store_sightings(archive_path: str) -> Callable[[str], tuple[Sighting, ...]]:
+    """An item's sightings, read from the archive when asked."""
+
+    def read(sha256: str) -> tuple[Sighting, ...]:
+        with ArchiveStore.open(archive_path, create=False) as store:
+            return store.sightings(sha256)
+
+    return read
 
 
 def check(

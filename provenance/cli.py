@@ -95,15 +95,18 @@ def decode_progress() -> Callable[[float, float | None], None]:
     return show
 
 
-def sampling(fps: float | None) -> Any:
-    """SamplingParams for the --fps option (None = the documented default)."""
+def sampling(fps: float | None, fast: bool = False) -> Any:
+    """SamplingParams for the --fps option (None = the documented default) and the --fast flag."""
     from provenance.model import SamplingParams
 
     if fps is None:
-        return SamplingParams()
+        return SamplingParams(keyframes_only=fast)
     if not 0.1 <= fps <= 30:
         raise click.BadParameter("must be between 0.1 and 30 samples per second", param_hint="--fps")
-    return SamplingParams(fps=fps)
+    return SamplingParams(fps=fps, keyframes_only=fast)
+
+
+FAST_HELP = "Fast mode: decode and hash only the keyframes (I-frames), at their own times; --fps is ignored."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -131,11 +134,12 @@ def cli(debug: bool) -> None:
 @click.option("--claimed-date", help="The date the footage is said to be from (YYYY-MM-DD), to test against "
                                       "the earliest archived appearance.")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
+@click.option("--fast", is_flag=True, help=FAST_HELP)
 @click.option("--fail-on-match", is_flag=True, help="Exit 1 when the archive holds a match (for scripts).")
 @click.option("--examiner", help="Who examines the file, for the archive's custody log (default: the OS user).")
 @handles_errors
 def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | None, claimed_date: str | None,
-          fps: float | None, fail_on_match: bool, examiner: str | None) -> None:
+          fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None) -> None:
     """Examine FILE: identity hashes, metadata, frame hashes, shots; matches with --archive.
 
     The file is opened read-only; nothing is written beside it.
@@ -149,7 +153,7 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
     """
     from provenance.check import check as run_check
 
-    params = sampling(fps)
+    params = sampling(fps, fast)
     report = run_check(file, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
                        progress=decode_progress() if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
@@ -194,12 +198,13 @@ def archive() -> None:
 @click.option("--first-seen", help="When it was first seen (YYYY-MM-DD or ISO 8601 date-time).")
 @click.option("--label", help="Free-text label (case number, incident).")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 8 for archived items).")
+@click.option("--fast", is_flag=True, help=FAST_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was added.")
 @click.option("--examiner", help="Who adds the files, for the archive's custody log (default: the OS user).")
 @handles_errors
 def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | None, platform: str | None,
                 uploader: str | None, first_seen: str | None, label: str | None, fps: float | None,
-                as_json: bool, examiner: str | None) -> None:
+                fast: bool, as_json: bool, examiner: str | None) -> None:
     """Add FILES to the archive (created if missing). Idempotent by SHA-256.
 
     A yt-dlp NAME.info.json beside a file is read as a sighting too. A bad file is reported and
@@ -219,7 +224,7 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
         if show:
             click.echo(f"\r[{done[0]}/{len(files)}] {os.path.basename(name)[:60]:<60}", err=True, nl=False)
 
-    result = add_files(path, list(files), sighting=sighting, params=sampling(fps) if fps else None,
+    result = add_files(path, list(files), sighting=sighting, params=sampling(fps, fast) if fps or fast else None,
                        progress=progress)
     if show:
         click.echo("", err=True)

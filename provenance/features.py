@@ -89,15 +89,14 @@ class FeatureIndex:
         self.points = (np.concatenate([f.points for f in frames]) if frames and sum(sizes)
                        else np.zeros((0, 2), np.float32))
         # LSH (FLANN algorithm 6) for binary descriptors: sub-linear in the number of descriptors
-        self.matcher = cv2.FlannBasedMatcher(dict(algorithm=6, table_number=8, key_size=16, multi_probe_level=1),
-                                             dict(checks=64))
+        self.matcher = cv2.FlannBasedMatcher(dict(algorithm=6, table_number=4, key_size=20, multi_probe_level=1),
+                                             dict(checks=32))
         if len(self.descriptors):
             self.matcher.add([self.descriptors])
             self.matcher.train()
 
     def pairs(self, query: tuple[FrameFeatures, ...], *, mirrored: bool) -> list[FramePair]:
         """Frame pairs between ``query`` frames and archived frames that pass the geometric check."""
-        import cv2
 
         found: list[FramePair] = []
         if not len(self.descriptors):
@@ -118,26 +117,47 @@ class FeatureIndex:
                 sel = owner == row
                 if sel.sum() < MIN_VOTES:
                     break
-                src = q.points[qi[sel]] * np.array([q.aspect, 1.0], np.float32)
                 archived = self.frames[int(row)]
-                dst = self.points[ti[sel]] * np.array([archived.aspect, 1.0], np.float32)
-                affine, mask = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC,
-                                                    ransacReprojThreshold=RANSAC_PIXELS, maxIters=2000,
-                                                    confidence=0.995)
-                if affine is None or mask is None:
-                    continue
-                inliers = int(mask.sum())
-                if inliers < MIN_INLIERS or inliers < MIN_INLIER_SHARE * int(sel.sum()):
-                    continue
-                # back to 0..1 coordinates on both sides
-                to_unit = np.diag([1 / archived.aspect, 1.0])
-                unit = to_unit @ affine[:, :2] @ np.diag([q.aspect, 1.0])
-                shift = to_unit @ affine[:, 2]
-                unit_affine = np.hstack([unit, shift[:, None]])
-                if not plausible(unit_affine):
-                    continue
-                found.append(FramePair(q.time, int(row), inliers, mirrored, unit_affine))
+                pair = fit(q, archived, q.points[qi[sel]], self.points[ti[sel]], int(row), mirrored)
+                if pair is not None:
+                    found.append(pair)
         return found
+
+
+def fit(query: FrameFeatures, archived: FrameFeatures, src: np.ndarray, dst: np.ndarray, row: int,
+        mirrored: bool) -> FramePair | None:
+    """RANSAC fit of matched points (0..1 coordinates) between two frames, or None if it fails."""
+    import cv2
+
+    src_px = src * np.array([query.aspect, 1.0], np.float32)  # same unit on both axes: the height
+    dst_px = dst * np.array([archived.aspect, 1.0], np.float32)
+    affine, mask = cv2.estimateAffine2D(src_px, dst_px, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS,
+                                        maxIters=2000, confidence=0.995)
+    if affine is None or mask is None:
+        return None
+    inliers = int(mask.sum())
+    if inliers < MIN_INLIERS or inliers < MIN_INLIER_SHARE * len(src):
+        return None
+    to_unit = np.diag([1 / archived.aspect, 1.0])
+    unit = np.hstack([to_unit @ affine[:, :2] @ np.diag([query.aspect, 1.0]), (to_unit @ affine[:, 2])[:, None]])
+    if not plausible(unit):
+        return None
+    return FramePair(query.time, row, inliers, mirrored, unit)
+
+
+def pair_frames(query: FrameFeatures, archived: FrameFeatures, row: int, mirrored: bool) -> FramePair | None:
+    """Match two frames directly (brute force; for frames already known to correspond in time)."""
+    import cv2
+
+    if len(query.descriptors) < MIN_INLIERS or len(archived.descriptors) < MIN_INLIERS:
+        return None
+    knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, archived.descriptors, k=2)
+    good = [(m[0].queryIdx, m[0].trainIdx) for m in knn if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    if len(good) < MIN_VOTES:
+        return None
+    qi = np.array([g[0] for g in good])
+    ti = np.array([g[1] for g in good])
+    return fit(query, archived, query.points[qi], archived.points[ti], row, mirrored)
 
 
 def plausible(affine: np.ndarray) -> bool:

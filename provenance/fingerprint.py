@@ -109,9 +109,12 @@ def analyse(path: str, params: SamplingParams | None = None,
                 progress(seconds, total)
 
         decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
-                                progress=report if progress else None, side=side)
+                                progress=report if progress else None, side=side,
+                                keyframes_only=params.keyframes_only)
         times = decoded.times
         duration = len(times) / params.fps
+        if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
+            duration = max(float(times[-1]), float(metadata.duration or 0.0))
     gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation
     warnings = decode_warnings(metadata, duration if not still else 0.0, decoded.errors, decoded.exit_code)
     runs = border_runs(gray, params.fps, still=still)

@@ -4,22 +4,33 @@ ffmpeg does the decoding, the sampling (its ``fps`` filter) and the scaling in C
 receives small raw frames. Sample ``k`` is the frame on screen at ``k / fps`` seconds after the
 first frame, so sample times are exact multiples of ``1 / fps``. ffmpeg applies the display
 matrix (rotation) itself, so a rotated remux decodes to the same upright picture.
+
+``keyframes_only`` is the fast mode: the decoder skips every frame that is not a keyframe
+(``-skip_frame nokey``), which is most of the decoding work, and there is no ``fps`` filter. The
+samples are then the keyframes themselves, at irregular times; ffmpeg's ``showinfo`` filter reports
+each one's presentation timestamp and time base on stderr, and the times are those exact rationals,
+counted from the first keyframe (the first frame of every decodable stream).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from provenance.errors import MissingToolError, UnreadableMediaError
 
 INSTALL_HINT = "install ffmpeg (Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg)"
+_SHOWINFO_TB = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] config in time_base: (\d+)/(\d+)")
+_SHOWINFO_PTS = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] n: *\d+ pts: *(-?\d+) ")
+_LOG_LEVEL = re.compile(rb" ?\[(panic|fatal|error|warning|info|verbose|debug|trace)\] ")
 
 
 @dataclass(frozen=True)
@@ -66,18 +77,24 @@ def decode_frames(
     max_frames: int | None = None,
     progress: Callable[[float], None] | None = None,
     side: SideOutput | None = None,
+    keyframes_only: bool = False,
 ) -> DecodedFrames:
     """Decode ``path`` into frames of ``width`` x ``height`` (squashed, area-averaged).
 
     ``fps`` None keeps every frame (stills). ``select`` keeps only those sample numbers (after the
     fps filter), which is how keyframes are fetched again at full size. ``progress`` is called with
     the seconds decoded so far. ``side`` adds a second output from the same decode, read from its
-    own pipe. The input is only read.
+    own pipe. ``keyframes_only`` decodes only the keyframes and ignores ``fps`` (see the module
+    notes; ``select`` then counts keyframes). The input is only read.
     """
     import ffmpeg  # ffmpeg-python builds the command line; never a shell string
 
     require_ffmpeg()
-    stream = ffmpeg.input(ffmpeg_url(path), nostdin=None)["v:0"]
+    in_kwargs: dict[str, object] = {"skip_frame": "nokey"} if keyframes_only else {}
+    stream = ffmpeg.input(ffmpeg_url(path), nostdin=None, **in_kwargs)["v:0"]
+    if keyframes_only:
+        stream = stream.filter("showinfo")  # each decoded frame's pts, before anything drops one
+        fps = None
     if fps is not None:
         stream = stream.filter("fps", fps=fps, round="up")  # "up": sample k is the frame on screen at k / fps
     if select:
@@ -99,7 +116,9 @@ def decode_frames(
     if side_stream is not None:
         side_kwargs = {"format": "rawvideo", "pix_fmt": "gray", "fps_mode": "passthrough"}
         output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **side_kwargs))
-    args = output.global_args("-hide_banner", "-loglevel", "error").compile()
+    # showinfo logs at "info"; the level tag on each line keeps ffmpeg's errors apart from it
+    log_args = ("-nostats", "-loglevel", "level+info") if keyframes_only else ("-loglevel", "error")
+    args = output.global_args("-hide_banner", *log_args).compile()
     channels = 3 if color else 1
     frame_bytes = width * height * channels
     try:
@@ -119,10 +138,23 @@ def decode_frames(
         side_reader = threading.Thread(target=drain_side, daemon=True)
         side_reader.start()
     err_lines: list[bytes] = []
+    key_pts: list[int] = []
+    time_base: list[Fraction] = []
 
     def drain_stderr() -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
+            if keyframes_only:
+                if found := _SHOWINFO_PTS.match(line):
+                    key_pts.append(int(found.group(1)))
+                    continue
+                if found := _SHOWINFO_TB.match(line):
+                    time_base.append(Fraction(int(found.group(1)), int(found.group(2))))
+                    continue
+                level = _LOG_LEVEL.search(line)
+                if level is None or level.group(1) not in (b"panic", b"fatal", b"error"):
+                    continue
+                line = line[: level.start()] + b" " + line[level.end() :]
             if len(err_lines) < 200:
                 err_lines.append(line)
 
@@ -137,7 +169,10 @@ def decode_frames(
         while block := proc.stdout.read(batch):
             chunks.append(block)
             got += len(block)
-            progress(got // frame_bytes / (fps or 1))
+            if keyframes_only:
+                progress(keyframe_times(key_pts, time_base)[-1] if key_pts and time_base else 0.0)
+            else:
+                progress(got // frame_bytes / (fps or 1))
         data = b"".join(chunks)
     proc.stdout.close()
     code = proc.wait()
@@ -153,7 +188,14 @@ def decode_frames(
     count = len(data) // frame_bytes
     shape: tuple[int, ...] = (count, height, width, 3) if color else (count, height, width)
     pixels = np.frombuffer(data[: count * frame_bytes], dtype=np.uint8).reshape(shape)
-    if select:
+    if keyframes_only:
+        every = keyframe_times(key_pts, time_base)
+        times = np.array([every[n] for n in select[:count]] if select else every[:count], dtype=np.float64)
+        if len(times) < count:
+            raise UnreadableMediaError(f"ffmpeg reported no timestamp for some keyframes of {path}")
+        if side_pixels is not None:
+            side_times = times[: len(side_pixels)].copy()
+    elif select:
         times = np.array([n / fps for n in select[:count]] if fps else list(range(count)), dtype=np.float64)
     elif fps is not None:
         times = np.arange(count, dtype=np.float64) / fps
@@ -165,3 +207,11 @@ def decode_frames(
         raise UnreadableMediaError(f"no frame could be decoded from {path}: {first}")
     return DecodedFrames(pixels=pixels, times=times, errors=errors[:20], exit_code=code,
                          side_pixels=side_pixels, side_times=side_times)
+
+
+def keyframe_times(pts: list[int], time_base: list[Fraction]) -> list[float]:
+    """Seconds of each decoded keyframe after the first: (pts - first pts) x time base, exact until the float."""
+    if not pts or not time_base:
+        return []
+    base = time_base[0]
+    return [float((p - pts[0]) * base) for p in pts]

@@ -9,10 +9,19 @@ archived picture the query shows (``crop``), where the archived picture sits ins
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from provenance.features import FEATURE_FPS, FeatureIndex, FrameFeatures, FramePair, inverse_box, mapped_box
+from provenance.features import (
+    FEATURE_FPS,
+    FeatureIndex,
+    FrameFeatures,
+    FramePair,
+    inverse_box,
+    mapped_box,
+    pair_frames,
+)
 from provenance.match import (
     WHOLE_ITEM,
     ArchiveFrames,
@@ -26,6 +35,14 @@ from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
 MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match (one a second)
 STRONG_INLIERS = 80  # inliers at which a frame pair counts as certain
 STILL_INLIERS = 30  # a single pair (a still) must be this strong
+SEARCH_FRAMES = 16  # query feature frames searched in the whole archive (spread over the query)
+
+
+def _spread(count: int, most: int) -> list[int]:
+    """Up to ``most`` indices spread evenly over ``count``."""
+    if count <= most:
+        return list(range(count))
+    return sorted({int(round(i)) for i in np.linspace(0, count - 1, most)})
 
 
 def _pseudo_distance(inliers: np.ndarray) -> np.ndarray:
@@ -77,9 +94,11 @@ def geometry_matches(
     if not archive_features or not features:
         return ()
     index = FeatureIndex(archive_features)
-    pairs = index.pairs(features, mirrored=False)
+    pick = _spread(len(features), SEARCH_FRAMES)
+    pairs = index.pairs(tuple(features[i] for i in pick), mirrored=False)
     if not any(frames.sha256[archive_items[p.archive_row]] not in skip for p in pairs):
-        pairs = index.pairs(mirrored_features(), mirrored=True)
+        mirrored = mirrored_features()
+        pairs = index.pairs(tuple(mirrored[i] for i in pick), mirrored=True)
     by_item: dict[int, list[FramePair]] = {}
     for pair in pairs:
         item = int(archive_items[pair.archive_row])
@@ -153,3 +172,38 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
         edits=tuple(edits),
         sightings=sightings(sha),
     )
+
+
+DESCRIBE_FRAMES = 6  # aligned frame pairs looked at to describe the geometry of a hash match
+
+
+def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFeatures, ...],
+                      mirrored_features: Callable[[], tuple[FrameFeatures, ...]],
+                      item_features: list[FrameFeatures]) -> Match:
+    """Add what local features see (crop, inset picture, padding) to a match the hashes made.
+
+    The hashes give the time alignment, so each query feature frame is compared only with the
+    archived feature frame shown at the same moment. Turned copies are left as they are.
+    """
+    names = {e.name for e in match.edits}
+    if match.verdict == "identical" or names & {"rotate", "vflip"} or not item_features or not features:
+        return match
+    query_frames = mirrored_features() if "hflip" in names else features
+    archive_times = np.array([f.time for f in item_features])
+    chosen = [q for q in query_frames
+              if any(s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6 for s in match.segments)]
+    if len(chosen) > DESCRIBE_FRAMES:
+        chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, DESCRIBE_FRAMES).round().astype(int)]
+    pairs = []
+    for q in chosen:
+        seg = next(s for s in match.segments if s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6)
+        t = seg.archive_start + (q.time - seg.query_start) * match.speed
+        row = int(np.argmin(np.abs(archive_times - t)))
+        if abs(archive_times[row] - t) <= 0.6:
+            pair = pair_frames(q, item_features[row], row, "hflip" in names)
+            if pair is not None:
+                pairs.append(pair)
+    if not pairs:
+        return match
+    extra = [e for e in _geometry_edits(query, pairs) if e.name not in names]
+    return replace(match, edits=match.edits + tuple(extra)) if extra else match

@@ -124,6 +124,7 @@ class SamplingParams:
     work_size: int = 128  # frames are scaled (squashed) by ffmpeg to work_size x work_size grey
     phash_size: int = 8  # imagehash.phash hash_size (64 bits)
     pdq_size: int = 64  # PDQ works on a 64x64 luminance buffer (256 bits)
+    keyframes_only: bool = False  # fast mode: hash only the keyframes (I-frames), at their own times; fps unused
 
 
 @dataclass(frozen=True)

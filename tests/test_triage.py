@@ -344,6 +344,43 @@ def test_file_verdict_thresholds() -> None:
     assert file_verdict(Fp(), both) == ("known", 0.9)  # type: ignore[arg-type]
 
 
+def test_progress_bar_with_eta_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from provenance.commands.triage import _Bar
+
+    bar = _Bar()
+    assert not bar.enabled  # pytest's stderr is not a terminal: the bar stays quiet
+    bar(Progress(3, 10, 12.0, 28.0, "/x/clip.mp4"))
+    assert capsys.readouterr().err == ""
+    bar.enabled = True
+    bar(Progress(0, 10, 0.0, None, "/x/first.mp4"))
+    bar.last = 0.0
+    bar(Progress(3, 10, 12.0, 28.0, "/x/clip one.mp4"))
+    bar(Progress(10, 10, 40.0, 0.0, "/x/last\nname.mp4"))  # the final state is always drawn
+    bar.close()
+    err = capsys.readouterr().err
+    assert "0/10 files" in err and "ETA --:--:--" in err
+    assert "3/10 files" in err and "30%" in err and "ETA 0:00:28" in err and "clip one.mp4" in err
+    assert "10/10 files" in err and "last name.mp4" in err and err.endswith("\n") and err.count("\n") == 1
+
+
+def test_report_folder_and_archive_inside_the_input_are_not_triaged(corpus: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    shutil.copyfile(corpus["batch"] / "new photo.jpg", folder / "new photo.jpg")
+    archive = folder / "archive.sqlite"
+    shutil.copyfile(corpus["archive"], archive)
+    out = folder / "report"
+    first = triage([str(folder)], str(out), str(archive), jobs=1)
+    second = triage([str(folder)], str(out), str(archive), jobs=1)  # the report folder now holds files
+    for result in (first, second):
+        assert [Path(r.path).name for r in result.rows] == ["new photo.jpg"]
+        assert {Path(s.path).name: s.reason for s in result.skipped} == {
+            "archive.sqlite": "the archive or a file of the report folder: not evidence",
+            "report": "the report folder: not evidence"}
+    assert second.analysed == 0 and second.reused == 1
+
+
 # -- resuming ----------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,9 @@ Both return ``IndexHits`` sorted by (query_idx, distance, ref_idx).
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -377,7 +379,271 @@ class MultiIndexHashIndex:
         return index
 
 
-INDEXES: dict[str, type[HammingIndex]] = {cls.NAME: cls for cls in (LinearIndex, MultiIndexHashIndex)}
+SAMPLED_TABLES = 8
+"""Hash tables of ``SampledBitsIndex`` (memory grows with them, and so does recall)."""
+
+SAMPLED_KEY_BITS = 32
+"""Bits sampled from the hash into each table's key: few enough that a near duplicate often agrees on
+all of them, enough that unrelated frames almost never do (one chance in 2^32 per table)."""
+
+FALLBACK_SHARE = 0.25
+"""When the candidate groups hold more than this share of all references, scanning everything is cheaper."""
+
+_SAMPLED_FORMAT = 1
+_KEY_CHUNK = 1 << 17  # rows whose bits are unpacked at once while keys are computed (32 MiB for PDQ)
+
+
+def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` as an uncompressed ``.npz``: a temporary file beside it, then a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _ragged(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[k] .. starts[k] + lengths[k] - 1`` for every k, concatenated (int64)."""
+    keep = lengths > 0
+    starts, lengths = starts[keep].astype(np.int64), lengths[keep].astype(np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    steps = np.ones(total, dtype=np.int64)
+    steps[0] = starts[0]
+    ends = np.cumsum(lengths)[:-1]
+    steps[ends] = starts[1:] - (starts[:-1] + lengths[:-1]) + 1
+    return np.cumsum(steps)
+
+
+class SampledBitsIndex:
+    """Approximate radius search for archives too large to scan: find the groups, then scan them exactly.
+
+    References belong to groups (the archived items their frames come from). Stage one finds the
+    groups that may hold a match: each of ``tables`` hash tables is keyed by ``key_bits`` bits sampled
+    at fixed random positions of the hash (bit-sampling LSH), and stores the (key, group) pairs of all
+    references. A query's keys are looked up in every table (``probe_bits`` = 1 also looks up each key
+    with one bit flipped), and every group found is a candidate. Stage two compares every query with
+    every reference of the candidate groups, exactly, at the requested radius.
+
+    So every pair returned is a pair the linear scan returns, with the same distance, and a pair is
+    missed only when no query at all met its group in any table. A frame ``d`` bits from a reference
+    agrees with it on a table's key with probability ``(1 - d / 256) ** key_bits`` (0.28 at d = 10,
+    0.019 at d = 30 for 32 bits), and a clip that matches an item brings many such frame pairs and
+    8 tables, so whole items are found with near certainty; a group met only by a few far pairs
+    (say d > 48) can be missed. ``tests/test_perf_paths.py`` measures this recall against
+    ``LinearIndex``. Random keys collide one time in 2^32 per table, so stage two stays small.
+
+    The index stores keys and group numbers (8 bytes per distinct key of a group and table), not the
+    hashes: ``save`` writes it to a ``.npz`` file and ``load`` needs the same hashes and groups again.
+    """
+
+    NAME: ClassVar[str] = "sampled"
+
+    def __init__(self, tables: int = SAMPLED_TABLES, key_bits: int = SAMPLED_KEY_BITS, probe_bits: int = 0,
+                 seed: int = 20240607) -> None:
+        """An empty index; call ``build`` or ``SampledBitsIndex.load``."""
+        if not 1 <= key_bits <= 32 or tables < 1 or probe_bits not in (0, 1):
+            raise ValueError("need 1..32 key bits, at least one table and probe_bits 0 or 1")
+        self.tables, self.key_bits, self.probe_bits, self.seed = tables, key_bits, probe_bits, seed
+        self.key = ""
+        """Free text saved with the index, e.g. the archive id and generation it was built from."""
+        self._nbytes: int | None = None
+        self._words = np.zeros((0, 1), dtype=np.uint64)
+        self._positions = np.zeros((tables, key_bits), dtype=np.int64)
+        self._table_keys: list[np.ndarray] = []
+        self._table_groups: list[np.ndarray] = []
+        self._groups = np.zeros(0, dtype=np.int64)
+        self._group_rows = np.zeros(0, dtype=np.int64)
+        self._group_starts = np.zeros(1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        """The number of indexed hashes."""
+        return int(self._words.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index itself (tables and group maps; the hashes belong to the caller)."""
+        arrays = [*self._table_keys, *self._table_groups, self._groups, self._group_rows, self._group_starts]
+        return int(sum(a.nbytes for a in arrays))
+
+    def _keys(self, hashes: np.ndarray) -> np.ndarray:
+        """(N, nbytes) uint8 to (tables, N) uint32: each table's sampled bits, packed big-endian."""
+        n = hashes.shape[0]
+        out = np.empty((self.tables, n), dtype=np.uint32)
+        flat_positions = self._positions.ravel()
+        pad = 32 - self.key_bits
+        for start in range(0, n, _KEY_CHUNK):
+            bits = np.unpackbits(hashes[start : start + _KEY_CHUNK], axis=1)[:, flat_positions]
+            bits = bits.reshape(-1, self.tables, self.key_bits)
+            if pad:
+                bits = np.concatenate([np.zeros((*bits.shape[:2], pad), dtype=np.uint8), bits], axis=2)
+            packed = np.packbits(bits, axis=2).view(">u4")[:, :, 0]
+            out[:, start : start + _KEY_CHUNK] = packed.T
+        return out
+
+    def build(self, hashes: np.ndarray, groups: np.ndarray | None = None) -> None:
+        """Index the reference hashes; ``groups`` (N,) says which group (item) each belongs to.
+
+        Without groups every reference is its own group, and stage two only verifies the references
+        whose keys matched.
+        """
+        hashes = _check_hashes(hashes, "reference hashes")
+        n, nbytes = hashes.shape
+        group_of = np.arange(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+        if group_of.shape != (n,):
+            raise ValueError(f"groups must be one number per hash ({n}), got shape {group_of.shape}")
+        rng = np.random.default_rng(self.seed)
+        self._positions = np.stack([rng.choice(nbytes * 8, self.key_bits, replace=False)
+                                    for _ in range(self.tables)]).astype(np.int64)
+        self._set_rows(hashes, group_of)
+        keys = self._keys(hashes)
+        self._table_keys, self._table_groups = [], []
+        for t in range(self.tables):
+            # one entry per distinct (key, group): an item's similar frames share keys
+            pairs = np.unique((keys[t].astype(np.uint64) << np.uint64(32)) | self._groups.astype(np.uint64))
+            self._table_keys.append((pairs >> np.uint64(32)).astype(np.uint32))
+            self._table_groups.append((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+
+    def _set_rows(self, hashes: np.ndarray, group_of: np.ndarray) -> None:
+        """Keep the hashes and the map from groups (renumbered 0..G-1) to their rows."""
+        self._nbytes = hashes.shape[1]
+        self._words = _to_words(hashes)
+        if len(group_of) and np.all(group_of[1:] >= group_of[:-1]):
+            # already in group order (the archive's frame table is): no sort needed
+            starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
+            self._groups = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.r_[starts, len(group_of)]))
+            self._group_rows = np.arange(len(group_of), dtype=np.int64)
+            self._group_starts = np.r_[starts, len(group_of)].astype(np.int64)
+        else:
+            _, dense = np.unique(group_of, return_inverse=True)
+            self._groups = dense.astype(np.int64)
+            self._group_rows = np.argsort(dense, kind="stable").astype(np.int64)
+            counts = np.bincount(dense, minlength=int(dense.max()) + 1 if len(dense) else 0)
+            self._group_starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        if len(self._group_starts) - 1 > 2**32 - 1:
+            raise ValueError("too many groups for 32-bit group numbers")
+
+    def candidate_groups(self, queries: np.ndarray) -> np.ndarray:
+        """Stage one: the (sorted, distinct) group numbers that some query meets in some table."""
+        if self._nbytes is None:
+            raise ValueError("the index is empty: call build() or load() first")
+        queries = _check_hashes(queries, "queries", self._nbytes)
+        keys = self._keys(queries)
+        if self.probe_bits:
+            flips = np.r_[np.uint32(0), np.left_shift(np.uint32(1), np.arange(self.key_bits, dtype=np.uint32))]
+            keys = (keys[:, :, None] ^ flips[None, None, :]).reshape(self.tables, -1)
+        found = []
+        for t in range(self.tables):
+            table = self._table_keys[t]
+            lo = np.searchsorted(table, keys[t], side="left")
+            hi = np.searchsorted(table, keys[t], side="right")
+            found.append(self._table_groups[t][_ragged(lo, hi - lo)])
+        return np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, dtype=np.int64)
+
+    def search(self, queries: np.ndarray, radius: int) -> IndexHits:
+        """References within ``radius`` bits of each query, among the groups stage one finds."""
+        radius = _check_radius(radius)
+        groups = self.candidate_groups(queries)
+        query_words = _to_words(_check_hashes(queries, "queries", self._nbytes))
+        starts = self._group_starts[groups]
+        rows = self._group_rows[_ragged(starts, self._group_starts[groups + 1] - starts)]
+        if len(rows) > FALLBACK_SHARE * len(self):
+            return _linear_search(np.ascontiguousarray(self._words.T), query_words, radius)
+        hits = _linear_search(np.ascontiguousarray(self._words[rows].T), query_words, radius)
+        return IndexHits.from_unsorted(hits.query_idx, rows[hits.ref_idx], hits.distance)
+
+    def save(self, path: str | Path, *, key: str | None = None) -> None:
+        """Write the index (not the hashes) to ``path`` as ``.npz``, atomically; ``key`` is stored with it."""
+        if self._nbytes is None:
+            raise ValueError("the index is empty: call build() before save()")
+        meta = {"format": _SAMPLED_FORMAT, "name": self.NAME, "nbytes": self._nbytes, "rows": len(self),
+                "tables": self.tables, "key_bits": self.key_bits, "probe_bits": self.probe_bits,
+                "seed": self.seed, "key": self.key if key is None else key}
+        lengths = np.array([len(k) for k in self._table_keys], dtype=np.int64)
+        arrays = {"meta": np.array(json.dumps(meta)), "positions": self._positions, "lengths": lengths,
+                  "keys": np.concatenate(self._table_keys), "groups": np.concatenate(self._table_groups),
+                  "group_of": self._groups.astype(np.int32 if len(self._group_starts) < 2**31 else np.int64)}
+        _atomic_savez(Path(path), arrays)
+
+    @staticmethod
+    def read_key(path: str | Path) -> str | None:
+        """The key stored in the index file at ``path``, or None when the file is missing or unreadable."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return str(json.loads(str(data["meta"])).get("key", ""))
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None
+
+    @classmethod
+    def load(cls, path: str | Path, hashes: np.ndarray) -> SampledBitsIndex:
+        """Read an index written by ``save``, for the same ``hashes`` it was built on.
+
+        Raises ``ArchiveError`` when the file is unreadable or was built for other hashes (another
+        count or hash length).
+        """
+        path = Path(path)
+        hashes = _check_hashes(hashes, "reference hashes")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                positions, lengths = data["positions"], data["lengths"]
+                keys, groups, group_of = data["keys"], data["groups"], data["group_of"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ArchiveError(f"the index file {path} is unreadable ({exc}): delete it, it is rebuilt") from exc
+        try:
+            if not isinstance(meta, dict) or (meta.get("format"), meta.get("name")) != (_SAMPLED_FORMAT, cls.NAME):
+                raise ValueError("another format")
+            if (int(meta["rows"]), int(meta["nbytes"])) != hashes.shape or len(group_of) != hashes.shape[0]:
+                raise ValueError(f"built for {meta['rows']} hashes of {meta['nbytes']} bytes, not {hashes.shape}")
+            index = cls(int(meta["tables"]), int(meta["key_bits"]), int(meta["probe_bits"]), int(meta["seed"]))
+            if positions.shape != (index.tables, index.key_bits) or lengths.shape != (index.tables,):
+                raise ValueError("array shapes disagree")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArchiveError(f"the index file {path} is not usable ({exc}): delete it, it is rebuilt") from exc
+        index._positions = positions.astype(np.int64)
+        index._set_rows(hashes, group_of.astype(np.int64))
+        bounds = np.r_[0, np.cumsum(lengths)]
+        index._table_keys = [keys[a:b] for a, b in itertools.pairwise(bounds)]
+        index._table_groups = [groups[a:b] for a, b in itertools.pairwise(bounds)]
+        index.key = str(meta.get("key", ""))
+        return index
+
+
+def open_sampled_index(path: str | Path, key: str, hashes: np.ndarray, groups: np.ndarray,
+                       **options: int) -> SampledBitsIndex:
+    """The persisted ``SampledBitsIndex`` at ``path`` if it was built for ``key``, else a new one, saved there.
+
+    ``key`` names the state of the references (e.g. archive id and generation): a file with another
+    key is stale and is rebuilt. The file is replaced atomically; when it cannot be written (a
+    read-only folder), the index is still returned, only not kept.
+    """
+    if SampledBitsIndex.read_key(path) == key:
+        try:
+            index = SampledBitsIndex.load(path, hashes)
+            if np.array_equal(index._groups, _dense_groups(groups)):
+                return index
+        except ArchiveError:
+            pass  # unusable: rebuilt below
+    index = SampledBitsIndex(**options)
+    index.build(hashes, groups)
+    index.key = key
+    with contextlib.suppress(OSError):  # an index that cannot be kept is rebuilt next time, same results
+        index.save(path)
+    return index
+
+
+def _dense_groups(groups: np.ndarray) -> np.ndarray:
+    """Groups renumbered 0..G-1 in order of first value, as ``SampledBitsIndex`` keeps them."""
+    return np.unique(np.asarray(groups, dtype=np.int64), return_inverse=True)[1].astype(np.int64)
+
+
+INDEXES: dict[str, type[HammingIndex]] = {
+    cls.NAME: cls for cls in (LinearIndex, MultiIndexHashIndex, SampledBitsIndex)
+}
 """Index implementations by name."""
 
 

@@ -30,6 +30,7 @@ def _handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        """Run the command under ``handles_errors``."""
         from provenance.cli import handles_errors
 
         return handles_errors(func)(*args, **kwargs)

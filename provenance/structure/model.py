@@ -102,6 +102,8 @@ class Track:
     sync_samples: int | None  # None when there is no 'stss' (every sample is a sync sample)
     composition_offsets: bool  # a 'ctts' box: frames are reordered (B-frames)
     sample_table_seconds: float | None  # sum of the 'stts' durations
+    first_sample_delta: int | None  # duration of the first sample (media units), from 'stts'
+    first_composition_offset: int | None  # of the first sample (media units), from 'ctts'
     data_handler_names: tuple[str, ...] = ()  # names of minf/hdlr (QuickTime data handlers)
 
 
@@ -126,6 +128,7 @@ class XmpInfo:
     metadata_date: str | None
     history_agents: tuple[str, ...]
     history_actions: tuple[str, ...]
+    provenance: str | None = None  # dcterms:provenance: a pointer to a C2PA manifest ("self#jumbf=...")
 
 
 @dataclass(frozen=True)

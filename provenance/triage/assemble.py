@@ -20,7 +20,7 @@ from provenance.check import as_query
 from provenance.fingerprint import Analysis
 from provenance.model import Fingerprint, Match, Sighting
 from provenance.triage.cluster import cluster_contents, file_verdict, most_known
-from provenance.triage.results import Candidate, Cluster, ClusterMember, ContentResult, FileRow, Hashed
+from provenance.triage.results import Candidate, Cluster, ClusterMember, ContentResult, FileRow, Hashed, Link
 
 REPORTS_DIR = "reports"
 
@@ -59,8 +59,8 @@ def _error_row(candidate: Candidate, hashed: Hashed, error: str) -> FileRow:
                    report=report_name(candidate.path, sha), fingerprint=None, thumbnail=b"")
 
 
-def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents: dict[str, ContentResult],
-             added: frozenset[str] = frozenset()) -> Assembled:
+def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents: dict[str, ContentResult]
+             ) -> Assembled:
     """Rows and clusters for the candidates, given each one's identity and the contents' results."""
     ok: dict[str, ContentResult] = {}
     for h in hashed:
@@ -91,12 +91,13 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
             cluster=cluster_of[sha], sightings=h.sightings, matches=result.matches, appearance=result.appearance,
             warnings=tuple(query.warnings) + h.warnings, report=report_name(candidate.path, sha),
             fingerprint=replace(query, identity=h.identity), thumbnail=result.thumbnail,
-            added_to_archive=verdict == "new" and sha in added, examined_at=result.started_at))
+            examined_at=result.started_at))
     return Assembled(tuple(rows), _clusters(rows, clustering.groups, clustering.links, cluster_of))
 
 
-def _clusters(rows: Sequence[FileRow], groups: Sequence[tuple[str, ...]], links: Sequence, cluster_of: dict[str, str]
-              ) -> tuple[Cluster, ...]:
+def _clusters(rows: Sequence[FileRow], groups: Sequence[tuple[str, ...]], links: Sequence[Link],
+              cluster_of: dict[str, str]) -> tuple[Cluster, ...]:
+    """One Cluster per group, its members ordered earliest sidecar sighting first (undated last, by path)."""
     by_cluster: dict[str, list[FileRow]] = {}
     for row in rows:
         if row.cluster is not None:
@@ -113,6 +114,7 @@ def _clusters(rows: Sequence[FileRow], groups: Sequence[tuple[str, ...]], links:
         members = by_cluster[cid]
 
         def when(row: FileRow) -> tuple[int, str, str]:
+            """Sort key: dated sightings first, oldest first; then undated, by path."""
             first = earliest_sighting(row.sightings)
             moment = parse_when(first.first_seen) if first else None
             return (0, moment.isoformat(), row.path) if moment else (1, "", row.path)

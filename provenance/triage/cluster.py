@@ -39,12 +39,14 @@ class _UnionFind:
         self.size = [1] * n
 
     def find(self, i: int) -> int:
+        """The representative of the set holding ``i``."""
         while self.parent[i] != i:
             self.parent[i] = self.parent[self.parent[i]]
             i = self.parent[i]
         return i
 
     def union(self, a: int, b: int) -> None:
+        """Join the sets holding ``a`` and ``b``."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return

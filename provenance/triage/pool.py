@@ -60,6 +60,7 @@ class _Scheduler:
         self.candidates: dict[str, Candidate] = {}
         self.hashed: dict[str, Hashed] = {}
         self.analysed = 0
+        self.reused: set[str] = set()  # contents whose result the journal already held
         self.video_seconds = 0.0
         self.done = 0
         self.done_at_start = 0
@@ -70,11 +71,13 @@ class _Scheduler:
     # -- bookkeeping -------------------------------------------------------------------------------
 
     def finish_paths(self, count: int, current: str) -> None:
+        """``count`` more paths are finished (``current`` the latest): tell the progress callback."""
         self.done += count
         self.current = current
         self.report()
 
     def report(self) -> None:
+        """Send the progress callback where the run stands, with the ETA from this run's pace."""
         if self.progress is None or self.planning:
             return
         elapsed = time.monotonic() - self.start
@@ -92,12 +95,14 @@ class _Scheduler:
         if sha in self.waiting:
             self.waiting[sha].append(hashed.path)
         elif self.journal.has_content(sha):
+            self.reused.add(sha)
             self.finish_paths(1, hashed.path)
         else:
             self.waiting[sha] = [hashed.path]
             self.analyse_queue.append(AnalyseTask(hashed.path, sha, self.archive))
 
     def content_done(self, result: ContentResult) -> None:
+        """Journal a content's result and finish the paths that waited for it."""
         self.journal.record_content(self.run_id, result)
         self.analysed += 1
         if result.fingerprint is not None:
@@ -106,6 +111,7 @@ class _Scheduler:
         self.finish_paths(len(paths), result.path)
 
     def task_done(self, task: Task, value: object) -> None:
+        """Journal what a task returned and move its paths on."""
         if isinstance(task, HashTask):
             assert isinstance(value, Hashed)
             self.journal.record_path(self.run_id, self.candidates[task.path], value)
@@ -126,6 +132,7 @@ class _Scheduler:
     # -- the pool ----------------------------------------------------------------------------------
 
     def next_task(self) -> Task | None:
+        """The task to hand to the pool now, or None: suspects alone, analyses before hashes."""
         if any(task in self.suspected for task in self.in_flight.values()):
             return None  # a suspect runs alone, so that a second crash names it
         if self.suspects:
@@ -139,6 +146,7 @@ class _Scheduler:
         return None
 
     def submit(self, pool: ProcessPoolExecutor, task: Task) -> None:
+        """Hand a task to the pool (journaling the attempt of an analysis)."""
         if isinstance(task, AnalyseTask):
             self.journal.record_attempt(self.run_id, task.sha256)
             future: Future[object] = pool.submit(worker.analyse_content, task)
@@ -147,6 +155,7 @@ class _Scheduler:
         self.in_flight[future] = task
 
     def run(self) -> None:
+        """Run until every queued task is done; on any exception the pool is killed and it propagates."""
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=worker.init_worker)
         try:
@@ -207,16 +216,12 @@ def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, arc
     Returns each candidate's identity (from the journal when the file is unchanged) and what was done.
     """
     scheduler = _Scheduler(journal, run_id, archive, max(1, jobs), progress, len(candidates))
-    reused: set[str] = set()
     for candidate in candidates:
         scheduler.candidates[candidate.path] = candidate
         stored = journal.stored_path(candidate)
         if stored is None:
             scheduler.hash_queue.append(HashTask(candidate.path))
             continue
-        sha = stored.hashed.identity.sha256 if stored.hashed.identity else None
-        if sha is not None and sha not in scheduler.waiting and journal.has_content(sha):
-            reused.add(sha)
         scheduler.path_hashed(stored.hashed)
     scheduler.done_at_start = scheduler.done
     scheduler.start = time.monotonic()
@@ -224,4 +229,4 @@ def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, arc
     scheduler.report()
     scheduler.run()
     hashed = tuple(scheduler.hashed[c.path] for c in candidates)
-    return PoolOutcome(hashed, scheduler.analysed, len(reused), round(scheduler.video_seconds, 3))
+    return PoolOutcome(hashed, scheduler.analysed, len(scheduler.reused), round(scheduler.video_seconds, 3))

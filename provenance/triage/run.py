@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from provenance.errors import ArchiveError, UsageError
@@ -124,16 +125,16 @@ def triage(
                 assert stored is not None, "every hashed content has a journaled result after the pool"
                 contents[hashed.identity.sha256] = stored.result
         assembled = assemble(found.candidates, outcome.hashed, contents)
+        rows = assembled.rows
         added = 0
         if add_new:
-            added = _add_new(archive, assembled.rows, contents, journal, run_id)
-            assembled = assemble(found.candidates, outcome.hashed, contents, journal.added())
+            added = _add_new(archive, rows, contents, journal, run_id)
+            in_archive = journal.added()
+            rows = tuple(replace(r, added_to_archive=r.verdict == "new" and r.sha256 in in_archive) for r in rows)
         result = TriageResult(
-            out_dir=str(out), archive=str(Path(archive).expanduser()), rows=assembled.rows,
+            out_dir=str(out), archive=str(Path(archive).expanduser()), rows=rows,
             clusters=assembled.clusters, skipped=found.skipped, run_id=run_id, analysed=outcome.analysed,
             reused=outcome.reused, video_seconds=outcome.video_seconds, elapsed=0.0, added=added)
         write_reports(result, inputs)
         journal.end_run(run_id, "finished")
-    from dataclasses import replace
-
     return replace(result, elapsed=round(time.monotonic() - start, 3))

@@ -1,34 +1,91 @@
 """A small JPEG thumbnail of one media file, for the triage page.
 
-ffmpeg seeks to the first shot's keyframe, decodes that one frame upright (rotation applied), scales
-it to ``WIDTH`` pixels wide at the display aspect ratio and encodes the JPEG itself, so no picture
-passes through Python. The input is only read; a failure gives no thumbnail, never an error.
+The picture is the earliest sample whose PDQ quality says it holds something (not a black or
+flat frame), else the first shot's keyframe: an early frame is the cheapest to reach. It is
+decoded in-process with OpenCV (stills through ``cv2.imdecode`` of the bytes, which applies the
+EXIF orientation; videos through OpenCV's FFmpeg backend, which applies the rotation), because
+starting an ffmpeg process costs more than the decoding. When OpenCV cannot read the file, ffmpeg
+makes the thumbnail instead. The input is only read; a failure gives no thumbnail, never an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+
+import numpy as np
 
 from provenance.frames import ffmpeg_url
 from provenance.model import Fingerprint
 
 WIDTH = 160
+JPEG_QUALITY = 80
+GOOD_QUALITY = 50  # PDQ quality of a frame worth showing
 TIMEOUT = 60.0  # seconds: a thumbnail is not worth waiting longer for
 
 
-def thumbnail_jpeg(path: str, fp: Fingerprint, width: int = WIDTH) -> bytes:
-    """JPEG bytes of the frame that represents ``fp`` (its first shot's keyframe); b"" on failure."""
-    at = 0.0 if fp.is_still or not fp.shots else max(0.0, fp.shots[0].keyframe_time)
+def thumbnail_time(fp: Fingerprint) -> float:
+    """When to take the thumbnail: the earliest frame worth showing, else the first shot's keyframe."""
+    if fp.is_still:
+        return 0.0
+    good = next((f.time for f in fp.frames if f.pdq_quality >= GOOD_QUALITY), None)
+    if good is not None:
+        return good
+    return max(0.0, fp.shots[0].keyframe_time) if fp.shots else 0.0
+
+
+def _encode(picture: np.ndarray, width: int) -> bytes:
+    import cv2
+
+    height, wide = picture.shape[:2]
+    size = (width, max(2, round(height * width / wide / 2) * 2))
+    small = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return buf.tobytes() if ok else b""
+
+
+def _opencv_picture(path: str, fp: Fingerprint, at: float) -> np.ndarray | None:
+    import cv2
+
+    if fp.is_still:
+        with open(path, "rb") as handle:
+            data = np.frombuffer(handle.read(), dtype=np.uint8)
+        picture = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        return picture if picture is not None and picture.size else None
+    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    try:
+        if not capture.isOpened():
+            return None
+        if at > 0:
+            capture.set(cv2.CAP_PROP_POS_MSEC, at * 1000.0)
+        ok, picture = capture.read()
+        return picture if ok and picture is not None and picture.size else None
+    finally:
+        capture.release()
+
+
+def _ffmpeg_thumbnail(path: str, fp: Fingerprint, at: float, width: int) -> bytes:
     seek = [] if fp.is_still else ["-ss", f"{at:.3f}"]
     args = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *seek, "-i", ffmpeg_url(path),
-        "-map", "0:v:0", "-frames:v", "1",
-        "-vf", f"scale={width}:-2:flags=area,setsar=1", "-q:v", "5",
+        "-map", "0:v:0", "-frames:v", "1", "-vf", f"scale={width}:-2:flags=area,setsar=1", "-q:v", "5",
         "-f", "image2pipe", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "pipe:1",
     ]
     try:
         proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return b""
-    data = proc.stdout
-    return data if proc.returncode == 0 and data.startswith(b"\xff\xd8") else b""
+    return proc.stdout if proc.returncode == 0 and proc.stdout.startswith(b"\xff\xd8") else b""
+
+
+def thumbnail_jpeg(path: str, fp: Fingerprint, width: int = WIDTH) -> bytes:
+    """JPEG bytes of the frame that represents ``fp``, ``width`` pixels wide; b"" when none can be made."""
+    at = thumbnail_time(fp)
+    picture = None
+    with contextlib.suppress(Exception):  # any OpenCV failure: ffmpeg gets a try
+        picture = _opencv_picture(path, fp, at)
+    if picture is not None:
+        data = _encode(picture, width)
+        if data:
+            return data
+    return _ffmpeg_thumbnail(path, fp, at, width)

@@ -126,6 +126,7 @@ def classify(path: str, info: os.stat_result) -> Candidate | Skipped:
     """A regular file as a media candidate or a skipped path, by its first bytes."""
 
     def candidate(detected: str) -> Candidate:
+        """This file as a candidate, with what its bytes say."""
         return Candidate(path=path, size=info.st_size, mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns,
                          inode=info.st_ino, detected=detected)
 
@@ -169,6 +170,7 @@ def walk(inputs: Sequence[str], exclude: Iterable[str] = ()) -> WalkResult:
     seen_files: dict[tuple[int, int], str] = {}
 
     def visit_file(path: str, info: os.stat_result) -> None:
+        """Classify a regular file, once per file (not per name)."""
         key = _key(info)
         if key in excluded:
             skipped.append(Skipped(path, "the archive or a file of the report folder: not evidence"))
@@ -181,6 +183,7 @@ def walk(inputs: Sequence[str], exclude: Iterable[str] = ()) -> WalkResult:
         (candidates if isinstance(found, Candidate) else skipped).append(found)  # type: ignore[arg-type]
 
     def visit(path: str, is_link: bool) -> None:
+        """Look at one path: a folder to walk, a file to classify, or something to list as skipped."""
         try:
             info = os.stat(path)
         except FileNotFoundError:
@@ -200,6 +203,7 @@ def walk(inputs: Sequence[str], exclude: Iterable[str] = ()) -> WalkResult:
             skipped.append(Skipped(path, "not a regular file (a FIFO, socket or device)"))
 
     def walk_dir(path: str, info: os.stat_result, is_link: bool) -> None:
+        """Walk a folder in name order, unless it was walked already (a link loop)."""
         key = _key(info)
         if key in excluded:
             skipped.append(Skipped(path, "the report folder: not evidence"))

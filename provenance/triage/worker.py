@@ -19,6 +19,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from provenance.appearance import earliest_appearance
 from provenance.archive.sidecar import read_ytdlp_sidecar
 from provenance.archive.store import ArchiveStore
@@ -28,7 +30,7 @@ from provenance.fingerprint import analyse
 from provenance.identity import file_identity
 from provenance.ingest import ARCHIVE_FPS
 from provenance.match import ArchiveFrames, SearchFn, match_fingerprint
-from provenance.model import SamplingParams
+from provenance.model import Appearance, Fingerprint, Match, SamplingParams
 from provenance.triage.results import AnalyseTask, ContentResult, Hashed, HashTask
 from provenance.triage.thumbs import thumbnail_jpeg
 
@@ -89,28 +91,29 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
     """Fingerprint one content at the archive rate, match its query view, and make its thumbnail."""
     started_at, start = utc_now(), time.perf_counter()
 
-    def done(**fields: object) -> ContentResult:
-        base: dict[str, object] = {"error": None, "fingerprint": None, "variants": None, "matches": (),
-                                   "appearance": None, "thumbnail": b""}
-        base.update(fields)
-        return ContentResult(sha256=task.sha256, path=task.path, started_at=started_at, finished_at=utc_now(),
-                             seconds=round(time.perf_counter() - start, 4), pid=os.getpid(),
-                             **base)  # type: ignore[arg-type]
+    def result(error: str | None = None, fingerprint: Fingerprint | None = None,
+               variants: np.ndarray | None = None, matches: tuple[Match, ...] = (),
+               appearance: Appearance | None = None, thumbnail: bytes = b"") -> ContentResult:
+        """The task's result, timed from the start of the task."""
+        return ContentResult(sha256=task.sha256, path=task.path, error=error, fingerprint=fingerprint,
+                             variants=variants, matches=matches, appearance=appearance, thumbnail=thumbnail,
+                             started_at=started_at, finished_at=utc_now(),
+                             seconds=round(time.perf_counter() - start, 4), pid=os.getpid())
 
     try:
         analysis = analyse(task.path, SamplingParams(fps=ARCHIVE_FPS))
     except (MissingToolError, ArchiveError):
         raise
     except Exception as exc:
-        return done(error=_describe(exc))
+        return result(error=_describe(exc))
     fp = analysis.fingerprint
     if fp.identity.sha256 != task.sha256:
-        return done(error="the file changed between hashing and decoding: copy it somewhere stable and rerun")
+        return result(error="the file changed between hashing and decoding: copy it somewhere stable and rerun")
     query = as_query(analysis)
-    matches = ()
+    matches: tuple[Match, ...] = ()
     if task.archive is not None:
         store, frames, search = _open_archive(task.archive)
         matches = match_fingerprint(query.fingerprint, frames, search, store.sightings, query.dihedral_pdq)
     appearance = earliest_appearance(matches, fp.metadata, None)
-    return done(fingerprint=fp, variants=query.dihedral_pdq, matches=matches, appearance=appearance,
-                thumbnail=thumbnail_jpeg(task.path, fp))
+    return result(fingerprint=fp, variants=query.dihedral_pdq, matches=matches, appearance=appearance,
+                  thumbnail=thumbnail_jpeg(task.path, fp))
