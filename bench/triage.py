@@ -3,6 +3,7 @@
     python3 bench/triage.py                      # generate a folder of clips in a temporary folder
     python3 bench/triage.py --folder downloads/  # or triage a folder you have
     python3 bench/triage.py --clips 32 --seconds 10 --size 640x360 --repeat 2
+    python3 bench/triage.py --work /tmp/bench    # keep the generated clips for the next run
 
 The generated folder holds ``--clips`` videos made with ffmpeg's lavfi sources (fractal zooms at
 different places, each in a few versions: copies, re-encodes, scaled and mirrored), so there are
@@ -118,18 +119,25 @@ def main() -> None:
     parser.add_argument("--size", default="640x360", help="size of the generated clips (default 640x360)")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="the 'all cores' configuration")
     parser.add_argument("--repeat", type=int, default=2, help="runs per configuration; the fastest counts")
+    parser.add_argument("--work", type=Path, help="keep the generated clips here and reuse them next time "
+                                                  "(default: a temporary folder, removed at the end)")
     args = parser.parse_args()
     load = os.getloadavg()[0]  # before we add our own
     with tempfile.TemporaryDirectory(prefix="bench-triage-") as tmp:
         work = Path(tmp)
-        if args.folder is None:
-            started = time.perf_counter()
-            folder = work / "downloads"
-            sources = generate(folder, args.clips, args.seconds, args.size)
-            print(f"generated {args.clips} clips of {args.seconds:g} s at {args.size} in "
-                  f"{time.perf_counter() - started:.1f} s", flush=True)
-        else:
+        if args.folder is not None:
             folder, sources = args.folder, []
+        else:
+            kept = args.work / f"clips-{args.clips}x{args.seconds:g}s-{args.size}" if args.work else None
+            folder = (kept or work) / "downloads"
+            if kept is not None and folder.is_dir():
+                sources = sorted((kept / "sources").glob("*.mp4"))
+                print(f"reusing the clips in {folder}", flush=True)
+            else:
+                started = time.perf_counter()
+                sources = generate(folder, args.clips, args.seconds, args.size)
+                print(f"generated {args.clips} clips of {args.seconds:g} s at {args.size} in "
+                      f"{time.perf_counter() - started:.1f} s", flush=True)
         archive = args.archive
         if archive is None:
             archive = work / "archive.sqlite"

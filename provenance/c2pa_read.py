@@ -130,7 +130,8 @@ def _manifest(label: str, data: dict[str, Any]) -> C2paManifest:
 
 
 def _statement(state: str, manifest: C2paManifest, failures: tuple[str, ...]) -> str:
-    who = f"claim by {manifest.claim_generator or 'an unnamed tool'}, signed by {manifest.signer or 'an unnamed signer'}"
+    who = (f"claim by {manifest.claim_generator or 'an unnamed tool'}, "
+           f"signed by {manifest.signer or 'an unnamed signer'}")
     if state == "Trusted":
         return f"valid and trusted: {who}"
     if state == "Valid":
@@ -174,7 +175,8 @@ def read_c2pa(path: str | os.PathLike[str]) -> C2paReport:
         return C2paReport("absent", ABSENT, manifests=len(manifests))
     manifest = _manifest(active_label, manifests[active_label])
     active_results = (results.get("activeManifest") or {}) if isinstance(results, dict) else {}
-    failures = tuple(f"{f.get('code')}: {f.get('explanation', '')}".strip() for f in active_results.get("failure") or ())
+    failures = tuple(f"{f.get('code')}: {f.get('explanation', '')}".strip()
+                     for f in active_results.get("failure") or ())
     info = tuple(f"{f.get('code')}: {f.get('explanation', '')}".strip()
                  for f in active_results.get("informational") or ())
     return C2paReport(state=state, statement=_statement(state, manifest, failures), active=manifest,

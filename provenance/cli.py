@@ -137,9 +137,11 @@ def cli(debug: bool) -> None:
 @click.option("--fast", is_flag=True, help=FAST_HELP)
 @click.option("--fail-on-match", is_flag=True, help="Exit 1 when the archive holds a match (for scripts).")
 @click.option("--examiner", help="Who examines the file, for the archive's custody log (default: the OS user).")
+@click.option("--structure", is_flag=True, help="Also report the box structure, the most likely last writer, "
+                                                 "edit indicators and C2PA Content Credentials.")
 @handles_errors
 def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | None, claimed_date: str | None,
-          fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None) -> None:
+          fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None, structure: bool) -> None:
     """Examine FILE: identity hashes, metadata, frame hashes, shots; matches with --archive.
 
     The file is opened read-only; nothing is written beside it.
@@ -164,14 +166,23 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
         identity = report.fingerprint.identity
         record_custody(archive, [Reading(identity.sha256, identity.path)], command="provenance check",
                        examiner=examiner)
+    itself = None
+    if structure:  # what the file says about itself: boxes, last writer, edit indicators, C2PA
+        from provenance.selfreport import self_report
+
+        itself = self_report(report.fingerprint.identity.path, report.fingerprint.metadata)
     if as_json:
         from provenance.report.json import render_json
 
-        click.echo(render_json(report))
+        click.echo(render_json(report, structure=itself))
     else:
         from provenance.report.text import render_text
 
         click.echo(render_text(report), nl=False)
+        if itself is not None:
+            from provenance.report.structure import render_structure
+
+            click.echo(render_structure(itself), nl=False)
     if fail_on_match and report.matches:
         sys.exit(1)
 
@@ -343,6 +354,11 @@ for _command in _evidence.COMMANDS:
 
 from provenance.commands import triage as _triage  # noqa: E402, I001
 cli.add_command(_triage.command)
+
+
+from provenance.commands import interop as _interop  # noqa: E402, I001
+cli.add_command(_interop.export)
+archive.add_command(_interop.import_hashes)
 
 
 def main() -> None:

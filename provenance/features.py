@@ -1,4 +1,4 @@
-"""Local features (ORB) of one frame a second, and their geometric matching.
+"""Local features (ORB) of two frames a second, and their geometric matching.
 
 Frame hashes see a whole picture, so they miss a crop, a picture-in-picture or a heavy overlay.
 Local features survive those: keypoints of the query are matched to keypoints of archived frames,
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURE_FPS = 1.0  # feature frames per second (a subset of the hash samples)
+FEATURE_FPS = 2.0  # feature frames per second (a subset of the hash samples)
 FEATURE_SIDE = 640  # long side of the feature image, in pixels
 ORB_FEATURES = 700
 RATIO = 0.8  # Lowe's ratio test on the two nearest descriptors
@@ -29,14 +29,23 @@ RANSAC_PIXELS = 0.015  # reprojection tolerance, as a share of the picture side
 CANDIDATES_PER_FRAME = 3
 
 
+GRID = 8  # the colour grid: GRID x GRID cells
+GRID_CHANNELS = 5  # per cell: luma, detail (mean gradient), saturation, hue cos and sin (saturation-weighted)
+
+
 @dataclass(frozen=True)
 class FrameFeatures:
-    """ORB keypoints of one frame: (K, 2) float32 points in 0..1, (K, 32) uint8 descriptors."""
+    """ORB keypoints of one frame: (K, 2) float32 points in 0..1, (K, 32) uint8 descriptors.
+
+    ``grid`` (GRID, GRID, GRID_CHANNELS) float32 summarises tone and colour per cell, to tell colour
+    grading from overlays when two frames are compared.
+    """
 
     time: float
     points: np.ndarray
     descriptors: np.ndarray
     aspect: float  # width / height of the feature image
+    grid: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -51,26 +60,42 @@ class FramePair:
 
 
 def feature_size(width: int, height: int) -> tuple[int, int]:
-    """The feature image size for a picture of ``width`` x ``height``: long side FEATURE_SIDE, even."""
-    scale = FEATURE_SIDE / max(width, height, 1)
+    """The feature image size for a picture of ``width`` x ``height``: long side at most FEATURE_SIDE, even."""
+    scale = min(1.0, FEATURE_SIDE / max(width, height, 1))
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
+def colour_grid(rgb: np.ndarray) -> np.ndarray:
+    """Per cell of a GRID x GRID split: luma, detail, saturation and the saturation-weighted hue vector."""
+    import cv2
+
+    small = cv2.resize(rgb, (GRID * 8, GRID * 8), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+    luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = np.abs(np.diff(luma, axis=0, append=luma[-1:])) + np.abs(np.diff(luma, axis=1, append=luma[:, -1:]))
+    sat = hsv[..., 1] / 255.0
+    angle = hsv[..., 0] / 256.0 * 2 * np.pi
+    channels = np.stack([luma, detail, sat, sat * np.cos(angle), sat * np.sin(angle)], axis=-1)
+    return channels.reshape(GRID, 8, GRID, 8, GRID_CHANNELS).mean(axis=(1, 3)).astype(np.float32)
+
+
 def extract(frames: np.ndarray, times: np.ndarray, *, mirror: bool = False) -> tuple[FrameFeatures, ...]:
-    """ORB features of (M, h, w) grey frames; with ``mirror``, of the frames mirrored left to right."""
+    """ORB features and colour grids of (M, h, w, 3) RGB frames; with ``mirror``, of the mirrored frames."""
     import cv2
 
     orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=10)
     out = []
     for frame, t in zip(frames, times, strict=True):
-        image = np.ascontiguousarray(frame[:, ::-1]) if mirror else frame
+        rgb = np.ascontiguousarray(frame[:, ::-1]) if mirror else frame
+        image = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
         h, w = image.shape
         keypoints, desc = orb.detectAndCompute(image, None)
         if desc is None or not keypoints:
             pts, desc = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
         else:
             pts = (np.array([k.pt for k in keypoints], np.float32) / np.array([w, h], np.float32))
-        out.append(FrameFeatures(float(t), pts.astype(np.float32), desc, w / h))
+        grid = colour_grid(rgb) if rgb.ndim == 3 else None
+        out.append(FrameFeatures(float(t), pts.astype(np.float32), desc, w / h, grid))
     return tuple(out)
 
 

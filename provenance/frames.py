@@ -41,13 +41,13 @@ class DecodedFrames:
     times: np.ndarray  # (N,) float64 seconds
     errors: tuple[str, ...]  # what ffmpeg said on stderr (decode errors), first lines only
     exit_code: int
-    side_pixels: np.ndarray | None = None  # (M, h, w) grey frames of the side output, if asked for
+    side_pixels: np.ndarray | None = None  # (M, h, w, 3) RGB frames of the side output, if asked for
     side_times: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class SideOutput:
-    """A second, sparser and larger grey output from the same decode (for local features)."""
+    """A second, sparser and larger RGB output from the same decode (local features and colour)."""
 
     fps: float
     width: int
@@ -114,7 +114,7 @@ def decode_frames(
         out_kwargs["frames:v"] = max_frames
     output = stream.output("pipe:1", **out_kwargs)
     if side_stream is not None:
-        side_kwargs = {"format": "rawvideo", "pix_fmt": "gray", "fps_mode": "passthrough"}
+        side_kwargs = {"format": "rawvideo", "pix_fmt": "rgb24", "fps_mode": "passthrough"}
         output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **side_kwargs))
     # showinfo logs at "info"; the level tag on each line keeps ffmpeg's errors apart from it
     log_args = ("-nostats", "-loglevel", "level+info") if keyframes_only else ("-loglevel", "error")
@@ -181,9 +181,9 @@ def decode_frames(
     if side is not None and side_reader is not None:
         side_reader.join()
         raw = side_data[0] if side_data else b""
-        size = side.width * side.height
+        size = side.width * side.height * 3
         n_side = len(raw) // size
-        side_pixels = np.frombuffer(raw[: n_side * size], dtype=np.uint8).reshape(n_side, side.height, side.width)
+        side_pixels = np.frombuffer(raw[: n_side * size], dtype=np.uint8).reshape(n_side, side.height, side.width, 3)
         side_times = np.arange(n_side, dtype=np.float64) / side.fps if fps is not None else np.zeros(n_side)
     count = len(data) // frame_bytes
     shape: tuple[int, ...] = (count, height, width, 3) if color else (count, height, width)

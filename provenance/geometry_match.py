@@ -31,8 +31,9 @@ from provenance.match import (
     _verdict,
 )
 from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
+from provenance.tone import GridPair, compare
 
-MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match (one a second)
+MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match
 STRONG_INLIERS = 80  # inliers at which a frame pair counts as certain
 STILL_INLIERS = 30  # a single pair (a still) must be this strong
 SEARCH_FRAMES = 16  # query feature frames searched in the whole archive (spread over the query)
@@ -42,7 +43,7 @@ def _spread(count: int, most: int) -> list[int]:
     """Up to ``most`` indices spread evenly over ``count``."""
     if count <= most:
         return list(range(count))
-    return sorted({int(round(i)) for i in np.linspace(0, count - 1, most)})
+    return sorted({int(i) for i in np.linspace(0, count - 1, most).round()})
 
 
 def _pseudo_distance(inliers: np.ndarray) -> np.ndarray:
@@ -67,12 +68,10 @@ def _geometry_edits(query: Fingerprint, pairs: list[FramePair]) -> list[Edit]:
         edits.append(Edit("crop", f"the query shows x {clip[0]:.2f}-{clip[2]:.2f}, y {clip[1]:.2f}-{clip[3]:.2f} "
                                   "of the archived picture"))
     if _area(inside) < 0.8 and all(-0.03 <= v <= 1.03 for v in inside):
-        box = query.content_box
         where = f"x {inside[0]:.2f}-{inside[2]:.2f}, y {inside[1]:.2f}-{inside[3]:.2f} of the query frame"
-        padded = (abs(box.left - inside[0]) < 0.04 and abs(box.right - inside[2]) < 0.04
-                  and abs(box.top - inside[1]) < 0.04 and abs(box.bottom - inside[3]) < 0.04)
-        edits.append(Edit("pad", f"borders around the picture, which sits at {where}") if padded
-                     else Edit("pip", f"the archived picture is inset at {where}"))
+        # borders around it make it padding; other picture around it makes it picture-in-picture
+        edits.append(Edit("pip", f"the archived picture is inset at {where}") if query.content_box.is_full
+                     else Edit("pad", f"borders around the picture, which sits at {where}"))
     return edits
 
 
@@ -95,10 +94,11 @@ def geometry_matches(
         return ()
     index = FeatureIndex(archive_features)
     pick = _spread(len(features), SEARCH_FRAMES)
+    used = features
     pairs = index.pairs(tuple(features[i] for i in pick), mirrored=False)
     if not any(frames.sha256[archive_items[p.archive_row]] not in skip for p in pairs):
-        mirrored = mirrored_features()
-        pairs = index.pairs(tuple(mirrored[i] for i in pick), mirrored=True)
+        used = mirrored_features()
+        pairs = index.pairs(tuple(used[i] for i in pick), mirrored=True)
     by_item: dict[int, list[FramePair]] = {}
     for pair in pairs:
         item = int(archive_items[pair.archive_row])
@@ -108,15 +108,16 @@ def geometry_matches(
     query_duration = max(query.duration, step)
     matches = []
     for item, item_pairs in by_item.items():
-        match = _item_match(query, item, item_pairs, archive_features, frames, step, query_duration, sightings)
+        match = _item_match(query, item, item_pairs, archive_features, used, frames, step, query_duration,
+                            sightings)
         if match is not None:
             matches.append(match)
     return tuple(sorted(matches, key=lambda m: -m.score))
 
 
 def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_features: list[FrameFeatures],
-                frames: ArchiveFrames, step: float, query_duration: float,
-                sightings: Callable[[str], tuple[Sighting, ...]]) -> Match | None:
+                query_features: tuple[FrameFeatures, ...], frames: ArchiveFrames, step: float,
+                query_duration: float, sightings: Callable[[str], tuple[Sighting, ...]]) -> Match | None:
     """Align one item's frame pairs in time and turn them into a Match, or None if too thin."""
     still_pair = query.is_still or frames.stills[item]
     tq = np.array([p.query_time for p in pairs])
@@ -153,6 +154,10 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
     score = round(float(0.9 * strength * density * agreeing / (agreeing + 1.0)), 4)
     edits = [Edit("reencode", "the bytes differ; matched by local features")]
     edits += _geometry_edits(query, kept)
+    query_grids = {round(f.time, 3): f.grid for f in query_features}
+    edits += compare([GridPair(query_grids[round(p.query_time, 3)], archive_features[p.archive_row].grid, p.affine)
+                      for p in kept if query_grids.get(round(p.query_time, 3)) is not None
+                      and archive_features[p.archive_row].grid is not None])
     if abs(speed - 1.0) > 0.04 and not still_pair:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
     if archive_cov < WHOLE_ITEM and not frames.stills[item]:
@@ -175,14 +180,22 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
 
 
 DESCRIBE_FRAMES = 6  # aligned frame pairs looked at to describe the geometry of a hash match
+SAME_MOMENT = 0.26  # seconds: frames further apart than this may show motion, not edits
+
+
+def _box_affine(query: Fingerprint) -> np.ndarray:
+    """The map from query to archive coordinates that the query's borders alone imply."""
+    b = query.content_box
+    sx, sy = 1.0 / max(b.right - b.left, 1e-6), 1.0 / max(b.bottom - b.top, 1e-6)
+    return np.array([[sx, 0.0, -b.left * sx], [0.0, sy, -b.top * sy]])
 
 
 def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFeatures, ...],
                       mirrored_features: Callable[[], tuple[FrameFeatures, ...]],
                       item_features: list[FrameFeatures]) -> Match:
-    """Add what local features see (crop, inset picture, padding) to a match the hashes made.
+    """Add what local features and colour grids see (crop, inset picture, colour, overlay) to a match.
 
-    The hashes give the time alignment, so each query feature frame is compared only with the
+    The match gives the time alignment, so each query feature frame is compared only with the
     archived feature frame shown at the same moment. Turned copies are left as they are.
     """
     names = {e.name for e in match.edits}
@@ -194,16 +207,20 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
               if any(s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6 for s in match.segments)]
     if len(chosen) > DESCRIBE_FRAMES:
         chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, DESCRIBE_FRAMES).round().astype(int)]
-    pairs = []
+    pairs, grids = [], []
+    fallback = _box_affine(query)
     for q in chosen:
         seg = next(s for s in match.segments if s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6)
         t = seg.archive_start + (q.time - seg.query_start) * match.speed
         row = int(np.argmin(np.abs(archive_times - t)))
-        if abs(archive_times[row] - t) <= 0.6:
-            pair = pair_frames(q, item_features[row], row, "hflip" in names)
-            if pair is not None:
-                pairs.append(pair)
-    if not pairs:
-        return match
-    extra = [e for e in _geometry_edits(query, pairs) if e.name not in names]
+        if abs(archive_times[row] - t) > SAME_MOMENT:
+            continue
+        pair = pair_frames(q, item_features[row], row, "hflip" in names)
+        if pair is not None:
+            pairs.append(pair)
+        if q.grid is not None and item_features[row].grid is not None:
+            grids.append(GridPair(q.grid, item_features[row].grid, pair.affine if pair is not None else fallback))
+    extra = _geometry_edits(query, pairs) if pairs else []
+    extra += compare(grids)
+    extra = [e for e in extra if e.name not in names]
     return replace(match, edits=match.edits + tuple(extra)) if extra else match

@@ -36,7 +36,9 @@ AUDIO_PRIMING = 0.05  # seconds of an audio edit list start that are encoder del
 LOCATION_TOLERANCE = 0.001  # degrees (about 100 m)
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 UNIX_TO_1904 = 2_082_844_800
-LOCATION_KEYS = ("©xyz", "com.apple.quicktime.location.ISO6709", "location", "location-eng")
+LOCATION_KEYS = ("©xyz", "com.apple.quicktime.location.ISO6709", "location", "location-eng", "loci")
+FFMPEG_HANDLERS = frozenset({"VideoHandler", "SoundHandler", "SubtitleHandler", "DataHandler", "TimeCodeHandler",
+                             "MetadataHandler", "HintHandler"})
 CAMERA_WRITERS = ("camera",)
 EDITOR_SOFTWARE = ("adobe", "photoshop", "lightroom", "gimp", "snapseed", "picsart", "canva", "capcut", "vsco",
                    "affinity", "pixelmator", "paint.net", "facetune")
@@ -81,7 +83,8 @@ def _offset_note(delta: float) -> str:
     quarter = round(delta / 900)
     if quarter and abs(delta - quarter * 900) <= TIME_TOLERANCE and abs(delta) <= 14 * 3600:
         hours, rest = divmod(abs(quarter) * 15, 60)
-        return f" (exactly {'-' if delta < 0 else '+'}{hours:02d}:{rest:02d}: a UTC offset, e.g. local time written as UTC)"
+        sign = "-" if delta < 0 else "+"
+        return f" (exactly {sign}{hours:02d}:{rest:02d}: a UTC offset, e.g. local time written as UTC)"
     return ""
 
 
@@ -189,7 +192,7 @@ def _edit_indicators(s: BoxStructure) -> list[Indicator]:
                                f"{start / t.timescale:.3f} s are skipped)")
         played = sum(e.segment_seconds or 0.0 for e in media)
         if media and t.media_seconds and t.media_seconds - played - (
-                (media[0].media_seconds or 0.0)) > DURATION_TOLERANCE:
+                media[0].media_seconds or 0.0) > DURATION_TOLERANCE:
             details.append(f"plays {played:.3f} s of {t.media_seconds:.3f} s of media")
         empty = sum(e.segment_seconds or 0.0 for e in t.edits if e.media_time < 0)
         if empty > DURATION_TOLERANCE:
@@ -280,7 +283,8 @@ def _missing_camera_metadata(s: BoxStructure | None, facts: Facts, writer: LastW
     if s is not None and any(b in brands for b in ("3gp4", "3gp5", "3gp6", "3g2a")) and not (
             facts.get("make") or any(k.startswith(("com.android.", "com.apple.", "©xyz", "sm")) for k in keys)):
         found.append(Indicator("camera-metadata-missing", "a phone's 3GPP brand without any device metadata",
-                               f"brands {brands!r} are those phones write, but no make, model, location or device keys"))
+                               f"brands {brands!r} are those phones write, but no make, model, location or "
+                               "device keys"))
     if exif is not None and exif.make and not exif.datetime_original:
         found.append(Indicator("camera-metadata-missing", "EXIF names a camera but has no capture time",
                                f"EXIF Make {exif.make!r} without DateTimeOriginal"))
@@ -312,6 +316,12 @@ def edit_indicators(structure: BoxStructure | None, facts: Facts, writer: LastWr
     if writer.rule is not None and others:
         found.append(Indicator("several-writers", "more than one program left its signature",
                                f"last: {writer.writer}; also: " + "; ".join(dict.fromkeys(m.writer for m in others))))
+    elif writer.family == "ffmpeg":
+        kept = [h for h in facts.get("handler_name") if h not in FFMPEG_HANDLERS]
+        if kept:
+            found.append(Indicator("several-writers", "ffmpeg kept the handler names of an earlier writer",
+                                   f"handler names {', '.join(repr(h) for h in kept)} are not ffmpeg's own: it "
+                                   "re-muxed or re-encoded a file another program wrote"))
     if c2pa is not None and c2pa.state == "Invalid":
         found.append(Indicator("c2pa-invalid", "the Content Credentials do not verify", c2pa.statement))
     if (c2pa is not None and c2pa.state == "absent" and structure is not None and structure.xmp is not None

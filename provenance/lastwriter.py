@@ -11,9 +11,9 @@ and lists conditions on facts:
 A condition is ``{"fact": NAME, OP: VALUE, "why": TEXT}`` with OP one of ``equals`` (exact text),
 ``one_of`` (a list of texts), ``matches`` (a regular expression, searched) or ``present``
 (true/false). Named groups of a regular expression fill ``{placeholders}`` in the writer's name.
-Rules of one ``family`` describe the same software. Rules of kind ``encoder`` say what encoded the video, not who wrote the container; of the others
-the matching rule with the highest ``priority`` is the conclusion, and the rest are listed beside
-it. When no rule matches, the answer is "unknown", never a guess.
+Rules of one ``family`` describe the same software. Rules of kind ``encoder`` say what encoded the
+video, not who wrote the container; of the others the matching rule with the highest ``priority``
+is the conclusion, and the rest are listed beside it. When no rule matches, the answer is "unknown", never a guess.
 """
 
 from __future__ import annotations

@@ -471,18 +471,16 @@ class SampledBitsIndex:
         return int(sum(a.nbytes for a in arrays))
 
     def _keys(self, hashes: np.ndarray) -> np.ndarray:
-        """(N, nbytes) uint8 to (tables, N) uint32: each table's sampled bits, packed big-endian."""
+        """(N, nbytes) uint8 to (tables, N) uint32: each table's sampled bits, first one most significant."""
         n = hashes.shape[0]
-        out = np.empty((self.tables, n), dtype=np.uint32)
-        flat_positions = self._positions.ravel()
-        pad = 32 - self.key_bits
+        out = np.zeros((self.tables, n), dtype=np.uint32)
+        byte, shift = self._positions // 8, (7 - self._positions % 8).astype(np.uint8)  # bit 0 is the MSB of byte 0
         for start in range(0, n, _KEY_CHUNK):
-            bits = np.unpackbits(hashes[start : start + _KEY_CHUNK], axis=1)[:, flat_positions]
-            bits = bits.reshape(-1, self.tables, self.key_bits)
-            if pad:
-                bits = np.concatenate([np.zeros((*bits.shape[:2], pad), dtype=np.uint8), bits], axis=2)
-            packed = np.packbits(bits, axis=2).view(">u4")[:, :, 0]
-            out[:, start : start + _KEY_CHUNK] = packed.T
+            by_byte = np.ascontiguousarray(hashes[start : start + _KEY_CHUNK].T)  # (nbytes, n): rows gather fast
+            part = out[:, start : start + _KEY_CHUNK]
+            for j in range(self.key_bits):
+                bit = (by_byte[byte[:, j]] >> shift[:, j, None]) & np.uint8(1)
+                part |= bit.astype(np.uint32) << np.uint32(self.key_bits - 1 - j)
         return out
 
     def build(self, hashes: np.ndarray, groups: np.ndarray | None = None) -> None:
@@ -504,7 +502,8 @@ class SampledBitsIndex:
         self._table_keys, self._table_groups = [], []
         for t in range(self.tables):
             # one entry per distinct (key, group): an item's similar frames share keys
-            pairs = np.unique((keys[t].astype(np.uint64) << np.uint64(32)) | self._groups.astype(np.uint64))
+            pairs = np.sort((keys[t].astype(np.uint64) << np.uint64(32)) | self._groups.astype(np.uint64))
+            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
             self._table_keys.append((pairs >> np.uint64(32)).astype(np.uint32))
             self._table_groups.append((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
 

@@ -162,15 +162,36 @@ END;
 SCHEMA_V4_FEATURES = """
 -- Local features (provenance.features): ORB keypoints of one frame a second of each item, for the
 -- matches hashes cannot make (crops, picture-in-picture). points: K x 2 float32 (0..1);
--- descriptors: K x 32 bytes; aspect: width / height of the picture they were found in.
+-- descriptors: K x 32 bytes; aspect: width / height of the picture they were found in; grid: the
+-- 8 x 8 x 5 float32 colour grid (provenance.features.colour_grid).
 CREATE TABLE features (
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
     time REAL NOT NULL,
     aspect REAL NOT NULL,
     points BLOB NOT NULL,
     descriptors BLOB NOT NULL,
+    grid BLOB,
     PRIMARY KEY (item_id, time)
 ) WITHOUT ROWID;
+"""
+
+SCHEMA_V5_HASH_ONLY = """
+-- Hash-only items (kind 'hashes', imported from a PDQ / vPDQ hash list by provenance.interop): they
+-- have no media, so no pHash; frames.phash becomes nullable. SQLite cannot drop a NOT NULL
+-- constraint in place, so the table is rebuilt with the same rows.
+CREATE TABLE frames_v5 (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    sample INTEGER NOT NULL,
+    time REAL NOT NULL,
+    phash INTEGER,                    -- signed 64-bit pHash; NULL for hash-only items
+    pdq BLOB NOT NULL CHECK (length(pdq) = 32),
+    pdq_quality INTEGER NOT NULL,
+    PRIMARY KEY (item_id, sample)
+) WITHOUT ROWID;
+INSERT INTO frames_v5 (item_id, sample, time, phash, pdq, pdq_quality)
+    SELECT item_id, sample, time, phash, pdq, pdq_quality FROM frames;
+DROP TABLE frames;
+ALTER TABLE frames_v5 RENAME TO frames;
 """
 
 MIGRATIONS: list[tuple[int, Step]] = [
@@ -178,6 +199,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (2, _v2_first_seen_and_box),
     (3, SCHEMA_V3_CUSTODY),
     (4, SCHEMA_V4_FEATURES),
+    (5, SCHEMA_V5_HASH_ONLY),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

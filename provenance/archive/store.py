@@ -31,7 +31,7 @@ import numpy as np
 
 from provenance.archive import migrations
 from provenance.errors import ArchiveError, UsageError
-from provenance.features import FrameFeatures
+from provenance.features import GRID, FrameFeatures
 from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, Sighting
 from provenance.record import (
     RecordFormatError,
@@ -133,7 +133,7 @@ class FrameTable:
     samples: np.ndarray  # (N,) int64, FrameHash.index
     times: np.ndarray  # (N,) float64 seconds
     pdq: np.ndarray  # (N, 32) uint8
-    phash: np.ndarray  # (N,) uint64
+    phash: np.ndarray  # (N,) uint64; 0 for the frames of hash-only items, which have no pHash
     quality: np.ndarray  # (N,) int16
     items: Mapping[int, ItemRef]
     generation: int
@@ -162,8 +162,10 @@ def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int, bytes, int]:
+def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int | None, bytes, int]:
     # int(x, 16) and bytes.fromhex also take "0x", "_", "+" and spaces: insist on plain hex digits
+    if frame.phash == "" and _HEX64.fullmatch(frame.pdq):  # a hash-only item (provenance.interop) has no pHash
+        return (item_id, frame.index, float(frame.time), None, bytes.fromhex(frame.pdq), int(frame.pdq_quality))
     if not _HEX16.fullmatch(frame.phash) or not _HEX64.fullmatch(frame.pdq):
         raise ArchiveError(
             f"frame {frame.index} at {frame.time:.3f} s has a malformed hash (pHash must be 16 and PDQ 64 "
@@ -343,9 +345,11 @@ class ArchiveStore:
                     item_id = self._insert_item(sha256, fp)
                     self._insert_frames(item_id, fp.frames)
                     self._conn.executemany(
-                        "INSERT INTO features (item_id, time, aspect, points, descriptors) VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO features (item_id, time, aspect, points, descriptors, grid) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         [(item_id, f.time, f.aspect, f.points.astype(np.float32).tobytes(),
-                          f.descriptors.astype(np.uint8).tobytes()) for f in features],
+                          f.descriptors.astype(np.uint8).tobytes(),
+                          None if f.grid is None else f.grid.astype(np.float32).tobytes()) for f in features],
                     )
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 else:
@@ -548,12 +552,13 @@ class ArchiveStore:
     def feature_frames(self) -> tuple[np.ndarray, list[FrameFeatures]]:
         """Every archived feature frame: the item id of each (array) and the frames, in one read."""
         rows = self._conn.execute(
-            "SELECT item_id, time, aspect, points, descriptors FROM features ORDER BY item_id, time"
+            "SELECT item_id, time, aspect, points, descriptors, grid FROM features ORDER BY item_id, time"
         ).fetchall()
         frames = [
             FrameFeatures(float(t), np.frombuffer(pts, dtype=np.float32).reshape(-1, 2),
-                          np.frombuffer(desc, dtype=np.uint8).reshape(-1, 32), float(aspect))
-            for _, t, aspect, pts, desc in rows
+                          np.frombuffer(desc, dtype=np.uint8).reshape(-1, 32), float(aspect),
+                          None if grid is None else np.frombuffer(grid, dtype=np.float32).reshape(GRID, GRID, -1))
+            for _, t, aspect, pts, desc, grid in rows
         ]
         return np.array([r[0] for r in rows], dtype=np.int64), frames
 
@@ -588,7 +593,7 @@ class ArchiveStore:
             np.array(samples, dtype=np.int64),
             np.array(times, dtype=np.float64),
             np.frombuffer(b"".join(pdq), dtype=np.uint8).reshape(n, 32).copy(),
-            np.array(phash, dtype=np.int64).view(np.uint64),
+            np.array([0 if p is None else p for p in phash], dtype=np.int64).view(np.uint64),  # 0: no pHash
             np.array(quality, dtype=np.int16),
         )
         for array in arrays:

@@ -35,13 +35,13 @@ def match_record(match: Match) -> dict[str, object]:
     }
 
 
-def check_record(report: CheckReport) -> dict[str, object]:
-    """The whole record of a check as plain JSON types."""
+def check_record(report: CheckReport, structure: object | None = None) -> dict[str, object]:
+    """The whole record of a check as plain JSON types; a "structure" key for a ``SelfReport`` when given."""
     fp = report.fingerprint
     metadata = to_jsonable(fp.metadata)
     assert isinstance(metadata, dict)
     raw = metadata.pop("raw_probe")
-    return {
+    record: dict[str, object] = {
         "schema": "provenance.check",
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "provenance", "version": __version__},
@@ -67,8 +67,11 @@ def check_record(report: CheckReport) -> dict[str, object]:
         "matches": [match_record(m) for m in report.matches],
         "earliest_appearance": to_jsonable(report.appearance) if report.appearance else None,
     }
+    if structure is not None:  # check --structure (provenance.selfreport)
+        record["structure"] = to_jsonable(structure)
+    return record
 
 
-def render_json(report: CheckReport) -> str:
-    """The record as indented JSON text."""
-    return json.dumps(check_record(report), indent=2, ensure_ascii=False)
+def render_json(report: CheckReport, structure: object | None = None) -> str:
+    """The record as indented JSON text (with the structure report of ``check --structure`` when given)."""
+    return json.dumps(check_record(report, structure), indent=2, ensure_ascii=False)

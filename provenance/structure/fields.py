@@ -223,6 +223,24 @@ def threegpp_text(data: bytes) -> str | None:
     return clean_text(body) or None
 
 
+def loci_text(data: bytes) -> str | None:
+    """A 3GPP 'loci' box as ISO 6709 text (``+lat+lon+alt/``).
+
+    Layout: full box, language, a NUL-terminated name, a role byte, then 16.16 fixed-point longitude,
+    latitude and altitude.
+    """
+    if len(data) < 7:
+        return None
+    end = data.find(b"\0", 6)
+    if end < 0 or end + 14 > len(data):
+        return None
+    longitude, latitude, altitude = struct.unpack_from(">iii", data, end + 2)
+    lat, lon, alt = latitude / 65536, longitude / 65536, altitude / 65536
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return f"{lat:+08.4f}{lon:+09.4f}{alt:+.3f}/"
+
+
 def printable_text(data: bytes) -> str | None:
     """Short mostly-printable payloads as text (proprietary atoms often hold a version or a name)."""
     if not data or len(data) > 512:

@@ -8,6 +8,7 @@ stream cut with ``-c copy`` may start with packets that are not keyframes.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 
 from provenance.errors import MissingToolError
@@ -50,9 +51,9 @@ def gop_stats(packets: list[tuple[float | None, bool]]) -> GopStats | None:
     if not packets:
         return None
     keys = [i for i, (_, key) in enumerate(packets) if key]
-    lengths = [b - a for a, b in zip(keys, keys[1:], strict=False)]
+    lengths = [b - a for a, b in itertools.pairwise(keys)]
     key_times = sorted(t for t, key in packets if key and t is not None)
-    intervals = [b - a for a, b in zip(key_times, key_times[1:], strict=False)]
+    intervals = [b - a for a, b in itertools.pairwise(key_times)]
     times = [t for t, _ in packets if t is not None]
     return GopStats(
         packets=len(packets),
@@ -63,5 +64,5 @@ def gop_stats(packets: list[tuple[float | None, bool]]) -> GopStats | None:
         gop_mean=round(sum(lengths) / len(lengths), 3) if lengths else None,
         keyframe_interval_seconds=round(sum(intervals) / len(intervals), 4) if intervals else None,
         regular=len(set(lengths)) <= 1,
-        reordered=any(b < a for a, b in zip(times, times[1:], strict=False)),
+        reordered=any(b < a for a, b in itertools.pairwise(times)),
     )

@@ -136,7 +136,7 @@ class SeiString:
     """A user_data_unregistered SEI message found in the first video samples."""
 
     track_id: int
-    sample: int  # 0-based sample number
+    sample: int  # 0-based sample number; -1 for SEI stored with the parameter sets ('hvcC')
     uuid: str
     encoder: str | None  # the encoder the UUID belongs to, when known ('x264', 'x265' ...)
     text: str  # the payload as text (non-printable bytes escaped); the x264 settings line, for instance

@@ -155,6 +155,8 @@ def _user_data(reader: BoxReader, udta: Box, source: str, xmp: list[XmpInfo]) ->
         elif child.type.startswith("©"):
             items.append(fields.meta_item(source, child.type, fields.quicktime_text(child.type,
                                                                                     reader.payload(child, 64 * 1024))))
+        elif child.type == "loci":
+            items.append(fields.meta_item("3gpp", "loci", fields.loci_text(reader.payload(child, 4096))))
         elif child.type in fields.THREEGPP_TEXT:
             items.append(fields.meta_item("3gpp", child.type, fields.threegpp_text(reader.payload(child, 64 * 1024))))
         else:
@@ -248,7 +250,8 @@ def read_structure(path: str | os.PathLike[str], *, gop: bool = True) -> BoxStru
             problems.append(str(exc))
     return BoxStructure(
         path=absolute, size=reader.size, file_type=file_type, top_level=top, faststart=faststart,
-        fragmented=any(b.type in ("moof", "mvex") for b in iter_boxes(tree)), movie=movie, tracks=tuple(t for t, _ in tracks),
+        fragmented=any(b.type in ("moof", "mvex") for b in iter_boxes(tree)), movie=movie,
+        tracks=tuple(t for t, _ in tracks),
         metadata=tuple(metadata), xmp=xmp[0] if xmp else None, sei=tuple(sei), gop=stats, tree=tree,
         problems=tuple(problems),
     )

@@ -171,16 +171,47 @@ def sei_from_sample(data: bytes, nal_length: int, hevc: bool, track_id: int, sam
     return found
 
 
+def sei_from_hvcc(config: bytes, track_id: int) -> list[SeiString]:
+    """SEI messages stored with the parameter sets in an 'hvcC' box (x265 puts its settings there)."""
+    found: list[SeiString] = []
+    if len(config) < 23:
+        return found
+    pos = 23
+    for _ in range(config[22]):
+        if pos + 3 > len(config):
+            break
+        nal_type, count = config[pos] & 0x3F, struct.unpack_from(">H", config, pos + 1)[0]
+        pos += 3
+        for _ in range(count):
+            if pos + 2 > len(config):
+                return found
+            size = struct.unpack_from(">H", config, pos)[0]
+            nal = config[pos + 2 : pos + 2 + size]
+            pos += 2 + size
+            if nal_type in (39, 40):
+                for ptype, payload in _sei_messages(_rbsp(nal[2:])):
+                    if ptype == 5 and len(payload) >= 16:
+                        uuid = _uuid_text(payload[:16])
+                        found.append(SeiString(track_id, -1, uuid, KNOWN_UUIDS.get(uuid), _text(payload[16:])))
+    return found
+
+
 def track_sei(reader: BoxReader, tree: tuple[Box, ...], trak: Box, track_id: int, sample_format: str,
               nal_length: int | None) -> list[SeiString]:
-    """The user_data_unregistered SEI strings of the first samples of one H.264 / HEVC track."""
+    """The user_data_unregistered SEI strings of the first samples of one H.264 / HEVC track.
+
+    For HEVC, the SEI messages stored with the parameter sets in 'hvcC' come first (sample -1).
+    """
     if sample_format not in H264_FORMATS and sample_format not in HEVC_FORMATS:
         return []
+    found: list[SeiString] = []
+    hvcc = trak.find("mdia", "minf", "stbl", "stsd", sample_format, "hvcC")
+    if hvcc is not None:
+        found += sei_from_hvcc(reader.read(hvcc.payload_offset, min(hvcc.payload_size, 1024 * 1024)), track_id)
     stbl = trak.find("mdia", "minf", "stbl")
     ranges = _sample_table_ranges(reader, stbl) if stbl is not None else []
     if not ranges:
         ranges = _fragment_ranges(reader, tree, track_id)
-    found: list[SeiString] = []
     for n, (offset, size) in enumerate(ranges):
         data = reader.read(offset, min(size, MAX_SAMPLE_READ))
         found += sei_from_sample(data, nal_length or 4, sample_format in HEVC_FORMATS, track_id, n)

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""How the archive's frame index scales: synthetic archives of 10k, 100k and 1M items.
+
+    python bench/index.py                      # 10k, 100k and 1M items (1M needs about 4 GB and 5 minutes)
+    python bench/index.py --sizes 10000,100000 --queries 30
+
+Each archived item is 60 PDQ hashes (256 bits) that drift the way a video's frames do: a random
+start, then a random walk that flips 1 to 4 bits per frame. A query is what ``check`` asks the index
+for a 60-frame clip: 45 frames that are noisy copies (10 to 30 of 256 bits flipped) of a stretch of
+one archived item, 15 unrelated frames, and every frame in the 8 orientations the matcher searches
+(the 7 turned variants of a synthetic hash are unrelated hashes): 480 hashes at radius 64.
+
+For each size, in a fresh process (so memory figures are its own), it prints the build time, the
+time to save and to reopen the persisted index, memory (resident set size and the index's own
+arrays), query p50 and p99 over the queries, and the same figures for a brute-force numpy scan of
+every hash, measured in the same run on part of each query's hashes and scaled to all 480 (a full
+scan of 60M hashes takes minutes per query). Recall is the share of the brute-force pairs (query
+hash, archive hash, distance <= 64) that the index returns, on those same hashes; items are the
+archived items the brute force finds. Timings are wall-clock and noisy on a shared machine: each
+size runs its queries in a loop and reports percentiles. No figure here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from provenance.archive.index import SampledBitsIndex  # noqa: E402
+
+FRAMES_PER_ITEM = 60
+RADIUS = 64  # provenance.match.CANDIDATE_RADIUS
+NEAR, UNRELATED, ORIENTATIONS = 45, 15, 8
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set size of this process in MB, from /proc."""
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            fields[key] = value
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def synthetic_archive(items: int, rng: np.random.Generator) -> np.ndarray:
+    """(items * 60, 32) uint8: per item a random start hash, then 1-4 random bits flipped per frame."""
+    hashes = np.empty((items, FRAMES_PER_ITEM, 32), dtype=np.uint8)
+    current = rng.integers(0, 256, (items, 32), dtype=np.uint8)
+    rows = np.arange(items)
+    for j in range(FRAMES_PER_ITEM):
+        flips = rng.integers(1, 5, items)
+        for k in range(4):
+            bit = rng.integers(0, 256, items)
+            who = rows[flips > k]
+            current[who, bit[who] // 8] ^= (128 >> (bit[who] % 8)).astype(np.uint8)
+        hashes[:, j] = current
+    return hashes.reshape(items * FRAMES_PER_ITEM, 32)
+
+
+def flip_bits(hashes: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of (n, 32) hashes with counts[i] distinct random bits flipped in row i."""
+    bits = np.unpackbits(hashes, axis=1)
+    for i, count in enumerate(counts):
+        bits[i, rng.choice(256, int(count), replace=False)] ^= 1
+    return np.packbits(bits, axis=1)
+
+
+def make_query(hashes: np.ndarray, items: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """(480, 32) query hashes (frame-major, 8 orientations each) and the archived item they copy."""
+    item = int(rng.integers(items))
+    start = int(rng.integers(0, FRAMES_PER_ITEM - NEAR + 1))
+    source = hashes[item * FRAMES_PER_ITEM + start : item * FRAMES_PER_ITEM + start + NEAR]
+    near = flip_bits(source, rng.integers(10, 31, NEAR), rng)
+    frames = np.concatenate([near, rng.integers(0, 256, (UNRELATED, 32), dtype=np.uint8)])
+    frames = frames[rng.permutation(len(frames))]
+    turned = rng.integers(0, 256, (len(frames), ORIENTATIONS - 1, 32), dtype=np.uint8)
+    return np.concatenate([frames[:, None], turned], axis=1).reshape(-1, 32), item
+
+
+def brute_force(words: np.ndarray, queries: np.ndarray, radius: int) -> set[tuple[int, int]]:
+    """Every (query row, archive row) within ``radius``: XOR and popcount of each query against every hash."""
+    qwords = np.ascontiguousarray(queries).view(np.uint64)
+    found: set[tuple[int, int]] = set()
+    chunk = 1 << 22
+    for q, qw in enumerate(qwords):
+        for start in range(0, len(words), chunk):
+            block = words[start : start + chunk]
+            dist = np.bitwise_count(block ^ qw).sum(axis=1, dtype=np.int32)
+            found.update((q, start + int(r)) for r in np.flatnonzero(dist <= radius))
+    return found
+
+
+def run_one(items: int, queries: int, brute_hashes: int, seed: int, probe_bits: int) -> dict[str, object]:
+    """Build, persist, reopen and query one synthetic archive; figures as a dict."""
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    hashes = synthetic_archive(items, rng)
+    groups = np.repeat(np.arange(items, dtype=np.int64), FRAMES_PER_ITEM)
+    made = time.perf_counter() - t0
+    rss_data, _ = rss_mb()
+    index = SampledBitsIndex(probe_bits=probe_bits)
+    t0 = time.perf_counter()
+    index.build(hashes, groups)
+    build = time.perf_counter() - t0
+    rss_built, _ = rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "archive.sqlite.idx.npz"
+        t0 = time.perf_counter()
+        index.save(path, key="bench")
+        save = time.perf_counter() - t0
+        file_mb = path.stat().st_size / 2**20
+        t0 = time.perf_counter()
+        reopened = SampledBitsIndex.load(path, hashes)
+        load = time.perf_counter() - t0
+    words = hashes.view(np.uint64)
+    index_ms, brute_ms, same_as_reloaded = [], [], True
+    pairs_brute = pairs_found = items_brute = items_found = 0
+    for n in range(queries):
+        query, _ = make_query(hashes, items, rng)
+        t0 = time.perf_counter()
+        hits = index.search(query, RADIUS)
+        index_ms.append((time.perf_counter() - t0) * 1000)
+        if n < 3:
+            again = reopened.search(query, RADIUS)
+            same_as_reloaded &= all(np.array_equal(a, b) for a, b in zip(
+                (hits.query_idx, hits.ref_idx, hits.distance), (again.query_idx, again.ref_idx, again.distance),
+                strict=True))
+        # the brute force takes the upright hashes first (those that carry matches), then turned ones
+        part = np.r_[np.arange(0, len(query), ORIENTATIONS), np.arange(len(query))][:brute_hashes]
+        part = np.unique(part)
+        t0 = time.perf_counter()
+        truth = brute_force(words, query[part], RADIUS)
+        brute_ms.append((time.perf_counter() - t0) * 1000 * len(query) / len(part))
+        position = {int(q): i for i, q in enumerate(part)}
+        got = {(position[int(q)], int(r)) for q, r in zip(hits.query_idx, hits.ref_idx, strict=True)
+               if int(q) in position}
+        pairs_brute += len(truth)
+        pairs_found += len(truth & got)
+        true_items = {r // FRAMES_PER_ITEM for _, r in truth}
+        items_brute += len(true_items)
+        items_found += len(true_items & {r // FRAMES_PER_ITEM for _, r in got})
+    rss_end, peak = rss_mb()
+    p = np.percentile
+    return {
+        "items": items, "hashes": len(hashes), "make_s": round(made, 1), "build_s": round(build, 2),
+        "save_s": round(save, 2), "load_s": round(load, 2), "file_mb": round(file_mb, 1),
+        "index_mb": round(index.nbytes / 2**20, 1), "hashes_mb": round(hashes.nbytes / 2**20, 1),
+        "rss_data_mb": round(rss_data), "rss_built_mb": round(rss_built), "rss_end_mb": round(rss_end),
+        "rss_peak_mb": round(peak), "queries": queries, "query_hashes": NEAR + UNRELATED,
+        "p50_ms": round(float(p(index_ms, 50)), 1), "p99_ms": round(float(p(index_ms, 99)), 1),
+        "brute_p50_ms": round(float(p(brute_ms, 50)), 1), "brute_p99_ms": round(float(p(brute_ms, 99)), 1),
+        "brute_hashes_per_query": int(min(brute_hashes, (NEAR + UNRELATED) * ORIENTATIONS)),
+        "pair_recall": round(pairs_found / max(1, pairs_brute), 4), "brute_pairs": pairs_brute,
+        "item_recall": round(items_found / max(1, items_brute), 4),
+        "reloaded_equals_fresh": bool(same_as_reloaded), "probe_bits": probe_bits,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every size in its own process and print one table."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="archive sizes in items, comma-separated")
+    ap.add_argument("--queries", type=int, default=40, help="queries per size (fewer are run at 1M)")
+    ap.add_argument("--brute-hashes", type=int, default=0,
+                    help="query hashes the brute force scans per query (default: all 480 at 10k, 64 at 100k, 12 at 1M)")
+    ap.add_argument("--probe-bits", type=int, default=1, choices=(0, 1), help="SampledBitsIndex probe_bits")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        brute = args.brute_hashes or (480 if args.one <= 10_000 else 64 if args.one <= 100_000 else 12)
+        print(json.dumps(run_one(args.one, args.queries, brute, args.seed, args.probe_bits)))
+        return 0
+    print(f"synthetic archives: {FRAMES_PER_ITEM} PDQ hashes per item; query = {NEAR} near copies (10-30 bits "
+          f"flipped) + {UNRELATED} unrelated frames, x{ORIENTATIONS} orientations = "
+          f"{(NEAR + UNRELATED) * ORIENTATIONS} hashes at radius {RADIUS}; index: SampledBitsIndex "
+          f"(8 tables x 32 sampled bits, probe_bits={args.probe_bits}); machine: {os.cpu_count()} cores, shared")
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        queries = args.queries if size < 1_000_000 else max(5, args.queries // 4)
+        cmd = [sys.executable, __file__, "--one", str(size), "--queries", str(queries), "--seed", str(args.seed),
+               "--probe-bits", str(args.probe_bits), "--brute-hashes", str(args.brute_hashes)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{size} items: failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        rows.append(json.loads(proc.stdout))
+        r = rows[-1]
+        print(f"\n{r['items']:,} items, {r['hashes']:,} hashes ({r['hashes_mb']} MB of hashes)")
+        print(f"  build {r['build_s']} s; save {r['save_s']} s ({r['file_mb']} MB file); reopen {r['load_s']} s "
+              f"(reopened index answers as the fresh one: {r['reloaded_equals_fresh']})")
+        print(f"  memory: index arrays {r['index_mb']} MB; RSS {r['rss_data_mb']} MB with the hashes, "
+              f"{r['rss_built_mb']} MB with the index, peak {r['rss_peak_mb']} MB")
+        speed50 = r["brute_p50_ms"] / max(r["p50_ms"], 1e-9)
+        speed99 = r["brute_p99_ms"] / max(r["p99_ms"], 1e-9)
+        print(f"  query ({r['queries']} queries of 480 hashes): p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms; "
+              f"brute force p50 {r['brute_p50_ms']} ms, p99 {r['brute_p99_ms']} ms "
+              f"(scaled from {r['brute_hashes_per_query']} hashes per query)")
+        print(f"  ratio brute force / index: p50 {speed50:.0f}x, p99 {speed99:.0f}x; recall against brute force: "
+              f"pairs {r['pair_recall']:.4f} of {r['brute_pairs']}, items {r['item_recall']:.4f}")
+    if rows:
+        print("\nsize        build_s  load_s  index_MB  RSS_MB  p50_ms  p99_ms  brute_p50_ms  ratio_p50  pair_recall")
+        for r in rows:
+            print(f"{r['items']:<11,} {r['build_s']:>7} {r['load_s']:>7} {r['index_mb']:>9} {r['rss_built_mb']:>7} "
+                  f"{r['p50_ms']:>7} {r['p99_ms']:>7} {r['brute_p50_ms']:>13} "
+                  f"{r['brute_p50_ms'] / max(r['p50_ms'], 1e-9):>9.0f}x {r['pair_recall']:>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
