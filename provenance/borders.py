@@ -22,7 +22,7 @@ STEADY_STD = 3.0  # grey levels: largest change of a border line's mean over tim
 BAR_TONE = 4.0  # grey levels: a bar's lines all have the tone of its outermost line
 BAR_MAX_TONE = 48.0  # bars are black or dark; a flat bright band is far likelier a blown-out sky
 MIN_KEEP = 0.3  # the box keeps at least this share of each side, or no border is reported
-BLUR_ENERGY = 0.4  # a blurred band has less than this share of the picture's detail (gradient energy)
+BLUR_ENERGY = 0.5  # a blurred band has less than this share of the picture's detail (gradient energy)
 BLUR_MIN_BAND = 0.05  # each blurred band covers at least this share of the side ...
 BLUR_SYMMETRY = 0.06  # ... and the two bands differ by at most this share: centred placement
 
@@ -70,8 +70,11 @@ def _detail(gray: np.ndarray, axis: int) -> np.ndarray:
 
 def _blurred_bands(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
     """Symmetric blurred bands on both ends (a clip centred on a blurred copy of itself), or None."""
-    detail = _detail(gray, axis)
-    n = len(detail)
+    raw = _detail(gray, axis)
+    n = len(raw)
+    # a running median over 5 lines, so one textured line in a blurred band does not end the band
+    padded = np.pad(raw, 2, mode="edge")
+    detail = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
     centre = float(np.median(detail[n // 3 : n - n // 3]))
     if centre <= 0:
         return None

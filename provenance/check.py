@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from provenance.appearance import earliest_appearance
-from provenance.archive.index import LinearIndex, MultiIndexHashIndex
+from provenance.archive.index import LinearIndex, SampledBitsIndex, open_sampled_index
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
 from provenance.features import FrameFeatures, extract
@@ -49,13 +49,29 @@ def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
         boxes_full=tuple(info.box_full for info in infos),
         ids=tuple(ids),
     )
-    return frames, index_search(frames.pdq)
+    # the index over many frames is kept beside the archive, keyed by the archive state it was built from
+    index_file = Path(f"{store.path}.idx.npz")
+    return frames, index_search(frames.pdq, frames.item_rows, index_file,
+                                f"{table.archive_id}:{table.generation}:quality>={MIN_QUALITY}")
 
 
-def index_search(pdq: np.ndarray) -> SearchFn:
-    """A search function over (N, 32) PDQ hashes: a numpy scan when small, multi-index hashing when large."""
-    index = LinearIndex() if len(pdq) <= LINEAR_SCAN_LIMIT else MultiIndexHashIndex()
-    index.build(pdq)
+def index_search(pdq: np.ndarray, groups: np.ndarray | None = None, index_file: Path | None = None,
+                 key: str = "") -> SearchFn:
+    """A search function over (N, 32) PDQ hashes: an exact numpy scan up to ``LINEAR_SCAN_LIMIT`` frames.
+
+    Above it, a ``SampledBitsIndex`` over the items (``groups``) that finds items approximately and
+    scans their frames exactly; with ``index_file`` it is loaded from there when built for ``key``, or
+    built and saved there.
+    """
+    index: LinearIndex | SampledBitsIndex
+    if len(pdq) <= LINEAR_SCAN_LIMIT:
+        index = LinearIndex()
+        index.build(pdq)
+    elif index_file is not None and groups is not None:
+        index = open_sampled_index(index_file, key, pdq, groups)
+    else:
+        index = SampledBitsIndex()
+        index.build(pdq, groups)
 
     def search(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         hits = index.search(hashes, radius)

@@ -388,7 +388,7 @@ def test_a_version_2_archive_gains_the_custody_table(tmp_path: Path) -> None:
     migrations.migrate(conn, target=2)
     conn.close()
     with ArchiveStore.open(path) as store:
-        assert store.stats().schema_version == 3 == migrations.LATEST_VERSION
+        assert store.stats().schema_version == migrations.LATEST_VERSION == max(v for v, _ in migrations.MIGRATIONS)
         assert verify_chain(store).ok and verify_chain(store).entries == 0
 
 

@@ -12,9 +12,14 @@ Implementations are registered by ``NAME`` in ``INDEXES``:
   references are sorted by substring value; a query probes every value within floor(r / m) bits
   of its own substrings, the union of the buckets found is verified with the full distance. The
   result is exact: the same hits as ``LinearIndex``. When the radius is so large that probing
-  would touch most of the references anyway, it scans linearly instead (still exact).
+  would touch most of the references anyway, it scans linearly instead (still exact). At the
+  matcher's radius (64 of 256 bits) that is always the case, so it is no faster than the scan.
+* ``SampledBitsIndex`` ("sampled"): for archives too big to scan. Bit-sampling hash tables find the
+  archived items a query may match; their frames are then scanned exactly. Approximate (a pair is
+  missed only when its whole item is), with its recall measured against ``LinearIndex`` in the
+  tests and ``bench/index.py``; persisted beside the archive (``open_sampled_index``).
 
-Both return ``IndexHits`` sorted by (query_idx, distance, ref_idx).
+All return ``IndexHits`` sorted by (query_idx, distance, ref_idx).
 """
 
 from __future__ import annotations
@@ -389,6 +394,14 @@ all of them, enough that unrelated frames almost never do (one chance in 2^32 pe
 FALLBACK_SHARE = 0.25
 """When the candidate groups hold more than this share of all references, scanning everything is cheaper."""
 
+SAMPLED_PROBE_BITS = 1
+"""Also look up each key with one of its bits flipped: 33 lookups per table, but a pair ``d`` bits apart
+is then found about ``1 + 32 d / 256`` times as often, which is what finds frames 40-50 bits apart."""
+
+PROBE_LOOKUP_BUDGET = 200_000
+"""Table lookups one search may make; a query of at most ``200_000 / (8 * 529)`` = 47 hashes (a still in 8
+orientations, or a clip of a few frames) can afford flipping two key bits."""
+
 _SAMPLED_FORMAT = 1
 _KEY_CHUNK = 1 << 17  # rows whose bits are unpacked at once while keys are computed (32 MiB for PDQ)
 
@@ -424,27 +437,30 @@ class SampledBitsIndex:
 
     References belong to groups (the archived items their frames come from). Stage one finds the
     groups that may hold a match: each of ``tables`` hash tables is keyed by ``key_bits`` bits sampled
-    at fixed random positions of the hash (bit-sampling LSH), and stores the (key, group) pairs of all
-    references. A query's keys are looked up in every table (``probe_bits`` = 1 also looks up each key
-    with one bit flipped), and every group found is a candidate. Stage two compares every query with
-    every reference of the candidate groups, exactly, at the requested radius.
+    at fixed random positions of the hash (bit-sampling LSH) and holds the distinct (key, group) pairs
+    of all references, sorted. A query's keys are looked up in every table (with ``probe_bits`` = 1
+    also each key with any one bit flipped, and any two for queries of a few hashes, see
+    ``probe_depth``), and every group found is a candidate. Stage two compares every query with every
+    reference of the candidate groups, exactly, at the requested radius.
 
-    So every pair returned is a pair the linear scan returns, with the same distance, and a pair is
+    So every pair returned is one the linear scan returns, with the same distance, and a pair is
     missed only when no query at all met its group in any table. A frame ``d`` bits from a reference
-    agrees with it on a table's key with probability ``(1 - d / 256) ** key_bits`` (0.28 at d = 10,
-    0.019 at d = 30 for 32 bits), and a clip that matches an item brings many such frame pairs and
-    8 tables, so whole items are found with near certainty; a group met only by a few far pairs
-    (say d > 48) can be missed. ``tests/test_perf_paths.py`` measures this recall against
-    ``LinearIndex``. Random keys collide one time in 2^32 per table, so stage two stays small.
+    agrees with it on a 32-bit key with probability ``(1 - d / 256) ** 32`` (0.28 at d = 10, 0.019 at
+    d = 30), and on all but one of those bits with ``32 d / 256`` times more; a clip that matches an
+    item brings many frame pairs to 8 tables, so whole items are found with near certainty, while a
+    group met only by a few far pairs (d above about 50) can be missed. ``tests/test_perf_paths.py``
+    measures this recall against ``LinearIndex``; ``bench/index.py`` measures it at scale. Unrelated
+    keys collide once in 2^32 lookups per table, so stage two stays small.
 
-    The index stores keys and group numbers (8 bytes per distinct key of a group and table), not the
-    hashes: ``save`` writes it to a ``.npz`` file and ``load`` needs the same hashes and groups again.
+    The index keeps keys and group numbers (8 bytes per distinct key of a group in a table), and a
+    view of the caller's hashes for stage two: ``save`` writes the tables to a ``.npz`` file and
+    ``load`` takes the same hashes again.
     """
 
     NAME: ClassVar[str] = "sampled"
 
-    def __init__(self, tables: int = SAMPLED_TABLES, key_bits: int = SAMPLED_KEY_BITS, probe_bits: int = 0,
-                 seed: int = 20240607) -> None:
+    def __init__(self, tables: int = SAMPLED_TABLES, key_bits: int = SAMPLED_KEY_BITS,
+                 probe_bits: int = SAMPLED_PROBE_BITS, seed: int = 20240607) -> None:
         """An empty index; call ``build`` or ``SampledBitsIndex.load``."""
         if not 1 <= key_bits <= 32 or tables < 1 or probe_bits not in (0, 1):
             raise ValueError("need 1..32 key bits, at least one table and probe_bits 0 or 1")
@@ -456,9 +472,8 @@ class SampledBitsIndex:
         self._positions = np.zeros((tables, key_bits), dtype=np.int64)
         self._table_keys: list[np.ndarray] = []
         self._table_groups: list[np.ndarray] = []
-        self._groups = np.zeros(0, dtype=np.int64)
-        self._group_rows = np.zeros(0, dtype=np.int64)
-        self._group_starts = np.zeros(1, dtype=np.int64)
+        self._group_starts = np.zeros(1, dtype=np.int64)  # rows of group g: _group_rows[starts[g]:starts[g+1]]
+        self._group_rows: np.ndarray | None = None  # None: the rows are already in group order
 
     def __len__(self) -> int:
         """The number of indexed hashes."""
@@ -466,8 +481,10 @@ class SampledBitsIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the index itself (tables and group maps; the hashes belong to the caller)."""
-        arrays = [*self._table_keys, *self._table_groups, self._groups, self._group_rows, self._group_starts]
+        """Memory held by the index itself (tables and group map; the hashes belong to the caller)."""
+        arrays = [*self._table_keys, *self._table_groups, self._group_starts]
+        if self._group_rows is not None:
+            arrays.append(self._group_rows)
         return int(sum(a.nbytes for a in arrays))
 
     def _keys(self, hashes: np.ndarray) -> np.ndarray:
@@ -497,34 +514,18 @@ class SampledBitsIndex:
         rng = np.random.default_rng(self.seed)
         self._positions = np.stack([rng.choice(nbytes * 8, self.key_bits, replace=False)
                                     for _ in range(self.tables)]).astype(np.int64)
-        self._set_rows(hashes, group_of)
+        self._nbytes, self._words = nbytes, _to_words(hashes)
+        self._group_starts, self._group_rows, dense = _group_map(group_of)
+        if len(self._group_starts) - 1 > 2**32 - 1:
+            raise ValueError("too many groups for 32-bit group numbers")
         keys = self._keys(hashes)
         self._table_keys, self._table_groups = [], []
         for t in range(self.tables):
             # one entry per distinct (key, group): an item's similar frames share keys
-            pairs = np.sort((keys[t].astype(np.uint64) << np.uint64(32)) | self._groups.astype(np.uint64))
+            pairs = np.sort((keys[t].astype(np.uint64) << np.uint64(32)) | dense.astype(np.uint64))
             pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
             self._table_keys.append((pairs >> np.uint64(32)).astype(np.uint32))
             self._table_groups.append((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-
-    def _set_rows(self, hashes: np.ndarray, group_of: np.ndarray) -> None:
-        """Keep the hashes and the map from groups (renumbered 0..G-1) to their rows."""
-        self._nbytes = hashes.shape[1]
-        self._words = _to_words(hashes)
-        if len(group_of) and np.all(group_of[1:] >= group_of[:-1]):
-            # already in group order (the archive's frame table is): no sort needed
-            starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
-            self._groups = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.r_[starts, len(group_of)]))
-            self._group_rows = np.arange(len(group_of), dtype=np.int64)
-            self._group_starts = np.r_[starts, len(group_of)].astype(np.int64)
-        else:
-            _, dense = np.unique(group_of, return_inverse=True)
-            self._groups = dense.astype(np.int64)
-            self._group_rows = np.argsort(dense, kind="stable").astype(np.int64)
-            counts = np.bincount(dense, minlength=int(dense.max()) + 1 if len(dense) else 0)
-            self._group_starts = np.r_[0, np.cumsum(counts)].astype(np.int64)
-        if len(self._group_starts) - 1 > 2**32 - 1:
-            raise ValueError("too many groups for 32-bit group numbers")
 
     def candidate_groups(self, queries: np.ndarray) -> np.ndarray:
         """Stage one: the (sorted, distinct) group numbers that some query meets in some table."""
@@ -532,16 +533,33 @@ class SampledBitsIndex:
             raise ValueError("the index is empty: call build() or load() first")
         queries = _check_hashes(queries, "queries", self._nbytes)
         keys = self._keys(queries)
-        if self.probe_bits:
-            flips = np.r_[np.uint32(0), np.left_shift(np.uint32(1), np.arange(self.key_bits, dtype=np.uint32))]
-            keys = (keys[:, :, None] ^ flips[None, None, :]).reshape(self.tables, -1)
+        flips = _flip_masks(self.key_bits, self.probe_depth(len(queries)))
+        keys = (keys[:, :, None] ^ flips[None, None, :]).reshape(self.tables, -1)
+        keys = np.sort(keys, axis=1)  # ascending needles: each binary search starts where the last ended
         found = []
         for t in range(self.tables):
             table = self._table_keys[t]
             lo = np.searchsorted(table, keys[t], side="left")
-            hi = np.searchsorted(table, keys[t], side="right")
-            found.append(self._table_groups[t][_ragged(lo, hi - lo)])
+            hit = lo < len(table)
+            hit[hit] = table[lo[hit]] == keys[t][hit]
+            if hit.any():
+                needles = np.unique(keys[t][hit])
+                lo = np.searchsorted(table, needles, side="left")
+                hi = np.searchsorted(table, needles, side="right")
+                found.append(self._table_groups[t][_ragged(lo, hi - lo)])
         return np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, dtype=np.int64)
+
+    def probe_depth(self, queries: int) -> int:
+        """Key bits flipped when probing: ``probe_bits``, or 2 when the query is small enough to afford it.
+
+        A still, or a clip of a few frames, has few frames to meet its item with, so each of them
+        probes further (529 lookups per key instead of 33) while the lookups stay within
+        ``PROBE_LOOKUP_BUDGET``.
+        """
+        depth = self.probe_bits
+        if depth and queries * self.tables * len(_flip_masks(self.key_bits, 2)) <= PROBE_LOOKUP_BUDGET:
+            depth = 2
+        return depth
 
     def search(self, queries: np.ndarray, radius: int) -> IndexHits:
         """References within ``radius`` bits of each query, among the groups stage one finds."""
@@ -549,7 +567,9 @@ class SampledBitsIndex:
         groups = self.candidate_groups(queries)
         query_words = _to_words(_check_hashes(queries, "queries", self._nbytes))
         starts = self._group_starts[groups]
-        rows = self._group_rows[_ragged(starts, self._group_starts[groups + 1] - starts)]
+        rows = _ragged(starts, self._group_starts[groups + 1] - starts)
+        if self._group_rows is not None:
+            rows = self._group_rows[rows]
         if len(rows) > FALLBACK_SHARE * len(self):
             return _linear_search(np.ascontiguousarray(self._words.T), query_words, radius)
         hits = _linear_search(np.ascontiguousarray(self._words[rows].T), query_words, radius)
@@ -563,9 +583,10 @@ class SampledBitsIndex:
                 "tables": self.tables, "key_bits": self.key_bits, "probe_bits": self.probe_bits,
                 "seed": self.seed, "key": self.key if key is None else key}
         lengths = np.array([len(k) for k in self._table_keys], dtype=np.int64)
+        rows = self._group_rows if self._group_rows is not None else np.zeros(0, dtype=np.int64)
         arrays = {"meta": np.array(json.dumps(meta)), "positions": self._positions, "lengths": lengths,
                   "keys": np.concatenate(self._table_keys), "groups": np.concatenate(self._table_groups),
-                  "group_of": self._groups.astype(np.int32 if len(self._group_starts) < 2**31 else np.int64)}
+                  "group_starts": self._group_starts, "group_rows": rows}
         _atomic_savez(Path(path), arrays)
 
     @staticmethod
@@ -576,6 +597,13 @@ class SampledBitsIndex:
                 return str(json.loads(str(data["meta"])).get("key", ""))
         except (OSError, ValueError, KeyError, AttributeError):
             return None
+
+    def same_groups(self, groups: np.ndarray) -> bool:
+        """Whether ``groups`` (one per hash) gives the group map this index was built with."""
+        starts, rows, _ = _group_map(np.asarray(groups, dtype=np.int64))
+        same_rows = (rows is None and self._group_rows is None) or (
+            rows is not None and self._group_rows is not None and np.array_equal(rows, self._group_rows))
+        return same_rows and np.array_equal(starts, self._group_starts)
 
     @classmethod
     def load(cls, path: str | Path, hashes: np.ndarray) -> SampledBitsIndex:
@@ -590,26 +618,57 @@ class SampledBitsIndex:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 positions, lengths = data["positions"], data["lengths"]
-                keys, groups, group_of = data["keys"], data["groups"], data["group_of"]
+                keys, groups = data["keys"], data["groups"]
+                group_starts, group_rows = data["group_starts"], data["group_rows"]
         except (OSError, ValueError, KeyError) as exc:
             raise ArchiveError(f"the index file {path} is unreadable ({exc}): delete it, it is rebuilt") from exc
         try:
             if not isinstance(meta, dict) or (meta.get("format"), meta.get("name")) != (_SAMPLED_FORMAT, cls.NAME):
                 raise ValueError("another format")
-            if (int(meta["rows"]), int(meta["nbytes"])) != hashes.shape or len(group_of) != hashes.shape[0]:
+            if (int(meta["rows"]), int(meta["nbytes"])) != hashes.shape:
                 raise ValueError(f"built for {meta['rows']} hashes of {meta['nbytes']} bytes, not {hashes.shape}")
             index = cls(int(meta["tables"]), int(meta["key_bits"]), int(meta["probe_bits"]), int(meta["seed"]))
-            if positions.shape != (index.tables, index.key_bits) or lengths.shape != (index.tables,):
+            if (positions.shape != (index.tables, index.key_bits) or lengths.shape != (index.tables,)
+                    or int(lengths.sum()) != len(keys) or len(keys) != len(groups)
+                    or int(group_starts[-1]) != hashes.shape[0] or len(group_rows) not in (0, hashes.shape[0])):
                 raise ValueError("array shapes disagree")
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ArchiveError(f"the index file {path} is not usable ({exc}): delete it, it is rebuilt") from exc
         index._positions = positions.astype(np.int64)
-        index._set_rows(hashes, group_of.astype(np.int64))
+        index._nbytes, index._words = hashes.shape[1], _to_words(hashes)
+        index._group_starts = group_starts.astype(np.int64)
+        index._group_rows = group_rows.astype(np.int64) if len(group_rows) else None
         bounds = np.r_[0, np.cumsum(lengths)]
         index._table_keys = [keys[a:b] for a, b in itertools.pairwise(bounds)]
         index._table_groups = [groups[a:b] for a, b in itertools.pairwise(bounds)]
         index.key = str(meta.get("key", ""))
         return index
+
+
+def _flip_masks(bits: int, depth: int) -> np.ndarray:
+    """XOR masks of up to ``depth`` (0, 1 or 2) set bits among the low ``bits``, the zero mask first."""
+    ones = np.left_shift(np.uint32(1), np.arange(bits, dtype=np.uint32))
+    masks = [np.zeros(1, dtype=np.uint32)]
+    if depth >= 1:
+        masks.append(ones)
+    if depth >= 2:
+        i, j = np.triu_indices(bits, k=1)
+        masks.append(ones[i] | ones[j])
+    return np.concatenate(masks)
+
+
+def _group_map(group_of: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(starts, rows or None, dense group per row): groups renumbered 0..G-1 in order of value."""
+    n = len(group_of)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64), None, np.zeros(0, dtype=np.int64)
+    if np.all(group_of[1:] >= group_of[:-1]):  # the archive's frame table is in item order: no sort
+        first = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
+        starts = np.r_[first, n].astype(np.int64)
+        return starts, None, np.repeat(np.arange(len(first), dtype=np.int64), np.diff(starts))
+    _, dense = np.unique(group_of, return_inverse=True)
+    counts = np.bincount(dense)
+    return np.r_[0, np.cumsum(counts)].astype(np.int64), np.argsort(dense, kind="stable").astype(np.int64), dense
 
 
 def open_sampled_index(path: str | Path, key: str, hashes: np.ndarray, groups: np.ndarray,
@@ -623,7 +682,7 @@ def open_sampled_index(path: str | Path, key: str, hashes: np.ndarray, groups: n
     if SampledBitsIndex.read_key(path) == key:
         try:
             index = SampledBitsIndex.load(path, hashes)
-            if np.array_equal(index._groups, _dense_groups(groups)):
+            if index.same_groups(groups):
                 return index
         except ArchiveError:
             pass  # unusable: rebuilt below
@@ -633,11 +692,6 @@ def open_sampled_index(path: str | Path, key: str, hashes: np.ndarray, groups: n
     with contextlib.suppress(OSError):  # an index that cannot be kept is rebuilt next time, same results
         index.save(path)
     return index
-
-
-def _dense_groups(groups: np.ndarray) -> np.ndarray:
-    """Groups renumbered 0..G-1 in order of first value, as ``SampledBitsIndex`` keeps them."""
-    return np.unique(np.asarray(groups, dtype=np.int64), return_inverse=True)[1].astype(np.int64)
 
 
 INDEXES: dict[str, type[HammingIndex]] = {

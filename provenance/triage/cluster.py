@@ -7,16 +7,20 @@ whose match says they are the same footage (identical, re-encoded or edited, or 
 other) are joined (union-find), so clusters are transitive: a trim of a re-encode of a mirrored
 copy lands with the original. A compilation that only contains parts of another content is not
 joined to it (it would chain unrelated clips together); the overlap is kept as a ``Link``.
+
+The matching is the costly part and each content's is independent, so the pool runs it
+(``pool.cluster_in_pool``): the batch's frames go to the workers once, as an ``.npz`` file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from provenance.check import frames_from_fingerprints
-from provenance.match import match_fingerprint
+from provenance.check import frames_from_fingerprints, index_search
+from provenance.match import ArchiveFrames, SearchFn, match_fingerprint
 from provenance.model import Fingerprint, Match, Sighting
 from provenance.triage.results import Clustering, Link
 
@@ -56,37 +60,74 @@ class _UnionFind:
         self.size[ra] += self.size[rb]
 
 
-def cluster_contents(archive_fps: Sequence[Fingerprint], queries: Sequence[Fingerprint],
-                     variants: Sequence[np.ndarray | None]) -> Clustering:
-    """Group contents that show the same footage.
+def batch_frames(archive_fps: Sequence[Fingerprint]) -> ArchiveFrames:
+    """The batch's contents as a searchable "archive": their usable frames at the archive rate."""
+    return frames_from_fingerprints(archive_fps)[0]
 
-    ``archive_fps[i]`` is content i sampled at the archive rate, ``queries[i]`` its query view and
-    ``variants[i]`` the query view's turned and mirrored PDQ hashes (None: upright only). Groups are
-    returned largest first, each in input order; every content is in exactly one group.
+
+def save_frames(frames: ArchiveFrames, path: Path) -> None:
+    """Write ``frames`` to an ``.npz`` file (no pickles), for worker processes to load."""
+    with open(path, "wb") as handle:
+        np.savez(handle, item_rows=frames.item_rows, times=frames.times, pdq=frames.pdq,
+                 sha256=np.array(frames.sha256, dtype=str), names=np.array(frames.names, dtype=str),
+                 durations=np.array(frames.durations, dtype=np.float64), stills=np.array(frames.stills, dtype=bool),
+                 boxes_full=np.array(frames.boxes_full, dtype=bool))
+
+
+def load_frames(path: str | Path) -> tuple[ArchiveFrames, SearchFn]:
+    """Read frames written by ``save_frames``, with a search function over them."""
+    with np.load(path, allow_pickle=False) as data:
+        frames = ArchiveFrames(
+            item_rows=data["item_rows"], times=data["times"], pdq=data["pdq"],
+            sha256=tuple(str(x) for x in data["sha256"]), names=tuple(str(x) for x in data["names"]),
+            durations=tuple(float(x) for x in data["durations"]), stills=tuple(bool(x) for x in data["stills"]),
+            boxes_full=tuple(bool(x) for x in data["boxes_full"]))
+    return frames, index_search(frames.pdq)
+
+
+def query_links(query: Fingerprint, variants: np.ndarray | None, frames: ArchiveFrames, search: SearchFn
+                ) -> tuple[Link, ...]:
+    """What one content (its query view and turned/mirrored hashes) shares with the other contents."""
+    own = query.identity.sha256
+    return tuple(Link(own, m.sha256, m.verdict, m.score)
+                 for m in match_fingerprint(query, frames, search, _no_sightings, variants) if m.sha256 != own)
+
+
+def group(shas: Sequence[str], links: Sequence[Link]) -> Clustering:
+    """Clusters from the links: same-footage links join (transitively); the others are kept as links.
+
+    Groups are returned largest first, each in the order of ``shas``; every content is in one group.
     """
-    n = len(archive_fps)
-    if not (len(queries) == len(variants) == n):
-        raise ValueError("archive_fps, queries and variants must have one entry per content")
-    uf = _UnionFind(n)
-    links: list[Link] = []
-    if n:
-        frames, search = frames_from_fingerprints(archive_fps)
-        number = {fp.identity.sha256: i for i, fp in enumerate(archive_fps)}
-        for i, query in enumerate(queries):
-            for match in match_fingerprint(query, frames, search, _no_sightings, variants[i]):
-                j = number[match.sha256]
-                if j == i:
-                    continue
-                if match.verdict in SAME_FOOTAGE:
-                    uf.union(i, j)
-                else:
-                    links.append(Link(query.identity.sha256, match.sha256, match.verdict, match.score))
+    number = {sha: i for i, sha in enumerate(shas)}
+    uf = _UnionFind(len(shas))
+    partial = []
+    for link in links:
+        if link.verdict in SAME_FOOTAGE:
+            uf.union(number[link.query_sha256], number[link.item_sha256])
+        else:
+            partial.append(link)
     members: dict[int, list[int]] = {}
-    for i in range(n):
+    for i in range(len(shas)):
         members.setdefault(uf.find(i), []).append(i)
     groups = sorted(members.values(), key=lambda g: (-len(g), g[0]))
-    shas = [fp.identity.sha256 for fp in archive_fps]
-    return Clustering(tuple(tuple(shas[i] for i in g) for g in groups), tuple(links))
+    return Clustering(tuple(tuple(shas[i] for i in g) for g in groups), tuple(partial))
+
+
+def cluster_contents(archive_fps: Sequence[Fingerprint], queries: Sequence[Fingerprint],
+                     variants: Sequence[np.ndarray | None]) -> Clustering:
+    """Group contents that show the same footage, in this process.
+
+    ``archive_fps[i]`` is content i sampled at the archive rate, ``queries[i]`` its query view and
+    ``variants[i]`` the query view's turned and mirrored PDQ hashes (None: upright only).
+    """
+    if not (len(archive_fps) == len(queries) == len(variants)):
+        raise ValueError("archive_fps, queries and variants must have one entry per content")
+    links: list[Link] = []
+    if archive_fps:
+        frames, search = frames_from_fingerprints(archive_fps)
+        for query, hashes in zip(queries, variants, strict=True):
+            links.extend(query_links(query, hashes, frames, search))
+    return group([fp.identity.sha256 for fp in archive_fps], links)
 
 
 def archive_coverage(query: Fingerprint, matches: Sequence[Match]) -> float:

@@ -21,11 +21,26 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
 
 from provenance.check import utc_now
+from provenance.model import Fingerprint
 from provenance.triage import worker
+from provenance.triage.cluster import batch_frames, cluster_contents, group, save_frames
 from provenance.triage.journal import Journal
-from provenance.triage.results import AnalyseTask, Candidate, ContentResult, Hashed, HashTask, Progress
+from provenance.triage.results import (
+    AnalyseTask,
+    Candidate,
+    Clustering,
+    ClusterTask,
+    ContentResult,
+    Hashed,
+    HashTask,
+    Progress,
+)
 
 CRASHED = ("the worker process died while reading this file (a crash in the decoder, or out of memory): "
            "check the file with `provenance check`")
@@ -47,9 +62,9 @@ Task = HashTask | AnalyseTask
 class _Scheduler:
     """The state of one run: queues, tasks in flight, and which paths wait for which content."""
 
-    def __init__(self, journal: Journal, run_id: int, archive: str | None, jobs: int,
+    def __init__(self, journal: Journal, run_id: int, archive: str | None, pool: WorkerPool,
                  progress: Callable[[Progress], None] | None, total: int) -> None:
-        self.journal, self.run_id, self.archive, self.jobs = journal, run_id, archive, jobs
+        self.journal, self.run_id, self.archive, self.pool, self.jobs = journal, run_id, archive, pool, pool.jobs
         self.progress, self.total = progress, total
         self.hash_queue: deque[HashTask] = deque()
         self.analyse_queue: deque[AnalyseTask] = deque()
@@ -145,49 +160,41 @@ class _Scheduler:
             return self.hash_queue.popleft()
         return None
 
-    def submit(self, pool: ProcessPoolExecutor, task: Task) -> None:
+    def submit(self, task: Task) -> None:
         """Hand a task to the pool (journaling the attempt of an analysis)."""
         if isinstance(task, AnalyseTask):
             self.journal.record_attempt(self.run_id, task.sha256)
-            future: Future[object] = pool.submit(worker.analyse_content, task)
+            future: Future[object] = self.pool.executor.submit(worker.analyse_content, task)
         else:
-            future = pool.submit(worker.hash_path, task)
+            future = self.pool.executor.submit(worker.hash_path, task)
         self.in_flight[future] = task
 
     def run(self) -> None:
-        """Run until every queued task is done; on any exception the pool is killed and it propagates."""
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=worker.init_worker)
-        try:
-            while True:
-                while (task := self.next_task()) is not None:
-                    self.submit(pool, task)
-                if not self.in_flight:
-                    break
-                finished, _ = wait(self.in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-                if not finished:
-                    self.report()  # keep the elapsed time and ETA moving
+        """Run until every queued task is done (exceptions propagate; the ``WorkerPool`` kills its workers)."""
+        while True:
+            while (task := self.next_task()) is not None:
+                self.submit(task)
+            if not self.in_flight:
+                break
+            finished, _ = wait(self.in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+            if not finished:
+                self.report()  # keep the elapsed time and ETA moving
+                continue
+            broken = False
+            for future in finished:
+                task = self.in_flight.pop(future)
+                try:
+                    value = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    self.suspect(task)
                     continue
-                broken = False
-                for future in finished:
-                    task = self.in_flight.pop(future)
-                    try:
-                        value = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        self.suspect(task)
-                        continue
-                    self.task_done(task, value)
-                if broken:
-                    for task in list(self.in_flight.values()):
-                        self.suspect(task)
-                    self.in_flight.clear()
-                    _kill(pool)
-                    pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=worker.init_worker)
-        except BaseException:
-            _kill(pool)
-            raise
-        pool.shutdown(wait=True)
+                self.task_done(task, value)
+            if broken:
+                for task in list(self.in_flight.values()):
+                    self.suspect(task)
+                self.in_flight.clear()
+                self.pool.restart()
 
     def suspect(self, task: Task) -> None:
         """A task that was in flight when a worker died: retry it alone, or fail it if it ran alone."""
@@ -209,13 +216,73 @@ def _kill(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, archive: str | None, jobs: int,
+class WorkerPool:
+    """The triage's worker processes (spawned; see ``worker.init_worker``), for every phase of a run.
+
+    Use it as a context manager: on leaving normally the workers finish and exit; on any exception
+    (Ctrl-C included) they are killed at once.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        """Prepare ``jobs`` worker processes (started on first use)."""
+        self.jobs = max(1, jobs)
+        self._context = multiprocessing.get_context("spawn")
+        self.executor = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.jobs, mp_context=self._context, initializer=worker.init_worker)
+
+    def restart(self) -> None:
+        """Replace a broken pool (a worker died) with fresh processes."""
+        _kill(self.executor)
+        self.executor = self._new()
+
+    def __enter__(self) -> WorkerPool:
+        """Return the pool itself."""
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Let the workers exit, or kill them when leaving on an exception."""
+        if exc_type is None:
+            self.executor.shutdown(wait=True)
+        else:
+            _kill(self.executor)
+
+
+MIN_CONTENTS_PER_JOB = 4
+"""Below this many contents per process, clustering in the parent is quicker than shipping the work."""
+
+
+def cluster_in_pool(pool: WorkerPool, scratch: Path, archive_fps: Sequence[Fingerprint],
+                    queries: Sequence[Fingerprint], variants: Sequence[np.ndarray | None]) -> Clustering:
+    """``cluster.cluster_contents``, with the matching spread over the pool's processes.
+
+    The batch's frames are written once to ``scratch`` (a file in the report folder, removed after);
+    each task matches one content against them. If a worker dies, the parent does it all itself.
+    """
+    if pool.jobs == 1 or len(archive_fps) < MIN_CONTENTS_PER_JOB * pool.jobs:
+        return cluster_contents(archive_fps, queries, variants)
+    save_frames(batch_frames(archive_fps), scratch)
+    try:
+        futures = [pool.executor.submit(worker.cluster_links, ClusterTask(str(scratch), query, hashes))
+                   for query, hashes in zip(queries, variants, strict=True)]
+        links = [link for future in futures for link in future.result()]
+    except BrokenProcessPool:
+        pool.restart()
+        return cluster_contents(archive_fps, queries, variants)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return group([fp.identity.sha256 for fp in archive_fps], links)
+
+
+def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, archive: str | None, pool: WorkerPool,
              progress: Callable[[Progress], None] | None = None) -> PoolOutcome:
     """Hash every candidate not yet journaled and analyse every content not yet journaled.
 
     Returns each candidate's identity (from the journal when the file is unchanged) and what was done.
     """
-    scheduler = _Scheduler(journal, run_id, archive, max(1, jobs), progress, len(candidates))
+    scheduler = _Scheduler(journal, run_id, archive, pool, progress, len(candidates))
     for candidate in candidates:
         scheduler.candidates[candidate.path] = candidate
         stored = journal.stored_path(candidate)

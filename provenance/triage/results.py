@@ -78,6 +78,15 @@ class AnalyseTask:
 
 
 @dataclass(frozen=True, eq=False)
+class ClusterTask:
+    """Work for a process: match one content's query view against the whole batch (saved in ``frames_path``)."""
+
+    frames_path: str
+    query: Fingerprint
+    variants: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
 class ContentResult:
     """What one distinct content is: its archive-rate fingerprint, the archive's matches, a thumbnail."""
 

@@ -1,4 +1,5 @@
-"""What a triage worker process does: identify a path, or fingerprint and match one content.
+"""What a triage worker process does: identify a path, fingerprint and match one content, or
+match one content against the rest of the batch (for clustering).
 
 Each task returns a frozen result and never raises for a bad file: its error becomes the result's
 ``error`` (one error row). Only problems that stop the whole batch propagate: ffmpeg missing
@@ -31,11 +32,13 @@ from provenance.identity import file_identity
 from provenance.ingest import ARCHIVE_FPS
 from provenance.match import ArchiveFrames, SearchFn, match_fingerprint
 from provenance.model import Appearance, Fingerprint, Match, SamplingParams
-from provenance.triage.results import AnalyseTask, ContentResult, Hashed, HashTask
+from provenance.triage.cluster import load_frames, query_links
+from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link
 from provenance.triage.thumbs import thumbnail_jpeg
 
 _PR_SET_PDEATHSIG = 1
 _archive: tuple[str, ArchiveStore, ArchiveFrames, SearchFn] | None = None
+_batch: tuple[str, ArchiveFrames, SearchFn] | None = None
 
 
 def init_worker() -> None:
@@ -117,3 +120,12 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
     appearance = earliest_appearance(matches, fp.metadata, None)
     return result(fingerprint=fp, variants=query.dihedral_pdq, matches=matches, appearance=appearance,
                   thumbnail=thumbnail_jpeg(task.path, fp))
+
+
+def cluster_links(task: ClusterTask) -> tuple[Link, ...]:
+    """What one content shares with the rest of the batch (the batch's frames are loaded once per process)."""
+    global _batch
+    if _batch is None or _batch[0] != task.frames_path:
+        frames, search = load_frames(task.frames_path)
+        _batch = (task.frames_path, frames, search)
+    return query_links(task.query, task.variants, _batch[1], _batch[2])

@@ -1,0 +1,350 @@
+"""The fast paths against their references: batch hashers, keyframe-only decoding, the sampled index.
+
+No timing is asserted here (``bench/speed.py`` and ``bench/index.py`` measure speed); these tests
+pin down that the fast code computes what the slow reference computes:
+
+* ``phash_batch`` and ``lanczos_resize_batch`` against ``imagehash.phash`` and Pillow's own LANCZOS
+  resize, bit for bit, over many sizes (64x64 to 32x32 is what the pipeline hashes);
+* ``pdq_batch`` against ``pdq_image`` called frame by frame, and the integer quality sum against the
+  float one;
+* ``decode_frames(keyframes_only=True)``: the samples are the keyframes, at their exact presentation
+  times (clips made with ffmpeg ``-g``, checked against ffprobe);
+* ``SampledBitsIndex`` against ``LinearIndex``: every pair it returns is a linear pair with the same
+  distance, and it finds at least 99 % of the pairs of planted near copies; a reloaded index answers
+  as the fresh one; a stale or damaged index file is rebuilt;
+* ``provenance --help`` imports neither numpy nor OpenCV.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import run_ffmpeg
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from provenance.archive.index import (
+    LinearIndex,
+    SampledBitsIndex,
+    open_sampled_index,
+)
+from provenance.frames import decode_frames
+from provenance.hashing.pdq import _quality, _quality_uint8, pdq_batch, pdq_image, pdq_image_dihedral
+from provenance.hashing.phash import lanczos_resize_batch, phash_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pictures(rng: np.random.Generator, n: int, height: int, width: int, kind: str) -> np.ndarray:
+    """(n, height, width) uint8 test pictures of one kind: noise, smooth waves, flat, or black and white."""
+    if kind == "noise":
+        return rng.integers(0, 256, (n, height, width), dtype=np.uint8)
+    if kind == "flat":
+        return np.full((n, height, width), rng.integers(0, 256), dtype=np.uint8)
+    if kind == "binary":
+        return (rng.integers(0, 2, (n, height, width)) * 255).astype(np.uint8)
+    y = np.linspace(0.0, 1.0, height)[None, :, None]
+    x = np.linspace(0.0, 1.0, width)[None, None, :]
+    fy, fx, phase = (rng.uniform(0, 4, (n, 1, 1)) for _ in range(3))
+    waves = 128 + 90 * np.cos(2 * np.pi * (fx * x + fy * y) + phase) + rng.normal(0, 6, (n, height, width))
+    return np.clip(waves, 0, 255).astype(np.uint8)
+
+
+KINDS = st.sampled_from(["noise", "smooth", "flat", "binary"])
+
+
+# ---------------------------------------------------------------- pHash and Pillow's LANCZOS
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(height=st.integers(1, 140), width=st.integers(1, 140), n=st.integers(1, 4), kind=KINDS,
+       seed=st.integers(0, 2**32 - 1))
+@example(height=64, width=64, n=4, kind="smooth", seed=1)  # the pipeline's case
+@example(height=64, width=64, n=3, kind="flat", seed=2)  # every coefficient ties: the scipy fallback
+@example(height=32, width=32, n=2, kind="noise", seed=3)  # no resize at all
+@example(height=85, width=52, n=2, kind="noise", seed=4)  # Pillow 13 runs the vertical pass first
+@example(height=1, width=1, n=1, kind="noise", seed=5)
+def test_phash_batch_is_imagehash(height: int, width: int, n: int, kind: str, seed: int) -> None:
+    frames = pictures(np.random.default_rng(seed), n, height, width, kind)
+    expected = [str(imagehash.phash(Image.fromarray(f))) for f in frames]
+    assert [format(int(v), "016x") for v in phash_batch(frames)] == expected
+
+
+@settings(max_examples=120, deadline=None)
+@given(height=st.integers(1, 160), width=st.integers(1, 160), out_h=st.integers(1, 80), out_w=st.integers(1, 80),
+       kind=KINDS, seed=st.integers(0, 2**32 - 1))
+@example(height=64, width=64, out_h=32, out_w=32, kind="noise", seed=0)
+@example(height=84, width=52, out_h=20, out_w=20, kind="noise", seed=0)  # the tie of Pillow 13's order rule
+@example(height=85, width=52, out_h=20, out_w=20, kind="noise", seed=0)
+@example(height=20, width=30, out_h=60, out_w=75, kind="binary", seed=0)  # enlarging: overshoot is clipped
+def test_lanczos_resize_is_pillow(height: int, width: int, out_h: int, out_w: int, kind: str, seed: int) -> None:
+    frames = pictures(np.random.default_rng(seed), 2, height, width, kind)
+    expected = np.stack([np.asarray(Image.fromarray(f).resize((out_w, out_h), Image.Resampling.LANCZOS))
+                         for f in frames])
+    assert np.array_equal(lanczos_resize_batch(frames, out_w, out_h), expected)
+
+
+def test_phash_batch_of_many_frames_equals_frame_by_frame() -> None:
+    """Several chunks, mixed content, so chunk edges and the certified DCT are both exercised."""
+    rng = np.random.default_rng(7)
+    frames = np.concatenate([pictures(rng, 150, 64, 64, kind) for kind in ("smooth", "noise", "flat", "binary")])
+    frames = frames[rng.permutation(len(frames))]
+    expected = np.array([int(str(imagehash.phash(Image.fromarray(f))), 16) for f in frames], dtype=np.uint64)
+    assert np.array_equal(phash_batch(frames), expected)
+
+
+# ---------------------------------------------------------------- PDQ
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.sampled_from([(64, 64), (128, 128), (96, 80), (200, 150), (33, 47)]), kind=KINDS,
+       seed=st.integers(0, 2**32 - 1))
+def test_pdq_batch_is_pdq_image_frame_by_frame(size: tuple[int, int], kind: str, seed: int) -> None:
+    frames = pictures(np.random.default_rng(seed), 3, *size, kind)
+    hashes, quality, dihedral = pdq_batch(frames, dihedral=True)
+    for frame, row, q, variants in zip(frames, hashes, quality, dihedral, strict=True):
+        assert (bytes(row).hex(), int(q)) == pdq_image(frame)
+        assert [bytes(v).hex() for v in variants] == pdq_image_dihedral(frame)[0]
+
+
+def test_pdq_integer_quality_equals_float_quality() -> None:
+    rng = np.random.default_rng(3)
+    samples = np.concatenate([pictures(rng, 20, 64, 64, kind) for kind in ("smooth", "noise", "flat", "binary")])
+    assert np.array_equal(_quality_uint8(samples), _quality(samples.astype(np.float64)))
+
+
+# ---------------------------------------------------------------- keyframe-only decoding
+
+
+def ffprobe_keyframe_times(path: Path) -> list[Fraction]:
+    """Exact presentation times of the keyframes, from ffprobe (pts x time base), counted from the first."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=time_base:frame=key_frame,pts",
+         "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    data = json.loads(out)
+    base = Fraction(data["streams"][0]["time_base"])
+    keys = [int(f["pts"]) for f in data["frames"] if f.get("key_frame") == 1]
+    return [(p - keys[0]) * base for p in keys]
+
+
+@pytest.fixture(scope="module")
+def gop25_clip(media_dir: Path) -> Path:
+    """6 s of testsrc2 at 25 fps, H.264 with a keyframe every 25 frames (``-g 25``, no scene-cut keyframes)."""
+    out = media_dir / "gop25.mp4"
+    if not out.exists():
+        run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "6", "-c:v", "libx264", "-g", "25",
+                   "-sc_threshold", "0", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out))
+    return out
+
+
+def test_keyframes_only_samples_are_the_keyframes(gop25_clip: Path) -> None:
+    decoded = decode_frames(str(gop25_clip), fps=2.0, width=64, height=64, keyframes_only=True)
+    assert decoded.times.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    every = decode_frames(str(gop25_clip), fps=None, width=64, height=64)  # every frame, in order
+    assert np.array_equal(decoded.pixels, every.pixels[::25])
+
+
+def test_keyframe_times_are_exact_with_b_frames_and_ntsc_rate(media_dir: Path) -> None:
+    clip = media_dir / "ntsc_gop37.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30000/1001", "-t", "7", "-c:v", "libx264",
+               "-g", "37", "-bf", "3", "-sc_threshold", "0", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(clip))
+    decoded = decode_frames(str(clip), fps=2.0, width=32, height=32, keyframes_only=True)
+    expected = [float(t) for t in ffprobe_keyframe_times(clip)]
+    assert decoded.times.tolist() == expected
+    assert expected[1] == float(Fraction(37 * 1001, 30000))
+
+
+def test_check_fast_flag_records_keyframe_times(gop25_clip: Path) -> None:
+    from provenance.cli import cli
+
+    result = CliRunner().invoke(cli, ["check", "--fast", "--json", str(gop25_clip)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["parameters"]["keyframes_only"] is True
+    assert [f["time"] for f in record["frames"]] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert not record["warnings"]  # the last keyframe at 5 s is not a truncated file
+
+
+# ---------------------------------------------------------------- the sampled index
+
+
+def planted(seed: int, items: int = 300, per_item: int = 20, clips: int = 6, frames: int = 12,
+            low: int = 4, high: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """References (items drifting by a few bits per frame), their groups, and queries: ``clips`` clips of
+    ``frames`` noisy copies (``low`` to ``high`` bits flipped) of consecutive frames of one item each,
+    then as many unrelated hashes."""
+    rng = np.random.default_rng(seed)
+    bits = np.repeat(rng.integers(0, 2, (items, 1, 256), dtype=np.uint8), per_item, axis=1)
+    drift = rng.random((items, per_item, 256)) < 3 / 256
+    bits ^= np.cumsum(drift, axis=1, dtype=np.uint8) & 1
+    refs = np.packbits(bits.reshape(-1, 256), axis=1)
+    picked = []
+    for item in rng.choice(items, clips, replace=False):
+        start = item * per_item + int(rng.integers(0, per_item - frames + 1))
+        picked.extend(range(start, start + frames))
+    chosen = np.unpackbits(refs[picked], axis=1)
+    for row in chosen:
+        row[rng.choice(256, int(rng.integers(low, high + 1)), replace=False)] ^= 1
+    unrelated = rng.integers(0, 256, (len(picked), 32), dtype=np.uint8)
+    return refs, np.repeat(np.arange(items), per_item), np.concatenate([np.packbits(chosen, axis=1), unrelated])
+
+
+def pairs(hits: object) -> dict[tuple[int, int], int]:
+    """{(query, reference): distance} of an IndexHits."""
+    return {(int(q), int(r)): int(d) for q, r, d in zip(hits.query_idx, hits.ref_idx, hits.distance, strict=True)}
+
+
+@pytest.mark.parametrize("probe_bits", [0, 1])
+def test_sampled_index_returns_linear_pairs_of_clips(probe_bits: int) -> None:
+    """Clips of noisy copies (4-40 bits off): every linear pair found, each with its exact distance."""
+    refs, groups, queries = planted(seed=11)
+    linear = LinearIndex()
+    linear.build(refs)
+    index = SampledBitsIndex(probe_bits=probe_bits)
+    index.build(refs, groups)
+    for radius in (32, 64):
+        truth, got = pairs(linear.search(queries, radius)), pairs(index.search(queries, radius))
+        assert got.items() <= truth.items()  # nothing the linear scan lacks, every distance exact
+        assert len(got) >= 0.99 * len(truth)
+    hits = index.search(queries, 64)
+    order = np.lexsort((hits.ref_idx, hits.distance, hits.query_idx))
+    assert np.array_equal(order, np.arange(len(hits)))  # the canonical (query, distance, ref) order
+
+
+def test_sampled_index_recall_for_single_frames() -> None:
+    """One frame at a time (a still): stated recall, per frame, of references 4-30 bits away.
+
+    A lone frame meets its item through its own keys only, so this is the index's weakest case: with
+    two-bit probing (small queries) at least 90 % of such pairs are found; without groups (each
+    reference its own group, so only references whose keys matched are verified) at least 60 %.
+    """
+    refs, groups, queries = planted(seed=12, clips=40, frames=1, low=4, high=30)
+    linear = LinearIndex()
+    linear.build(refs)
+    for with_groups, floor in ((True, 0.9), (False, 0.6)):
+        index = SampledBitsIndex()
+        index.build(refs, groups if with_groups else None)
+        found = total = 0
+        for q in range(40):
+            truth = pairs(linear.search(queries[q : q + 1], 64))
+            got = pairs(index.search(queries[q : q + 1], 64))
+            assert got.items() <= truth.items()
+            found, total = found + len(got), total + len(truth)
+        assert found >= floor * total, (with_groups, found, total)
+
+
+def test_sampled_index_with_unsorted_groups_and_empty_results() -> None:
+    refs, groups, queries = planted(seed=5, items=50)
+    shuffle = np.random.default_rng(0).permutation(len(refs))
+    index = SampledBitsIndex()
+    index.build(refs[shuffle], groups[shuffle])
+    linear = LinearIndex()
+    linear.build(refs[shuffle])
+    got, truth = pairs(index.search(queries, 64)), pairs(linear.search(queries, 64))
+    assert got.items() <= truth.items() and len(got) >= 0.99 * len(truth)
+    assert len(index.search(np.zeros((0, 32), dtype=np.uint8), 64)) == 0
+
+
+def test_persisted_index_reloads_as_built(tmp_path: Path) -> None:
+    refs, groups, queries = planted(seed=2)
+    index = SampledBitsIndex()
+    index.build(refs, groups)
+    path = tmp_path / "archive.sqlite.idx.npz"
+    index.save(path, key="archive-1:7")
+    again = SampledBitsIndex.load(path, refs)
+    assert again.key == "archive-1:7" and SampledBitsIndex.read_key(path) == "archive-1:7"
+    assert pairs(again.search(queries, 64)) == pairs(index.search(queries, 64))
+    assert np.array_equal(again.candidate_groups(queries), index.candidate_groups(queries))
+    assert not list(tmp_path.glob("*.tmp"))  # written through a temporary file, renamed into place
+
+
+def test_open_sampled_index_detects_stale_and_damaged_files(tmp_path: Path) -> None:
+    refs, groups, queries = planted(seed=3)
+    path = tmp_path / "a.sqlite.idx.npz"
+    first = open_sampled_index(path, "id:1", refs, groups)
+    assert path.exists() and SampledBitsIndex.read_key(path) == "id:1"
+    stamp = path.stat().st_mtime_ns
+    second = open_sampled_index(path, "id:1", refs, groups)  # same key: loaded, not rebuilt
+    assert path.stat().st_mtime_ns == stamp
+    assert pairs(second.search(queries, 64)) == pairs(first.search(queries, 64))
+    more = np.concatenate([refs, refs[:20] ^ np.uint8(1)])
+    more_groups = np.concatenate([groups, np.full(20, groups.max() + 1)])
+    grown = open_sampled_index(path, "id:2", more, more_groups)  # another generation: rebuilt
+    assert SampledBitsIndex.read_key(path) == "id:2" and len(grown) == len(more)
+    regrouped = open_sampled_index(path, "id:2", more, np.arange(len(more)))  # same key, other groups: rebuilt
+    assert regrouped.same_groups(np.arange(len(more)))
+    path.write_bytes(b"not an npz file")
+    assert SampledBitsIndex.read_key(path) is None
+    repaired = open_sampled_index(path, "id:3", refs, groups)
+    assert pairs(repaired.search(queries, 64)) == pairs(first.search(queries, 64))
+    assert SampledBitsIndex.read_key(path) == "id:3"
+
+
+def test_open_sampled_index_in_a_read_only_folder(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    refs, groups, queries = planted(seed=4, items=30)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        index = open_sampled_index(folder / "a.idx.npz", "k", refs, groups)
+        assert len(index.search(queries, 64)) > 0 and not list(folder.iterdir())
+    finally:
+        folder.chmod(0o755)
+
+
+def test_check_keeps_the_index_beside_the_archive(tmp_path: Path, mandelbrot_clip: Path, testsrc_clip: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from provenance import check as check_module
+    from provenance.archive.store import ArchiveStore
+    from provenance.fingerprint import fingerprint
+
+    monkeypatch.setattr(check_module, "LINEAR_SCAN_LIMIT", 0)  # use the index even for two items
+    archive = tmp_path / "cases.sqlite"
+    with ArchiveStore.open(archive) as store:
+        store.add(fingerprint(str(mandelbrot_clip)))
+        frames, search = check_module.archive_frames(store)
+        key = f"{store.archive_id()}:{store.generation()}"
+    index_file = Path(f"{archive}.idx.npz")
+    assert index_file.exists() and SampledBitsIndex.read_key(index_file).startswith(key)
+    query = frames.pdq[::7]
+    q, r, d = search(query, 64)
+    linear = LinearIndex()
+    linear.build(frames.pdq)
+    assert pairs(linear.search(query, 64)).items() >= {(int(a), int(b)): int(c) for a, b, c in zip(q, r, d,
+                                                                                              strict=True)}.items()
+    assert len(q) > 0
+    with ArchiveStore.open(archive) as store:
+        store.add(fingerprint(str(testsrc_clip)))  # a new generation: the next check rebuilds the index
+        frames, _ = check_module.archive_frames(store)
+        assert SampledBitsIndex.read_key(index_file).startswith(f"{store.archive_id()}:{store.generation()}:")
+        assert len(SampledBitsIndex.load(index_file, frames.pdq)) == len(frames.pdq)
+
+
+# ---------------------------------------------------------------- start-up
+
+
+def test_help_imports_no_numpy_or_opencv() -> None:
+    code = (
+        "import sys\n"
+        "from provenance.cli import cli\n"
+        "try:\n"
+        "    cli.main(['--help'], prog_name='provenance')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('numpy', 'cv2', 'scipy', 'PIL', 'imagehash') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "HEAVY []" in proc.stderr, proc.stderr
