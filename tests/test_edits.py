@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import run_ffmpeg
+
 from provenance.check import check
 from provenance.ingest import add_files
 
