@@ -13,7 +13,7 @@ from provenance.appearance import earliest_appearance
 from provenance.archive.index import LinearIndex, SampledBitsIndex, open_sampled_index
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
-from provenance.features import FrameFeatures, extract
+from provenance.features import FrameFeatures
 from provenance.fingerprint import Analysis, analyse
 from provenance.geometry_match import describe_geometry, geometry_matches
 from provenance.keyframes import write_keyframes
@@ -158,14 +158,9 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
     known = items >= 0
     archived = [f for f, ok in zip(archived, known, strict=True) if ok]
     items = items[known]
-    times = np.array([f.time for f in analysis.features])
-    side = analysis.feature_frames
-    mirror_cache: list[tuple[FrameFeatures, ...]] = []
 
     def mirrored() -> tuple[FrameFeatures, ...]:
-        if not mirror_cache:
-            mirror_cache.append(extract(side, times, mirror=True) if side is not None else ())
-        return mirror_cache[0]
+        return analysis.mirrored_features
 
     sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
     matches = tuple(
@@ -205,7 +200,7 @@ def check(
     ``keyframes_dir`` when one is given.
     """
     examined_at = utc_now()
-    analysis = analyse(path, params, progress)
+    analysis = analyse(path, params, progress, features="query" if archive is not None else "none")
     fp = analysis.fingerprint
     matches: tuple[Match, ...] = ()
     appearance = None

@@ -27,6 +27,7 @@ MIN_INLIERS = 15  # RANSAC inliers for a frame pair to count as the same picture
 MIN_INLIER_SHARE = 0.25
 RANSAC_PIXELS = 0.015  # reprojection tolerance, as a share of the picture side
 CANDIDATES_PER_FRAME = 3
+SEARCH_DESCRIPTORS = 350  # the strongest keypoints of a query frame searched in the whole archive
 
 
 GRID = 8  # the colour grid: GRID x GRID cells
@@ -93,7 +94,9 @@ def extract(frames: np.ndarray, times: np.ndarray, *, mirror: bool = False) -> t
         if desc is None or not keypoints:
             pts, desc = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
         else:
-            pts = (np.array([k.pt for k in keypoints], np.float32) / np.array([w, h], np.float32))
+            order = np.argsort([-k.response for k in keypoints], kind="stable")  # strongest first
+            desc = desc[order]
+            pts = (np.array([keypoints[i].pt for i in order], np.float32) / np.array([w, h], np.float32))
         grid = colour_grid(rgb) if rgb.ndim == 3 else None
         out.append(FrameFeatures(float(t), pts.astype(np.float32), desc, w / h, grid))
     return tuple(out)
@@ -129,7 +132,7 @@ class FeatureIndex:
         for q in query:
             if len(q.descriptors) < MIN_INLIERS:
                 continue
-            knn = self.matcher.knnMatch(q.descriptors, k=2)
+            knn = self.matcher.knnMatch(q.descriptors[:SEARCH_DESCRIPTORS], k=2)
             good = [(m[0].queryIdx, m[0].trainIdx) for m in knn
                     if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
             if len(good) < MIN_VOTES:

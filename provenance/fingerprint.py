@@ -8,7 +8,7 @@ item are cut away before hashing, so a padded copy hashes like its source.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from provenance.shots import build_shots, find_cuts, shot_ranges
 
 CONTENT_SIZE = 64  # the hashed picture: PDQ's own 64x64 buffer, and 2x pHash's 32x32
 TRUNCATION_SLACK = 1.0  # seconds of decoded shortfall tolerated before calling a file truncated
+FAST_MIN_KEYFRAMES = 8
+"""Fast mode keeps to the keyframes only when there are at least this many; a shorter clip (or one with
+very long GOPs) gives too few samples to align on, and is cheap to sample fully instead."""
 
 
 def decode_warnings(metadata: Metadata, decoded_seconds: float, errors: tuple[str, ...], code: int) -> list[str]:
@@ -71,20 +74,27 @@ class Analysis:
 
     fingerprint: Fingerprint
     dihedral_pdq: np.ndarray  # (N, 8, 32) uint8, orders as provenance.hashing.pdq.DIHEDRAL_NAMES
-    features: tuple[FrameFeatures, ...] = ()  # ORB features, one frame a second
-    feature_frames: np.ndarray | None = None  # (M, h, w) grey frames the features came from
+    features: tuple[FrameFeatures, ...] = ()  # ORB features and colour grids, FEATURE_FPS frames a second
+    mirrored_features: tuple[FrameFeatures, ...] = ()  # the same of the mirrored frames (a subset)
 
 
 def fingerprint(path: str, params: SamplingParams | None = None) -> Fingerprint:
     """Fingerprint the file at ``path``. The file is opened read-only and never written."""
-    return analyse(path, params).fingerprint
+    return analyse(path, params, features="none").fingerprint
+
+
+FEATURE_MODES = ("none", "query", "archive", "all")
+QUERY_FEATURE_FRAMES = 48  # a query needs features of this many frames at most, spread over it
 
 
 def analyse(path: str, params: SamplingParams | None = None,
-            progress: Callable[[float, float | None], None] | None = None) -> Analysis:
+            progress: Callable[[float, float | None], None] | None = None,
+            features: str = "all") -> Analysis:
     """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
 
     ``progress(seconds_decoded, total_seconds_or_None)`` is called while a video decodes.
+    ``features`` says which local features to compute while decoding: ``none``; ``query`` (at most
+    QUERY_FEATURE_FRAMES frames, also mirrored); ``archive`` (every feature frame); ``all`` (both).
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -96,7 +106,11 @@ def analyse(path: str, params: SamplingParams | None = None,
     metadata = probe(abs_path)
     size = params.work_size
     still = metadata.kind == "still"
-    side = SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)))
+    if features not in FEATURE_MODES:
+        raise ValueError(f"features must be one of {FEATURE_MODES}")
+    collector = _FeatureCollector(features, metadata.duration, still)
+    side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
+            if features != "none" else None)
     if still:
         decoded = decode_frames(abs_path, fps=None, width=size, height=size, max_frames=1, side=side)
         times = np.zeros(1)
@@ -111,6 +125,11 @@ def analyse(path: str, params: SamplingParams | None = None,
         decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
                                 progress=report if progress else None, side=side,
                                 keyframes_only=params.keyframes_only)
+        if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
+            params = replace(params, keyframes_only=False)  # the record says how it was really sampled
+            collector.reset()
+            decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
+                                    progress=report if progress else None, side=side)
         times = decoded.times
         duration = len(times) / params.fps
         if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
@@ -141,8 +160,41 @@ def analyse(path: str, params: SamplingParams | None = None,
         shots=build_shots(times, ranges, quality, duration, boxes),
         warnings=tuple(warnings),
     )
-    side_frames = decoded.side_pixels if decoded.side_pixels is not None else np.zeros((0, 2, 2), np.uint8)
     side_times = decoded.side_times if decoded.side_times is not None else np.zeros(0)
-    if still:
-        side_frames, side_times = side_frames[:1], np.zeros(min(1, len(side_frames)))
-    return Analysis(fp, dihedral, extract(side_frames, side_times), side_frames)
+    normal, mirrored = collector.results(side_times)
+    return Analysis(fp, dihedral, normal, mirrored)
+
+
+class _FeatureCollector:
+    """Computes local features of side frames as they arrive, keeping only the features."""
+
+    def __init__(self, mode: str, duration: float | None, still: bool) -> None:
+        self.mode = mode
+        expected = 1 if still else max(1, round((duration or 0.0) * FEATURE_FPS))
+        # queries keep every stride-th frame, so at most QUERY_FEATURE_FRAMES over the whole clip
+        self.stride = max(1, -(-expected // QUERY_FEATURE_FRAMES))
+        self.still = still
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was collected (the decode is starting again)."""
+        self.normal: dict[int, FrameFeatures] = {}
+        self.mirrored: dict[int, FrameFeatures] = {}
+
+    def take(self, index: int, frame: np.ndarray) -> None:
+        """Features of side frame ``index`` (called from the decoder's reader thread)."""
+        if self.still and index > 0:
+            return
+        in_query = index % self.stride == 0
+        if self.mode in ("archive", "all") or (self.mode == "query" and in_query):
+            self.normal[index] = extract(frame[None], np.zeros(1))[0]
+        if self.mode in ("query", "all") and in_query:
+            self.mirrored[index] = extract(frame[None], np.zeros(1), mirror=True)[0]
+
+    def results(self, times: np.ndarray) -> tuple[tuple[FrameFeatures, ...], tuple[FrameFeatures, ...]]:
+        """The features with their times, in frame order."""
+        def timed(found: dict[int, FrameFeatures]) -> tuple[FrameFeatures, ...]:
+            return tuple(replace(f, time=float(times[i]) if i < len(times) else i / FEATURE_FPS)
+                         for i, f in sorted(found.items()))
+
+        return timed(self.normal), timed(self.mirrored)

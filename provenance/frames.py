@@ -52,6 +52,8 @@ class SideOutput:
     fps: float
     width: int
     height: int
+    # called with (index, frame) as each frame arrives, instead of keeping them all in memory
+    consume: Callable[[int, np.ndarray], None] | None = None
 
 
 def require_ffmpeg() -> None:
@@ -131,9 +133,18 @@ def decode_frames(
     if side is not None:
         os.close(side_write)  # the child holds its own copy; EOF comes when ffmpeg closes it
 
+        side_size = side.width * side.height * 3
+        side_count = [0]
+
         def drain_side() -> None:
             with os.fdopen(side_read, "rb") as pipe:
-                side_data.append(pipe.read())
+                if side.consume is None:
+                    side_data.append(pipe.read())
+                    return
+                while len(block := pipe.read(side_size)) == side_size:
+                    frame = np.frombuffer(block, dtype=np.uint8).reshape(side.height, side.width, 3)
+                    side.consume(side_count[0], frame)
+                    side_count[0] += 1
 
         side_reader = threading.Thread(target=drain_side, daemon=True)
         side_reader.start()
@@ -180,10 +191,13 @@ def decode_frames(
     side_pixels = side_times = None
     if side is not None and side_reader is not None:
         side_reader.join()
-        raw = side_data[0] if side_data else b""
-        size = side.width * side.height * 3
-        n_side = len(raw) // size
-        side_pixels = np.frombuffer(raw[: n_side * size], dtype=np.uint8).reshape(n_side, side.height, side.width, 3)
+        if side.consume is None:
+            raw = side_data[0] if side_data else b""
+            n_side = len(raw) // side_size
+            side_pixels = np.frombuffer(raw[: n_side * side_size], dtype=np.uint8).reshape(
+                n_side, side.height, side.width, 3)
+        else:
+            n_side = side_count[0]
         side_times = np.arange(n_side, dtype=np.float64) / side.fps if fps is not None else np.zeros(n_side)
     count = len(data) // frame_bytes
     shape: tuple[int, ...] = (count, height, width, 3) if color else (count, height, width)
@@ -193,8 +207,8 @@ def decode_frames(
         times = np.array([every[n] for n in select[:count]] if select else every[:count], dtype=np.float64)
         if len(times) < count:
             raise UnreadableMediaError(f"ffmpeg reported no timestamp for some keyframes of {path}")
-        if side_pixels is not None:
-            side_times = times[: len(side_pixels)].copy()
+        if side_times is not None:
+            side_times = times[: len(side_times)].copy()
     elif select:
         times = np.array([n / fps for n in select[:count]] if fps else list(range(count)), dtype=np.float64)
     elif fps is not None:

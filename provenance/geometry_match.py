@@ -36,7 +36,7 @@ from provenance.tone import GridPair, compare
 MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match
 STRONG_INLIERS = 80  # inliers at which a frame pair counts as certain
 STILL_INLIERS = 30  # a single pair (a still) must be this strong
-SEARCH_FRAMES = 16  # query feature frames searched in the whole archive (spread over the query)
+SEARCH_FRAMES = 10  # query feature frames searched in the whole archive (spread over the query)
 
 
 def _spread(count: int, most: int) -> list[int]:
@@ -108,16 +108,36 @@ def geometry_matches(
     query_duration = max(query.duration, step)
     matches = []
     for item, item_pairs in by_item.items():
-        match = _item_match(query, item, item_pairs, archive_features, used, frames, step, query_duration,
-                            sightings)
+        match = _item_match(query, item, item_pairs, archive_features, np.flatnonzero(archive_items == item),
+                            used, frames, step, query_duration, sightings)
         if match is not None:
             matches.append(match)
     return tuple(sorted(matches, key=lambda m: -m.score))
 
 
+def _follow_line(speed: float, offset: float, done: set[int], query_features: tuple[FrameFeatures, ...],
+                 archive_features: list[FrameFeatures], item_rows: np.ndarray, mirrored: bool) -> list[FramePair]:
+    """Frame pairs along a known alignment, for the query frames the search did not look at."""
+    if not len(item_rows):
+        return []
+    times = np.array([archive_features[r].time for r in item_rows])
+    found = []
+    for q in query_features:
+        if round(q.time * FEATURE_FPS) in done:
+            continue
+        t = speed * q.time + offset
+        j = int(np.argmin(np.abs(times - t)))
+        if abs(times[j] - t) <= 2 * SAME_MOMENT:
+            pair = pair_frames(q, archive_features[int(item_rows[j])], int(item_rows[j]), mirrored)
+            if pair is not None:
+                found.append(pair)
+    return found
+
+
 def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_features: list[FrameFeatures],
-                query_features: tuple[FrameFeatures, ...], frames: ArchiveFrames, step: float,
-                query_duration: float, sightings: Callable[[str], tuple[Sighting, ...]]) -> Match | None:
+                item_rows: np.ndarray, query_features: tuple[FrameFeatures, ...], frames: ArchiveFrames,
+                step: float, query_duration: float,
+                sightings: Callable[[str], tuple[Sighting, ...]]) -> Match | None:
     """Align one item's frame pairs in time and turn them into a Match, or None if too thin."""
     still_pair = query.is_still or frames.stills[item]
     tq = np.array([p.query_time for p in pairs])
@@ -140,6 +160,17 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
         n_query = max(1, round(query_duration * FEATURE_FPS))
         if line is None or len(line.query_idx) < min(MIN_FRAME_PAIRS, n_query):
             return None
+        # the search looked at a few frames only: now that the alignment is known, check every
+        # other query frame against the archived frame of the same moment, for the full extent
+        more = _follow_line(line.speed, line.offset, set(line.query_idx.tolist()), query_features,
+                            archive_features, item_rows, pairs[0].mirrored)
+        if more:
+            pairs = pairs + more
+            tq = np.array([p.query_time for p in pairs])
+            ta = np.array([archive_features[p.archive_row].time for p in pairs])
+            inliers = np.array([p.inliers for p in pairs], dtype=np.float64)
+            qidx = np.round(tq * FEATURE_FPS).astype(np.int64)
+            line = _best_line(tq, ta, _pseudo_distance(inliers), qidx, step) or line
         agreed = set(line.query_idx.tolist())
         kept = [p for p, q in zip(pairs, qidx.tolist(), strict=True) if q in agreed]
         segments = _segments(line, step, query_duration, frames.durations[item])

@@ -81,7 +81,7 @@ def add_files(
     with ArchiveStore.open(archive, create=True) as store:
         for path in paths:
             try:
-                analysis = analyse(path, params)
+                analysis = analyse(path, params, features="archive")
                 fp = analysis.fingerprint
                 outcome = store.add(fp, sightings_for(fp.identity.path, given), analysis.features)
                 results.append(AddedFile(path, fp.identity.sha256, outcome.created, outcome.sightings_added,

@@ -218,12 +218,12 @@ def test_load_refuses_a_damaged_file(tmp_path: Path) -> None:
 
 
 def test_registry_and_protocol() -> None:
-    assert set(INDEXES) == {"linear", "mih"}
+    assert set(INDEXES) == {"linear", "mih", "sampled"}
     for name in INDEXES:
         index = make_index(name)
         assert isinstance(index, HammingIndex)
         assert name == index.NAME
-    with pytest.raises(UsageError, match="linear, mih"):
+    with pytest.raises(UsageError, match="linear, mih, sampled"):
         make_index("annoy")
 
 

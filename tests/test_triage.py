@@ -246,6 +246,7 @@ def test_cli_exit_code_and_summary(triaged: dict[str, object]) -> None:
     assert result.exit_code == 4, result.output  # error rows for the four bad files
     assert "26 media files in 8 clusters (5 with copies)" in result.output
     assert "11 known, 1 partly known, 10 new, 4 errors; 13 paths skipped" in result.output
+    assert "fingerprinted 22 distinct files in this run (0 done before)" in result.output  # byte-identical copies once
     assert "\r[" not in result.output  # no progress bar when stderr is not a terminal
 
 

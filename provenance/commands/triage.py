@@ -125,7 +125,7 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
                f"{counts['known']} known, {counts['partly_known']} partly known, {counts['new']} new, "
                f"{counts['error']} errors; {len(result.skipped)} paths skipped (not media)")
     rate = result.analysed / result.elapsed * 60 if result.elapsed > 0 else 0.0
-    click.echo(f"fingerprinted {result.analysed} files in this run ({result.reused} done before), "
+    click.echo(f"fingerprinted {result.analysed} distinct files in this run ({result.reused} done before), "
                f"{result.video_seconds:.0f} s of footage, {result.elapsed:.1f} s ({rate:.0f} files/min)")
     if add_new:
         click.echo(f"added {result.added} new item(s) to {result.archive}")

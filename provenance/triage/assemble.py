@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,7 +20,16 @@ from provenance.check import as_query
 from provenance.fingerprint import Analysis
 from provenance.model import Fingerprint, Match, Sighting
 from provenance.triage.cluster import cluster_contents, file_verdict, most_known
-from provenance.triage.results import Candidate, Cluster, ClusterMember, ContentResult, FileRow, Hashed, Link
+from provenance.triage.results import (
+    Candidate,
+    Cluster,
+    Clustering,
+    ClusterMember,
+    ContentResult,
+    FileRow,
+    Hashed,
+    Link,
+)
 
 REPORTS_DIR = "reports"
 
@@ -59,9 +68,15 @@ def _error_row(candidate: Candidate, hashed: Hashed, error: str) -> FileRow:
                    report=report_name(candidate.path, sha), fingerprint=None, thumbnail=b"")
 
 
-def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents: dict[str, ContentResult]
-             ) -> Assembled:
-    """Rows and clusters for the candidates, given each one's identity and the contents' results."""
+ClusterFn = Callable[[Sequence[Fingerprint], Sequence[Fingerprint], Sequence["np.ndarray | None"]], Clustering]
+
+
+def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents: dict[str, ContentResult],
+             cluster: ClusterFn = cluster_contents) -> Assembled:
+    """Rows and clusters for the candidates, given each one's identity and the contents' results.
+
+    ``cluster`` groups the contents (``cluster.cluster_contents``, or ``pool.cluster_in_pool``).
+    """
     ok: dict[str, ContentResult] = {}
     for h in hashed:
         if h.identity is not None:
@@ -71,8 +86,8 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
     order = list(ok)
     queries = {sha: query_view(ok[sha].fingerprint) for sha in order}  # type: ignore[arg-type]
     verdicts = {sha: file_verdict(queries[sha], ok[sha].matches) for sha in order}
-    clustering = cluster_contents([ok[sha].fingerprint for sha in order],  # type: ignore[misc]
-                                  [queries[sha] for sha in order], [ok[sha].variants for sha in order])
+    clustering = cluster([ok[sha].fingerprint for sha in order],  # type: ignore[misc]
+                         [queries[sha] for sha in order], [ok[sha].variants for sha in order])
     cluster_of = {sha: f"C{n + 1:04d}" for n, group in enumerate(clustering.groups) for sha in group}
     rows: list[FileRow] = []
     for candidate, h in zip(candidates, hashed, strict=True):

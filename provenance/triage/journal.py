@@ -135,7 +135,7 @@ class Journal:
         return int(self._conn.execute("SELECT max(id) FROM runs").fetchone()[0])
 
     def end_run(self, run_id: int, status: str) -> None:
-        """Record how a run ended: "finished" or "interrupted"."""
+        """Record how a run ended: "finished", "interrupted" (Ctrl-C) or "failed" (ffmpeg missing, archive error)."""
         self._write("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?", (utc_now(), status, run_id))
 
     # -- paths ------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Run the triage's file work in parallel processes, journaling each result as it arrives.
+"""Run the triage's work in parallel processes: files (journaling each result as it arrives), then clusters.
 
-Two kinds of task go to the pool: hashing a path (cheap) and analysing a content (decoding,
-hashing frames, matching). Analysis tasks go first whenever one is ready, so files finish one
-after another and each finished one is in the journal at once; at most ``2 x jobs`` tasks are in
-flight, so an interruption loses only those. A content (SHA-256) is analysed once, whatever the
-number of its copies.
+File work is of two kinds: hashing a path (cheap) and analysing a content (decoding, hashing
+frames, matching against the archive). Analysis tasks go first whenever one is ready, so files
+finish one after another and each finished one is in the journal at once; at most ``2 x jobs``
+tasks are in flight, so an interruption loses only those. A content (SHA-256) is analysed once,
+whatever the number of its copies. Then the same processes match each content against the rest
+of the batch for clustering (``cluster_in_pool``), which is not journaled: it is redone, cheaply,
+on every run.
 
 If a worker process dies (a crash in a decoder, the out-of-memory killer), every task in flight
 is suspect: each is retried alone, and the one that kills its worker again becomes an error row.
@@ -51,6 +53,7 @@ class PoolOutcome:
     """What the pool did in this run."""
 
     hashed: tuple[Hashed, ...]  # one per candidate, in candidate order (from the journal or new)
+    results: dict[str, ContentResult]  # the contents analysed in this run, by SHA-256
     analysed: int  # contents analysed in this run
     reused: int  # contents whose result was already in the journal
     video_seconds: float  # duration of the footage analysed in this run
@@ -76,6 +79,7 @@ class _Scheduler:
         self.hashed: dict[str, Hashed] = {}
         self.analysed = 0
         self.reused: set[str] = set()  # contents whose result the journal already held
+        self.results: dict[str, ContentResult] = {}
         self.video_seconds = 0.0
         self.done = 0
         self.done_at_start = 0
@@ -110,7 +114,8 @@ class _Scheduler:
         if sha in self.waiting:
             self.waiting[sha].append(hashed.path)
         elif self.journal.has_content(sha):
-            self.reused.add(sha)
+            if sha not in self.results:  # not a copy of something analysed earlier in this run
+                self.reused.add(sha)
             self.finish_paths(1, hashed.path)
         else:
             self.waiting[sha] = [hashed.path]
@@ -119,6 +124,7 @@ class _Scheduler:
     def content_done(self, result: ContentResult) -> None:
         """Journal a content's result and finish the paths that waited for it."""
         self.journal.record_content(self.run_id, result)
+        self.results[result.sha256] = result
         self.analysed += 1
         if result.fingerprint is not None:
             self.video_seconds += result.fingerprint.duration
@@ -296,4 +302,5 @@ def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, arc
     scheduler.report()
     scheduler.run()
     hashed = tuple(scheduler.hashed[c.path] for c in candidates)
-    return PoolOutcome(hashed, scheduler.analysed, len(scheduler.reused), round(scheduler.video_seconds, 3))
+    return PoolOutcome(hashed, scheduler.results, scheduler.analysed, len(scheduler.reused),
+                       round(scheduler.video_seconds, 3))

@@ -5,8 +5,9 @@ The order of work, and why:
 1. Walk the inputs (``walk``): candidates by content; non-media listed as skipped.
 2. Hash and analyse in a process pool (``pool``), journaling each result (``journal``); what the
    journal already holds (an earlier, interrupted run into the same report folder) is not redone.
-3. Cluster the batch and give verdicts (``assemble``, ``cluster``) from the journal, every run:
-   that is cheap next to decoding and keeps the clusters right as files are added.
+3. Cluster the batch and give verdicts (``assemble``, ``cluster``) from the journal, every run,
+   with the matching spread over the same worker processes: it costs a fraction of decoding and
+   keeps the clusters right as files are added to the folder.
 4. With ``add_new``, archive each content whose verdict is new, with the sightings of every copy
    (yt-dlp sidecars included). This comes after all matching, so the batch is judged against the
    archive as it was, never against its own additions.
@@ -17,6 +18,7 @@ Inputs are opened read-only; everything is written into ``out_dir`` (and the arc
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +30,9 @@ from provenance.ingest import sightings_for
 from provenance.model import Sighting
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import Journal
-from provenance.triage.pool import run_pool
+from provenance.triage.pool import WorkerPool, cluster_in_pool, run_pool
 from provenance.triage.reports import write_reports
-from provenance.triage.results import ContentResult, FileRow, Progress, TriageResult
+from provenance.triage.results import ContentResult, FileRow, Hashed, Progress, TriageResult
 from provenance.triage.walk import walk
 
 
@@ -80,6 +82,18 @@ def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentR
     return added
 
 
+def _contents(journal: Journal, hashed: Sequence[Hashed], fresh: dict[str, ContentResult]
+              ) -> dict[str, ContentResult]:
+    """Every content of the batch: this run's results as they came, the rest from the journal."""
+    contents = dict(fresh)
+    for h in hashed:
+        if h.identity is not None and h.identity.sha256 not in contents:
+            stored = journal.load_content(h.identity.sha256)
+            assert stored is not None, "every hashed content has a journaled result after the pool"
+            contents[h.identity.sha256] = stored.result
+    return contents
+
+
 def triage(
     inputs: Sequence[str],
     out_dir: str,
@@ -106,6 +120,8 @@ def triage(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out_dir}: not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".cluster-frames-*.npz"):  # left by a run killed while clustering
+        stale.unlink(missing_ok=True)
     match_archive, archive_id = _archive_id(archive, add_new)
     exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}" for suffix in ("", "-wal", "-shm", "-journal"))]
     found = walk(inputs, exclude)
@@ -114,17 +130,18 @@ def triage(
         journal.check_archive(archive_id)
         run_id = journal.begin_run(inputs, jobs)
         try:
-            outcome = run_pool(found.candidates, journal, run_id, match_archive, jobs, progress)
-        except BaseException:
+            with WorkerPool(jobs) as pool:
+                outcome = run_pool(found.candidates, journal, run_id, match_archive, pool, progress)
+                contents = _contents(journal, outcome.hashed, outcome.results)
+                scratch = out / f".cluster-frames-{os.getpid()}.npz"
+                assembled = assemble(found.candidates, outcome.hashed, contents,
+                                     functools.partial(cluster_in_pool, pool, scratch))
+        except KeyboardInterrupt:
             journal.end_run(run_id, "interrupted")
             raise
-        contents: dict[str, ContentResult] = {}
-        for hashed in outcome.hashed:
-            if hashed.identity is not None and hashed.identity.sha256 not in contents:
-                stored = journal.load_content(hashed.identity.sha256)
-                assert stored is not None, "every hashed content has a journaled result after the pool"
-                contents[hashed.identity.sha256] = stored.result
-        assembled = assemble(found.candidates, outcome.hashed, contents)
+        except BaseException:
+            journal.end_run(run_id, "failed")
+            raise
         rows = assembled.rows
         added = 0
         if add_new:
