@@ -21,10 +21,12 @@ FLAT_STD_STILL = 3.0
 STEADY_STD = 3.0  # grey levels: largest change of a border line's mean over time
 BAR_TONE = 4.0  # grey levels: a bar's lines all have the tone of its outermost line
 BAR_MAX_TONE = 48.0  # bars are black or dark; a flat bright band is far likelier a blown-out sky
-MIN_KEEP = 0.3  # the box keeps at least this share of each side, or no border is reported
+MIN_KEEP = 0.2  # the box keeps at least this share of each side, or no border is reported
 BLUR_ENERGY = 0.5  # a blurred band has less than this share of the picture's detail (gradient energy)
 BLUR_MIN_BAND = 0.05  # each blurred band covers at least this share of the side ...
 BLUR_SYMMETRY = 0.06  # ... and the two bands differ by at most this share: centred placement
+EDGE_MIN = 8.0  # grey levels: mean step across an inset's outline, in the median frame
+EDGE_RATIO = 2.5  # ... and that many times the typical step between neighbouring lines
 
 
 def _flat_lines(gray: np.ndarray, axis: int, still: bool) -> np.ndarray:
@@ -85,15 +87,46 @@ def _blurred_bands(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
     return start, end
 
 
+def _centred_edges(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
+    """Two straight edges across the whole picture, in every frame, placed symmetrically: the
+    outline of a clip centred on a canvas (over a blurred copy of itself, or over anything else)."""
+    if len(gray) < 2:
+        return None  # a still has no "every frame" to tell an inset from a straight edge in the scene
+    data = gray.astype(np.float32)
+    step = np.abs(np.diff(data, axis=axis))  # (N, n-1, W) for rows
+    per_frame = step.mean(axis=3 - axis)  # mean along each boundary line, per frame
+    strength = np.median(per_frame, axis=0)  # boundary i lies between lines i and i+1
+    n = strength.shape[0] + 1
+    base = float(np.median(strength))
+    best, pick = 0.0, None
+    for i in range(max(1, int(0.05 * n)), int(0.45 * n)):
+        j_range = range(max(i + 1, n - 2 - i - 2), min(n - 1, n - 2 - i + 3))
+        if not j_range:
+            continue
+        j = max(j_range, key=lambda k: strength[k])
+        score = min(strength[i], strength[j])
+        if score > best:
+            best, pick = score, (i + 1, j + 1)
+    if pick is None or best < EDGE_MIN or best < EDGE_RATIO * base:
+        return None
+    # what lies outside must carry less detail than the clip: bars, or a blurred copy of it
+    detail = _detail(gray, 2 if axis == 1 else 1)
+    outside = np.concatenate([detail[: pick[0]], detail[pick[1]:]])
+    inside = detail[pick[0] : pick[1]]
+    if not len(outside) or float(np.mean(outside)) > BLUR_ENERGY * float(np.mean(inside)):
+        return None
+    return pick
+
+
 def _detect_once(gray: np.ndarray, still: bool) -> tuple[int, int, int, int]:
     """Pixel bounds (left, top, right, bottom) of the picture inside one layer of borders."""
     _, height, width = gray.shape
     top, bottom = _peel(_flat_lines(gray, 2, still), gray.mean(axis=(0, 2)))
     left, right = _peel(_flat_lines(gray, 1, still), gray.mean(axis=(0, 1)))
     if top == 0 and bottom == height:
-        top, bottom = _blurred_bands(gray, 2) or (top, bottom)
+        top, bottom = _centred_edges(gray, 1) or _blurred_bands(gray, 2) or (top, bottom)
     if left == 0 and right == width:
-        left, right = _blurred_bands(gray, 1) or (left, right)
+        left, right = _centred_edges(gray, 2) or _blurred_bands(gray, 1) or (left, right)
     return left, top, right, bottom
 
 

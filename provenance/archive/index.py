@@ -487,11 +487,12 @@ class SampledBitsIndex:
             arrays.append(self._group_rows)
         return int(sum(a.nbytes for a in arrays))
 
-    def _keys(self, hashes: np.ndarray) -> np.ndarray:
+    def _keys(self, hashes: np.ndarray, tables: slice = slice(None)) -> np.ndarray:
         """(N, nbytes) uint8 to (tables, N) uint32: each table's sampled bits, first one most significant."""
         n = hashes.shape[0]
-        out = np.zeros((self.tables, n), dtype=np.uint32)
-        byte, shift = self._positions // 8, (7 - self._positions % 8).astype(np.uint8)  # bit 0 is the MSB of byte 0
+        positions = self._positions[tables]
+        out = np.zeros((len(positions), n), dtype=np.uint32)
+        byte, shift = positions // 8, (7 - positions % 8).astype(np.uint8)  # bit 0 is the MSB of byte 0
         for start in range(0, n, _KEY_CHUNK):
             by_byte = np.ascontiguousarray(hashes[start : start + _KEY_CHUNK].T)  # (nbytes, n): rows gather fast
             part = out[:, start : start + _KEY_CHUNK]
@@ -518,11 +519,12 @@ class SampledBitsIndex:
         self._group_starts, self._group_rows, dense = _group_map(group_of)
         if len(self._group_starts) - 1 > 2**32 - 1:
             raise ValueError("too many groups for 32-bit group numbers")
-        keys = self._keys(hashes)
         self._table_keys, self._table_groups = [], []
-        for t in range(self.tables):
+        for t in range(self.tables):  # one table at a time bounds the memory a big archive needs to build
+            keys = self._keys(hashes, slice(t, t + 1))[0]
             # one entry per distinct (key, group): an item's similar frames share keys
-            pairs = np.sort((keys[t].astype(np.uint64) << np.uint64(32)) | dense.astype(np.uint64))
+            pairs = np.sort((keys.astype(np.uint64) << np.uint64(32)) | dense.astype(np.uint64))
+            del keys
             pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
             self._table_keys.append((pairs >> np.uint64(32)).astype(np.uint32))
             self._table_groups.append((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
