@@ -73,7 +73,9 @@ class Analysis:
     """A fingerprint and what matching needs beyond it: the PDQ hashes of every frame turned 8 ways."""
 
     fingerprint: Fingerprint
-    dihedral_pdq: np.ndarray  # (N, 8, 32) uint8, orders as provenance.hashing.pdq.DIHEDRAL_NAMES
+    # (N, 8, 32) uint8 in the order of provenance.hashing.pdq.DIHEDRAL_NAMES; (N, 16, 32) when borders
+    # were removed from some frames: then 8..15 are the same turns of the whole, uncut frame
+    dihedral_pdq: np.ndarray
     features: tuple[FrameFeatures, ...] = ()  # ORB features and colour grids, FEATURE_FPS frames a second
     mirrored_features: tuple[FrameFeatures, ...] = ()  # the same of the mirrored frames (a subset)
 
@@ -141,6 +143,10 @@ def analyse(path: str, params: SamplingParams | None = None,
     frame_box = [box for a, b, box in runs for _ in range(a, b)]
     phashes = phash_batch(content)
     pdq, quality, dihedral = pdq_batch(content, dihedral=True)
+    if any(not box.is_full for _, _, box in runs):
+        # what looked like borders may be picture: let matching also try the whole frame
+        whole = content_frames(gray, [(0, len(gray))], [FULL_BOX])
+        dihedral = np.concatenate([dihedral, pdq_batch(whole, dihedral=True)[2]], axis=1)
     ranges = shot_ranges(len(gray), find_cuts(pdq, content))
     boxes = [main_box([(i, i + 1) for i in range(a, b)], frame_box[a:b]) for a, b in ranges]
     frames = tuple(

@@ -25,6 +25,7 @@ from provenance.features import (
 from provenance.match import (
     WHOLE_ITEM,
     ArchiveFrames,
+    Line,
     _best_line,
     _segments,
     _union_length,
@@ -159,7 +160,12 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
         line = _best_line(tq, ta, _pseudo_distance(inliers), qidx, step)
         n_query = max(1, round(query_duration * FEATURE_FPS))
         if line is None or len(line.query_idx) < min(MIN_FRAME_PAIRS, n_query):
-            return None
+            # one strong pair seeds a normal-speed alignment, which the other frames must then confirm
+            best = int(np.argmax(inliers))
+            if inliers[best] < STILL_INLIERS:
+                return None
+            line = Line(1.0, float(ta[best] - tq[best]), qidx[[best]], tq[[best]], ta[[best]],
+                        _pseudo_distance(inliers[[best]]))
         # the search looked at a few frames only: now that the alignment is known, check every
         # other query frame against the archived frame of the same moment, for the full extent
         more = _follow_line(line.speed, line.offset, set(line.query_idx.tolist()), query_features,
@@ -171,6 +177,8 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
             inliers = np.array([p.inliers for p in pairs], dtype=np.float64)
             qidx = np.round(tq * FEATURE_FPS).astype(np.int64)
             line = _best_line(tq, ta, _pseudo_distance(inliers), qidx, step) or line
+        if len(line.query_idx) < min(MIN_FRAME_PAIRS, n_query):
+            return None
         agreed = set(line.query_idx.tolist())
         kept = [p for p, q in zip(pairs, qidx.tolist(), strict=True) if q in agreed]
         segments = _segments(line, step, query_duration, frames.durations[item])

@@ -105,7 +105,8 @@ def write_keyframes(path: str, fp: Fingerprint, out_dir: str) -> tuple[tuple[Key
         decoded = decode_frames(path, fps=None, width=width, height=height, color=True, max_frames=1)
         pictures = {0: decoded.pixels[0]}
     else:
-        decoded = decode_frames(path, fps=fp.params.fps, width=width, height=height, color=True, select=samples)
+        decoded = decode_frames(path, fps=fp.params.fps, width=width, height=height, color=True, select=samples,
+                                keyframes_only=fp.params.keyframes_only)
         pictures = dict(zip(samples, decoded.pixels, strict=False))
     stem = f"{fp.identity.sha256[:12]}"
     written: list[KeyframeImage] = []

@@ -202,9 +202,12 @@ ORIENTATION_EDITS = {  # query variant that matched -> (edit names, what was don
 
 def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, speed: float,
            segments: list[Segment], archive_cov: float) -> tuple[Edit, ...]:
-    """Name the edits that the orientation, the alignment and the borders reveal."""
+    """Name the edits that the orientation, the alignment and the borders reveal.
+
+    Variants 8..15 are the whole, uncut frame turned the same 8 ways: borders were not involved.
+    """
     edits = [Edit("reencode", "the bytes differ but the pictures match")]
-    names, how = ORIENTATION_EDITS[variant]
+    names, how = ORIENTATION_EDITS[variant % 8]
     edits += [Edit(name, f"the query shows the archived picture {how}") for name in names]
     if abs(speed - 1.0) > SPEED_TOLERANCE and not query.is_still and not frames.stills[item]:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
@@ -218,11 +221,19 @@ def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, s
         if frames.durations[item] - pos > 0.5:
             missing.append(f"{pos:.1f}-{frames.durations[item]:.1f}")
         edits.append(Edit("trim", "archive seconds not in the query: " + (", ".join(missing) or "none")))
-    if not query.content_box.is_full and frames.boxes_full[item]:
+    if variant < 8 and not query.content_box.is_full and frames.boxes_full[item]:
         b = query.content_box
         edits.append(Edit("pad", f"borders added: picture at x {b.left:.2f}-{b.right:.2f}, "
                                  f"y {b.top:.2f}-{b.bottom:.2f} of the query frame"))
     return tuple(edits)
+
+
+def sample_step(query: Fingerprint) -> float:
+    """Seconds between the query's samples: 1 / fps, or the median spacing of irregular (keyframe) samples."""
+    times = [f.time for f in query.frames]
+    if query.params.keyframes_only and len(times) > 1:
+        return float(np.median(np.diff(times)))
+    return 1.0 / query.params.fps
 
 
 @dataclass(frozen=True)
@@ -278,7 +289,7 @@ def match_fingerprint(
     """
     from provenance.hashing.pdq import hex_to_pdq_bytes
 
-    step = 1.0 / query.params.fps
+    step = sample_step(query)
     keep = np.array([f.pdq_quality >= MIN_QUALITY for f in query.frames], dtype=bool)
     if not keep.any() or len(frames.item_rows) == 0:
         return ()
@@ -308,9 +319,9 @@ def match_fingerprint(
             if not cand.lines:
                 continue
             # the upright picture wins unless a turned or mirrored one is clearly better
-            margin = 1.0 if best is None or best.variant != 0 else 1.0 / NORMAL_SPEED_SHARE
+            margin = 1.0 if best is None or best.variant % 8 != 0 else 1.0 / NORMAL_SPEED_SHARE
             if best is None or cand.support > margin * best.support or (
-                    cand.variant == 0 and cand.support >= NORMAL_SPEED_SHARE * best.support):
+                    cand.variant % 8 == 0 and cand.support >= NORMAL_SPEED_SHARE * best.support):
                 best = cand
         if best is None:
             continue

@@ -517,14 +517,17 @@ class SampledBitsIndex:
                                     for _ in range(self.tables)]).astype(np.int64)
         self._nbytes, self._words = nbytes, _to_words(hashes)
         self._group_starts, self._group_rows, dense = _group_map(group_of)
+        dense = dense.astype(np.uint64)
         if len(self._group_starts) - 1 > 2**32 - 1:
             raise ValueError("too many groups for 32-bit group numbers")
         self._table_keys, self._table_groups = [], []
         for t in range(self.tables):  # one table at a time bounds the memory a big archive needs to build
-            keys = self._keys(hashes, slice(t, t + 1))[0]
-            # one entry per distinct (key, group): an item's similar frames share keys
-            pairs = np.sort((keys.astype(np.uint64) << np.uint64(32)) | dense.astype(np.uint64))
-            del keys
+            # one entry per distinct (key, group): an item's similar frames share keys; in place, to
+            # hold one 8-byte array of N at a time
+            pairs = self._keys(hashes, slice(t, t + 1))[0].astype(np.uint64)
+            pairs <<= np.uint64(32)
+            pairs |= dense
+            pairs.sort()
             pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
             self._table_keys.append((pairs >> np.uint64(32)).astype(np.uint32))
             self._table_groups.append((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
