@@ -27,7 +27,7 @@ MIN_INLIERS = 15  # RANSAC inliers for a frame pair to count as the same picture
 MIN_INLIER_SHARE = 0.25
 RANSAC_PIXELS = 0.015  # reprojection tolerance, as a share of the picture side
 CANDIDATES_PER_FRAME = 3
-SEARCH_DESCRIPTORS = 350  # the strongest keypoints of a query frame searched in the whole archive
+SEARCH_DESCRIPTORS = 700  # the strongest keypoints of a query frame searched in the whole archive
 
 
 GRID = 8  # the colour grid: GRID x GRID cells

@@ -37,7 +37,7 @@ from provenance.tone import GridPair, compare
 MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match
 STRONG_INLIERS = 80  # inliers at which a frame pair counts as certain
 STILL_INLIERS = 30  # a single pair (a still) must be this strong
-SEARCH_FRAMES = 10  # query feature frames searched in the whole archive (spread over the query)
+SEARCH_FRAMES = 16  # query feature frames searched in the whole archive (spread over the query)
 
 
 def _spread(count: int, most: int) -> list[int]:

@@ -52,7 +52,7 @@ CLUSTERS = {
     "A": ("known", ["A copy.mp4", "nested/deeper/видео копия.mp4", "A reencode.mp4", "A mirrored.mp4",
                     "A trim [abc123].mp4", "A padded.mkv", "A old.avi"]),
     "B": ("known", ["B telegram.mp4", NEWLINE_NAME]),
-    "C": ("new", ["C original.mp4", "C reupload.mp4", "C copy 🎥.mp4", "nested/C letterbox.mp4", "C mirror.mov"]),
+    "C": ("new", ["C original.mp4", "C reupload.mp4", "C copy 🎥.mp4", "nested/C small.mp4", "C mirror.mov"]),
     "D": ("new", ["D.mp4", "D small.mp4", "telegram_file_123"]),
     "E": ("new", ["E.mp4"]),
     "P": ("partly_known", ["P compilation.mp4"]),
@@ -121,7 +121,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         lambda: edit("B.mp4", NEWLINE_NAME, "hflip,vflip", *X264),
         lambda: shutil.copyfile(src / "C.mp4", b / "C original.mp4"),
         lambda: edit("C.mp4", "C reupload.mp4", "scale=144:108", *X264, "-crf", "30"),
-        lambda: edit("C.mp4", "nested/C letterbox.mp4", "scale=120:90,pad=160:120:20:15", *X264),
+        lambda: edit("C.mp4", "nested/C small.mp4", "scale=112:84", *X264, "-crf", "30"),
         lambda: edit("C.mp4", "C mirror.mov", "hflip", *X264),
         lambda: shutil.copyfile(src / "D.mp4", b / "D.mp4"),
         lambda: edit("D.mp4", "D small.mp4", "scale=128:96", *X264, "-crf", "28"),
@@ -327,6 +327,28 @@ def test_skipped_csv_lists_non_media(corpus: dict[str, Path], triaged: dict[str,
     assert set(listed) == set(SKIPPED)
 
 
+def test_journal_keeps_local_features_exactly() -> None:
+    import numpy as np
+
+    from provenance.features import FrameFeatures
+    from provenance.triage.journal import pack_features, unpack_features
+
+    rng = np.random.default_rng(5)
+    frames = (
+        FrameFeatures(0.0, rng.random((7, 2), dtype=np.float32), rng.integers(0, 256, (7, 32), dtype=np.uint8),
+                      16 / 9, rng.random((8, 8, 5), dtype=np.float32)),
+        FrameFeatures(0.5, np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), 1.0, None),
+        FrameFeatures(1.0, rng.random((3, 2), dtype=np.float32), rng.integers(0, 256, (3, 32), dtype=np.uint8),
+                      0.75, rng.random((8, 8, 5), dtype=np.float32)),
+    )
+    back = unpack_features(pack_features(frames))
+    assert len(back) == 3 and unpack_features(pack_features(())) == ()
+    for a, b in zip(frames, back, strict=True):
+        assert (a.time, a.aspect) == (b.time, b.aspect)
+        assert np.array_equal(a.points, b.points) and np.array_equal(a.descriptors, b.descriptors)
+        assert (a.grid is None and b.grid is None) or np.array_equal(a.grid, b.grid)
+
+
 def test_file_verdict_thresholds() -> None:
     from provenance.model import Match, Segment
 
@@ -364,7 +386,7 @@ def test_progress_bar_with_eta_only_on_a_terminal(capsys: pytest.CaptureFixture[
     assert "10/10 files" in err and "last name.mp4" in err and err.endswith("\n") and err.count("\n") == 1
 
 
-def test_report_folder_and_archive_inside_the_input_are_not_triaged(corpus: dict[str, Path],
+def test_report_folder_and_archive_inside_the_input_are_not_triaged_and_add_new(corpus: dict[str, Path],
                                                                    tmp_path: Path) -> None:
     folder = tmp_path / "downloads"
     folder.mkdir()
@@ -372,7 +394,7 @@ def test_report_folder_and_archive_inside_the_input_are_not_triaged(corpus: dict
     archive = folder / "archive.sqlite"
     shutil.copyfile(corpus["archive"], archive)
     out = folder / "report"
-    first = triage([str(folder)], str(out), str(archive), jobs=1)
+    first = triage([str(folder)], str(out), str(archive), jobs=1, add_new=True)
     second = triage([str(folder)], str(out), str(archive), jobs=1)  # the report folder now holds files
     for result in (first, second):
         assert [Path(r.path).name for r in result.rows] == ["new photo.jpg"]
@@ -380,6 +402,10 @@ def test_report_folder_and_archive_inside_the_input_are_not_triaged(corpus: dict
             "archive.sqlite": "the archive or a file of the report folder: not evidence",
             "report": "the report folder: not evidence"}
     assert second.analysed == 0 and second.reused == 1
+    assert first.added == 1 and first.rows[0].added_to_archive
+    with ArchiveStore.open(archive, create=False) as store:  # with the features its one decode made
+        ids, features = store.feature_frames()
+        assert len(set(ids.tolist())) == 4 and len(features[-1].descriptors) > 0
 
 
 # -- resuming ----------------------------------------------------------------------------------------
@@ -473,8 +499,10 @@ def test_add_new_archives_unmatched_files_with_sightings(corpus: dict[str, Path]
                                                          tmp_path: Path) -> None:
     archive = tmp_path / "archive.sqlite"
     shutil.copyfile(corpus["archive"], archive)
+    with ArchiveStore.open(archive, create=False) as store:
+        featured_before = set(store.feature_frames()[0].tolist())
     out = tmp_path / "report"
-    shutil.copytree(triaged["out"], out)  # the journal comes along: nothing is decoded again
+    shutil.copytree(triaged["out"], out)  # the journal comes along: nothing is fingerprinted again
     events: list[Progress] = []
     result = triage([str(corpus["batch"])], str(out), str(archive), jobs=2, add_new=True, progress=events.append)
     assert result.analysed == 0 and result.reused == 22
@@ -493,7 +521,10 @@ def test_add_new_archives_unmatched_files_with_sightings(corpus: dict[str, Path]
         p_sha = next(r.sha256 for r in result.rows if r.path.endswith("P compilation.mp4"))
         assert store.get(p_sha) is None  # partly known: not added
         frames = store.get(c_sha).fingerprint.params.fps
-        assert frames == 8.0  # archived at the archive rate, from the decode already made
+        assert frames == 8.0  # archived at the archive rate
+        # with their local features, as `archive add` stores them (decoded again for them: the first run
+        # was made without --add-new)
+        assert len(set(store.feature_frames()[0].tolist()) - featured_before) == 8
     again = triage([str(corpus["batch"])], str(out), str(archive), jobs=2, add_new=True)
     assert again.added == 0 and again.analysed == 0
     # the next batch sees them as known

@@ -10,10 +10,11 @@ and every entry records its run, so a test (or a person) can see that nothing wa
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from provenance.check import utc_now
 from provenance.errors import ArchiveError
+from provenance.features import FrameFeatures
 from provenance.model import Appearance, FileIdentity, Match, Sighting
 from provenance.record import fingerprint_from_json, fingerprint_to_json, from_jsonable, to_jsonable
 from provenance.triage.results import Candidate, ContentResult, Hashed, StoredContent, StoredPath
@@ -38,7 +40,7 @@ CREATE TABLE paths (path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEG
                     sightings TEXT NOT NULL, error TEXT, warnings TEXT NOT NULL, run_id INTEGER NOT NULL,
                     hashed_at TEXT NOT NULL);
 CREATE TABLE contents (sha256 TEXT PRIMARY KEY, path BLOB NOT NULL, error TEXT, fingerprint TEXT,
-                       variants BLOB, matches TEXT NOT NULL, appearance TEXT, thumbnail BLOB NOT NULL,
+                       variants BLOB, features BLOB, matches TEXT NOT NULL, appearance TEXT, thumbnail BLOB NOT NULL,
                        run_id INTEGER NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
                        seconds REAL NOT NULL, pid INTEGER NOT NULL);
 CREATE TABLE attempts (sha256 TEXT NOT NULL, run_id INTEGER NOT NULL, submitted_at TEXT NOT NULL);
@@ -53,6 +55,48 @@ def _path_key(path: str) -> bytes:
 
 def _dumps(value: object) -> str:
     return json.dumps(to_jsonable(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _array_bytes(array: np.ndarray) -> bytes:
+    """An array as .npy bytes: shape and dtype travel with the data."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _array(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def pack_features(features: Sequence[FrameFeatures]) -> bytes:
+    """Local features of one content as one .npz blob (concatenated per-frame arrays, no pickles)."""
+    counts = np.array([len(f.points) for f in features], dtype=np.int64)
+    grids = [f.grid for f in features if f.grid is not None]
+    buffer = io.BytesIO()
+    np.savez(buffer, times=np.array([f.time for f in features], dtype=np.float64),
+             aspects=np.array([f.aspect for f in features], dtype=np.float64), counts=counts,
+             points=np.concatenate([f.points for f in features]).astype(np.float32) if features
+             else np.zeros((0, 2), np.float32),
+             descriptors=np.concatenate([f.descriptors for f in features]).astype(np.uint8) if features
+             else np.zeros((0, 32), np.uint8),
+             has_grid=np.array([f.grid is not None for f in features], dtype=bool),
+             grids=np.stack(grids).astype(np.float32) if grids else np.zeros((0, 1, 1, 1), np.float32))
+    return buffer.getvalue()
+
+
+def unpack_features(data: bytes) -> tuple[FrameFeatures, ...]:
+    """The inverse of ``pack_features``."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        times, aspects, counts, points, descriptors = z["times"], z["aspects"], z["counts"], z["points"], \
+            z["descriptors"]
+        has_grid, grids = z["has_grid"], z["grids"]
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    grid_of = np.cumsum(has_grid) - 1
+    return tuple(
+        FrameFeatures(float(times[i]), points[starts[i]:ends[i]], descriptors[starts[i]:ends[i]],
+                      float(aspects[i]), grids[grid_of[i]] if has_grid[i] else None)
+        for i in range(len(times)))
 
 
 class Journal:
@@ -176,33 +220,36 @@ class Journal:
 
     def record_content(self, run_id: int, result: ContentResult) -> None:
         """Journal a content's result, in one transaction."""
-        variants = None if result.variants is None else np.ascontiguousarray(result.variants, np.uint8).tobytes()
+        variants = None if result.variants is None else _array_bytes(result.variants)
+        features = pack_features(result.features) if result.features else None
         self._write(
-            "INSERT OR REPLACE INTO contents (sha256, path, error, fingerprint, variants, matches, appearance, "
-            "thumbnail, run_id, started_at, finished_at, seconds, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO contents (sha256, path, error, fingerprint, variants, features, matches, "
+            "appearance, thumbnail, run_id, started_at, finished_at, seconds, pid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (result.sha256, _path_key(result.path), result.error,
-             fingerprint_to_json(result.fingerprint) if result.fingerprint else None, variants,
+             fingerprint_to_json(result.fingerprint) if result.fingerprint else None, variants, features,
              _dumps(result.matches), _dumps(result.appearance) if result.appearance else None,
              result.thumbnail, run_id, result.started_at, result.finished_at, result.seconds, result.pid))
 
     def load_content(self, sha256: str) -> StoredContent | None:
         """A content's journaled result, or None."""
         row = self._conn.execute(
-            "SELECT path, error, fingerprint, variants, matches, appearance, thumbnail, run_id, started_at, "
-            "finished_at, seconds, pid FROM contents WHERE sha256 = ?", (sha256,)).fetchone()
+            "SELECT path, error, fingerprint, variants, features, matches, appearance, thumbnail, run_id, "
+            "started_at, finished_at, seconds, pid FROM contents WHERE sha256 = ?", (sha256,)).fetchone()
         if row is None:
             return None
-        fp = fingerprint_from_json(row[2]) if row[2] else None
-        variants = None
-        if row[3] is not None:
-            variants = np.frombuffer(row[3], dtype=np.uint8).reshape(-1, 8, 32)
+        (path, error, fingerprint, variants, features, matches, appearance, thumbnail, run_id, started_at,
+         finished_at, seconds, pid) = row
         result = ContentResult(
-            sha256=sha256, path=os.fsdecode(row[0]), error=row[1], fingerprint=fp, variants=variants,
-            matches=from_jsonable(tuple[Match, ...], json.loads(row[4])),
-            appearance=from_jsonable(Appearance, json.loads(row[5])) if row[5] else None,
-            thumbnail=bytes(row[6]), started_at=row[8], finished_at=row[9], seconds=float(row[10]),
-            pid=int(row[11]))
-        return StoredContent(result, int(row[7]))
+            sha256=sha256, path=os.fsdecode(path), error=error,
+            fingerprint=fingerprint_from_json(fingerprint) if fingerprint else None,
+            variants=None if variants is None else _array(variants),
+            features=unpack_features(features) if features else (),
+            matches=from_jsonable(tuple[Match, ...], json.loads(matches)),
+            appearance=from_jsonable(Appearance, json.loads(appearance)) if appearance else None,
+            thumbnail=bytes(thumbnail), started_at=started_at, finished_at=finished_at, seconds=float(seconds),
+            pid=int(pid))
+        return StoredContent(result, int(run_id))
 
     # -- the archive additions of --add-new -------------------------------------------------------
 

@@ -17,6 +17,7 @@ On Ctrl-C the workers are killed (they ignore SIGINT and sit in their own proces
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -66,8 +67,9 @@ class _Scheduler:
     """The state of one run: queues, tasks in flight, and which paths wait for which content."""
 
     def __init__(self, journal: Journal, run_id: int, archive: str | None, pool: WorkerPool,
-                 progress: Callable[[Progress], None] | None, total: int) -> None:
+                 progress: Callable[[Progress], None] | None, total: int, archive_features: bool) -> None:
         self.journal, self.run_id, self.archive, self.pool, self.jobs = journal, run_id, archive, pool, pool.jobs
+        self.archive_features = archive_features
         self.progress, self.total = progress, total
         self.hash_queue: deque[HashTask] = deque()
         self.analyse_queue: deque[AnalyseTask] = deque()
@@ -119,7 +121,7 @@ class _Scheduler:
             self.finish_paths(1, hashed.path)
         else:
             self.waiting[sha] = [hashed.path]
-            self.analyse_queue.append(AnalyseTask(hashed.path, sha, self.archive))
+            self.analyse_queue.append(AnalyseTask(hashed.path, sha, self.archive, self.archive_features))
 
     def content_done(self, result: ContentResult) -> None:
         """Journal a content's result and finish the paths that waited for it."""
@@ -147,8 +149,8 @@ class _Scheduler:
             self.task_done(task, Hashed(task.path, None, (), error=CRASHED))
         else:
             now = utc_now()
-            self.task_done(task, ContentResult(task.sha256, task.path, CRASHED, None, None, (), None, b"", now,
-                                               now, 0.0, 0))
+            self.task_done(task, ContentResult(task.sha256, task.path, CRASHED, None, None, (), (), None, b"",
+                                               now, now, 0.0, 0))
 
     # -- the pool ----------------------------------------------------------------------------------
 
@@ -229,14 +231,19 @@ class WorkerPool:
     (Ctrl-C included) they are killed at once.
     """
 
-    def __init__(self, jobs: int) -> None:
-        """Prepare ``jobs`` worker processes (started on first use)."""
+    def __init__(self, jobs: int, pin: bool = True) -> None:
+        """Prepare ``jobs`` worker processes (started on first use), each bound to one core when ``pin``."""
         self.jobs = max(1, jobs)
         self._context = multiprocessing.get_context("spawn")
+        self._slots = self._context.Value("i", 0)
+        self._cores: tuple[int, ...] = ()
+        if pin and hasattr(os, "sched_getaffinity"):
+            self._cores = tuple(sorted(os.sched_getaffinity(0)))
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.jobs, mp_context=self._context, initializer=worker.init_worker)
+        return ProcessPoolExecutor(self.jobs, mp_context=self._context, initializer=worker.init_worker,
+                                   initargs=(self._slots, self._cores))
 
     def restart(self) -> None:
         """Replace a broken pool (a worker died) with fresh processes."""
@@ -283,12 +290,14 @@ def cluster_in_pool(pool: WorkerPool, scratch: Path, archive_fps: Sequence[Finge
 
 
 def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, archive: str | None, pool: WorkerPool,
-             progress: Callable[[Progress], None] | None = None) -> PoolOutcome:
+             progress: Callable[[Progress], None] | None = None, archive_features: bool = False) -> PoolOutcome:
     """Hash every candidate not yet journaled and analyse every content not yet journaled.
+
+    ``archive_features``: also compute the local features an archived item keeps (for ``--add-new``).
 
     Returns each candidate's identity (from the journal when the file is unchanged) and what was done.
     """
-    scheduler = _Scheduler(journal, run_id, archive, pool, progress, len(candidates))
+    scheduler = _Scheduler(journal, run_id, archive, pool, progress, len(candidates), archive_features)
     for candidate in candidates:
         scheduler.candidates[candidate.path] = candidate
         stored = journal.stored_path(candidate)

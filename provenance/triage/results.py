@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from provenance.features import FrameFeatures
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
 
 VERDICT_TEXT = {
@@ -75,6 +76,7 @@ class AnalyseTask:
     path: str
     sha256: str
     archive: str | None  # None: no archive yet (``--add-new`` will create it), nothing to match
+    archive_features: bool = False  # also compute the local features an archived item keeps (--add-new)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,7 +96,8 @@ class ContentResult:
     path: str  # the copy that was analysed
     error: str | None
     fingerprint: Fingerprint | None  # sampled at ingest.ARCHIVE_FPS (what --add-new archives)
-    variants: np.ndarray | None  # (N, 8, 32) uint8: turned/mirrored PDQ of the query-rate view
+    variants: np.ndarray | None  # (N, 8 or 16, 32) uint8: turned/mirrored PDQ of the query-rate view
+    features: tuple[FrameFeatures, ...]  # local features to archive with --add-new (empty when not computed)
     matches: tuple[Match, ...]
     appearance: Appearance | None
     thumbnail: bytes  # JPEG, empty when none could be made

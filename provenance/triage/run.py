@@ -9,8 +9,10 @@ The order of work, and why:
    with the matching spread over the same worker processes: it costs a fraction of decoding and
    keeps the clusters right as files are added to the folder.
 4. With ``add_new``, archive each content whose verdict is new, with the sightings of every copy
-   (yt-dlp sidecars included). This comes after all matching, so the batch is judged against the
-   archive as it was, never against its own additions.
+   (yt-dlp sidecars included), and with the fingerprint and local features its analysis already
+   made (a content analysed in an earlier run without ``add_new`` is decoded once more for them).
+   This comes after all matching, so the batch is judged against the archive as it was, never
+   against its own additions.
 5. Write the reports (``reports``).
 
 Inputs are opened read-only; everything is written into ``out_dir`` (and the archive with ``add_new``).
@@ -25,9 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from provenance.errors import ArchiveError, UsageError
-from provenance.ingest import sightings_for
-from provenance.model import Sighting
+from provenance.errors import ArchiveError, ProvenanceError, UsageError
+from provenance.features import FrameFeatures
+from provenance.fingerprint import analyse
+from provenance.ingest import ARCHIVE_FPS, sightings_for
+from provenance.model import Fingerprint, SamplingParams, Sighting
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import Journal
 from provenance.triage.pool import WorkerPool, cluster_in_pool, run_pool
@@ -57,6 +61,18 @@ def _archive_id(archive: str, add_new: bool) -> tuple[str | None, str | None]:
         return str(path), store.archive_id()
 
 
+def _archive_analysis(paths: Sequence[str], sha256: str) -> tuple[Fingerprint, tuple[FrameFeatures, ...]] | None:
+    """Fingerprint and archive features of a content analysed in a run without ``--add-new`` (a second decode)."""
+    for path in paths:
+        try:
+            analysis = analyse(path, SamplingParams(fps=ARCHIVE_FPS), features="archive")
+        except ProvenanceError:
+            continue
+        if analysis.fingerprint.identity.sha256 == sha256:
+            return analysis.fingerprint, analysis.features
+    return None
+
+
 def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentResult], journal: Journal,
              run_id: int) -> int:
     """Archive every new content not yet added, with the sightings of all its paths. Returns how many."""
@@ -73,10 +89,12 @@ def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentR
     added = 0
     with ArchiveStore.open(archive, create=True) as store:
         for sha, names in paths.items():
-            fp = contents[sha].fingerprint
+            fp, features = contents[sha].fingerprint, contents[sha].features
             assert fp is not None
+            if not features:
+                fp, features = _archive_analysis(names, sha) or (fp, features)
             sightings = [s for path in names for s in sightings_for(path, Sighting())]
-            outcome = store.add(fp, sightings)
+            outcome = store.add(fp, sightings, features)
             journal.record_added(run_id, sha, outcome.created, outcome.sightings_added)
             added += 1
     return added
@@ -131,7 +149,7 @@ def triage(
         run_id = journal.begin_run(inputs, jobs)
         try:
             with WorkerPool(jobs) as pool:
-                outcome = run_pool(found.candidates, journal, run_id, match_archive, pool, progress)
+                outcome = run_pool(found.candidates, journal, run_id, match_archive, pool, progress, add_new)
                 contents = _contents(journal, outcome.hashed, outcome.results)
                 scratch = out / f".cluster-frames-{os.getpid()}.npz"
                 assembled = assemble(found.candidates, outcome.hashed, contents,

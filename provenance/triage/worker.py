@@ -6,8 +6,9 @@ Each task returns a frozen result and never raises for a bad file: its error bec
 (``MissingToolError``) or an archive that cannot be read (``ArchiveError``).
 
 A content is decoded once, at the archive rate (``ingest.ARCHIVE_FPS``, 8 samples per second);
-``check.as_query`` takes every 4th sample as the query view (2 per second) that is matched. The
-archive is opened read-only in spirit (nothing is written to it) once per process and kept.
+``check.as_query`` takes every 4th sample as the query view (2 per second), which is matched by
+``check.match_against``, exactly as ``provenance check`` does: frame hashes, then local
+features where the hashes explain less than half of the file. The archive itself is not changed.
 """
 
 from __future__ import annotations
@@ -18,41 +19,52 @@ import os
 import signal
 import time
 from dataclasses import replace
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 import numpy as np
 
 from provenance.appearance import earliest_appearance
 from provenance.archive.sidecar import read_ytdlp_sidecar
-from provenance.archive.store import ArchiveStore
-from provenance.check import archive_frames, as_query, utc_now
+from provenance.check import as_query, match_against, utc_now
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
+from provenance.features import FrameFeatures
 from provenance.fingerprint import analyse
 from provenance.identity import file_identity
 from provenance.ingest import ARCHIVE_FPS
-from provenance.match import ArchiveFrames, SearchFn, match_fingerprint
+from provenance.match import ArchiveFrames, SearchFn
 from provenance.model import Appearance, Fingerprint, Match, SamplingParams
 from provenance.triage.cluster import load_frames, query_links
 from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link
 from provenance.triage.thumbs import thumbnail_jpeg
 
 _PR_SET_PDEATHSIG = 1
-_archive: tuple[str, ArchiveStore, ArchiveFrames, SearchFn] | None = None
 _batch: tuple[str, ArchiveFrames, SearchFn] | None = None
 
 
-def init_worker() -> None:
-    """Set up a pool process: leave Ctrl-C to the parent, and die with it.
+def init_worker(slots: Synchronized | None = None, cores: tuple[int, ...] = ()) -> None:
+    """Set up a pool process: leave Ctrl-C to the parent, die with it, and keep to one core.
 
     The process gets its own process group, so a Ctrl-C at the terminal reaches only the parent
     (which then stops the pool) and not ffmpeg mid-file, whose death would read as a corrupt file.
     On Linux the process also asks to be killed when its parent dies (``kill -9`` of the CLI).
+
+    With ``cores``, the n-th worker started (``slots`` counts them) is bound to the n-th core, and
+    the ffmpeg processes it starts inherit that: their decoders then run one thread, not one per
+    core. The pool's processes are the parallelism; threads inside each would only fight them for
+    the same cores, and ``--jobs N`` would use more than N cores.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if slots is not None and cores:
+        with slots.get_lock():
+            index = slots.value
+            slots.value += 1
+        with contextlib.suppress(OSError, AttributeError):  # no affinity calls outside Linux
+            os.sched_setaffinity(0, {cores[index % len(cores)]})
 
 
 def _describe(exc: BaseException) -> str:
@@ -78,33 +90,27 @@ def hash_path(task: HashTask) -> Hashed:
     return Hashed(task.path, identity, sightings, warnings=warnings)
 
 
-def _open_archive(path: str) -> tuple[ArchiveStore, ArchiveFrames, SearchFn]:
-    """The archive's frames and search function, loaded once per process and archive."""
-    global _archive
-    if _archive is None or _archive[0] != path:
-        if _archive is not None:
-            _archive[1].close()
-        store = ArchiveStore.open(path, create=False)
-        frames, search = archive_frames(store)
-        _archive = (path, store, frames, search)
-    return _archive[1], _archive[2], _archive[3]
-
-
 def analyse_content(task: AnalyseTask) -> ContentResult:
-    """Fingerprint one content at the archive rate, match its query view, and make its thumbnail."""
+    """Fingerprint one content at the archive rate, match its query view as ``check`` does, make its thumbnail.
+
+    Local features are computed while decoding: the query's (for matching crops and insets), and
+    with ``task.archive_features`` also those an archived item keeps (for ``--add-new``).
+    """
     started_at, start = utc_now(), time.perf_counter()
 
     def result(error: str | None = None, fingerprint: Fingerprint | None = None,
-               variants: np.ndarray | None = None, matches: tuple[Match, ...] = (),
-               appearance: Appearance | None = None, thumbnail: bytes = b"") -> ContentResult:
+               variants: np.ndarray | None = None, features: tuple[FrameFeatures, ...] = (),
+               matches: tuple[Match, ...] = (), appearance: Appearance | None = None,
+               thumbnail: bytes = b"") -> ContentResult:
         """The task's result, timed from the start of the task."""
         return ContentResult(sha256=task.sha256, path=task.path, error=error, fingerprint=fingerprint,
-                             variants=variants, matches=matches, appearance=appearance, thumbnail=thumbnail,
-                             started_at=started_at, finished_at=utc_now(),
+                             variants=variants, features=features, matches=matches, appearance=appearance,
+                             thumbnail=thumbnail, started_at=started_at, finished_at=utc_now(),
                              seconds=round(time.perf_counter() - start, 4), pid=os.getpid())
 
     try:
-        analysis = analyse(task.path, SamplingParams(fps=ARCHIVE_FPS))
+        analysis = analyse(task.path, SamplingParams(fps=ARCHIVE_FPS),
+                           features="all" if task.archive_features else "query")
     except (MissingToolError, ArchiveError):
         raise
     except Exception as exc:
@@ -113,13 +119,11 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
     if fp.identity.sha256 != task.sha256:
         return result(error="the file changed between hashing and decoding: copy it somewhere stable and rerun")
     query = as_query(analysis)
-    matches: tuple[Match, ...] = ()
-    if task.archive is not None:
-        store, frames, search = _open_archive(task.archive)
-        matches = match_fingerprint(query.fingerprint, frames, search, store.sightings, query.dihedral_pdq)
+    matches = match_against(query, task.archive) if task.archive is not None else ()
     appearance = earliest_appearance(matches, fp.metadata, None)
-    return result(fingerprint=fp, variants=query.dihedral_pdq, matches=matches, appearance=appearance,
-                  thumbnail=thumbnail_jpeg(task.path, fp))
+    return result(fingerprint=fp, variants=query.dihedral_pdq,
+                  features=analysis.features if task.archive_features else (), matches=matches,
+                  appearance=appearance, thumbnail=thumbnail_jpeg(task.path, fp))
 
 
 def cluster_links(task: ClusterTask) -> tuple[Link, ...]:
