@@ -17,6 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from provenance.evidence.timeline import timeline_svg
+from provenance.report.text import format_bytes
 
 TEMPLATE = "report.html.j2"
 
@@ -30,14 +31,7 @@ def _get(data: object, *keys: str) -> Any:
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024:
-            return f"{n:,} bytes ({value:.1f} {unit})"
-    return f"{n:,} bytes"
+    return "?" if n is None else format_bytes(n)
 
 
 def _location(loc: Mapping[str, Any] | None) -> str | None:

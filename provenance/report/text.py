@@ -8,7 +8,8 @@ from provenance.match import VERDICTS
 from provenance.model import CheckReport, Fingerprint, Location, Match, StreamInfo
 
 
-def _bytes(n: int) -> str:
+def format_bytes(n: int) -> str:
+    """A byte count as people read it: ``1,234,567 bytes (1.2 MiB)``."""
     size = float(n)
     for unit in ("KiB", "MiB", "GiB", "TiB"):
         size /= 1024
@@ -55,7 +56,7 @@ def _stream(s: StreamInfo) -> str:
 
 def _fingerprint_lines(fp: Fingerprint) -> list[str]:
     ident, meta = fp.identity, fp.metadata
-    lines = ["FILE", f"  name        {ident.name}", f"  size        {_bytes(ident.size)}",
+    lines = ["FILE", f"  name        {ident.name}", f"  size        {format_bytes(ident.size)}",
              f"  SHA-256     {ident.sha256}", f"  SHA-1       {ident.sha1}", f"  MD5         {ident.md5}",
              f"  modified    {ident.modified}  (file system, as observed; changed {ident.changed})", "", "MEDIA"]
     brands = f" (brand {meta.major_brand}; {' '.join(meta.compatible_brands)})" if meta.major_brand else ""
