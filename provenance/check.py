@@ -13,12 +13,11 @@ from provenance.appearance import earliest_appearance
 from provenance.archive.index import LinearIndex, SampledBitsIndex, open_sampled_index
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
-from provenance.features import FrameFeatures
 from provenance.fingerprint import Analysis, analyse
 from provenance.geometry_match import describe_geometry, geometry_matches
 from provenance.keyframes import write_keyframes
-from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint
-from provenance.model import CheckReport, Fingerprint, Match, SamplingParams, Sighting
+from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint, union_length
+from provenance.model import CheckReport, Fingerprint, Match, SamplingParams
 
 FEATURE_SEARCH_BELOW = 0.5  # share of the query the hash matches must explain before features are skipped
 QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
@@ -125,17 +124,8 @@ def needs_features(fp: Fingerprint, matches: tuple[Match, ...]) -> bool:
         return True
     if fp.is_still:
         return False
-    covered = _union([(s.query_start, s.query_end) for m in matches for s in m.segments])
+    covered = union_length([(s.query_start, s.query_end) for m in matches for s in m.segments])
     return covered < FEATURE_SEARCH_BELOW * max(fp.duration, 1e-9)
-
-
-def _union(intervals: list[tuple[float, float]]) -> float:
-    total, end = 0.0, float("-inf")
-    for start, stop in sorted(intervals):
-        if stop > end:
-            total += stop - max(start, end)
-            end = stop
-    return total
 
 
 def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
@@ -153,36 +143,22 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
         if not analysis.features:
             return matches
         item_ids, archived = store.feature_frames()
-    number = {item_id: n for n, item_id in enumerate(frames.ids)}
-    items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
-    known = items >= 0
-    archived = [f for f, ok in zip(archived, known, strict=True) if ok]
-    items = items[known]
-
-    def mirrored() -> tuple[FrameFeatures, ...]:
-        return analysis.mirrored_features
-
-    sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
-    matches = tuple(
-        describe_geometry(fp, m, analysis.features, mirrored,
-                          [f for f, i in zip(archived, items, strict=True) if i == sha_number[m.sha256]])
-        for m in matches
-    )
-    if needs_features(fp, matches):
-        found = geometry_matches(fp, analysis.features, mirrored, items, archived, frames,
-                                 store_sightings(archive_path), {m.sha256 for m in matches})
-        matches = tuple(sorted(matches + found, key=lambda m: -m.score))
-    return matches
-
-
-def store_sightings(archive_path: str) -> Callable[[str], tuple[Sighting, ...]]:
-    """An item's sightings, read from the archive when asked."""
-
-    def read(sha256: str) -> tuple[Sighting, ...]:
-        with ArchiveStore.open(archive_path, create=False) as store:
-            return store.sightings(sha256)
-
-    return read
+        number = {item_id: n for n, item_id in enumerate(frames.ids)}
+        items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
+        known = items >= 0
+        archived = [f for f, ok in zip(archived, known, strict=True) if ok]
+        items = items[known]
+        sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
+        matches = tuple(
+            describe_geometry(fp, m, analysis.features, analysis.mirrored_features,
+                              [f for f, i in zip(archived, items, strict=True) if i == sha_number[m.sha256]])
+            for m in matches
+        )
+        if needs_features(fp, matches):
+            found = geometry_matches(fp, analysis.features, analysis.mirrored_features, items, archived, frames,
+                                     store.sightings, {m.sha256 for m in matches})
+            matches = tuple(sorted(matches + found, key=lambda m: -m.score))
+        return matches
 
 
 def check(

@@ -28,8 +28,8 @@ from provenance.match import (
     Line,
     _best_line,
     _segments,
-    _union_length,
     _verdict,
+    union_length,
 )
 from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
 from provenance.tone import GridPair, compare
@@ -79,7 +79,7 @@ def _geometry_edits(query: Fingerprint, pairs: list[FramePair]) -> list[Edit]:
 def geometry_matches(
     query: Fingerprint,
     features: tuple[FrameFeatures, ...],
-    mirrored_features: Callable[[], tuple[FrameFeatures, ...]],
+    mirrored_features: tuple[FrameFeatures, ...],
     archive_items: np.ndarray,
     archive_features: list[FrameFeatures],
     frames: ArchiveFrames,
@@ -89,7 +89,7 @@ def geometry_matches(
     """Matches by local features for items not in ``skip`` (already matched by hashes).
 
     ``archive_items[i]`` is the item number (as in ``frames``) of ``archive_features[i]``;
-    ``mirrored_features()`` gives the query's mirrored features, computed only when needed.
+    ``mirrored_features`` are the query's features of its mirrored frames.
     """
     if not archive_features or not features:
         return ()
@@ -98,7 +98,7 @@ def geometry_matches(
     used = features
     pairs = index.pairs(tuple(features[i] for i in pick), mirrored=False)
     if not any(frames.sha256[archive_items[p.archive_row]] not in skip for p in pairs):
-        used = mirrored_features()
+        used = mirrored_features
         pairs = index.pairs(tuple(used[i] for i in pick), mirrored=True)
     by_item: dict[int, list[FramePair]] = {}
     for pair in pairs:
@@ -183,9 +183,9 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
         kept = [p for p, q in zip(pairs, qidx.tolist(), strict=True) if q in agreed]
         segments = _segments(line, step, query_duration, frames.durations[item])
         speed, agreeing = line.speed, len(line.query_idx)
-    query_cov = 1.0 if query.is_still else min(1.0, _union_length(
+    query_cov = 1.0 if query.is_still else min(1.0, union_length(
         [(s.query_start, s.query_end) for s in segments]) / query_duration)
-    archive_cov = 1.0 if frames.stills[item] else min(1.0, _union_length(
+    archive_cov = 1.0 if frames.stills[item] else min(1.0, union_length(
         [(s.archive_start, s.archive_end) for s in segments]) / max(frames.durations[item], step))
     strength = float(np.mean(np.minimum([p.inliers for p in kept], STRONG_INLIERS))) / STRONG_INLIERS
     expected = max(1, round(query_cov * query_duration * FEATURE_FPS))
@@ -230,7 +230,7 @@ def _box_affine(query: Fingerprint) -> np.ndarray:
 
 
 def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFeatures, ...],
-                      mirrored_features: Callable[[], tuple[FrameFeatures, ...]],
+                      mirrored_features: tuple[FrameFeatures, ...],
                       item_features: list[FrameFeatures]) -> Match:
     """Add what local features and colour grids see (crop, inset picture, colour, overlay) to a match.
 
@@ -240,7 +240,7 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
     names = {e.name for e in match.edits}
     if match.verdict == "identical" or names & {"rotate", "vflip"} or not item_features or not features:
         return match
-    query_frames = mirrored_features() if "hflip" in names else features
+    query_frames = mirrored_features if "hflip" in names else features
     archive_times = np.array([f.time for f in item_features])
     chosen = [q for q in query_frames
               if any(s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6 for s in match.segments)]

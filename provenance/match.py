@@ -166,7 +166,8 @@ def _segments(line: Line, step: float, query_duration: float, archive_duration: 
     return segments
 
 
-def _union_length(intervals: list[tuple[float, float]]) -> float:
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by (start, stop) intervals, overlaps counted once."""
     total, end = 0.0, -np.inf
     for start, stop in sorted(intervals):
         if stop <= end:
@@ -363,12 +364,12 @@ def _accept(query: Fingerprint, frames: ArchiveFrames, cand: _Candidate, step: f
     sha = frames.sha256[item]
     identical = sha == query.identity.sha256
     if still_pair:
-        query_cov = 1.0 if query.is_still else min(1.0, _union_length(
+        query_cov = 1.0 if query.is_still else min(1.0, union_length(
             [(s.query_start, s.query_end) for s in segments]) / max(query_duration, step))
         archive_cov = 1.0 if frames.stills[item] else 0.0
     else:
-        query_cov = min(1.0, _union_length([(s.query_start, s.query_end) for s in segments]) / query_duration)
-        archive_cov = min(1.0, _union_length([(s.archive_start, s.archive_end) for s in segments])
+        query_cov = min(1.0, union_length([(s.query_start, s.query_end) for s in segments]) / query_duration)
+        archive_cov = min(1.0, union_length([(s.archive_start, s.archive_end) for s in segments])
                           / max(frames.durations[item], step))
     mean_d = float(np.mean(dists))
     expected = max(1, min(len(q_times), round(query_cov * query_duration / step) or 1))
