@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time
 
 from provenance.errors import ArchiveError
@@ -244,10 +245,8 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION, *, label: st
             break
         if version <= before:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             if user_version(conn) >= version:  # another process got there first
-                conn.execute("ROLLBACK")
                 continue
             if isinstance(step, str):
                 for statement in split_sql(step):
@@ -255,9 +254,21 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION, *, label: st
             else:
                 step(conn)
             conn.execute(f"PRAGMA user_version = {int(version)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     return before
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """A ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises.
+
+    IMMEDIATE takes the write lock at the start, so two writers queue (busy_timeout) instead of
+    failing half-way. ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -30,6 +30,7 @@ from types import TracebackType
 import numpy as np
 
 from provenance.archive import migrations
+from provenance.archive.migrations import write_transaction
 from provenance.errors import ArchiveError, UsageError
 from provenance.features import GRID, FrameFeatures
 from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, Sighting
@@ -337,8 +338,7 @@ class ArchiveStore:
             )
         conn = self._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn):
                 row = conn.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
                 created = row is None
                 if created:
@@ -355,11 +355,6 @@ class ArchiveStore:
                 else:
                     item_id = int(row[0])
                 added = self._insert_sightings(item_id, sightings)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise ArchiveError(
                 f"could not add {fp.identity.name} to the archive {self.path}: {exc}: "
@@ -403,17 +398,11 @@ class ArchiveStore:
         """
         conn = self._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(conn):
                 found = self._resolve(sha256_or_prefix)
                 if found is not None:
                     conn.execute("DELETE FROM items WHERE id = ?", (found[0],))
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise ArchiveError(f"could not remove {sha256_or_prefix} from {self.path}: {exc}: retry") from exc
         return found is not None

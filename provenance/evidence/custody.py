@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from provenance import __version__
+from provenance.archive.migrations import write_transaction
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
 from provenance.evidence.canonical import canonical_bytes
@@ -101,8 +102,7 @@ def append_entries(store: ArchiveStore, readings: Sequence[Reading], *, command:
     who = current_examiner(examiner)
     added: list[CustodyEntry] = []
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             last = conn.execute("SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
             for reading in readings:
@@ -117,11 +117,6 @@ def append_entries(store: ArchiveStore, readings: Sequence[Reading], *, command:
                 prev = hashed
             if added:
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (HEAD_KEY, f"{seq}:{prev}"))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     except sqlite3.Error as exc:
         raise ArchiveError(f"could not write the custody log of {store.path}: {exc}: check free disk space "
                            "and permissions, then retry") from exc
