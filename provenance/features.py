@@ -166,10 +166,12 @@ def fit(query: FrameFeatures, archived: FrameFeatures, src: np.ndarray, dst: np.
     inliers = int(mask.sum())
     if inliers < MIN_INLIERS or inliers < MIN_INLIER_SHARE * len(src):
         return None
+    # judged in pixels, where a picture keeps its proportions: in 0..1 coordinates a 16:9 clip framed
+    # in a 9:16 canvas is scaled three times more across than down
+    if not plausible(affine):
+        return None
     to_unit = np.diag([1 / archived.aspect, 1.0])
     unit = np.hstack([to_unit @ affine[:, :2] @ np.diag([query.aspect, 1.0]), (to_unit @ affine[:, 2])[:, None]])
-    if not plausible(unit):
-        return None
     return FramePair(query.time, row, inliers, mirrored, unit)
 
 
@@ -189,7 +191,8 @@ def pair_frames(query: FrameFeatures, archived: FrameFeatures, row: int, mirrore
 
 
 def plausible(affine: np.ndarray) -> bool:
-    """A map that edits produce: no shear or turn to speak of, a sane scale, both axes kept."""
+    """A map (in pixels) that edits produce: no shear or turn to speak of, a sane scale, proportions kept
+    within a stretch of 2."""
     a, b, c, d = affine[0, 0], affine[0, 1], affine[1, 0], affine[1, 1]
     return 0.12 <= a <= 8 and 0.12 <= d <= 8 and abs(b) < 0.1 * a + 0.05 and abs(c) < 0.1 * d + 0.05 \
         and 0.5 <= a / d <= 2.0

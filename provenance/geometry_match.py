@@ -32,7 +32,7 @@ from provenance.match import (
     union_length,
 )
 from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
-from provenance.tone import GridPair, compare
+from provenance.tone import GridPair, compare, copy_around_inset
 
 MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match
 STRONG_INLIERS = 80  # inliers at which a frame pair counts as certain
@@ -56,9 +56,19 @@ def _area(box: tuple[float, float, float, float]) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
-def _geometry_edits(query: Fingerprint, pairs: list[FramePair]) -> list[Edit]:
-    """Crop, picture-in-picture, padding and mirroring, from the median map of the frame pairs."""
-    affine = np.median(np.stack([p.affine for p in pairs]), axis=0)
+def _median_affine(pairs: list[FramePair]) -> np.ndarray:
+    """The map most frame pairs agree on (the edit's geometry holds over the clip; single fits stray)."""
+    return np.median(np.stack([p.affine for p in pairs]), axis=0)
+
+
+def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[GridPair]) -> list[Edit]:
+    """Crop, picture-in-picture, padding and mirroring, from the median map of the frame pairs.
+
+    An inset is padding when the query has borders or is framed over an enlarged copy of the
+    picture (seen in ``grids``, colour grids of aligned frames mapped by that median), and
+    picture-in-picture otherwise.
+    """
+    affine = _median_affine(pairs)
     edits = []
     if pairs[0].mirrored:
         edits.append(Edit("hflip", "the query is mirrored left to right"))
@@ -71,8 +81,9 @@ def _geometry_edits(query: Fingerprint, pairs: list[FramePair]) -> list[Edit]:
     if _area(inside) < 0.8 and all(-0.03 <= v <= 1.03 for v in inside):
         where = f"x {inside[0]:.2f}-{inside[2]:.2f}, y {inside[1]:.2f}-{inside[3]:.2f} of the query frame"
         # borders around it make it padding; other picture around it makes it picture-in-picture
-        edits.append(Edit("pip", f"the archived picture is inset at {where}") if query.content_box.is_full
-                     else Edit("pad", f"borders around the picture, which sits at {where}"))
+        border = not query.content_box.is_full or copy_around_inset(grids)
+        edits.append(Edit("pad", f"borders around the picture, which sits at {where}") if border
+                     else Edit("pip", f"the archived picture is inset at {where}"))
     return edits
 
 
@@ -191,15 +202,17 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
     expected = max(1, round(query_cov * query_duration * FEATURE_FPS))
     density = min(1.0, agreeing / expected)
     score = round(float(0.9 * strength * density * agreeing / (agreeing + 1.0)), 4)
-    edits = [Edit("reencode", "the bytes differ; matched by local features")]
-    edits += _geometry_edits(query, kept)
+    affine = _median_affine(kept)
     query_grids = {round(f.time, 3): f.grid for f in query_features}
-    edits += compare([GridPair(query_grids[round(p.query_time, 3)], archive_features[p.archive_row].grid, p.affine)
-                      for p in kept if query_grids.get(round(p.query_time, 3)) is not None
-                      and archive_features[p.archive_row].grid is not None])
+    grids = [GridPair(grid, archive_features[p.archive_row].grid, affine) for p in kept
+             if (grid := query_grids.get(round(p.query_time, 3))) is not None
+             and archive_features[p.archive_row].grid is not None]
+    edits = [Edit("reencode", "the bytes differ; matched by local features")]
+    edits += _geometry_edits(query, kept, grids)
+    edits += compare(grids)
     if abs(speed - 1.0) > 0.04 and not still_pair:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
-    if archive_cov < WHOLE_ITEM and not frames.stills[item]:
+    if archive_cov < WHOLE_ITEM and not still_pair:
         edits.append(Edit("trim", f"the query covers {archive_cov:.0%} of the archived item"))
     sha = frames.sha256[item]
     return Match(
@@ -246,8 +259,7 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
               if any(s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6 for s in match.segments)]
     if len(chosen) > DESCRIBE_FRAMES:
         chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, DESCRIBE_FRAMES).round().astype(int)]
-    pairs, grids = [], []
-    fallback = _box_affine(query)
+    pairs, aligned = [], []
     for q in chosen:
         seg = next(s for s in match.segments if s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6)
         t = seg.archive_start + (q.time - seg.query_start) * match.speed
@@ -258,8 +270,10 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
         if pair is not None:
             pairs.append(pair)
         if q.grid is not None and item_features[row].grid is not None:
-            grids.append(GridPair(q.grid, item_features[row].grid, pair.affine if pair is not None else fallback))
-    extra = _geometry_edits(query, pairs) if pairs else []
+            aligned.append((q.grid, item_features[row].grid))
+    affine = _median_affine(pairs) if pairs else _box_affine(query)
+    grids = [GridPair(q, a, affine) for q, a in aligned]
+    extra = _geometry_edits(query, pairs, grids) if pairs else []
     extra += compare(grids)
     extra = [e for e in extra if e.name not in names]
     return replace(match, edits=match.edits + tuple(extra)) if extra else match

@@ -212,7 +212,7 @@ def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, s
     edits += [Edit(name, f"the query shows the archived picture {how}") for name in names]
     if abs(speed - 1.0) > SPEED_TOLERANCE and not query.is_still and not frames.stills[item]:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
-    if archive_cov < WHOLE_ITEM and not frames.stills[item]:
+    if archive_cov < WHOLE_ITEM and not frames.stills[item] and not query.is_still:  # a frame grab is no trim
         covered = sorted((s.archive_start, s.archive_end) for s in segments)
         missing, pos = [], 0.0
         for start, stop in covered:

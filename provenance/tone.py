@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from provenance.features import GRID
+from provenance.features import GRID, inverse_box
 from provenance.model import Edit
 
 LIFT = 12.0  # grey levels of brightness change that count as an edit
@@ -23,9 +23,11 @@ GREY_SATURATION = 0.03  # a query this unsaturated from a coloured archive was m
 COLOURED = 0.08  # mean saturation above which a picture has colour to speak of
 HUE_TURN = 20.0  # degrees
 HUE_SATURATION = 0.15  # both pictures need this much colour before their hues are compared
+MIN_CELLS = 12  # query cells over the archived picture needed to fit a tone map with a quarter dropped
 OVERLAY_RESIDUAL = 40.0  # grey levels off the tone map that mark a covered cell
 OVERLAY_PERSISTENCE = 0.7  # share of the pairs in which a cell must be covered
 OVERLAY_MAX_SHARE = 0.45  # more covered cells than this is a different picture, not an overlay
+COPY_CORRELATION = 0.8  # cells around an inset that follow an enlarged copy of the picture this well
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,33 @@ class GridPair:
     affine: np.ndarray  # 2x3
 
 
-def _mapped_cells(affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each query cell: the archive cell its centre falls in, and whether it falls inside."""
-    centres = (np.arange(GRID) + 0.5) / GRID
-    xs, ys = np.meshgrid(centres, centres)
-    pts = affine @ np.stack([xs.ravel(), ys.ravel(), np.ones(GRID * GRID)])
-    col, row = np.floor(pts[0] * GRID).astype(int), np.floor(pts[1] * GRID).astype(int)
-    inside = (col >= 0) & (col < GRID) & (row >= 0) & (row < GRID)
-    return row.clip(0, GRID - 1), col.clip(0, GRID - 1), inside
+def _overlap(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(K, GRID) lengths by which the spans [low, high] (in cell units) overlap each grid cell."""
+    edges = np.arange(GRID + 1, dtype=np.float64)
+    return np.clip(np.minimum(high[:, None], edges[None, 1:]) - np.maximum(low[:, None], edges[None, :-1]), 0, None)
+
+
+def _mapped_cells(archive: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each query cell: the archive grid averaged over the area the cell maps to, and whether
+    that area lies wholly inside the archived picture.
+
+    Averaging over the mapped area, not reading the one cell under its centre, keeps a cell of a
+    shrunk (inset) picture comparable with the several archived cells it covers; a cell that straddles
+    the inset's outline mixes in what surrounds it and is left out.
+    """
+    lows = np.arange(GRID) / GRID
+    x0, y0 = (v.ravel() for v in np.meshgrid(lows, lows))
+    corners = [affine @ np.stack([x0 + dx, y0 + dy, np.ones(GRID * GRID)]) for dx in (0, 1 / GRID)
+               for dy in (0, 1 / GRID)]
+    xs, ys = np.stack([c[0] for c in corners]), np.stack([c[1] for c in corners])
+    left, right, top, bottom = xs.min(axis=0), xs.max(axis=0), ys.min(axis=0), ys.max(axis=0)
+    slack = 0.25 / GRID
+    inside = (left >= -slack) & (right <= 1 + slack) & (top >= -slack) & (bottom <= 1 + slack)
+    wc = _overlap(left * GRID, right * GRID)
+    wr = _overlap(top * GRID, bottom * GRID)
+    weight = np.maximum(wr.sum(axis=1) * wc.sum(axis=1), 1e-9)
+    values = np.einsum("kr,rcx,kc->kx", wr, archive, wc) / weight[:, None]
+    return values, inside
 
 
 def _where(cells: np.ndarray) -> str:
@@ -81,11 +102,11 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
     covered = np.zeros((GRID, GRID))
     counted = np.zeros((GRID, GRID))
     for pair in pairs:
-        row, col, inside = _mapped_cells(pair.affine)
-        if inside.sum() < GRID * GRID * 0.3:
+        mapped, inside = _mapped_cells(pair.archive, pair.affine)
+        if inside.sum() < MIN_CELLS:
             continue
         q = pair.query.reshape(-1, pair.query.shape[-1])[inside]
-        a = pair.archive[row[inside], col[inside]]
+        a = mapped[inside]
         # robust tone map: fit, drop the worst quarter of cells (overlays), fit again
         if np.ptp(a[:, 0]) > 5:
             gain, lift = np.polyfit(a[:, 0], q[:, 0], 1)
@@ -101,10 +122,10 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
         lifts.append(float(gain * mid + lift - mid))  # brightness change at the picture's mean tone
         sat_q.append(float(np.median(q[:, 2])))
         sat_a.append(float(np.median(a[:, 2])))
-        qh, ah = q[:, 3:5].sum(axis=0), a[:, 3:5].sum(axis=0)
-        if np.linalg.norm(qh) > 1e-6 and np.linalg.norm(ah) > 1e-6:
-            turn = np.degrees(np.arctan2(qh[1], qh[0]) - np.arctan2(ah[1], ah[0]))
-            hue_turns.append(float((turn + 180) % 360 - 180))
+        # per cell, where both sides have colour: a mean over cells mixing two hues turns with saturation
+        coloured = (q[:, 2] > HUE_SATURATION) & (a[:, 2] > HUE_SATURATION)
+        turns = np.degrees(np.arctan2(q[coloured, 4], q[coloured, 3]) - np.arctan2(a[coloured, 4], a[coloured, 3]))
+        hue_turns.extend(((turns + 180) % 360 - 180).tolist())
         flat = np.zeros(GRID * GRID, dtype=bool)
         flat[np.flatnonzero(inside)[resid > OVERLAY_RESIDUAL]] = True
         covered += flat.reshape(GRID, GRID)
@@ -123,7 +144,10 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
         what.append("made greyscale")
     elif sa > COLOURED and not SATURATION[0] <= (sq / sa) <= SATURATION[1]:
         what.append(f"saturation x{sq / sa:.2f}")
-    if hue_turns and min(sa, sq) > HUE_SATURATION and abs(float(np.median(hue_turns))) > HUE_TURN:
+    # a hue rotation turns every cell alike; turns that scatter come from mixed colours changing
+    # saturation unevenly (or a tint such as sepia), which the saturation and tone already describe
+    if len(hue_turns) >= MIN_CELLS and abs(float(np.median(hue_turns))) > HUE_TURN \
+            and float(np.subtract(*np.percentile(hue_turns, [75, 25]))) <= HUE_TURN:
         what.append(f"hue turned {float(np.median(hue_turns)):+.0f}°")
     if what:
         edits.append(Edit("color", ", ".join(what)))
@@ -133,3 +157,35 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
     if persistent.any() and share <= OVERLAY_MAX_SHARE:
         edits.append(Edit("overlay", "something covers " + _where(persistent)))
     return edits
+
+
+def copy_around_inset(pairs: list[GridPair]) -> bool:
+    """Whether what surrounds an inset picture is the picture itself, enlarged to cover the frame
+    (and blurred): the social-media framing of a clip, which is padding, not picture-in-picture.
+
+    At the grid's scale a blurred copy follows the picture closely, so the cells around the inset
+    must correlate strongly with the cells of the enlarged, centred copy at the same place.
+    """
+    centres = (np.arange(GRID) + 0.5) / GRID
+    xs, ys = (v.ravel() for v in np.meshgrid(centres, centres))
+    margin = 0.5 / GRID
+    query_luma, copy_luma = [], []
+    for pair in pairs:
+        x0, y0, x1, y1 = inverse_box(pair.affine)
+        outside = (xs < x0 - margin) | (xs > x1 + margin) | (ys < y0 - margin) | (ys > y1 + margin)
+        if not outside.any() or x1 <= x0 or y1 <= y0:
+            continue
+        # the copy covers the frame, centred: it is the inset scaled by k on both axes
+        k = max(1.0 / (x1 - x0), 1.0 / (y1 - y0))
+        ax = 0.5 + (xs[outside] - 0.5) / ((x1 - x0) * k)
+        ay = 0.5 + (ys[outside] - 0.5) / ((y1 - y0) * k)
+        col = np.clip(np.floor(ax * GRID).astype(int), 0, GRID - 1)
+        row = np.clip(np.floor(ay * GRID).astype(int), 0, GRID - 1)
+        query_luma.append(pair.query.reshape(-1, pair.query.shape[-1])[outside, 0])
+        copy_luma.append(pair.archive[row, col, 0])
+    if not query_luma:
+        return False
+    ql, cl = np.concatenate(query_luma), np.concatenate(copy_luma)
+    if len(ql) < 3 or np.std(ql) < 1e-6 or np.std(cl) < 1e-6:
+        return False
+    return float(np.corrcoef(ql, cl)[0, 1]) >= COPY_CORRELATION

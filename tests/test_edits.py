@@ -10,10 +10,12 @@ import hashlib
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import run_ffmpeg
 
 from provenance.check import check
+from provenance.features import FrameFeatures, fit, inverse_box
 from provenance.ingest import add_files
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-crf", "24"]
@@ -21,15 +23,18 @@ X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-crf",
 
 @pytest.fixture(scope="module")
 def clips(media_dir: Path) -> dict[str, Path]:
-    """Two archived 8 s clips and an unrelated background.
+    """Three archived 8 s clips and an unrelated background.
 
-    ``cells`` (Conway's life, a generation every 0.4 s) changes locally without moving as a whole,
+    ``deep`` (Conway's life, a generation every 0.4 s) changes locally without moving as a whole,
     so a crop of it cannot pass for another moment of it, as a crop of a zoom or a pan could.
+    ``fine`` is life at ten generations a second: fine steps in time, for measuring speed.
     """
     specs = {
         "deep": "life=size=200x150:rate=2.5:seed=21:ratio=0.3:mold=6:life_color=#e0c040:death_color=#203060,"
                 "scale=400:300:flags=neighbor,fps=25",
         "edge": "mandelbrot=size=400x300:rate=25:start_x=-1.25066:start_y=0.02012:start_scale=0.2",
+        "fine": "life=size=200x150:rate=10:seed=5:ratio=0.3:mold=6:life_color=#40c0e0:death_color=#302010,"
+                "scale=400:300:flags=neighbor,fps=25",
         "background": "testsrc2=size=640x360:rate=25",
     }
     out = {}
@@ -44,7 +49,7 @@ def clips(media_dir: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, clips: dict[str, Path]) -> str:
     path = str(tmp_path_factory.mktemp("edits") / "archive.sqlite")
-    add_files(path, [str(clips["deep"]), str(clips["edge"])])
+    add_files(path, [str(clips["deep"]), str(clips["edge"]), str(clips["fine"])])
     return path
 
 
@@ -54,6 +59,12 @@ def query(src: Path, out: Path, graph: str, *inputs: Path) -> Path:
     for extra in inputs:
         args += ["-stream_loop", "-1", "-i", str(extra)]
     run_ffmpeg(*args, "-filter_complex", graph, "-map", "[v]", "-an", "-t", "8", *X264, str(out))
+    return out
+
+
+def still(src: Path, out: Path, at: float, graph: str = "null") -> Path:
+    """Grab the frame shown at ``at`` seconds of ``src`` as an image, through a filter graph."""
+    run_ffmpeg("-ss", f"{at}", "-i", str(src), "-frames:v", "1", "-vf", graph, str(out))
     return out
 
 
@@ -127,3 +138,111 @@ def test_vertical_framing_over_blurred_copy(archive: str, clips: dict[str, Path]
 
 def test_unrelated_video_matches_nothing(archive: str, clips: dict[str, Path]) -> None:
     assert check(str(clips["background"]), archive).matches == ()
+
+
+def test_caption_and_logo_are_named_overlay(archive: str, clips: dict[str, Path], media_dir: Path) -> None:
+    # a caption box over y 0.78-0.94 and a translucent logo box in the top right corner
+    graph = ("[0:v]drawbox=x=0:y=ih*0.78:w=iw:h=ih*0.16:color=white@1:t=fill,"
+             "drawbox=x=iw*0.82:y=ih*0.04:w=iw*0.14:h=ih*0.12:color=red@0.6:t=fill[v]")
+    q = query(clips["deep"], media_dir / "e_overlay.mp4", graph)
+    match = match_for(check(str(q), archive), clips["deep"])
+    details = edit(match, "overlay")
+    assert "bottom" in details
+    _, _, y0, y1 = numbers(details)
+    assert y0 <= 0.8 and y1 >= 0.9
+
+
+@pytest.mark.parametrize(("graph", "words", "size", "tolerance"), [
+    ("eq=brightness=0.15:contrast=1.3", "contrast", 1.3, 0.1),
+    # eq scales chroma; the grid's HSV saturation of a pixel grows less than linearly with chroma
+    ("eq=saturation=0.4", "saturation", 0.4, 0.12),
+    ("hue=h=90", "hue turned", 90.0, 10.0),
+    ("hue=s=0", "made greyscale", None, None),
+])
+def test_colour_changes_are_named_with_their_size(archive: str, clips: dict[str, Path], media_dir: Path, graph: str,
+                                                  words: str, size: float | None, tolerance: float | None) -> None:
+    q = query(clips["deep"], media_dir / f"e_colour_{abs(hash(graph))}.mp4", f"[0:v]{graph}[v]")
+    match = match_for(check(str(q), archive), clips["deep"])
+    details = edit(match, "color")
+    assert words in details
+    if size is not None:
+        measured = float(re.search(re.escape(words) + r" x?([+-]?\d+(?:\.\d+)?)", details).group(1))
+        assert measured == pytest.approx(size, abs=tolerance), details
+    if words != "hue turned":
+        assert "hue" not in details  # no turn is claimed where none was made
+
+
+def test_half_turn_is_named_rotate(archive: str, clips: dict[str, Path], media_dir: Path) -> None:
+    q = query(clips["deep"], media_dir / "e_rot180.mp4", "[0:v]transpose=1,transpose=1[v]")
+    match = match_for(check(str(q), archive), clips["deep"])
+    assert "180" in edit(match, "rotate")
+
+
+@pytest.mark.parametrize("factor", [0.8, 1.5])
+def test_speed_factor_and_trim_are_measured(archive: str, clips: dict[str, Path], media_dir: Path,
+                                            factor: float) -> None:
+    # archive seconds 1.0-7.0 played at ``factor``: the query lasts 6 / factor seconds
+    q = query(clips["fine"], media_dir / f"e_speed_{factor}.mp4",
+              f"[0:v]trim=start=1:end=7,setpts=(PTS-STARTPTS)/{factor}[v]")
+    match = match_for(check(str(q), archive), clips["fine"])
+    assert match.speed == pytest.approx(factor, rel=0.05)
+    assert numbers(edit(match, "speed"))[0] == pytest.approx(factor, rel=0.05)
+    assert "trim" in {e.name for e in match.edits}
+    seg = match.segments[0]
+    assert seg.archive_start == pytest.approx(1.0, abs=0.5)
+    assert match.segments[-1].archive_end == pytest.approx(7.0, abs=0.6)
+
+
+def test_crop_mirror_caption_and_trim_together(archive: str, clips: dict[str, Path], media_dir: Path) -> None:
+    graph = ("[0:v]trim=start=1.6:end=7.6,setpts=PTS-STARTPTS,crop=iw*0.84:ih*0.84:iw*0.08:ih*0.08,hflip,"
+             "drawbox=x=0:y=ih*0.8:w=iw:h=ih*0.15:color=white:t=fill,scale=320:-2,fps=20[v]")
+    q = query(clips["deep"], media_dir / "e_combo_all.mp4", graph)
+    match = match_for(check(str(q), archive), clips["deep"])
+    assert {"hflip", "crop", "overlay", "trim"} <= {e.name for e in match.edits}
+    x0, x1, y0, y1 = numbers(edit(match, "crop"))
+    assert (x0, x1, y0, y1) == (pytest.approx(0.08, abs=0.04), pytest.approx(0.92, abs=0.04),
+                                pytest.approx(0.08, abs=0.04), pytest.approx(0.92, abs=0.04))
+    assert match.segments[0].archive_start == pytest.approx(1.6, abs=0.7)
+
+
+def test_cropped_captioned_screenshot_matches_at_its_moment(archive: str, clips: dict[str, Path],
+                                                          media_dir: Path) -> None:
+    shot = still(clips["deep"], media_dir / "e_screenshot.png", 5.3,
+                 "crop=iw*0.8:ih*0.8:iw*0.1:ih*0.05,drawbox=x=0:y=ih*0.82:w=iw:h=ih*0.18:color=black:t=fill")
+    match = match_for(check(str(shot), archive), clips["deep"])
+    (seg,) = match.segments
+    assert seg.query_start == seg.query_end == 0.0
+    assert seg.archive_start == pytest.approx(5.3, abs=0.5)
+    x0, x1, y0, y1 = numbers(edit(match, "crop"))
+    assert (x0, x1, y0, y1) == (pytest.approx(0.10, abs=0.04), pytest.approx(0.90, abs=0.04),
+                                pytest.approx(0.05, abs=0.04), pytest.approx(0.85, abs=0.04))
+    assert "trim" not in {e.name for e in match.edits}
+
+
+def test_video_matches_an_archived_photo(clips: dict[str, Path], media_dir: Path,
+                                         tmp_path: Path) -> None:
+    photo = still(clips["deep"], media_dir / "e_photo.png", 3.0)
+    photo_archive = str(tmp_path / "photos.sqlite")
+    add_files(photo_archive, [str(photo)])
+    q = query(clips["deep"], media_dir / "e_small.mp4", "[0:v]scale=320:-2[v]")
+    match = match_for(check(str(q), photo_archive), photo)
+    (seg,) = match.segments
+    assert seg.archive_start == seg.archive_end == 0.0
+    assert seg.query_start == pytest.approx(3.0, abs=0.5)
+
+
+def test_aspect_change_is_not_mistaken_for_a_stretch() -> None:
+    """A 16:9 picture framed across a 9:16 canvas: in 0..1 coordinates it is scaled three times more
+    down than across, but in pixels it keeps its proportions, so the fit must accept it."""
+    rng = np.random.default_rng(3)
+    archived_pts = rng.uniform(0.05, 0.95, size=(200, 2)).astype(np.float32)
+    top = (1 - (9 / 16) ** 2) / 2  # the picture's height share of the canvas is (9/16) / (16/9)
+    query_pts = np.column_stack([archived_pts[:, 0], top + archived_pts[:, 1] * (9 / 16) ** 2]).astype(np.float32)
+    descriptors = np.zeros((200, 32), np.uint8)
+    query_frame = FrameFeatures(0.0, query_pts, descriptors, 9 / 16)
+    archived_frame = FrameFeatures(0.0, archived_pts, descriptors, 16 / 9)
+    pair = fit(query_frame, archived_frame, query_pts, archived_pts, 0, False)
+    assert pair is not None and pair.inliers >= 190
+    x0, y0, x1, y1 = inverse_box(pair.affine)
+    assert (x0, x1) == (pytest.approx(0.0, abs=0.01), pytest.approx(1.0, abs=0.01))
+    assert (y0, y1) == (pytest.approx(top, abs=0.01), pytest.approx(1 - top, abs=0.01))
