@@ -185,8 +185,8 @@ def border_runs(gray: np.ndarray, fps: float, *, still: bool = False) -> list[tu
     n = len(gray)
     if n == 0:
         return []
-    if still or n == 1:
-        return [(0, n, detect_content_box(gray, still=still))]
+    if still or n == 1:  # one frame cannot show a border holding steady: judge it as a still
+        return [(0, n, detect_content_box(gray, still=True))]
     radius = max(1, round(fps))  # one second either side
     data = gray.astype(np.float32)
     flat_rows = _window_flat(data.std(axis=2), radius, "max") <= FLAT_STD_VIDEO
