@@ -10,8 +10,9 @@ pin down that the fast code computes what the slow reference computes:
 * ``decode_frames(keyframes_only=True)``: the samples are the keyframes, at their exact presentation
   times (clips made with ffmpeg ``-g``, checked against ffprobe);
 * ``SampledBitsIndex`` against ``LinearIndex``: every pair it returns is a linear pair with the same
-  distance, and it finds at least 99 % of the pairs of planted near copies; a reloaded index answers
-  as the fresh one; a stale or damaged index file is rebuilt;
+  distance, and it finds at least 99 % of the pairs of planted near copies; its tables, built block
+  by block, are what one sort of all pairs gives; a reloaded index answers as the fresh one, and the
+  same index saves to the same bytes; a stale or damaged index file is rebuilt;
 * ``provenance --help`` imports neither numpy nor OpenCV.
 """
 
@@ -265,6 +266,54 @@ def test_sampled_index_with_unsorted_groups_and_empty_results() -> None:
     got, truth = pairs(index.search(queries, 64)), pairs(linear.search(queries, 64))
     assert got.items() <= truth.items() and len(got) >= 0.99 * len(truth)
     assert len(index.search(np.zeros((0, 32), dtype=np.uint8), 64)) == 0
+
+
+def sorted_distinct_pairs(index: SampledBitsIndex, refs: np.ndarray, groups: np.ndarray | None) -> list[np.ndarray]:
+    """What each table holds by definition: the sorted distinct ``key << 32 | group``, in one sort of all N."""
+    dense = np.arange(len(refs)) if groups is None else np.unique(groups, return_inverse=True)[1]
+    keys = index._keys(refs).astype(np.uint64)
+    return [np.unique(keys[t] << np.uint64(32) | dense.astype(np.uint64)) for t in range(index.tables)]
+
+
+@pytest.mark.parametrize("block", [1, 7, 20, 64, 1000, 1 << 17])
+@pytest.mark.parametrize("layout", ["in order", "shuffled", "none"])
+def test_sampled_tables_built_in_blocks_equal_one_sort(block: int, layout: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the block size (groups cut at block edges or not, in order or not), the same tables."""
+    from provenance.archive import index as index_module
+
+    refs, groups, _ = planted(seed=21, items=60)
+    if layout == "shuffled":
+        shuffle = np.random.default_rng(1).permutation(len(refs))
+        refs, groups = refs[shuffle], groups[shuffle] * 3 + 5
+    monkeypatch.setattr(index_module, "_KEY_CHUNK", block)
+    index = SampledBitsIndex()
+    index.build(refs, None if layout == "none" else groups)
+    expected = sorted_distinct_pairs(index, refs, None if layout == "none" else groups)
+    for t, pairs in enumerate(expected):
+        assert index._table_keys[t].dtype == index._table_groups[t].dtype == np.uint32
+        assert np.array_equal(index._table_keys[t], (pairs >> np.uint64(32)).astype(np.uint32))
+        assert np.array_equal(index._table_groups[t], (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+
+
+def test_sampled_index_of_nothing() -> None:
+    index = SampledBitsIndex()
+    index.build(np.zeros((0, 32), dtype=np.uint8), np.zeros(0, dtype=np.int64))
+    assert len(index) == 0 and len(index.search(np.ones((3, 32), dtype=np.uint8), 64)) == 0
+
+
+def test_saved_index_is_the_same_file_every_time(tmp_path: Path) -> None:
+    """Same references, same file bytes (the zip entries carry no clock time); it reads back as numpy arrays."""
+    refs, groups, _ = planted(seed=6, items=40)
+    for name in ("a.idx.npz", "b.idx.npz"):
+        index = SampledBitsIndex()
+        index.build(refs, groups.astype(np.int32))
+        index.save(tmp_path / name, key="k")
+    assert (tmp_path / "a.idx.npz").read_bytes() == (tmp_path / "b.idx.npz").read_bytes()
+    with np.load(tmp_path / "a.idx.npz") as data:
+        assert np.array_equal(data["keys"], np.concatenate(index._table_keys))
+        assert np.array_equal(data["groups"], np.concatenate(index._table_groups))
+        assert data["lengths"].tolist() == [len(k) for k in index._table_keys]
 
 
 def test_persisted_index_reloads_as_built(tmp_path: Path) -> None:

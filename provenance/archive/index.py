@@ -30,6 +30,8 @@ import itertools
 import json
 import os
 import tempfile
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
@@ -403,15 +405,34 @@ PROBE_LOOKUP_BUDGET = 200_000
 orientations, or a clip of a few frames) can afford flipping two key bits."""
 
 _SAMPLED_FORMAT = 1
-_KEY_CHUNK = 1 << 17  # rows whose bits are unpacked at once while keys are computed (32 MiB for PDQ)
+_KEY_CHUNK = 1 << 17  # rows whose keys are computed, and whose pairs are sorted, at once (a few MiB)
+_EMPTY_PAIRS = np.zeros(0, dtype=np.uint64)
 
 
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` as an uncompressed ``.npz``: a temporary file beside it, then a rename."""
+def _atomic_savez(path: Path, arrays: dict[str, np.ndarray | Sequence[np.ndarray]]) -> None:
+    """Write ``arrays`` to ``path`` as an uncompressed ``.npz``: a temporary file beside it, then a rename.
+
+    A sequence of 1-D arrays of one dtype is stored as their concatenation, written part by part,
+    so saving a big index needs no second copy of it in memory. The zip entries carry a fixed date:
+    the same arrays give the same file, byte for byte.
+    """
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
+        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
+            for name, value in arrays.items():
+                entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with archive.open(entry, "w", force_zip64=True) as member:
+                    if isinstance(value, np.ndarray):
+                        np.lib.format.write_array(member, value, allow_pickle=False)
+                        continue
+                    dtype = value[0].dtype if len(value) else np.dtype(np.uint8)
+                    if any(part.ndim != 1 or part.dtype != dtype for part in value):
+                        raise ValueError(f"the parts of {name} must be 1-D arrays of one dtype")
+                    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                              "shape": (sum(len(part) for part in value),)}
+                    np.lib.format.write_array_header_1_0(member, header)
+                    for part in value:
+                        member.write(np.ascontiguousarray(part).data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -505,32 +526,60 @@ class SampledBitsIndex:
         """Index the reference hashes; ``groups`` (N,) says which group (item) each belongs to.
 
         Without groups every reference is its own group, and stage two only verifies the references
-        whose keys matched.
+        whose keys matched. The tables are built from blocks of ``_KEY_CHUNK`` references (see
+        ``_table_pairs``), so building needs little memory beyond the finished index.
         """
         hashes = _check_hashes(hashes, "reference hashes")
         n, nbytes = hashes.shape
-        group_of = np.arange(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-        if group_of.shape != (n,):
+        group_of = None if groups is None else _group_ids(groups)
+        if group_of is not None and group_of.shape != (n,):
             raise ValueError(f"groups must be one number per hash ({n}), got shape {group_of.shape}")
         rng = np.random.default_rng(self.seed)
         self._positions = np.stack([rng.choice(nbytes * 8, self.key_bits, replace=False)
                                     for _ in range(self.tables)]).astype(np.int64)
         self._nbytes, self._words = nbytes, _to_words(hashes)
-        self._group_starts, self._group_rows, dense = _group_map(group_of)
-        dense = dense.astype(np.uint64)
+        self._group_starts, self._group_rows, dense = _group_map(group_of, n)
         if len(self._group_starts) - 1 > 2**32 - 1:
             raise ValueError("too many groups for 32-bit group numbers")
+        pairs_of = self._table_pairs(hashes, dense)
         self._table_keys, self._table_groups = [], []
-        for t in range(self.tables):  # one table at a time bounds the memory a big archive needs to build
-            # one entry per distinct (key, group): an item's similar frames share keys; in place, to
-            # hold one 8-byte array of N at a time
-            pairs = self._keys(hashes, slice(t, t + 1))[0].astype(np.uint64)
-            pairs <<= np.uint64(32)
-            pairs |= dense
-            pairs.sort()
-            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
-            self._table_keys.append((pairs >> np.uint64(32)).astype(np.uint32))
-            self._table_groups.append((pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+        for t in range(self.tables):
+            pairs_of[t].sort(kind="stable")  # timsort merges the sorted runs in a few passes
+            pairs = _distinct_sorted(pairs_of[t])  # a group that spans two blocks has pairs in both
+            pairs_of[t] = _EMPTY_PAIRS  # frees the table's buffer (unless ``pairs`` is that buffer)
+            self._table_groups.append(pairs.astype(np.uint32))  # the low 32 bits
+            pairs >>= np.uint64(32)
+            self._table_keys.append(pairs.astype(np.uint32))
+            del pairs  # else it lives on while the next table is merged
+
+    def _table_pairs(self, hashes: np.ndarray, dense: np.ndarray | None) -> list[np.ndarray]:
+        """Per table, one buffer of sorted runs: for each block of ``_KEY_CHUNK`` references, its distinct pairs.
+
+        A pair is the uint64 ``key << 32 | group``; one per distinct (key, group), as an item's
+        similar frames share keys. Sorting a block at a time needs a few MiB where one sort of all
+        N pairs needed 8 bytes per reference, and is faster too (a block fits in the caches).
+
+        Each table's runs go into one buffer with room for N pairs, filled from the front: the
+        pages never written (the repeats of a block) are never given memory, and freeing the buffer
+        returns all of it at once, where thousands of small arrays would leave the allocator's heap
+        fragmented and resident.
+        """
+        n = hashes.shape[0]
+        buffers = [np.empty(n, dtype=np.uint64) for _ in range(self.tables)]
+        filled = [0] * self.tables
+        for start in range(0, n, _KEY_CHUNK):
+            stop = min(n, start + _KEY_CHUNK)
+            keys = self._keys(hashes[start:stop])
+            group = _dense_groups(self._group_starts, dense, start, stop)
+            for t in range(self.tables):
+                pairs = keys[t].astype(np.uint64)
+                pairs <<= np.uint64(32)
+                pairs |= group
+                pairs.sort()
+                run = _distinct_sorted(pairs)
+                buffers[t][filled[t] : filled[t] + len(run)] = run
+                filled[t] += len(run)
+        return [buffer[:used] for buffer, used in zip(buffers, filled, strict=True)]
 
     def candidate_groups(self, queries: np.ndarray) -> np.ndarray:
         """Stage one: the (sorted, distinct) group numbers that some query meets in some table."""
@@ -589,9 +638,10 @@ class SampledBitsIndex:
                 "seed": self.seed, "key": self.key if key is None else key}
         lengths = np.array([len(k) for k in self._table_keys], dtype=np.int64)
         rows = self._group_rows if self._group_rows is not None else np.zeros(0, dtype=np.int64)
-        arrays = {"meta": np.array(json.dumps(meta)), "positions": self._positions, "lengths": lengths,
-                  "keys": np.concatenate(self._table_keys), "groups": np.concatenate(self._table_groups),
-                  "group_starts": self._group_starts, "group_rows": rows}
+        arrays: dict[str, np.ndarray | Sequence[np.ndarray]] = {
+            "meta": np.array(json.dumps(meta)), "positions": self._positions, "lengths": lengths,
+            "keys": self._table_keys, "groups": self._table_groups,  # concatenated as they are written
+            "group_starts": self._group_starts, "group_rows": rows}
         _atomic_savez(Path(path), arrays)
 
     @staticmethod
@@ -605,7 +655,8 @@ class SampledBitsIndex:
 
     def same_groups(self, groups: np.ndarray) -> bool:
         """Whether ``groups`` (one per hash) gives the group map this index was built with."""
-        starts, rows, _ = _group_map(np.asarray(groups, dtype=np.int64))
+        group_of = _group_ids(groups)
+        starts, rows, _ = _group_map(group_of, len(group_of))
         same_rows = (rows is None and self._group_rows is None) or (
             rows is not None and self._group_rows is not None and np.array_equal(rows, self._group_rows))
         return same_rows and np.array_equal(starts, self._group_starts)
@@ -662,18 +713,48 @@ def _flip_masks(bits: int, depth: int) -> np.ndarray:
     return np.concatenate(masks)
 
 
-def _group_map(group_of: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """(starts, rows or None, dense group per row): groups renumbered 0..G-1 in order of value."""
-    n = len(group_of)
+def _group_ids(groups: np.ndarray) -> np.ndarray:
+    """``groups`` as an integer array: as given when it is one (an int32 archive's ids are not widened)."""
+    group_of = np.asarray(groups)
+    return group_of if group_of.dtype.kind in "iu" else group_of.astype(np.int64)
+
+
+def _group_map(group_of: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(starts, rows or None, dense or None) for the group of each of ``n`` rows (None: a group per row).
+
+    Groups are renumbered 0..G-1 in order of value; the rows of group g are ``rows[starts[g]:starts[g + 1]]``,
+    or ``starts[g]:starts[g + 1]`` when rows is None (groups already in order, as the archive's frame table
+    is). ``dense``, the group number of each row, is only made when the groups are out of order; in order,
+    ``_dense_groups`` derives it from the starts a block at a time.
+    """
+    if group_of is None:
+        return np.arange(n + 1, dtype=np.int64), None, None
     if n == 0:
-        return np.zeros(1, dtype=np.int64), None, np.zeros(0, dtype=np.int64)
-    if np.all(group_of[1:] >= group_of[:-1]):  # the archive's frame table is in item order: no sort
+        return np.zeros(1, dtype=np.int64), None, None
+    if np.all(group_of[1:] >= group_of[:-1]):  # no sort, and no N-sized group numbers
         first = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]])
-        starts = np.r_[first, n].astype(np.int64)
-        return starts, None, np.repeat(np.arange(len(first), dtype=np.int64), np.diff(starts))
+        return np.r_[first, n].astype(np.int64), None, None
     _, dense = np.unique(group_of, return_inverse=True)
     counts = np.bincount(dense)
     return np.r_[0, np.cumsum(counts)].astype(np.int64), np.argsort(dense, kind="stable").astype(np.int64), dense
+
+
+def _dense_groups(starts: np.ndarray, dense: np.ndarray | None, start: int, stop: int) -> np.ndarray:
+    """The group numbers of rows ``start:stop`` as uint64, from ``_group_map``'s starts and dense."""
+    if dense is not None:
+        return dense[start:stop].astype(np.uint64)
+    lo = int(np.searchsorted(starts, start, side="right")) - 1  # the group of row ``start``
+    hi = int(np.searchsorted(starts, stop, side="left"))  # one past the group of row ``stop - 1``
+    counts = np.diff(np.clip(starts[lo : hi + 1], start, stop))
+    return np.repeat(np.arange(lo, hi, dtype=np.uint64), counts)
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """A sorted 1-D array without its repeats (the array itself when it has none)."""
+    keep = np.empty(len(values), dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values if keep.all() else values[keep]
 
 
 def open_sampled_index(path: str | Path, key: str, hashes: np.ndarray, groups: np.ndarray,
