@@ -33,14 +33,15 @@ def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
     """The archive's usable frames and a search function over them."""
     table = store.frame_table()
     keep = table.quality >= MIN_QUALITY
+    everything = bool(keep.all())  # the usual case: no copies of the arrays
     ids = sorted(table.items)
-    number = {item_id: n for n, item_id in enumerate(ids)}
-    item_rows = np.array([number[i] for i in table.item_ids[keep]], dtype=np.int64)
+    kept_ids = table.item_ids if everything else table.item_ids[keep]
+    item_rows = np.searchsorted(np.array(ids, dtype=np.int64), kept_ids)  # item id -> its number in ``ids``
     infos = [table.items[i] for i in ids]
     frames = ArchiveFrames(
         item_rows=item_rows,
-        times=table.times[keep],
-        pdq=table.pdq[keep],
+        times=table.times if everything else table.times[keep],
+        pdq=table.pdq if everything else table.pdq[keep],
         sha256=tuple(info.sha256 for info in infos),
         names=tuple(info.name for info in infos),
         durations=tuple(float(info.duration or 0.0) for info in infos),

@@ -145,6 +145,9 @@ class FrameTable:
         return int(self.item_ids.shape[0])
 
 
+FRAME_BATCH = 65_536  # frame rows fetched from SQLite at a time
+
+
 def default_archive_path() -> Path:
     """Where the archive lives unless told: ``$PROVENANCE_ARCHIVE``, else the XDG data directory.
 
@@ -552,17 +555,37 @@ class ArchiveStore:
         return np.array([r[0] for r in rows], dtype=np.int64), frames
 
     def frame_table(self) -> FrameTable:
-        """All archived frames as numpy arrays (one query), with the items they belong to.
+        """All archived frames as numpy arrays, with the items they belong to.
 
         Read in one transaction, so the arrays, the item map and ``generation`` agree even while
-        another process is adding.
+        another process is adding. Rows arrive in batches straight into arrays sized from a count,
+        so a large archive never sits in memory as Python objects.
         """
         conn = self._conn
         conn.execute("BEGIN")
         try:
-            rows = conn.execute(
+            (n,) = conn.execute("SELECT COUNT(*) FROM frames").fetchone()
+            item_ids = np.empty(n, dtype=np.int64)
+            samples = np.empty(n, dtype=np.int64)
+            times = np.empty(n, dtype=np.float64)
+            pdq = np.empty((n, 32), dtype=np.uint8)
+            phash = np.empty(n, dtype=np.uint64)
+            quality = np.empty(n, dtype=np.int16)
+            cursor = conn.execute(
                 "SELECT item_id, sample, time, phash, pdq, pdq_quality FROM frames ORDER BY item_id, sample"
-            ).fetchall()
+            )
+            done = 0
+            while batch := cursor.fetchmany(FRAME_BATCH):
+                stop = done + len(batch)
+                ids, numbers, seconds, phashes, pdqs, qualities = zip(*batch, strict=True)
+                item_ids[done:stop] = ids
+                samples[done:stop] = numbers
+                times[done:stop] = seconds
+                pdq[done:stop] = np.frombuffer(b"".join(pdqs), dtype=np.uint8).reshape(-1, 32)
+                # 0: no pHash (hash-only items); stored signed, read back as the same 64 bits
+                phash[done:stop] = np.array([0 if v is None else v for v in phashes], dtype=np.int64).view(np.uint64)
+                quality[done:stop] = qualities
+                done = stop
             items = {
                 int(r[0]): ItemRef(sha256=r[1], name=r[2], duration=float(r[3]), kind=r[4],
                                    content_box=_content_box(r[5]))
@@ -572,19 +595,7 @@ class ArchiveStore:
             archive_id = self.archive_id()
         finally:
             conn.execute("COMMIT")
-        n = len(rows)
-        if n:
-            item_ids, samples, times, phash, pdq, quality = zip(*rows, strict=True)
-        else:
-            item_ids = samples = times = phash = pdq = quality = ()
-        arrays = (
-            np.array(item_ids, dtype=np.int64),
-            np.array(samples, dtype=np.int64),
-            np.array(times, dtype=np.float64),
-            np.frombuffer(b"".join(pdq), dtype=np.uint8).reshape(n, 32).copy(),
-            np.array([0 if p is None else p for p in phash], dtype=np.int64).view(np.uint64),  # 0: no pHash
-            np.array(quality, dtype=np.int16),
-        )
+        arrays = (item_ids, samples, times, pdq, phash, quality)
         for array in arrays:
             array.flags.writeable = False
         return FrameTable(*arrays, items=items, generation=generation, archive_id=archive_id)
