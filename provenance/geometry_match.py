@@ -32,7 +32,7 @@ from provenance.match import (
     union_length,
 )
 from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
-from provenance.tone import GridPair, compare, copy_around_inset
+from provenance.tone import GridPair, border_around_inset, compare
 
 MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match
 STRONG_INLIERS = 80  # inliers at which a frame pair counts as certain
@@ -64,8 +64,8 @@ def _median_affine(pairs: list[FramePair]) -> np.ndarray:
 def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[GridPair]) -> list[Edit]:
     """Crop, picture-in-picture, padding and mirroring, from the median map of the frame pairs.
 
-    An inset is padding when the query has borders or is framed over an enlarged copy of the
-    picture (seen in ``grids``, colour grids of aligned frames mapped by that median), and
+    An inset is padding when the query has borders, or when ``grids`` (colour grids of aligned
+    frames, mapped by that median) show bars or an enlarged copy of the picture around it; it is
     picture-in-picture otherwise.
     """
     affine = _median_affine(pairs)
@@ -81,7 +81,7 @@ def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[Grid
     if _area(inside) < 0.8 and all(-0.03 <= v <= 1.03 for v in inside):
         where = f"x {inside[0]:.2f}-{inside[2]:.2f}, y {inside[1]:.2f}-{inside[3]:.2f} of the query frame"
         # borders around it make it padding; other picture around it makes it picture-in-picture
-        border = not query.content_box.is_full or copy_around_inset(grids)
+        border = not query.content_box.is_full or border_around_inset(grids)
         edits.append(Edit("pad", f"borders around the picture, which sits at {where}") if border
                      else Edit("pip", f"the archived picture is inset at {where}"))
     return edits

@@ -27,6 +27,7 @@ MIN_CELLS = 12  # query cells over the archived picture needed to fit a tone map
 OVERLAY_RESIDUAL = 40.0  # grey levels off the tone map that mark a covered cell
 OVERLAY_PERSISTENCE = 0.7  # share of the pairs in which a cell must be covered
 OVERLAY_MAX_SHARE = 0.45  # more covered cells than this is a different picture, not an overlay
+BAR_SPREAD = 3.0  # grey levels: cells around an inset this alike in tone, everywhere and always, are bars
 COPY_CORRELATION = 0.8  # cells around an inset that follow an enlarged copy of the picture this well
 
 
@@ -159,32 +160,41 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
     return edits
 
 
-def copy_around_inset(pairs: list[GridPair]) -> bool:
-    """Whether what surrounds an inset picture is the picture itself, enlarged to cover the frame
-    (and blurred): the social-media framing of a clip, which is padding, not picture-in-picture.
+def border_around_inset(pairs: list[GridPair]) -> bool:
+    """Whether what surrounds an inset picture is border (padding) rather than other footage
+    (picture-in-picture).
 
-    At the grid's scale a blurred copy follows the picture closely, so the cells around the inset
-    must correlate strongly with the cells of the enlarged, centred copy at the same place.
+    Border is either plain bars, of one steady tone, or the picture itself enlarged to cover the
+    frame and blurred: the social-media framing of a clip. At the grid's scale a blurred copy
+    follows the picture closely, so the cells around the inset must correlate strongly with the
+    cells of the enlarged, centred copy at the same place.
     """
     centres = (np.arange(GRID) + 0.5) / GRID
     xs, ys = (v.ravel() for v in np.meshgrid(centres, centres))
-    margin = 0.5 / GRID
-    query_luma, copy_luma = [], []
+    half = 0.5 / GRID
+    query_luma, copy_luma, bar_luma = [], [], []
     for pair in pairs:
         x0, y0, x1, y1 = inverse_box(pair.affine)
-        outside = (xs < x0 - margin) | (xs > x1 + margin) | (ys < y0 - margin) | (ys > y1 + margin)
+        outside = (xs < x0) | (xs > x1) | (ys < y0) | (ys > y1)
         if not outside.any() or x1 <= x0 or y1 <= y0:
             continue
+        luma = pair.query.reshape(-1, pair.query.shape[-1])[:, 0]
+        # bars are judged on cells wholly outside: a cell across the outline mixes in the picture
+        wholly = (xs + half <= x0) | (xs - half >= x1) | (ys + half <= y0) | (ys - half >= y1)
+        bar_luma.append(luma[wholly])
         # the copy covers the frame, centred: it is the inset scaled by k on both axes
         k = max(1.0 / (x1 - x0), 1.0 / (y1 - y0))
         ax = 0.5 + (xs[outside] - 0.5) / ((x1 - x0) * k)
         ay = 0.5 + (ys[outside] - 0.5) / ((y1 - y0) * k)
         col = np.clip(np.floor(ax * GRID).astype(int), 0, GRID - 1)
         row = np.clip(np.floor(ay * GRID).astype(int), 0, GRID - 1)
-        query_luma.append(pair.query.reshape(-1, pair.query.shape[-1])[outside, 0])
+        query_luma.append(luma[outside])
         copy_luma.append(pair.archive[row, col, 0])
     if not query_luma:
         return False
+    bars = np.concatenate(bar_luma)
+    if len(bars) and float(np.std(bars)) <= BAR_SPREAD:
+        return True
     ql, cl = np.concatenate(query_luma), np.concatenate(copy_luma)
     if len(ql) < 3 or np.std(ql) < 1e-6 or np.std(cl) < 1e-6:
         return False

@@ -1,0 +1,74 @@
+"""Colour grids of framed pictures: padding (bars, a blurred enlarged copy) told from picture-in-picture,
+and tone changes measured, on pictures composed with OpenCV where the truth is known."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from provenance.features import colour_grid
+from provenance.tone import GridPair, border_around_inset, compare
+
+CANVAS = (360, 640)  # a 9:16 frame (height, width)
+
+
+def scene(seed: int, size: tuple[int, int] = (360, 640)) -> np.ndarray:
+    """A smooth random RGB picture of (height, width): blobs of colour, like footage at grid scale."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(40, 200, size=(6, 10, 3), dtype=np.uint8)
+    picture = cv2.resize(coarse, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(picture)
+
+
+def framed(picture: np.ndarray, background: str, seed: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """``picture`` (16:9) across the width of a 9:16 canvas, centred; returns the canvas and the
+    2x3 map from canvas to picture coordinates (both 0..1)."""
+    height, width = CANVAS[1], CANVAS[0]  # portrait canvas
+    inset_h = round(width * picture.shape[0] / picture.shape[1])
+    top = (height - inset_h) // 2
+    if background == "bars":
+        canvas = np.zeros((height, width, 3), np.uint8)
+    elif background == "copy":
+        scale = height / picture.shape[0]
+        big = cv2.resize(picture, (round(picture.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
+        left = (big.shape[1] - width) // 2
+        canvas = cv2.GaussianBlur(np.ascontiguousarray(big[:, left:left + width]), (0, 0), 12)
+    else:
+        canvas = scene(seed, (height, width))
+    canvas[top:top + inset_h] = cv2.resize(picture, (width, inset_h), interpolation=cv2.INTER_AREA)
+    affine = np.array([[1.0, 0.0, 0.0], [0.0, height / inset_h, -top / inset_h]])
+    return canvas, affine
+
+
+@pytest.mark.parametrize(("background", "border"), [("bars", True), ("copy", True), ("other", False)])
+def test_what_surrounds_an_inset_decides_pad_or_pip(background: str, border: bool) -> None:
+    pairs = []
+    for seed in range(4):
+        picture = scene(100 + seed)
+        canvas, affine = framed(picture, background, seed=200 + seed)
+        pairs.append(GridPair(colour_grid(canvas), colour_grid(picture), affine))
+    assert border_around_inset(pairs) is border
+
+
+def test_contrast_and_brightness_are_measured_through_the_map() -> None:
+    pairs = []
+    for seed in range(4):
+        picture = scene(300 + seed)
+        graded = np.clip(picture.astype(np.float32) * 1.3 + 10, 0, 255).astype(np.uint8)
+        canvas, affine = framed(graded, "bars")
+        pairs.append(GridPair(colour_grid(canvas), colour_grid(picture), affine))
+    (edit,) = compare(pairs)
+    assert edit.name == "color"
+    contrast = float(edit.details.split("contrast x")[1].split(",")[0])
+    assert contrast == pytest.approx(1.3, abs=0.1)
+    assert "hue" not in edit.details
+
+
+def test_untouched_inset_has_no_tone_edit() -> None:
+    pairs = []
+    for seed in range(4):
+        picture = scene(400 + seed)
+        canvas, affine = framed(picture, "other", seed=500 + seed)
+        pairs.append(GridPair(colour_grid(canvas), colour_grid(picture), affine))
+    assert compare(pairs) == []
