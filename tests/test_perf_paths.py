@@ -40,7 +40,7 @@ from provenance.archive.index import (
 )
 from provenance.frames import decode_frames
 from provenance.hashing.pdq import _quality, _quality_uint8, pdq_batch, pdq_image, pdq_image_dihedral
-from provenance.hashing.phash import lanczos_resize_batch, phash_batch
+from provenance.hashing.phash import IMG_SIZE, _exact_split, lanczos_coefficients, lanczos_resize_batch, phash_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,6 +94,41 @@ def test_lanczos_resize_is_pillow(height: int, width: int, out_h: int, out_w: in
     assert np.array_equal(lanczos_resize_batch(frames, out_w, out_h), expected)
 
 
+@pytest.mark.parametrize("in_size", [1, 5, 31, 33, 64, 65, 127, 700, 1500, 2000, 4000])
+@pytest.mark.parametrize("kind", ["binary", "noise"])
+def test_lanczos_split_passes_are_exact(in_size: int, kind: str) -> None:
+    """Every split the passes use (float32, or float64 for big shrinks) against Pillow, along both axes.
+
+    Black-and-white pictures put 255 under every positive weight and 0 under the negative ones
+    somewhere, the largest partial sums the exactness bounds allow for.
+    """
+    frames = pictures(np.random.default_rng(in_size), 2, in_size, 7, kind)
+    for batch, size in ((frames, (7, IMG_SIZE)), (np.ascontiguousarray(frames.transpose(0, 2, 1)), (IMG_SIZE, 7))):
+        expected = np.stack([np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS)) for f in batch])
+        assert np.array_equal(lanczos_resize_batch(batch, *size), expected)
+
+
+def test_exact_split_bounds() -> None:
+    """The chosen split keeps every partial sum inside float32's exact integers, or falls back to float64."""
+    for in_size in (1, 7, 64, 300, 1080, 1920, 4000):
+        weights = lanczos_coefficients(in_size, IMG_SIZE)
+        dtype, shift = _exact_split(weights)
+        hi, lo = weights >> shift, weights & ((1 << shift) - 1)
+        assert np.array_equal((hi << shift) + lo, weights) and lo.min() >= 0
+        if dtype == np.float32:
+            low_sum = 255 * int(lo.sum(axis=1).max())
+            assert low_sum < 2**24
+            assert 2 * (255 * int(np.abs(hi).sum(axis=1).max()) + (low_sum >> shift)) + 1 < 2**24
+    assert _exact_split(lanczos_coefficients(64, IMG_SIZE))[0] == np.float32  # the pipeline's case
+    assert _exact_split(lanczos_coefficients(4000, IMG_SIZE))[0] == np.float64
+
+
+def test_phash_batch_takes_strided_frames() -> None:
+    frames = pictures(np.random.default_rng(9), 5, 96, 80, "smooth")[:, ::2, 1:]
+    expected = [str(imagehash.phash(Image.fromarray(np.ascontiguousarray(f)))) for f in frames]
+    assert [format(int(v), "016x") for v in phash_batch(frames)] == expected
+
+
 def test_phash_batch_of_many_frames_equals_frame_by_frame() -> None:
     """Several chunks, mixed content, so chunk edges and the certified DCT are both exercised."""
     rng = np.random.default_rng(7)
@@ -120,7 +155,27 @@ def test_pdq_batch_is_pdq_image_frame_by_frame(size: tuple[int, int], kind: str,
 def test_pdq_integer_quality_equals_float_quality() -> None:
     rng = np.random.default_rng(3)
     samples = np.concatenate([pictures(rng, 20, 64, 64, kind) for kind in ("smooth", "noise", "flat", "binary")])
-    assert np.array_equal(_quality_uint8(samples), _quality(samples.astype(np.float64)))
+    # every difference from -255 to 255 between neighbours, both ways: on busy frames (at the cap)
+    # and on one bright row of an otherwise black frame (below it, where every step is counted)
+    ramp = np.resize(np.arange(256, dtype=np.uint8), (64, 64))
+    lines = np.zeros((4, 64, 64), dtype=np.uint8)
+    lines[:, 10] = np.arange(256, dtype=np.uint8).reshape(4, 64)
+    samples = np.concatenate([samples, ramp[None], ramp.T[None], lines, lines.transpose(0, 2, 1)])
+    # gentle slopes around the shortcut's threshold, where the quality leaves the cap of 100
+    x = np.arange(64, dtype=np.float64)
+    slopes = [np.clip(np.add.outer(x, x) * step + noise, 0, 255).astype(np.uint8)
+              for step in (1.2, 1.5, 1.9, 2.4, 2.8, 3.3) for noise in (rng.normal(0, 1.5, (64, 64)), 0.0)]
+    samples = np.concatenate([samples, np.stack(slopes)])
+    quality = _quality_uint8(samples)
+    assert np.array_equal(quality, _quality(samples.astype(np.float64)))
+    assert 0 < (quality == 100).sum() < len(samples)
+
+
+def test_pdq_quality_step_is_floor_of_twenty_fifty_firsts() -> None:
+    import cv2
+
+    d = np.arange(256, dtype=np.uint8)[None]
+    assert np.array_equal(cv2.convertScaleAbs(d, alpha=20 / 51, beta=1 / 102 - 1 / 2)[0], np.arange(256) * 20 // 51)
 
 
 # ---------------------------------------------------------------- keyframe-only decoding

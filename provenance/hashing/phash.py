@@ -12,20 +12,27 @@ text (``str(imagehash.phash(image))``).
   (``src/libImaging/Resample.c``): per axis, filter coefficients computed in double precision,
   normalised, turned into fixed point with ``PRECISION_BITS`` = 22 fractional bits, products summed
   in integers with half of the last unit added, shifted down and clipped to 0..255; one separable
-  pass per axis that changes size, with the intermediate picture rounded to 8 bits. The passes
-  run as matrix products over the whole batch in float64, which is exact: every product of a pixel
-  (8 bits) and a fixed-point coefficient (at most 23 bits) and every partial sum is an integer
-  times 2^-22 below 2^40, so no rounding ever happens. Pillow 13 runs the vertical pass first when
-  the height shrinks by more than twice as many pixels as the width; older Pillows always run the
-  horizontal pass first. The order the installed Pillow uses is found once by resizing two small
-  probe pictures, and if neither order reproduces it, ``phash_batch`` falls back to calling Pillow
-  frame by frame, so the result is always the installed Pillow's.
-* **DCT**: the 8x8 corner is two small matrix products instead of two full FFT-based DCTs. Their
-  floats differ from scipy's in the last bits, so each frame's bits are *certified*: when every
-  coefficient lies further than ``DCT_MARGIN`` from the median (error bound below), the comparison
-  with the median cannot come out differently in scipy's floats. The rare frames that fail (flat
-  or symmetric pictures, whose coefficients tie) are hashed again with scipy exactly as imagehash
-  does. The result is therefore bit-identical, not just close.
+  pass per axis that changes size, with the intermediate picture rounded to 8 bits. A pass is a
+  few banded matrix products over the whole chunk of frames, with the axis being resampled first in
+  memory (BLAS is fastest with the small weight matrix on the left), so the 8-bit frames are
+  transposed before each pass. The products run in float32 and are exact: each weight is split as
+  ``c = 2^s hi + lo`` with ``0 <= lo < 2^s``, the sums ``H = sum p hi`` and ``L = sum p lo 2^-s``
+  are separate rows of the product, and ``s`` is chosen per pass so that every partial sum is a
+  multiple of 2^-s below 2^24 (see ``_exact_split``). Pillow's ``(sum p c + 2^21) >> 22`` is then
+  ``floor((H + floor(L)) 2^(s-22) + 1/2)``: that value plus half its last unit is exact and never a
+  tie, so one saturating OpenCV conversion rounds and clips it. Pictures shrunk from thousands of
+  pixels, where no ``s`` fits float32, run the same products in float64. Pillow 13 runs the
+  vertical pass first when the height shrinks by more than twice as many pixels as the width;
+  older Pillows always run the horizontal pass first. The order the installed Pillow uses is found
+  once by resizing two small probe pictures, and if neither order reproduces it, ``phash_batch``
+  falls back to calling Pillow frame by frame, so the result is always the installed Pillow's.
+* **DCT**: the 8x8 corner is two small float64 matrix products instead of two full FFT-based DCTs.
+  Their floats differ from scipy's in the last bits, so each frame's bits are *certified*: when
+  every coefficient lies further than ``DCT_MARGIN`` from the median (error bound below), the
+  comparison with the median cannot come out differently in scipy's floats. The median of 64 values
+  is the mean of the middle two, so the coefficients closest to it are those two, half their gap
+  away. The rare frames that fail (flat or symmetric pictures, whose coefficients tie) are hashed
+  again with scipy exactly as imagehash does. The result is therefore bit-identical, not just close.
 
 Error bound for the certification: pixels are at most 255 and the unnormalised DCT-II weights at
 most 2, so the first 32-term sums are below 16,320 and the second below 1.05e6; with unit roundoff
@@ -40,6 +47,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -56,13 +64,13 @@ LANCZOS_SUPPORT: Final = 3.0
 DCT_MARGIN: Final = 1e-6
 """A frame's bits are certified when every low-frequency coefficient is this far from the median."""
 
-CHUNK_PIXELS: Final = 1 << 18
-"""Frames are processed in chunks of about this many input pixels, so working arrays stay in cache."""
+CHUNK_PIXELS: Final = 3 << 16
+"""Frames are processed in chunks of about this many input pixels (48 frames of 64x64): larger chunks
+spill the float working arrays out of the processor's cache, smaller ones pay the per-call costs of
+numpy more often."""
 
-_BLOCK_OUTPUTS = 8  # output pixels per banded matrix product: 8 rows suit BLAS micro-kernels
+_BAND_OUTPUTS = 4  # outputs per banded product (8 rows of split weights): 2 and 8 measured slower at 64 -> 32
 _HEX_RE = re.compile(r"[0-9a-fA-F]{16}")
-_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64))  # first bit is the MSB
-_ROUND_OFFSET = 2.0**-23  # half a fixed-point unit: turns round-half-even into Pillow's round-half-up
 _n = np.arange(IMG_SIZE)
 _DCT8 = 2.0 * np.cos(np.pi * np.arange(HASH_SIZE)[:, None] * (2 * _n[None, :] + 1) / (2 * IMG_SIZE))
 """Rows 0..7 of scipy's unnormalised DCT-II matrix of size 32: ``y_k = 2 sum_n x_n cos(pi k (2n+1) / 64)``."""
@@ -115,44 +123,113 @@ def lanczos_coefficients(in_size: int, out_size: int) -> np.ndarray:
     return weights
 
 
+class _Scratch:
+    """Working arrays reused from one chunk to the next, by name.
+
+    A fresh array of a megabyte is mapped page by page on first touch, and at these sizes the
+    page faults cost more than the arithmetic done in the array.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple[int, ...], dtype: type[np.generic]) -> np.ndarray:
+        """A C-contiguous array of ``shape`` and ``dtype``, with whatever a previous chunk left in it."""
+        size = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.dtype != dtype or buffer.size < size:
+            buffer = self._buffers[name] = np.empty(size, dtype=dtype)
+        return buffer[:size].reshape(shape)
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One of Pillow's 1-D passes as exact matrix products (see the module notes).
+
+    Row ``2i`` of the products is output ``i``'s integer high part ``H``, row ``2i + 1`` its low part
+    ``L``; the output pixel is ``floor((H + floor(L)) * scale + 1/2)``, clipped to 0..255. Outputs
+    go in bands of ``_BAND_OUTPUTS``, each band a product over the short window of inputs it reads,
+    and a run of bands with the same weights on windows a constant ``step`` apart (the inside of
+    the picture, when a band spans a whole number of input pixels) is one stacked product:
+    ``runs`` holds (first row, bands, first input, step, weights) for each.
+    """
+
+    dtype: type[np.floating]
+    scale: float
+    runs: tuple[tuple[int, int, int, int, np.ndarray], ...]
+
+
+def _exact_split(weights: np.ndarray) -> tuple[type[np.floating], int]:
+    """The float type and the ``shift`` of the split ``c = 2^shift * hi + lo`` that keep a pass exact.
+
+    With 8-bit pixels p >= 0 and 0 <= lo < 2^shift, every partial sum of ``p * lo`` is at most
+    ``255 * sum(lo)`` and every partial sum of ``p * hi`` at most ``255 * sum(|hi|)`` in magnitude.
+    float32 holds them exactly below 2^24 (and ``2 (H + floor(L)) + 1``, the numerator of the
+    rounded value, too); the largest shift that fits is used, or float64 when none does (pictures
+    shrunk from thousands of pixels), where shift 21 is exact for any realistic size.
+    """
+    exact = 1 << 24
+    for shift in range(PRECISION_BITS - 1, -1, -1):
+        hi, lo = weights >> shift, weights & ((1 << shift) - 1)
+        low_sum = 255 * int(lo.sum(axis=1).max())
+        high_sum = 255 * int(np.abs(hi).sum(axis=1).max()) + (low_sum >> shift)
+        if low_sum < exact and 2 * high_sum + 1 < exact:
+            return np.float32, shift
+    return np.float64, PRECISION_BITS - 1
+
+
 @functools.lru_cache(maxsize=128)
-def _pass_blocks(in_size: int, out_size: int) -> tuple[tuple[int, int, int, int, np.ndarray], ...]:
-    """The weights cut into bands: (first output, end output, first input, end input, weights * 2^-22).
-
-    Each band of ``_BLOCK_OUTPUTS`` outputs only reads a short window of inputs, so one matrix
-    product per band does a fraction of the work of the full, mostly zero, matrix.
-    """
-    scaled = lanczos_coefficients(in_size, out_size).astype(np.float64) * 2.0**-PRECISION_BITS
-    blocks = []
-    for start in range(0, out_size, _BLOCK_OUTPUTS):
-        rows = scaled[start : start + _BLOCK_OUTPUTS]
-        used = np.flatnonzero(np.any(rows != 0.0, axis=0))
+def _pass_plan(in_size: int, out_size: int) -> _Pass:
+    """Pillow's weights for ``in_size`` -> ``out_size``, split, interleaved and cut into bands."""
+    weights = lanczos_coefficients(in_size, out_size)
+    dtype, shift = _exact_split(weights)
+    split = np.empty((2 * out_size, in_size))
+    split[0::2] = weights >> shift
+    split[1::2] = (weights & ((1 << shift) - 1)) * 2.0**-shift
+    runs: list[tuple[int, int, int, int, np.ndarray]] = []
+    for first in range(0, out_size, _BAND_OUTPUTS):
+        end = min(first + _BAND_OUTPUTS, out_size)
+        used = np.flatnonzero(np.any(weights[first:end] != 0, axis=0))
         lo, hi = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 1)
-        blocks.append((start, start + rows.shape[0], lo, hi, np.ascontiguousarray(rows[:, lo:hi])))
-    return tuple(blocks)
+        block = np.ascontiguousarray(split[2 * first : 2 * end, lo:hi], dtype=dtype)
+        if runs:
+            row, count, start, step, same = runs[-1]
+            if same.shape == block.shape and np.array_equal(same, block) and (count == 1 or lo - start == count * step):
+                runs[-1] = (row, count + 1, start, (lo - start) // count, same)
+                continue
+        runs.append((2 * first, 1, lo, 0, block))
+    return _Pass(dtype, 2.0 ** (shift - PRECISION_BITS), tuple(runs))
 
 
-def _resample_leading(x: np.ndarray, in_size: int, out_size: int) -> np.ndarray:
-    """One Pillow pass along the first axis of ``x`` (in_size, M) uint8: (out_size, M) uint8.
-
-    Fixed point ``clip8((sum + 2^21) >> 22)`` is ``floor(v + 1/2)`` clipped, with v the exact sum
-    scaled by 2^-22; OpenCV's saturating conversion rounds half to even, so half a unit is added
-    first (v is a multiple of 2^-22, so v + 2^-23 is never a tie and rounds as Pillow does).
-    """
+def _resample_leading(x: np.ndarray, in_size: int, out_size: int, scratch: _Scratch, name: str) -> np.ndarray:
+    """One Pillow pass along the first axis of ``x`` (in_size, M) uint8: (out_size, M) uint8, in ``scratch``."""
     import cv2
 
-    src = x.astype(np.float64)
-    out = np.empty((out_size, x.shape[1]), dtype=np.float64)
-    for start, stop, lo, hi, weights in _pass_blocks(in_size, out_size):
-        np.matmul(weights, src[lo:hi], out=out[start:stop])
-    return cv2.add(out, _ROUND_OFFSET, dtype=cv2.CV_8U)
+    plan = _pass_plan(in_size, out_size)
+    src = scratch.array(f"{name}.in", x.shape, plan.dtype)
+    np.copyto(src, x)
+    sums = scratch.array(f"{name}.sums", (2 * out_size, x.shape[1]), plan.dtype)
+    row_bytes, item_bytes = src.strides
+    for row, count, start, step, weights in plan.runs:
+        rows, width = weights.shape
+        # the run's overlapping input windows, as one (count, width, M) view of src
+        windows = np.ndarray(
+            (count, width, x.shape[1]), plan.dtype, src, start * row_bytes, (step * row_bytes, row_bytes, item_bytes)
+        )
+        np.matmul(weights, windows, out=sums[row : row + count * rows].reshape(count, rows, -1))
+    high, low = sums[0::2], sums[1::2]
+    np.floor(low, out=low)
+    # (H + floor(L)) * scale + scale / 2 is exact and never halfway between two integers, so OpenCV's
+    # saturating round-half-even conversion gives Pillow's floor(v + 1/2), clipped to 0..255.
+    out = scratch.array(f"{name}.out", (out_size, x.shape[1]), np.uint8)
+    return cv2.addWeighted(high, plan.scale, low, plan.scale, plan.scale / 2, dst=out, dtype=cv2.CV_8U)
 
 
-def _transpose(a: np.ndarray) -> np.ndarray:
-    """A 2-D uint8 array transposed into a new contiguous array (OpenCV's blocked transpose is fast)."""
+def _transpose(a: np.ndarray, scratch: _Scratch, name: str) -> np.ndarray:
+    """A 2-D uint8 array transposed into a scratch array (OpenCV's blocked transpose is fast)."""
     import cv2
 
-    return cv2.transpose(np.ascontiguousarray(a))
+    return cv2.transpose(np.ascontiguousarray(a), dst=scratch.array(name, (a.shape[1], a.shape[0]), np.uint8))
 
 
 def _vertical_first(height: int, width: int, out_height: int, out_width: int, rule: str) -> bool:
@@ -160,28 +237,34 @@ def _vertical_first(height: int, width: int, out_height: int, out_width: int, ru
     return rule == "pillow13" and height > out_height and height - out_height > 2 * (width - out_width)
 
 
-def _resize_axes(frames: np.ndarray, width: int, height: int, rule: str) -> tuple[np.ndarray, bool]:
+def _resize_axes(
+    frames: np.ndarray, width: int, height: int, rule: str, scratch: _Scratch
+) -> tuple[np.ndarray, bool]:
     """Resize (N, H, W) uint8 frames; returns (A, transposed) with A of shape (height, width, N) or,
-    when ``transposed``, (width, height, N): the layout the last pass leaves, without a final copy."""
+    when ``transposed``, (width, height, N): the layout the last pass leaves, without a final copy.
+    A lives in ``scratch``."""
     n, rows, cols = frames.shape
     need_h, need_v = cols != width, rows != height
     if _vertical_first(rows, cols, height, width, rule) and need_h:
         # (y, (f, x)) -> vertical pass -> ((yy, f), x) transposed to (x, (yy, f)) -> horizontal pass
-        by_rows = np.ascontiguousarray(frames.transpose(1, 0, 2)).reshape(rows, n * cols)
-        v = _resample_leading(by_rows, rows, height)
-        h = _resample_leading(_transpose(v.reshape(height * n, cols)), cols, width)
+        by_rows = scratch.array("rows", (rows, n, cols), np.uint8)
+        np.copyto(by_rows, frames.transpose(1, 0, 2))
+        v = _resample_leading(by_rows.reshape(rows, n * cols), rows, height, scratch, "v")
+        h = _resample_leading(_transpose(v.reshape(height * n, cols), scratch, "vt"), cols, width, scratch, "h")
         return h.reshape(width, height, n), True
     if need_h:
         # (x, (f, y)) -> horizontal pass -> ((xx, f), y) transposed to (y, (xx, f)) -> vertical pass
-        h = _resample_leading(_transpose(frames.reshape(n * rows, cols)), cols, width)
-        by_rows = _transpose(h.reshape(width * n, rows))
+        h = _resample_leading(_transpose(frames.reshape(n * rows, cols), scratch, "in"), cols, width, scratch, "h")
+        by_rows = _transpose(h.reshape(width * n, rows), scratch, "ht")
         if need_v:
-            by_rows = _resample_leading(by_rows, rows, height)
+            by_rows = _resample_leading(by_rows, rows, height, scratch, "v")
         return by_rows.reshape(height, width, n), False
+    by_rows = scratch.array("rows", (rows, cols, n), np.uint8)
+    np.copyto(by_rows, frames.transpose(1, 2, 0))
     if need_v:
-        by_rows = np.ascontiguousarray(frames.transpose(1, 2, 0)).reshape(rows, cols * n)
-        return _resample_leading(by_rows, rows, height).reshape(height, width, n), False
-    return np.ascontiguousarray(frames.transpose(1, 2, 0)), False
+        v = _resample_leading(by_rows.reshape(rows, cols * n), rows, height, scratch, "v")
+        return v.reshape(height, width, n), False
+    return by_rows, False
 
 
 def lanczos_resize_batch(frames: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -197,8 +280,9 @@ def lanczos_resize_batch(frames: np.ndarray, width: int, height: int) -> np.ndar
     if rule is None or arr.shape[0] == 0:
         return _pillow_resize(arr, width, height)
     out = np.empty((arr.shape[0], height, width), dtype=np.uint8)
+    scratch = _Scratch()
     for start, stop in _chunks(arr):
-        a, transposed = _resize_axes(arr[start:stop], width, height, rule)
+        a, transposed = _resize_axes(arr[start:stop], width, height, rule, scratch)
         out[start:stop] = a.transpose(2, 1, 0) if transposed else a.transpose(2, 0, 1)
     return out
 
@@ -227,7 +311,7 @@ def _pass_order() -> str | None:
     for rule in ("pillow13", "horizontal"):
         ok = True
         for (picture, w, h), want in zip(probes, expected, strict=True):
-            a, transposed = _resize_axes(picture[None], w, h, rule)
+            a, transposed = _resize_axes(picture[None], w, h, rule, _Scratch())
             got = a[:, :, 0].T if transposed else a[:, :, 0]
             ok = ok and np.array_equal(got, want)
         if ok:
@@ -263,31 +347,27 @@ def _reference_bits(small: np.ndarray) -> np.ndarray:
     return (low > np.median(low)).ravel()
 
 
-def _bits(small: np.ndarray, transposed: bool) -> np.ndarray:
-    """(64, N) hash bits of 32x32 pictures laid out (row, column, frame), or (column, row, frame).
+def _hashes(small: np.ndarray, transposed: bool, scratch: _Scratch) -> np.ndarray:
+    """(N,) uint64 hashes of 32x32 pictures laid out (row, column, frame), or (column, row, frame).
 
-    The 8x8 corner ``D P Dᵀ`` is two matrix products; frames whose bits the float error could
-    change are redone with scipy (see the module notes), so the bits are imagehash's.
+    The 8x8 corner ``D P Dᵀ`` is two matrix products. Every coefficient is at least half the gap
+    between the two middle ones away from their mean, the median; frames where that is not more
+    than ``DCT_MARGIN`` are redone with scipy (see the module notes), so the bits are imagehash's.
     """
     n = small.shape[2]
-    p = small.astype(np.float64)
-    a = (_DCT8 @ p.reshape(IMG_SIZE, IMG_SIZE * n)).reshape(HASH_SIZE, IMG_SIZE, n)
+    p = scratch.array("dct", (IMG_SIZE, IMG_SIZE * n), np.float64)
+    np.copyto(p, small.reshape(IMG_SIZE, IMG_SIZE * n))
+    a = (_DCT8 @ p).reshape(HASH_SIZE, IMG_SIZE, n)
     low = np.matmul(_DCT8, a)  # (first axis freq, second axis freq, N)
-    if transposed:
-        low = low.transpose(1, 0, 2)
-    low = low.reshape(HASH_SIZE * HASH_SIZE, n)
-    median = np.median(low, axis=0)
-    diff = low - median
-    bits = diff > 0
-    for i in np.flatnonzero(np.abs(diff).min(axis=0) <= DCT_MARGIN):
+    coefficients = np.ascontiguousarray(low.transpose((2, 1, 0) if transposed else (2, 0, 1))).reshape(n, -1)
+    ranked = np.sort(coefficients, axis=1)
+    middle = HASH_SIZE * HASH_SIZE // 2
+    median = (ranked[:, middle - 1] + ranked[:, middle]) / 2
+    bits = coefficients > median[:, None]
+    for i in np.flatnonzero(ranked[:, middle] - ranked[:, middle - 1] <= 2 * DCT_MARGIN):
         picture = small[:, :, i].T if transposed else small[:, :, i]
-        bits[:, i] = _reference_bits(np.ascontiguousarray(picture))
-    return bits
-
-
-def _pack(bits: np.ndarray) -> np.ndarray:
-    """(64, N) bools to (N,) uint64, first element most significant."""
-    return (bits.T.astype(np.uint64) * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+        bits[i] = _reference_bits(np.ascontiguousarray(picture))
+    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)  # first bit is the MSB
 
 
 def phash_batch(gray: np.ndarray) -> np.ndarray:
@@ -301,12 +381,13 @@ def phash_batch(gray: np.ndarray) -> np.ndarray:
     if arr.shape[0] == 0:
         return out
     rule = _pass_order()
+    scratch = _Scratch()
     for start, stop in _chunks(arr):
         if rule is None:  # an unknown Pillow: its own resize, then the same certified DCT
             small, transposed = _pillow_resize(arr[start:stop], IMG_SIZE, IMG_SIZE).transpose(1, 2, 0), False
         else:
-            small, transposed = _resize_axes(arr[start:stop], IMG_SIZE, IMG_SIZE, rule)
-        out[start:stop] = _pack(_bits(small, transposed))
+            small, transposed = _resize_axes(arr[start:stop], IMG_SIZE, IMG_SIZE, rule, scratch)
+        out[start:stop] = _hashes(small, transposed, scratch)
     return out
 
 
