@@ -58,6 +58,7 @@ class FramePair:
     inliers: int
     mirrored: bool
     affine: np.ndarray  # 2x3, query 0..1 coordinates -> archive 0..1 coordinates
+    query_inliers: np.ndarray  # (inliers, 2) float32: the query keypoints the map explains, 0..1
 
 
 def feature_size(width: int, height: int) -> tuple[int, int]:
@@ -172,7 +173,7 @@ def fit(query: FrameFeatures, archived: FrameFeatures, src: np.ndarray, dst: np.
         return None
     to_unit = np.diag([1 / archived.aspect, 1.0])
     unit = np.hstack([to_unit @ affine[:, :2] @ np.diag([query.aspect, 1.0]), (to_unit @ affine[:, 2])[:, None]])
-    return FramePair(query.time, row, inliers, mirrored, unit)
+    return FramePair(query.time, row, inliers, mirrored, unit, src[mask.ravel().astype(bool)])
 
 
 def pair_frames(query: FrameFeatures, archived: FrameFeatures, row: int, mirrored: bool) -> FramePair | None:

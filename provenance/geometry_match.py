@@ -32,6 +32,7 @@ from provenance.match import (
     union_length,
 )
 from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
+from provenance.overlays import AlignedFrame, find_overlay
 from provenance.tone import GridPair, border_around_inset, compare
 
 MIN_FRAME_PAIRS = 2  # agreeing feature frames for a video match
@@ -84,6 +85,15 @@ def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[Grid
         border = not query.content_box.is_full or border_around_inset(grids)
         edits.append(Edit("pad", f"borders around the picture, which sits at {where}") if border
                      else Edit("pip", f"the archived picture is inset at {where}"))
+    return edits
+
+
+def _tone_and_overlay(grids: list[GridPair], aligned: list[AlignedFrame]) -> list[Edit]:
+    """Colour and overlay edits: from the colour grids, and an overlay from the keypoints when the
+    grids see none (thin captions and small logos barely move a grid cell's tone)."""
+    edits = compare(grids)
+    if not any(e.name == "overlay" for e in edits) and (overlay := find_overlay(aligned)) is not None:
+        edits.append(overlay)
     return edits
 
 
@@ -203,13 +213,15 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
     density = min(1.0, agreeing / expected)
     score = round(float(0.9 * strength * density * agreeing / (agreeing + 1.0)), 4)
     affine = _median_affine(kept)
-    query_grids = {round(f.time, 3): f.grid for f in query_features}
+    by_time = {round(f.time, 3): f for f in query_features}
+    query_grids = {t: f.grid for t, f in by_time.items()}
     grids = [GridPair(grid, archive_features[p.archive_row].grid, affine) for p in kept
              if (grid := query_grids.get(round(p.query_time, 3))) is not None
              and archive_features[p.archive_row].grid is not None]
     edits = [Edit("reencode", "the bytes differ; matched by local features")]
     edits += _geometry_edits(query, kept, grids)
-    edits += compare(grids)
+    edits += _tone_and_overlay(grids, [AlignedFrame(by_time[round(p.query_time, 3)], p, archive_features[p.archive_row])
+                                       for p in kept if round(p.query_time, 3) in by_time])
     if abs(speed - 1.0) > 0.04 and not still_pair:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
     if archive_cov < WHOLE_ITEM and not still_pair:
@@ -259,7 +271,7 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
               if any(s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6 for s in match.segments)]
     if len(chosen) > DESCRIBE_FRAMES:
         chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, DESCRIBE_FRAMES).round().astype(int)]
-    pairs, aligned = [], []
+    pairs, aligned, seen = [], [], []
     for q in chosen:
         seg = next(s for s in match.segments if s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6)
         t = seg.archive_start + (q.time - seg.query_start) * match.speed
@@ -269,11 +281,12 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
         pair = pair_frames(q, item_features[row], row, "hflip" in names)
         if pair is not None:
             pairs.append(pair)
+            seen.append(AlignedFrame(q, pair, item_features[row]))
         if q.grid is not None and item_features[row].grid is not None:
             aligned.append((q.grid, item_features[row].grid))
     affine = _median_affine(pairs) if pairs else _box_affine(query)
     grids = [GridPair(q, a, affine) for q, a in aligned]
     extra = _geometry_edits(query, pairs, grids) if pairs else []
-    extra += compare(grids)
+    extra += _tone_and_overlay(grids, seen)
     extra = [e for e in extra if e.name not in names]
     return replace(match, edits=match.edits + tuple(extra)) if extra else match

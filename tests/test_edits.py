@@ -152,6 +152,25 @@ def test_caption_and_logo_are_named_overlay(archive: str, clips: dict[str, Path]
     assert y0 <= 0.8 and y1 >= 0.9
 
 
+def test_thin_caption_is_found_by_its_fixed_keypoints(archive: str, clips: dict[str, Path],
+                                                      media_dir: Path) -> None:
+    # a caption box over x 0.20-0.80, y 0.84-0.92: too thin to change the tone of a colour-grid cell much
+    graph = ("[0:v]drawbox=x=iw*0.2:y=ih*0.84:w=iw*0.6:h=ih*0.08:color=black:t=fill,"
+             "drawtext=text='BREAKING NEWS':x=w*0.22:y=h*0.85:fontsize=20:fontcolor=white[v]")
+    q = query(clips["edge"], media_dir / "e_thin_caption.mp4", graph)
+    match = match_for(check(str(q), archive), clips["edge"])
+    details = edit(match, "overlay")
+    x0, x1, y0, y1 = numbers(details)[:4]
+    assert x0 == pytest.approx(0.2, abs=0.07) and x1 <= 0.85
+    assert (y0, y1) == (pytest.approx(0.84, abs=0.07), pytest.approx(0.92, abs=0.07))
+
+
+def test_plain_reencode_claims_no_overlay_or_colour(archive: str, clips: dict[str, Path], media_dir: Path) -> None:
+    q = query(clips["edge"], media_dir / "e_plain.mp4", "[0:v]scale=320:-2[v]")
+    match = match_for(check(str(q), archive), clips["edge"])
+    assert not {"overlay", "color", "crop", "pip", "pad"} & {e.name for e in match.edits}
+
+
 @pytest.mark.parametrize(("graph", "words", "size", "tolerance"), [
     ("eq=brightness=0.15:contrast=1.3", "contrast", 1.3, 0.1),
     # eq scales chroma; the grid's HSV saturation of a pixel grows less than linearly with chroma
