@@ -143,19 +143,20 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
         matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq)
         if not analysis.features:
             return matches
-        item_ids, archived = store.feature_frames()
-        number = {item_id: n for n, item_id in enumerate(frames.ids)}
-        items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
-        known = items >= 0
-        archived = [f for f, ok in zip(archived, known, strict=True) if ok]
-        items = items[known]
         sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
+        # only the matched items' features are read to describe the matches
         matches = tuple(
             describe_geometry(fp, m, analysis.features, analysis.mirrored_features,
-                              [f for f, i in zip(archived, items, strict=True) if i == sha_number[m.sha256]])
+                              store.feature_frames(frames.ids[sha_number[m.sha256]])[1])
             for m in matches
         )
         if needs_features(fp, matches):
+            item_ids, archived = store.feature_frames()
+            number = {item_id: n for n, item_id in enumerate(frames.ids)}
+            items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
+            known = items >= 0
+            archived = [f for f, ok in zip(archived, known, strict=True) if ok]
+            items = items[known]
             found = geometry_matches(fp, analysis.features, analysis.mirrored_features, items, archived, frames,
                                      store.sightings, {m.sha256 for m in matches})
             matches = tuple(sorted(matches + found, key=lambda m: -m.score))

@@ -541,10 +541,13 @@ class ArchiveStore:
         """A random identifier chosen when the archive was created (tells archives apart)."""
         return str(self._conn.execute("SELECT value FROM meta WHERE key = 'archive_id'").fetchone()[0])
 
-    def feature_frames(self) -> tuple[np.ndarray, list[FrameFeatures]]:
-        """Every archived feature frame: the item id of each (array) and the frames, in one read."""
+    def feature_frames(self, item_id: int | None = None) -> tuple[np.ndarray, list[FrameFeatures]]:
+        """Every archived feature frame, or those of one item: the item id of each (array) and the
+        frames, in one read."""
+        where, args = ("WHERE item_id = ?", (item_id,)) if item_id is not None else ("", ())
         rows = self._conn.execute(
-            "SELECT item_id, time, aspect, points, descriptors, grid FROM features ORDER BY item_id, time"
+            f"SELECT item_id, time, aspect, points, descriptors, grid FROM features {where} ORDER BY item_id, time",
+            args,
         ).fetchall()
         frames = [
             FrameFeatures(float(t), np.frombuffer(pts, dtype=np.float32).reshape(-1, 2),
