@@ -79,6 +79,12 @@ def numbers(text: str) -> list[float]:
     return [float(x) for x in re.findall(r"\d+\.\d+", text)]
 
 
+def assert_window(details: str, x0: float, x1: float, y0: float, y1: float, tolerance: float = 0.04) -> None:
+    """The first four numbers of an edit's details are the window x0-x1, y0-y1, within ``tolerance``."""
+    window = numbers(details)[:4]
+    assert window == [pytest.approx(v, abs=tolerance) for v in (x0, x1, y0, y1)], details
+
+
 def edit(match, name: str) -> str:
     details = [e.details for e in match.edits if e.name == name]
     assert details, f"{name} not among {[e.name for e in match.edits]}"
@@ -89,9 +95,7 @@ def test_crop_is_found_with_its_window(archive: str, clips: dict[str, Path], med
     # keep x 0.10-0.80 and y 0.15-0.85 of the picture
     q = query(clips["deep"], media_dir / "e_crop.mp4", "[0:v]crop=iw*0.7:ih*0.7:iw*0.1:ih*0.15,scale=400:-2[v]")
     match = match_for(check(str(q), archive), clips["deep"])
-    x0, x1, y0, y1 = numbers(edit(match, "crop"))
-    assert (x0, x1, y0, y1) == (pytest.approx(0.10, abs=0.04), pytest.approx(0.80, abs=0.04),
-                                pytest.approx(0.15, abs=0.04), pytest.approx(0.85, abs=0.04))
+    assert_window(edit(match, "crop"), 0.10, 0.80, 0.15, 0.85)
     assert match.segments[0].archive_start == pytest.approx(0.0, abs=1.0)
 
 
@@ -218,9 +222,7 @@ def test_crop_mirror_caption_and_trim_together(archive: str, clips: dict[str, Pa
     q = query(clips["deep"], media_dir / "e_combo_all.mp4", graph)
     match = match_for(check(str(q), archive), clips["deep"])
     assert {"hflip", "crop", "overlay", "trim"} <= {e.name for e in match.edits}
-    x0, x1, y0, y1 = numbers(edit(match, "crop"))
-    assert (x0, x1, y0, y1) == (pytest.approx(0.08, abs=0.04), pytest.approx(0.92, abs=0.04),
-                                pytest.approx(0.08, abs=0.04), pytest.approx(0.92, abs=0.04))
+    assert_window(edit(match, "crop"), 0.08, 0.92, 0.08, 0.92)
     assert match.segments[0].archive_start == pytest.approx(1.6, abs=0.7)
 
 
@@ -232,9 +234,7 @@ def test_cropped_captioned_screenshot_matches_at_its_moment(archive: str, clips:
     (seg,) = match.segments
     assert seg.query_start == seg.query_end == 0.0
     assert seg.archive_start == pytest.approx(5.3, abs=0.5)
-    x0, x1, y0, y1 = numbers(edit(match, "crop"))
-    assert (x0, x1, y0, y1) == (pytest.approx(0.10, abs=0.04), pytest.approx(0.90, abs=0.04),
-                                pytest.approx(0.05, abs=0.04), pytest.approx(0.85, abs=0.04))
+    assert_window(edit(match, "crop"), 0.10, 0.90, 0.05, 0.85)
     assert "trim" not in {e.name for e in match.edits}
 
 
