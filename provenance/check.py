@@ -13,6 +13,7 @@ from provenance.appearance import earliest_appearance
 from provenance.archive.index import LinearIndex, SampledBitsIndex, open_sampled_index
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
+from provenance.feature_index import open_descriptor_index
 from provenance.fingerprint import Analysis, analyse
 from provenance.geometry_match import describe_geometry, geometry_matches
 from provenance.keyframes import write_keyframes
@@ -151,14 +152,12 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
             for m in matches
         )
         if needs_features(fp, matches):
-            item_ids, archived = store.feature_frames()
-            number = {item_id: n for n, item_id in enumerate(frames.ids)}
-            items = np.array([number.get(int(i), -1) for i in item_ids], dtype=np.int64)
-            known = items >= 0
-            archived = [f for f, ok in zip(archived, known, strict=True) if ok]
-            items = items[known]
-            found = geometry_matches(fp, analysis.features, analysis.mirrored_features, items, archived, frames,
-                                     store.sightings, {m.sha256 for m in matches})
+            # kept beside the archive like the hash index, keyed by the archive state it was built from
+            index = open_descriptor_index(Path(f"{store.path}.features"), f"{store.archive_id()}:{store.generation()}",
+                                          store.feature_frames)
+            found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
+                                     lambda item_id: store.feature_frames(item_id)[1], frames, store.sightings,
+                                     {m.sha256 for m in matches})
             matches = tuple(sorted(matches + found, key=lambda m: -m.score))
         return matches
 

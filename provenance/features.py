@@ -103,56 +103,6 @@ def extract(frames: np.ndarray, times: np.ndarray, *, mirror: bool = False) -> t
     return tuple(out)
 
 
-class FeatureIndex:
-    """All descriptors of the archived feature frames, searchable by approximate nearest neighbour."""
-
-    def __init__(self, frames: list[FrameFeatures]) -> None:
-        import cv2
-
-        self.frames = frames
-        sizes = [len(f.descriptors) for f in frames]
-        self.owner = np.repeat(np.arange(len(frames)), sizes)  # descriptor -> frame
-        self.offset = np.concatenate([[0], np.cumsum(sizes)])[:-1] if frames else np.zeros(0, np.int64)
-        self.descriptors = (np.concatenate([f.descriptors for f in frames]) if frames and sum(sizes)
-                            else np.zeros((0, 32), np.uint8))
-        self.points = (np.concatenate([f.points for f in frames]) if frames and sum(sizes)
-                       else np.zeros((0, 2), np.float32))
-        # LSH (FLANN algorithm 6) for binary descriptors: sub-linear in the number of descriptors
-        self.matcher = cv2.FlannBasedMatcher(dict(algorithm=6, table_number=4, key_size=20, multi_probe_level=1),
-                                             dict(checks=32))
-        if len(self.descriptors):
-            self.matcher.add([self.descriptors])
-            self.matcher.train()
-
-    def pairs(self, query: tuple[FrameFeatures, ...], *, mirrored: bool) -> list[FramePair]:
-        """Frame pairs between ``query`` frames and archived frames that pass the geometric check."""
-
-        found: list[FramePair] = []
-        if not len(self.descriptors):
-            return found
-        for q in query:
-            if len(q.descriptors) < MIN_INLIERS:
-                continue
-            knn = self.matcher.knnMatch(q.descriptors[:SEARCH_DESCRIPTORS], k=2)
-            good = [(m[0].queryIdx, m[0].trainIdx) for m in knn
-                    if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
-            if len(good) < MIN_VOTES:
-                continue
-            qi = np.array([g[0] for g in good])
-            ti = np.array([g[1] for g in good])
-            owner = self.owner[ti]
-            frames, votes = np.unique(owner, return_counts=True)
-            for row in frames[np.argsort(-votes)][:CANDIDATES_PER_FRAME]:
-                sel = owner == row
-                if sel.sum() < MIN_VOTES:
-                    break
-                archived = self.frames[int(row)]
-                pair = fit(q, archived, q.points[qi[sel]], self.points[ti[sel]], int(row), mirrored)
-                if pair is not None:
-                    found.append(pair)
-        return found
-
-
 def fit(query: FrameFeatures, archived: FrameFeatures, src: np.ndarray, dst: np.ndarray, row: int,
         mirrored: bool) -> FramePair | None:
     """RANSAC fit of matched points (0..1 coordinates) between two frames, or None if it fails."""

@@ -1,6 +1,6 @@
 """Matches found by local features where frame hashes find none: crops, picture-in-picture, combos.
 
-Frame pairs that passed the geometric check (``features.FeatureIndex.pairs``) are aligned in time
+Frame pairs that passed the geometric check (``feature_index.DescriptorIndex.pairs``) are aligned in time
 per archived item, like hash matches are, and the fitted maps name the edits: the part of the
 archived picture the query shows (``crop``), where the archived picture sits inside the query
 (``pip``, or ``pad`` when the rest is border), and whether the query is mirrored (``hflip``).
@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from provenance.feature_index import DescriptorIndex
 from provenance.features import (
     FEATURE_FPS,
-    FeatureIndex,
     FrameFeatures,
     FramePair,
     inverse_box,
@@ -101,37 +101,49 @@ def geometry_matches(
     query: Fingerprint,
     features: tuple[FrameFeatures, ...],
     mirrored_features: tuple[FrameFeatures, ...],
-    archive_items: np.ndarray,
-    archive_features: list[FrameFeatures],
+    index: DescriptorIndex,
+    item_features: Callable[[int], list[FrameFeatures]],
     frames: ArchiveFrames,
     sightings: Callable[[str], tuple[Sighting, ...]],
     skip: set[str],
 ) -> tuple[Match, ...]:
     """Matches by local features for items not in ``skip`` (already matched by hashes).
 
-    ``archive_items[i]`` is the item number (as in ``frames``) of ``archive_features[i]``;
+    ``index`` searches all archived feature frames; ``item_features(item_id)`` reads one item's
+    feature frames (in time order, as the index holds them) for the items the search finds.
     ``mirrored_features`` are the query's features of its mirrored frames.
     """
-    if not archive_features or not features:
+    if not len(index.table.frame_item) or not features:
         return ()
-    index = FeatureIndex(archive_features)
+    number = {item_id: n for n, item_id in enumerate(frames.ids)}
+    item_of = [number.get(int(i), -1) for i in index.table.frame_item]
+
+    def wanted(pair: FramePair) -> bool:
+        item = item_of[pair.archive_row]
+        return item >= 0 and frames.sha256[item] not in skip
+
     pick = _spread(len(features), SEARCH_FRAMES)
     used = features
     pairs = index.pairs(tuple(features[i] for i in pick), mirrored=False)
-    if not any(frames.sha256[archive_items[p.archive_row]] not in skip for p in pairs):
+    if not any(wanted(p) for p in pairs):
         used = mirrored_features
         pairs = index.pairs(tuple(used[i] for i in pick), mirrored=True)
     by_item: dict[int, list[FramePair]] = {}
     for pair in pairs:
-        item = int(archive_items[pair.archive_row])
-        if frames.sha256[item] not in skip:
-            by_item.setdefault(item, []).append(pair)
+        if wanted(pair):
+            by_item.setdefault(item_of[pair.archive_row], []).append(pair)
     step = 1.0 / FEATURE_FPS
     query_duration = max(query.duration, step)
     matches = []
     for item, item_pairs in by_item.items():
-        match = _item_match(query, item, item_pairs, archive_features, np.flatnonzero(archive_items == item),
-                            used, frames, step, query_duration, sightings)
+        item_id = frames.ids[item]
+        rows = index.table.item_frames(item_id)
+        archived = item_features(item_id)
+        if len(archived) != len(rows):
+            continue  # the index and the archive disagree (changed between reads): no claim either way
+        local = [replace(p, archive_row=p.archive_row - int(rows[0])) for p in item_pairs]
+        match = _item_match(query, item, local, archived, np.arange(len(archived)), used, frames, step,
+                            query_duration, sightings)
         if match is not None:
             matches.append(match)
     return tuple(sorted(matches, key=lambda m: -m.score))

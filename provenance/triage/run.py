@@ -141,7 +141,8 @@ def triage(
     for stale in out.glob(".cluster-frames-*.npz"):  # left by a run killed while clustering
         stale.unlink(missing_ok=True)
     match_archive, archive_id = _archive_id(archive, add_new)
-    exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}" for suffix in ("", "-wal", "-shm", "-journal"))]
+    exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}"
+                           for suffix in ("", "-wal", "-shm", "-journal", ".idx.npz", ".features"))]
     found = walk(inputs, exclude)
     jobs = jobs or default_jobs()
     with Journal.open(out) as journal:
