@@ -44,6 +44,7 @@ KEY_BITS = 20
 SEED = 20241128
 _CHUNK = 65_536  # descriptors keyed at a time (their unpacked bits take 16 MiB)
 _FLIPS = np.concatenate([[0], 1 << np.arange(KEY_BITS)]).astype(np.uint32)  # the key and its 1-bit neighbours
+UNRELATED_BITS = 128  # how far apart descriptors of unrelated pictures are, on average
 _QUERY_BLOCK = 1024  # query descriptors whose candidates are compared at once
 
 
@@ -72,10 +73,9 @@ class FeatureTable:
             frame_aspect=np.array([f.aspect for f in frames], dtype=np.float64),
         )
 
-    @property
-    def owner(self) -> np.ndarray:
-        """(D,) the frame of every descriptor."""
-        return np.repeat(np.arange(len(self.frame_item)), np.diff(self.frame_start))
+    def frame_of(self, rows: np.ndarray) -> np.ndarray:
+        """The frame of each descriptor row."""
+        return np.searchsorted(self.frame_start, rows, side="right") - 1
 
     def item_frames(self, item_id: int) -> np.ndarray:
         """The frame rows of one item, in time order."""
@@ -125,10 +125,13 @@ class DescriptorIndex:
         return cls(table, positions, keys, rows)
 
     def two_nearest(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each query descriptor: the nearest row found, its distance and the second distance.
+        """For each query descriptor: the nearest row found, its distance, and the distance of the
+        nearest row of another item.
 
-        The row is -1 (distances 257) where no candidate was found, the second distance 257 where
-        only one was. Queries go in
+        The second is what Lowe's ratio test weighs the first against: consecutive frames of one
+        video hold near-identical descriptors, which say nothing against a match, while a near
+        descriptor in other footage makes it ambiguous. The row is -1 (distances 257) where no
+        candidate was found, the second distance 257 where no other item's was. Queries go in
         blocks; within a block every candidate is compared (a row met twice is compared twice, which
         costs less than sorting the duplicates away).
         """
@@ -150,7 +153,8 @@ class DescriptorIndex:
             np.minimum.at(first, queries, distance)
             best = distance == first[queries]
             np.minimum.at(nearest.view(np.uint64), queries[best], rows[best].view(np.uint64))  # lowest row of ties
-            other = rows != nearest[queries]
+            item = self.table.frame_item[self.table.frame_of(rows)]
+            other = item != self.table.frame_item[self.table.frame_of(nearest[queries])]
             np.minimum.at(second, queries[other], distance[other])
         return nearest, first, second
 
@@ -181,19 +185,20 @@ class DescriptorIndex:
             return []
         searched = [q.descriptors[:SEARCH_DESCRIPTORS] for q in usable]
         nearest, first, second = self.two_nearest(np.concatenate(searched))
-        owner = self.table.owner
         found: list[FramePair] = []
         start = 0
         for q, desc in zip(usable, searched, strict=True):
             stop = start + len(desc)
-            # Lowe's ratio test needs a second neighbour, as FLANN's two-nearest search gives
-            good = (second[start:stop] <= 256) & (first[start:stop] < RATIO * second[start:stop])
+            # Lowe's ratio test, against the nearest in other footage; where the search met none, against
+            # the distance of unrelated descriptors (half the bits)
+            rival = np.where(second[start:stop] <= 256, second[start:stop], UNRELATED_BITS)
+            good = (nearest[start:stop] >= 0) & (first[start:stop] < RATIO * rival)
             qi = np.flatnonzero(good)
             ti = nearest[start:stop][good]
             start = stop
             if len(qi) < MIN_VOTES:
                 continue
-            frames_of = owner[ti]
+            frames_of = self.table.frame_of(ti)
             frames, votes = np.unique(frames_of, return_counts=True)
             for row in frames[np.argsort(-votes, kind="stable")][:CANDIDATES_PER_FRAME]:
                 sel = frames_of == row

@@ -88,7 +88,7 @@ def test_item_frames_are_found_by_item_id() -> None:
     table = FeatureTable.of(item_ids, frames)
     assert table.item_frames(3).tolist() == [10, 11, 12, 13, 14]
     assert table.item_frames(99).tolist() == []
-    assert table.owner[table.frame_start[12]] == 12
+    assert table.frame_of(np.array([table.frame_start[12], table.frame_start[13] - 1])).tolist() == [12, 12]
 
 
 @pytest.mark.parametrize("count", [0, 1])
