@@ -65,9 +65,9 @@ def _median_affine(pairs: list[FramePair]) -> np.ndarray:
 def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[GridPair]) -> list[Edit]:
     """Crop, picture-in-picture, padding and mirroring, from the median map of the frame pairs.
 
-    An inset is padding when the query has borders, or when ``grids`` (colour grids of aligned
-    frames, mapped by that median) show bars or an enlarged copy of the picture around it; it is
-    picture-in-picture otherwise.
+    An inset is padding when ``grids`` (colour grids of aligned frames, mapped by that median) show
+    bars or an enlarged copy of the picture around it, and picture-in-picture when they show other
+    footage; when no cell lies around it, the query's own borders decide.
     """
     affine = _median_affine(pairs)
     edits = []
@@ -82,7 +82,9 @@ def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[Grid
     if _area(inside) < 0.8 and all(-0.03 <= v <= 1.03 for v in inside):
         where = f"x {inside[0]:.2f}-{inside[2]:.2f}, y {inside[1]:.2f}-{inside[3]:.2f} of the query frame"
         # borders around it make it padding; other picture around it makes it picture-in-picture
-        border = not query.content_box.is_full or border_around_inset(grids)
+        # what the grids see around the inset decides; the border finder can take a plain video for bars
+        judged = border_around_inset(grids)
+        border = judged if judged is not None else not query.content_box.is_full
         edits.append(Edit("pad", f"borders around the picture, which sits at {where}") if border
                      else Edit("pip", f"the archived picture is inset at {where}"))
     return edits
@@ -301,4 +303,7 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
     extra = _geometry_edits(query, pairs, grids) if pairs else []
     extra += _tone_and_overlay(grids, seen)
     extra = [e for e in extra if e.name not in names]
-    return replace(match, edits=match.edits + tuple(extra)) if extra else match
+    kept = match.edits
+    if any(e.name == "pip" for e in extra):  # footage around the inset: what the border finder took for bars is not
+        kept = tuple(e for e in kept if e.name != "pad")
+    return replace(match, edits=kept + tuple(extra)) if extra else match

@@ -160,14 +160,14 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
     return edits
 
 
-def border_around_inset(pairs: list[GridPair]) -> bool:
+def border_around_inset(pairs: list[GridPair]) -> bool | None:
     """Whether what surrounds an inset picture is border (padding) rather than other footage
     (picture-in-picture).
 
     Border is either plain bars, of one steady tone, or the picture itself enlarged to cover the
     frame and blurred: the social-media framing of a clip. At the grid's scale a blurred copy
     follows the picture closely, so the cells around the inset must correlate strongly with the
-    cells of the enlarged, centred copy at the same place.
+    cells of the enlarged, centred copy at the same place. None when no cell lies around the inset.
     """
     centres = (np.arange(GRID) + 0.5) / GRID
     xs, ys = (v.ravel() for v in np.meshgrid(centres, centres))
@@ -191,9 +191,10 @@ def border_around_inset(pairs: list[GridPair]) -> bool:
         query_luma.append(luma[outside])
         copy_luma.append(pair.archive[row, col, 0])
     if not query_luma:
-        return False
+        return None
     bars = np.concatenate(bar_luma)
-    if len(bars) and float(np.std(bars)) <= BAR_SPREAD:
+    # the median spread, so a caption or a logo on the bars does not make them footage
+    if len(bars) and float(np.median(np.abs(bars - np.median(bars)))) <= BAR_SPREAD:
         return True
     ql, cl = np.concatenate(query_luma), np.concatenate(copy_luma)
     if len(ql) < 3 or np.std(ql) < 1e-6 or np.std(cl) < 1e-6:

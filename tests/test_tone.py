@@ -27,8 +27,10 @@ def framed(picture: np.ndarray, background: str, seed: int = 9) -> tuple[np.ndar
     height, width = CANVAS[1], CANVAS[0]  # portrait canvas
     inset_h = round(width * picture.shape[0] / picture.shape[1])
     top = (height - inset_h) // 2
-    if background == "bars":
+    if background.startswith("bars"):
         canvas = np.zeros((height, width, 3), np.uint8)
+        if background == "bars with a caption":  # white text on the lower bar, as subtitles often are
+            canvas[height - 90:height - 60, 80:width - 80] = 255
     elif background == "copy":
         scale = height / picture.shape[0]
         big = cv2.resize(picture, (round(picture.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
@@ -41,7 +43,8 @@ def framed(picture: np.ndarray, background: str, seed: int = 9) -> tuple[np.ndar
     return canvas, affine
 
 
-@pytest.mark.parametrize(("background", "border"), [("bars", True), ("copy", True), ("other", False)])
+@pytest.mark.parametrize(("background", "border"), [("bars", True), ("bars with a caption", True), ("copy", True),
+                                                     ("other", False)])
 def test_what_surrounds_an_inset_decides_pad_or_pip(background: str, border: bool) -> None:
     pairs = []
     for seed in range(4):
