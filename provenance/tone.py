@@ -28,6 +28,7 @@ OVERLAY_RESIDUAL = 40.0  # grey levels off the tone map that mark a covered cell
 OVERLAY_PERSISTENCE = 0.7  # share of the pairs in which a cell must be covered
 OVERLAY_MAX_SHARE = 0.45  # more covered cells than this is a different picture, not an overlay
 BAR_SPREAD = 3.0  # grey levels: cells around an inset this alike in tone, everywhere and always, are bars
+BLUR_DETAIL = 0.5  # surroundings with less than this share of the inset's detail are blurred (borders.BLUR_ENERGY)
 COPY_CORRELATION = 0.8  # cells around an inset that follow an enlarged copy of the picture this well
 
 
@@ -162,41 +163,47 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
 
 def border_around_inset(pairs: list[GridPair]) -> bool | None:
     """Whether what surrounds an inset picture is border (padding) rather than other footage
-    (picture-in-picture).
+    (picture-in-picture); None when the grids cannot tell.
 
     Border is either plain bars, of one steady tone, or the picture itself enlarged to cover the
     frame and blurred: the social-media framing of a clip. At the grid's scale a blurred copy
     follows the picture closely, so the cells around the inset must correlate strongly with the
-    cells of the enlarged, centred copy at the same place. None when no cell lies around the inset.
+    cells of the enlarged, centred copy at the same place. Footage is what is neither and carries
+    detail like the picture's. Surroundings thinner than a cell, or blurred but not a copy, are
+    left to the caller.
     """
     centres = (np.arange(GRID) + 0.5) / GRID
     xs, ys = (v.ravel() for v in np.meshgrid(centres, centres))
     half = 0.5 / GRID
-    query_luma, copy_luma, bar_luma = [], [], []
+    query_luma, copy_luma, around, inset = [], [], [], []
     for pair in pairs:
         x0, y0, x1, y1 = inverse_box(pair.affine)
-        outside = (xs < x0) | (xs > x1) | (ys < y0) | (ys > y1)
-        if not outside.any() or x1 <= x0 or y1 <= y0:
+        if x1 <= x0 or y1 <= y0:
             continue
-        luma = pair.query.reshape(-1, pair.query.shape[-1])[:, 0]
-        # bars are judged on cells wholly outside: a cell across the outline mixes in the picture
+        cells = pair.query.reshape(-1, pair.query.shape[-1])
+        # judged on cells wholly outside: a cell across the outline mixes in the picture
         wholly = (xs + half <= x0) | (xs - half >= x1) | (ys + half <= y0) | (ys - half >= y1)
-        bar_luma.append(luma[wholly])
+        within = (xs - half >= x0) & (xs + half <= x1) & (ys - half >= y0) & (ys + half <= y1)
+        if not wholly.any():
+            continue
+        around.append(cells[wholly])
+        inset.append(cells[within])
         # the copy covers the frame, centred: it is the inset scaled by k on both axes
         k = max(1.0 / (x1 - x0), 1.0 / (y1 - y0))
-        ax = 0.5 + (xs[outside] - 0.5) / ((x1 - x0) * k)
-        ay = 0.5 + (ys[outside] - 0.5) / ((y1 - y0) * k)
-        col = np.clip(np.floor(ax * GRID).astype(int), 0, GRID - 1)
-        row = np.clip(np.floor(ay * GRID).astype(int), 0, GRID - 1)
-        query_luma.append(luma[outside])
+        col = np.clip(np.floor((0.5 + (xs[wholly] - 0.5) / ((x1 - x0) * k)) * GRID).astype(int), 0, GRID - 1)
+        row = np.clip(np.floor((0.5 + (ys[wholly] - 0.5) / ((y1 - y0) * k)) * GRID).astype(int), 0, GRID - 1)
+        query_luma.append(cells[wholly, 0])
         copy_luma.append(pair.archive[row, col, 0])
-    if not query_luma:
+    if not around:
         return None
-    bars = np.concatenate(bar_luma)
+    outside, inside = np.concatenate(around), np.concatenate(inset)
+    bars = outside[:, 0]
     # the median spread, so a caption or a logo on the bars does not make them footage
-    if len(bars) and float(np.median(np.abs(bars - np.median(bars)))) <= BAR_SPREAD:
+    if float(np.median(np.abs(bars - np.median(bars)))) <= BAR_SPREAD:
         return True
     ql, cl = np.concatenate(query_luma), np.concatenate(copy_luma)
-    if len(ql) < 3 or np.std(ql) < 1e-6 or np.std(cl) < 1e-6:
-        return False
-    return float(np.corrcoef(ql, cl)[0, 1]) >= COPY_CORRELATION
+    if len(ql) >= 3 and np.std(ql) > 1e-6 and np.std(cl) > 1e-6 and np.corrcoef(ql, cl)[0, 1] >= COPY_CORRELATION:
+        return True
+    if len(inside) and float(np.median(outside[:, 1])) < BLUR_DETAIL * float(np.median(inside[:, 1])):
+        return None  # blurred, but not like a copy of this picture: bars or footage, the grids cannot say
+    return False

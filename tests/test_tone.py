@@ -36,16 +36,20 @@ def framed(picture: np.ndarray, background: str, seed: int = 9) -> tuple[np.ndar
         big = cv2.resize(picture, (round(picture.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
         left = (big.shape[1] - width) // 2
         canvas = cv2.GaussianBlur(np.ascontiguousarray(big[:, left:left + width]), (0, 0), 12)
-    else:
-        canvas = scene(seed, (height, width))
+    elif background == "blurred other":  # smooth footage of something else: not a copy, too plain to call
+        canvas = cv2.GaussianBlur(scene(seed, (height, width)), (0, 0), 12)
+    else:  # other footage, with detail of its own (a blurred-looking background is left undecided)
+        texture = np.random.default_rng(seed).integers(-40, 40, size=(height, width, 1))
+        canvas = np.clip(scene(seed, (height, width)).astype(np.int16) + texture, 0, 255).astype(np.uint8)
     canvas[top:top + inset_h] = cv2.resize(picture, (width, inset_h), interpolation=cv2.INTER_AREA)
     affine = np.array([[1.0, 0.0, 0.0], [0.0, height / inset_h, -top / inset_h]])
     return canvas, affine
 
 
 @pytest.mark.parametrize(("background", "border"), [("bars", True), ("bars with a caption", True), ("copy", True),
-                                                     ("other", False)])
-def test_what_surrounds_an_inset_decides_pad_or_pip(background: str, border: bool) -> None:
+                                                     ("other", False), ("blurred other", None)])
+def test_what_surrounds_an_inset_decides_pad_or_pip(background: str, border: bool | None) -> None:
+    """Bars, captioned bars and a blurred copy are padding; textured other footage is not."""
     pairs = []
     for seed in range(4):
         picture = scene(100 + seed)
