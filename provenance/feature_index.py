@@ -2,7 +2,8 @@
 
 Every archived feature frame's ORB descriptors (256 bits each) are flattened into one table. A
 bit-sampling LSH finds a query descriptor's neighbours: each of ``TABLES`` tables keys every
-descriptor by ``KEY_BITS`` bits sampled at fixed random positions, sorted; a query looks up its own
+descriptor by ``KEY_BITS`` bits sampled at fixed random positions (more tables and longer keys for
+a larger archive, see ``key_size``), sorted; a query looks up its own
 key and every key one bit away (multi-probe, as FLANN's LSH does), and the descriptors found are
 compared exactly, keeping the two nearest for the ratio test. A true match ``d`` bits away shares
 a table's key, or all but one bit of it, with probability ``(1-p)^20 + 20 p (1-p)^19`` for
@@ -39,11 +40,10 @@ from provenance.features import (
     fit,
 )
 
-TABLES = 4
-KEY_BITS = 20
+TABLES = 4  # tables at KEY_BITS; two more for every two bits more
+KEY_BITS = 20  # bits of a key up to 2^19 descriptors; one more for every doubling beyond, up to 32
 SEED = 20241128
 _CHUNK = 65_536  # descriptors keyed at a time (their unpacked bits take 16 MiB)
-_FLIPS = np.concatenate([[0], 1 << np.arange(KEY_BITS)]).astype(np.uint32)  # the key and its 1-bit neighbours
 UNRELATED_BITS = 128  # how far apart descriptors of unrelated pictures are, on average
 _QUERY_BLOCK = 1024  # query descriptors whose candidates are compared at once
 
@@ -86,12 +86,23 @@ class FeatureTable:
 def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """(tables, N) uint32 keys: each table's sampled bits of each descriptor, first most significant."""
     out = np.empty((len(positions), len(descriptors)), dtype=np.uint32)
-    weights = (1 << np.arange(KEY_BITS - 1, -1, -1)).astype(np.uint32)
+    bits = positions.shape[1]
+    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint32)
     for start in range(0, len(descriptors), _CHUNK):
-        bits = np.unpackbits(descriptors[start:start + _CHUNK], axis=1)
+        unpacked = np.unpackbits(descriptors[start:start + _CHUNK], axis=1)
         for t, pos in enumerate(positions):
-            out[t, start:start + _CHUNK] = bits[:, pos].astype(np.uint32) @ weights
+            out[t, start:start + _CHUNK] = unpacked[:, pos].astype(np.uint32) @ weights
     return out
+
+
+def key_size(descriptors: int) -> int:
+    """Key bits for a table of this many descriptors: KEY_BITS up to 2^19, one more per doubling, at most 32."""
+    return int(min(32, max(KEY_BITS, int(np.ceil(np.log2(max(descriptors, 2)))) + 1)))
+
+
+def tables_for(key_bits: int) -> int:
+    """Tables for keys of ``key_bits``: TABLES at KEY_BITS, two more for every two bits more."""
+    return TABLES + 2 * ((key_bits - KEY_BITS + 1) // 2)
 
 
 def _ragged(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -111,14 +122,25 @@ class DescriptorIndex:
         """An index over ``table``: per table, its sampled bit positions, sorted keys and their rows."""
         self.table, self.positions, self.keys, self.rows = table, positions, keys, rows
 
+    @property
+    def flips(self) -> np.ndarray:
+        """The masks that turn a key into itself and its one-bit neighbours."""
+        return np.concatenate([[0], 1 << np.arange(self.positions.shape[1])]).astype(np.uint32)
+
     @classmethod
-    def build(cls, table: FeatureTable) -> DescriptorIndex:
-        """Key every descriptor in every table and sort (deterministic: fixed seed, stable sort)."""
+    def build(cls, table: FeatureTable, key_bits: int | None = None) -> DescriptorIndex:
+        """Key every descriptor in every table and sort (deterministic: fixed seed, stable sort).
+
+        Keys get longer as the table grows (``key_size``), so the descriptors of unrelated footage
+        met per lookup stay few; the tables grow with them, to keep finding near matches.
+        """
+        bits = key_bits or key_size(len(table.descriptors))
         rng = np.random.default_rng(SEED)
-        positions = np.stack([rng.choice(256, KEY_BITS, replace=False) for _ in range(TABLES)]).astype(np.int64)
+        positions = np.stack([rng.choice(256, bits, replace=False)
+                              for _ in range(tables_for(bits))]).astype(np.int64)
         all_keys = _keys(table.descriptors, positions)
         keys, rows = [], []
-        for t in range(TABLES):
+        for t in range(len(positions)):
             order = np.argsort(all_keys[t], kind="stable").astype(np.uint32)
             keys.append(all_keys[t][order])
             rows.append(order)
@@ -143,7 +165,7 @@ class DescriptorIndex:
             return nearest, first, second
         reference = np.asarray(self.table.descriptors).view(np.uint64)  # (D, 4), no copy
         query_words = np.ascontiguousarray(descriptors).view(np.uint64)
-        probes = _keys(descriptors, self.positions)[:, :, None] ^ _FLIPS[None, None, :]  # (T, n, probes)
+        probes = _keys(descriptors, self.positions)[:, :, None] ^ self.flips[None, None, :]  # (T, n, probes)
         for start in range(0, n, _QUERY_BLOCK):
             stop = min(n, start + _QUERY_BLOCK)
             queries, rows = self._candidates(probes[:, start:stop], start)
@@ -161,14 +183,15 @@ class DescriptorIndex:
     def _candidates(self, probes: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
         """(query, row) pairs of every row whose key equals a probe, over all tables (with repeats)."""
         queries, rows = [], []
-        for t in range(TABLES):
+        flips = len(self.flips)
+        for t in range(len(self.positions)):
             needles = probes[t].ravel()
             lo = np.searchsorted(self.keys[t], needles, side="left")
             hi = np.searchsorted(self.keys[t], needles, side="right")
             found = hi > lo
             if found.any():
                 counts = (hi - lo)[found]
-                queries.append(np.repeat(np.flatnonzero(found) // len(_FLIPS) + offset, counts))
+                queries.append(np.repeat(np.flatnonzero(found) // flips + offset, counts))
                 rows.append(np.asarray(self.rows[t])[_ragged(lo[found], counts)].astype(np.int64))
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -221,7 +244,7 @@ class DescriptorIndex:
                       "frame_start": self.table.frame_start, "frame_item": self.table.frame_item,
                       "frame_time": self.table.frame_time, "frame_aspect": self.table.frame_aspect,
                       "positions": self.positions}
-            for t in range(TABLES):
+            for t in range(len(self.positions)):
                 arrays[f"keys{t}"], arrays[f"rows{t}"] = self.keys[t], self.rows[t]
             for name, array in arrays.items():
                 np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
@@ -248,15 +271,17 @@ class DescriptorIndex:
             table = FeatureTable(read("descriptors"), read("points"), np.array(read("frame_start")),
                                  np.array(read("frame_item")), np.array(read("frame_time")),
                                  np.array(read("frame_aspect")))
-            index = cls(table, np.array(read("positions")), [read(f"keys{t}") for t in range(TABLES)],
-                        [read(f"rows{t}") for t in range(TABLES)])
+            positions = np.array(read("positions"))
+            index = cls(table, positions, [read(f"keys{t}") for t in range(len(positions))],
+                        [read(f"rows{t}") for t in range(len(positions))])
         except (OSError, ValueError):
             return None
         sizes_agree = (len(table.frame_start) == len(table.frame_item) + 1
                        and int(table.frame_start[-1]) == len(table.descriptors) == len(table.points)
                        and all(len(k) == len(r) == len(table.descriptors)
                                for k, r in zip(index.keys, index.rows, strict=True)))
-        return index if sizes_agree and index.positions.shape == (TABLES, KEY_BITS) else None
+        shape_agrees = index.positions.ndim == 2 and index.positions.shape[0] == tables_for(index.positions.shape[1])
+        return index if sizes_agree and shape_agrees else None
 
 
 def open_descriptor_index(folder: Path, key: str,

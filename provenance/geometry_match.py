@@ -118,10 +118,13 @@ def geometry_matches(
     if not len(index.table.frame_item) or not features:
         return ()
     number = {item_id: n for n, item_id in enumerate(frames.ids)}
-    item_of = [number.get(int(i), -1) for i in index.table.frame_item]
+
+    def item_of(row: int) -> int:
+        """The item number (as in ``frames``) of an archived feature frame; -1 when not among them."""
+        return number.get(int(index.table.frame_item[row]), -1)
 
     def wanted(pair: FramePair) -> bool:
-        item = item_of[pair.archive_row]
+        item = item_of(pair.archive_row)
         return item >= 0 and frames.sha256[item] not in skip
 
     pick = _spread(len(features), SEARCH_FRAMES)
@@ -133,7 +136,7 @@ def geometry_matches(
     by_item: dict[int, list[FramePair]] = {}
     for pair in pairs:
         if wanted(pair):
-            by_item.setdefault(item_of[pair.archive_row], []).append(pair)
+            by_item.setdefault(item_of(pair.archive_row), []).append(pair)
     step = 1.0 / FEATURE_FPS
     query_duration = max(query.duration, step)
     matches = []

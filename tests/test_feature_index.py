@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from provenance.feature_index import DescriptorIndex, FeatureTable, open_descriptor_index
+from provenance.feature_index import DescriptorIndex, FeatureTable, key_size, open_descriptor_index, tables_for
 from provenance.features import FrameFeatures
 
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)])
@@ -36,10 +36,11 @@ def brute_two_nearest(table: FeatureTable, queries: np.ndarray) -> np.ndarray:
     return np.sort(distances, axis=1)[:, :2]
 
 
-def test_near_copies_are_found_with_their_exact_distances() -> None:
+@pytest.mark.parametrize("key_bits", [None, 27])
+def test_near_copies_are_found_with_their_exact_distances(key_bits: int | None) -> None:
     item_ids, frames = random_frames(1)
     table = FeatureTable.of(item_ids, frames)
-    index = DescriptorIndex.build(table)
+    index = DescriptorIndex.build(table, key_bits)  # 27: the keys of an archive of ~10^8 descriptors
     rng = np.random.default_rng(2)
     targets = rng.choice(len(table.descriptors), 400, replace=False)
     queries = flip_bits(table.descriptors[targets], 12, rng)
@@ -99,3 +100,21 @@ def test_tables_too_small_for_a_second_neighbour(count: int) -> None:
     nearest, first, second = index.two_nearest(queries)
     assert (second == 257).all()  # never two candidates, so the ratio test can never pass
     assert nearest.tolist() == ([0] if count else [-1]) and first.tolist() == ([0] if count else [257])
+
+
+def test_keys_and_tables_grow_with_the_archive() -> None:
+    sizes = [10**3, 2**19, 2**20, 10**6, 10**8, 10**10]
+    bits = [key_size(n) for n in sizes]
+    assert bits[:2] == [20, 20] and bits == sorted(bits) and bits[-1] == 32
+    assert [tables_for(b) for b in (20, 21, 22, 32)] == [4, 6, 6, 16]
+
+
+def test_longer_keys_are_saved_and_reopened(tmp_path: Path) -> None:
+    item_ids, frames = random_frames(8)
+    index = DescriptorIndex.build(FeatureTable.of(item_ids, frames), key_bits=25)
+    index.save(tmp_path / "f", "k")
+    again = DescriptorIndex.load(tmp_path / "f", "k")
+    assert again is not None and again.positions.shape == (tables_for(25), 25)
+    queries = frames[3].descriptors[:40]
+    assert all(np.array_equal(a, b) for a, b in zip(index.two_nearest(queries), again.two_nearest(queries),
+                                                     strict=True))
