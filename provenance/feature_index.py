@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance.archive.index import _popcount_words
+from provenance.archive.index import _popcount_words, _ragged
 from provenance.features import (
     CANDIDATES_PER_FRAME,
     MIN_INLIERS,
@@ -103,15 +103,6 @@ def key_size(descriptors: int) -> int:
 def tables_for(key_bits: int) -> int:
     """Tables for keys of ``key_bits``: TABLES at KEY_BITS, two more for every two bits more."""
     return TABLES + 2 * ((key_bits - KEY_BITS + 1) // 2)
-
-
-def _ragged(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The concatenation of ranges ``starts[i] : starts[i] + lengths[i]``."""
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total, dtype=np.int64) + offsets
 
 
 class DescriptorIndex:
