@@ -81,15 +81,20 @@ def parse_ftyp(data: bytes) -> FileType:
     return FileType(fourcc(data[:4]), struct.unpack_from(">I", data, 4)[0], brands)
 
 
-def parse_mvhd(data: bytes) -> MovieHeader:
-    """``mvhd`` version 0 (32-bit times) or 1 (64-bit times)."""
+def _media_times(data: bytes, box: str) -> tuple[int, int, int, int, int, int]:
+    """The times that open ``mvhd`` and ``mdhd`` alike: (version, creation, modification, timescale,
+    duration, offset of what follows); version 1 has 64-bit times, version 0 32-bit ones."""
     version = data[0] if data else 0
     if version == 1:
-        created, modified, timescale, duration = _unpack(">QQIQ", data, 4, "mvhd")
-        rest = 4 + 28
-    else:
-        created, modified, timescale, duration = _unpack(">IIII", data, 4, "mvhd")
-        rest = 4 + 16
+        created, modified, timescale, duration = _unpack(">QQIQ", data, 4, box)
+        return version, created, modified, timescale, duration, 4 + 28
+    created, modified, timescale, duration = _unpack(">IIII", data, 4, box)
+    return version, created, modified, timescale, duration, 4 + 16
+
+
+def parse_mvhd(data: bytes) -> MovieHeader:
+    """``mvhd`` version 0 (32-bit times) or 1 (64-bit times)."""
+    version, created, modified, timescale, duration, rest = _media_times(data, "mvhd")
     (next_track,) = _unpack(">I", data, rest + 76, "mvhd")
     return MovieHeader(version, mp4_time(created), mp4_time(modified), timescale, duration,
                        seconds(duration, timescale), next_track)
@@ -123,13 +128,7 @@ def _language(code: int) -> str | None:
 
 def parse_mdhd(data: bytes) -> tuple[int, str | None, str | None, int, int, str | None]:
     """``mdhd``: (version, creation, modification, timescale, duration, language)."""
-    version = data[0] if data else 0
-    if version == 1:
-        created, modified, timescale, duration = _unpack(">QQIQ", data, 4, "mdhd")
-        rest = 4 + 28
-    else:
-        created, modified, timescale, duration = _unpack(">IIII", data, 4, "mdhd")
-        rest = 4 + 16
+    version, created, modified, timescale, duration, rest = _media_times(data, "mdhd")
     (language,) = _unpack(">H", data, rest, "mdhd")
     return version, mp4_time(created), mp4_time(modified), timescale, duration, _language(language)
 
