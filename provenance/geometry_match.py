@@ -23,12 +23,13 @@ from provenance.features import (
     pair_frames,
 )
 from provenance.match import (
+    SPEED_TOLERANCE,
     WHOLE_ITEM,
     ArchiveFrames,
     Line,
     _best_line,
     _segments,
-    _verdict,
+    make_match,
     union_length,
 )
 from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
@@ -231,33 +232,21 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
     score = round(float(0.9 * strength * density * agreeing / (agreeing + 1.0)), 4)
     affine = _median_affine(kept)
     by_time = {round(f.time, 3): f for f in query_features}
-    query_grids = {t: f.grid for t, f in by_time.items()}
-    grids = [GridPair(grid, archive_features[p.archive_row].grid, affine) for p in kept
-             if (grid := query_grids.get(round(p.query_time, 3))) is not None
+    grids = [GridPair(q.grid, archive_features[p.archive_row].grid, affine) for p in kept
+             if (q := by_time.get(round(p.query_time, 3))) is not None and q.grid is not None
              and archive_features[p.archive_row].grid is not None]
     edits = [Edit("reencode", "the bytes differ; matched by local features")]
     edits += _geometry_edits(query, kept, grids)
     edits += _tone_and_overlay(grids, [AlignedFrame(by_time[round(p.query_time, 3)], p, archive_features[p.archive_row])
                                        for p in kept if round(p.query_time, 3) in by_time])
-    if abs(speed - 1.0) > 0.04 and not still_pair:
+    if abs(speed - 1.0) > SPEED_TOLERANCE and not still_pair:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
     if archive_cov < WHOLE_ITEM and not still_pair:
         edits.append(Edit("trim", f"the query covers {archive_cov:.0%} of the archived item"))
-    sha = frames.sha256[item]
-    return Match(
-        sha256=sha,
-        item_name=frames.names[item],
-        score=score,
-        verdict=_verdict(False, query_cov, archive_cov),
-        segments=tuple(sorted(segments, key=lambda s: s.query_start)),
-        query_coverage=round(query_cov, 4),
-        archive_coverage=round(archive_cov, 4),
-        speed=round(speed, 4),
-        matched_frames=agreeing,
-        mean_distance=round(float(np.mean(_pseudo_distance(np.array([p.inliers for p in kept], float)))), 2),
-        edits=tuple(edits),
-        sightings=sightings(sha),
-    )
+    return make_match(frames, item, sightings, identical=False, score=score, segments=segments,
+                      query_cov=query_cov, archive_cov=archive_cov, speed=speed, agreeing=agreeing,
+                      mean_distance=float(np.mean(_pseudo_distance(np.array([p.inliers for p in kept], float)))),
+                      edits=tuple(edits))
 
 
 DESCRIBE_FRAMES = 6  # aligned frame pairs looked at to describe the geometry of a hash match

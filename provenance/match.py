@@ -378,6 +378,17 @@ def _accept(query: Fingerprint, frames: ArchiveFrames, cand: _Candidate, step: f
     score = 1.0 if identical else round(float(np.clip(1 - mean_d / 128, 0, 1) * density * evidence), 4)
     speed = cand.lines[0].speed if cand.lines and not still_pair else 1.0
     edits = () if identical else _edits(query, frames, item, cand.variant, speed, segments, archive_cov)
+    return make_match(frames, item, sightings, identical=identical, score=score, segments=segments,
+                      query_cov=query_cov, archive_cov=archive_cov, speed=speed, agreeing=agreeing,
+                      mean_distance=mean_d, edits=edits)
+
+
+def make_match(frames: ArchiveFrames, item: int, sightings: Callable[[str], tuple[Sighting, ...]], *,
+               identical: bool, score: float, segments: list[Segment], query_cov: float, archive_cov: float,
+               speed: float, agreeing: int, mean_distance: float, edits: tuple[Edit, ...]) -> Match:
+    """The Match of item number ``item`` (as in ``frames``), however it was found: segments in query
+    order, the verdict from the coverages, figures rounded for the record, the item's sightings."""
+    sha = frames.sha256[item]
     return Match(
         sha256=sha,
         item_name=frames.names[item],
@@ -388,7 +399,7 @@ def _accept(query: Fingerprint, frames: ArchiveFrames, cand: _Candidate, step: f
         archive_coverage=round(archive_cov, 4),
         speed=round(speed, 4),
         matched_frames=agreeing,
-        mean_distance=round(mean_d, 2),
+        mean_distance=round(mean_distance, 2),
         edits=edits,
         sightings=sightings(sha),
     )
