@@ -35,6 +35,18 @@ def run_ffmpeg(*args: str) -> None:
         raise AssertionError(f"ffmpeg failed: {proc.stderr.strip()}")
 
 
+def lavfi_clips(media_dir: Path, prefix: str, specs: dict[str, str], seconds: float,
+                encode: list[str]) -> dict[str, Path]:
+    """``{name: clip}`` made once per session from ffmpeg ``lavfi`` sources, ``seconds`` long."""
+    out = {}
+    for name, spec in specs.items():
+        path = media_dir / f"{prefix}{name}.mp4"
+        if not path.exists():
+            run_ffmpeg("-f", "lavfi", "-i", spec, "-t", f"{seconds:g}", *encode, str(path))
+        out[name] = path
+    return out
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session-wide folder for generated clips."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_ffmpeg
+from conftest import lavfi_clips, run_ffmpeg
 
 from provenance.check import check
 from provenance.features import FrameFeatures, fit, inverse_box
@@ -37,13 +37,7 @@ def clips(media_dir: Path) -> dict[str, Path]:
                 "scale=400:300:flags=neighbor,fps=25",
         "background": "testsrc2=size=640x360:rate=25",
     }
-    out = {}
-    for name, spec in specs.items():
-        path = media_dir / f"edit_src_{name}.mp4"
-        if not path.exists():
-            run_ffmpeg("-f", "lavfi", "-i", spec, "-t", "8", *X264, str(path))
-        out[name] = path
-    return out
+    return lavfi_clips(media_dir, "edit_src_", specs, 8, X264)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_ffmpeg
+from conftest import lavfi_clips, run_ffmpeg
 
 from provenance.check import check
 from provenance.ingest import add_files
@@ -24,13 +24,7 @@ def sources(media_dir: Path) -> dict[str, Path]:
         "spiral": "mandelbrot=size=320x240:rate=25:start_x=-1.25066:start_y=0.02012:start_scale=0.2",
         "other": "testsrc2=size=320x240:rate=25",
     }
-    out = {}
-    for name, spec in specs.items():
-        path = media_dir / f"src_{name}.mp4"
-        if not path.exists():
-            run_ffmpeg("-f", "lavfi", "-i", spec, "-t", "20", *X264, str(path))
-        out[name] = path
-    return out
+    return lavfi_clips(media_dir, "src_", specs, 20, X264)
 
 
 @pytest.fixture(scope="module")
