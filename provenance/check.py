@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
 from provenance.feature_index import open_descriptor_index
 from provenance.fingerprint import Analysis, analyse
+from provenance.frame_cache import open_archive_frames
 from provenance.geometry_match import describe_geometry, geometry_matches
 from provenance.keyframes import write_keyframes
 from provenance.match import MIN_QUALITY, ArchiveFrames, SearchFn, match_fingerprint, union_length
@@ -31,29 +33,12 @@ def utc_now() -> str:
 
 
 def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
-    """The archive's usable frames and a search function over them."""
-    table = store.frame_table()
-    keep = table.quality >= MIN_QUALITY
-    everything = bool(keep.all())  # the usual case: no copies of the arrays
-    ids = sorted(table.items)
-    kept_ids = table.item_ids if everything else table.item_ids[keep]
-    item_rows = np.searchsorted(np.array(ids, dtype=np.int64), kept_ids)  # item id -> its number in ``ids``
-    infos = [table.items[i] for i in ids]
-    frames = ArchiveFrames(
-        item_rows=item_rows,
-        times=table.times if everything else table.times[keep],
-        pdq=table.pdq if everything else table.pdq[keep],
-        sha256=tuple(info.sha256 for info in infos),
-        names=tuple(info.name for info in infos),
-        durations=tuple(float(info.duration or 0.0) for info in infos),
-        stills=tuple(info.kind == "still" for info in infos),
-        boxes_full=tuple(info.box_full for info in infos),
-        ids=tuple(ids),
-    )
+    """The archive's usable frames (kept beside it as ``ARCHIVE.frames``) and a search function over them."""
+    frames, key = open_archive_frames(store)
     # the index over many frames is kept beside the archive, keyed by the archive state it was built from
-    index_file = Path(f"{store.path}.idx.npz")
-    return frames, index_search(frames.pdq, frames.item_rows, index_file,
-                                f"{table.archive_id}:{table.generation}:quality>={MIN_QUALITY}")
+    with contextlib.suppress(OSError):
+        Path(f"{store.path}.idx.npz").unlink(missing_ok=True)  # where earlier versions kept it, as one file
+    return frames, index_search(frames.pdq, frames.item_rows, Path(f"{store.path}.idx"), key)
 
 
 def index_search(pdq: np.ndarray, groups: np.ndarray | None = None, index_file: Path | None = None,

@@ -19,15 +19,13 @@ and generation and rebuilt (then swapped in whole) when the archive has changed.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from provenance.archive.arrays import load_array, save_arrays, saved_key
 from provenance.archive.index import _popcount_words, _ragged
 from provenance.features import (
     CANDIDATES_PER_FRAME,
@@ -228,36 +226,22 @@ class DescriptorIndex:
 
     def save(self, folder: Path, key: str) -> None:
         """Write the table and index as ``.npy`` files into ``folder``, replacing it whole."""
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
-        try:
-            arrays = {"descriptors": self.table.descriptors, "points": self.table.points,
-                      "frame_start": self.table.frame_start, "frame_item": self.table.frame_item,
-                      "frame_time": self.table.frame_time, "frame_aspect": self.table.frame_aspect,
-                      "positions": self.positions}
-            for t in range(len(self.positions)):
-                arrays[f"keys{t}"], arrays[f"rows{t}"] = self.keys[t], self.rows[t]
-            for name, array in arrays.items():
-                np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-            (tmp / "key").write_text(key, encoding="utf-8")  # written last: a folder with it is complete
-            old = folder.with_name(folder.name + f".old{os.getpid()}")
-            if folder.exists():
-                os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        arrays = {"descriptors": self.table.descriptors, "points": self.table.points,
+                  "frame_start": self.table.frame_start, "frame_item": self.table.frame_item,
+                  "frame_time": self.table.frame_time, "frame_aspect": self.table.frame_aspect,
+                  "positions": self.positions}
+        for t in range(len(self.positions)):
+            arrays[f"keys{t}"], arrays[f"rows{t}"] = self.keys[t], self.rows[t]
+        save_arrays(folder, key, arrays)
 
     @classmethod
     def load(cls, folder: Path, key: str) -> DescriptorIndex | None:
         """The index saved in ``folder`` for ``key``, memory-mapped; None when missing, stale or damaged."""
+        if saved_key(folder) != key:
+            return None
         try:
-            if (folder / "key").read_text(encoding="utf-8") != key:
-                return None
-
             def read(name: str) -> np.ndarray:
-                return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                return load_array(folder, name)
 
             table = FeatureTable(read("descriptors"), read("points"), np.array(read("frame_start")),
                                  np.array(read("frame_item")), np.array(read("frame_time")),

@@ -357,41 +357,44 @@ def test_sampled_index_of_nothing() -> None:
     assert len(index) == 0 and len(index.search(np.ones((3, 32), dtype=np.uint8), 64)) == 0
 
 
-def test_saved_index_is_the_same_file_every_time(tmp_path: Path) -> None:
-    """Same references, same file bytes (the zip entries carry no clock time); it reads back as numpy arrays."""
+def test_saved_index_is_the_same_files_every_time(tmp_path: Path) -> None:
+    """Same references, same files, byte for byte; they read back as the index's own arrays."""
     refs, groups, _ = planted(seed=6, items=40)
-    for name in ("a.idx.npz", "b.idx.npz"):
+    for name in ("a.idx", "b.idx"):
         index = SampledBitsIndex()
         index.build(refs, groups.astype(np.int32))
         index.save(tmp_path / name, key="k")
-    assert (tmp_path / "a.idx.npz").read_bytes() == (tmp_path / "b.idx.npz").read_bytes()
-    with np.load(tmp_path / "a.idx.npz") as data:
-        assert np.array_equal(data["keys"], np.concatenate(index._table_keys))
-        assert np.array_equal(data["groups"], np.concatenate(index._table_groups))
-        assert data["lengths"].tolist() == [len(k) for k in index._table_keys]
+    names = sorted(p.name for p in (tmp_path / "a.idx").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b.idx").iterdir())
+    assert "key" in names and f"keys{index.tables - 1}.npy" in names
+    assert all((tmp_path / "a.idx" / n).read_bytes() == (tmp_path / "b.idx" / n).read_bytes() for n in names)
+    for t in range(index.tables):
+        assert np.array_equal(np.load(tmp_path / "a.idx" / f"keys{t}.npy"), index._table_keys[t])
+        assert np.array_equal(np.load(tmp_path / "a.idx" / f"groups{t}.npy"), index._table_groups[t])
 
 
 def test_persisted_index_reloads_as_built(tmp_path: Path) -> None:
     refs, groups, queries = planted(seed=2)
     index = SampledBitsIndex()
     index.build(refs, groups)
-    path = tmp_path / "archive.sqlite.idx.npz"
+    path = tmp_path / "archive.sqlite.idx"
     index.save(path, key="archive-1:7")
     again = SampledBitsIndex.load(path, refs)
     assert again.key == "archive-1:7" and SampledBitsIndex.read_key(path) == "archive-1:7"
+    assert isinstance(again._table_keys[0], np.memmap)  # opened memory-mapped, not read whole
     assert pairs(again.search(queries, 64)) == pairs(index.search(queries, 64))
     assert np.array_equal(again.candidate_groups(queries), index.candidate_groups(queries))
-    assert not list(tmp_path.glob("*.tmp"))  # written through a temporary file, renamed into place
+    assert not list(tmp_path.glob("*.tmp"))  # written in a temporary folder, renamed into place
 
 
 def test_open_sampled_index_detects_stale_and_damaged_files(tmp_path: Path) -> None:
     refs, groups, queries = planted(seed=3)
-    path = tmp_path / "a.sqlite.idx.npz"
+    path = tmp_path / "a.sqlite.idx"
     first = open_sampled_index(path, "id:1", refs, groups)
-    assert path.exists() and SampledBitsIndex.read_key(path) == "id:1"
-    stamp = path.stat().st_mtime_ns
+    assert path.is_dir() and SampledBitsIndex.read_key(path) == "id:1"
+    stamp = (path / "key").stat().st_mtime_ns
     second = open_sampled_index(path, "id:1", refs, groups)  # same key: loaded, not rebuilt
-    assert path.stat().st_mtime_ns == stamp
+    assert (path / "key").stat().st_mtime_ns == stamp
     assert pairs(second.search(queries, 64)) == pairs(first.search(queries, 64))
     more = np.concatenate([refs, refs[:20] ^ np.uint8(1)])
     more_groups = np.concatenate([groups, np.full(20, groups.max() + 1)])
@@ -399,7 +402,11 @@ def test_open_sampled_index_detects_stale_and_damaged_files(tmp_path: Path) -> N
     assert SampledBitsIndex.read_key(path) == "id:2" and len(grown) == len(more)
     regrouped = open_sampled_index(path, "id:2", more, np.arange(len(more)))  # same key, other groups: rebuilt
     assert regrouped.same_groups(np.arange(len(more)))
-    path.write_bytes(b"not an npz file")
+    (path / "keys0.npy").write_bytes(b"not an npy file")  # damaged under a current key
+    damaged = open_sampled_index(path, "id:2", more, np.arange(len(more)))
+    assert pairs(damaged.search(queries, 64)) == pairs(regrouped.search(queries, 64))
+    assert np.load(path / "keys0.npy").shape == damaged._table_keys[0].shape  # rewritten whole
+    (path / "key").unlink()
     assert SampledBitsIndex.read_key(path) is None
     repaired = open_sampled_index(path, "id:3", refs, groups)
     assert pairs(repaired.search(queries, 64)) == pairs(first.search(queries, 64))
@@ -410,12 +417,12 @@ def test_open_sampled_index_when_the_file_cannot_be_written(tmp_path: Path, monk
     """A read-only folder (or a full disk): the index is still built and used, only not kept."""
     from provenance.archive import index as index_module
 
-    def refuse(path: Path, arrays: dict[str, np.ndarray]) -> None:
-        raise PermissionError(13, "Permission denied", str(path))
+    def refuse(folder: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+        raise PermissionError(13, "Permission denied", str(folder))
 
-    monkeypatch.setattr(index_module, "_atomic_savez", refuse)
+    monkeypatch.setattr(index_module, "save_arrays", refuse)
     refs, groups, queries = planted(seed=4, items=30)
-    index = open_sampled_index(tmp_path / "a.idx.npz", "k", refs, groups)
+    index = open_sampled_index(tmp_path / "a.idx", "k", refs, groups)
     assert len(index.search(queries, 64)) > 0 and not list(tmp_path.iterdir())
 
 
@@ -431,8 +438,8 @@ def test_check_keeps_the_index_beside_the_archive(tmp_path: Path, mandelbrot_cli
         store.add(fingerprint(str(mandelbrot_clip)))
         frames, search = check_module.archive_frames(store)
         key = f"{store.archive_id()}:{store.generation()}"
-    index_file = Path(f"{archive}.idx.npz")
-    assert index_file.exists() and SampledBitsIndex.read_key(index_file).startswith(key)
+    index_file = Path(f"{archive}.idx")
+    assert index_file.is_dir() and SampledBitsIndex.read_key(index_file).startswith(key)
     query = frames.pdq[::7]
     q, r, d = search(query, 64)
     linear = LinearIndex()

@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import json
 import os
 import tempfile
-import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from provenance.archive.arrays import load_array, save_arrays, saved_key
 from provenance.errors import ArchiveError, UsageError
 
 BLOCK_BYTES = 64 << 20
@@ -409,36 +407,6 @@ _KEY_CHUNK = 1 << 17  # rows whose keys are computed, and whose pairs are sorted
 _EMPTY_PAIRS = np.zeros(0, dtype=np.uint64)
 
 
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray | Sequence[np.ndarray]]) -> None:
-    """Write ``arrays`` to ``path`` as an uncompressed ``.npz``: a temporary file beside it, then a rename.
-
-    A sequence of 1-D arrays of one dtype is stored as their concatenation, written part by part,
-    so saving a big index needs no second copy of it in memory. The zip entries carry a fixed date:
-    the same arrays give the same file, byte for byte.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
-            for name, value in arrays.items():
-                entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                with archive.open(entry, "w", force_zip64=True) as member:
-                    if isinstance(value, np.ndarray):
-                        np.lib.format.write_array(member, value, allow_pickle=False)
-                        continue
-                    dtype = value[0].dtype if len(value) else np.dtype(np.uint8)
-                    if any(part.ndim != 1 or part.dtype != dtype for part in value):
-                        raise ValueError(f"the parts of {name} must be 1-D arrays of one dtype")
-                    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                              "shape": (sum(len(part) for part in value),)}
-                    np.lib.format.write_array_header_1_0(member, header)
-                    for part in value:
-                        member.write(np.ascontiguousarray(part).data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _ragged(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions ``starts[k] .. starts[k] + lengths[k] - 1`` for every k, concatenated (int64)."""
     keep = lengths > 0
@@ -630,28 +598,25 @@ class SampledBitsIndex:
         return IndexHits.from_unsorted(hits.query_idx, rows[hits.ref_idx], hits.distance)
 
     def save(self, path: str | Path, *, key: str | None = None) -> None:
-        """Write the index (not the hashes) to ``path`` as ``.npz``, atomically; ``key`` is stored with it."""
+        """Write the index (not the hashes) into the folder ``path`` as ``.npy`` files, replacing it whole;
+        ``key`` (default: the index's own) tags it (see ``provenance.archive.arrays``)."""
         if self._nbytes is None:
             raise ValueError("the index is empty: call build() before save()")
+        key = self.key if key is None else key
         meta = {"format": _SAMPLED_FORMAT, "name": self.NAME, "nbytes": self._nbytes, "rows": len(self),
                 "tables": self.tables, "key_bits": self.key_bits, "probe_bits": self.probe_bits,
-                "seed": self.seed, "key": self.key if key is None else key}
-        lengths = np.array([len(k) for k in self._table_keys], dtype=np.int64)
+                "seed": self.seed, "key": key}
         rows = self._group_rows if self._group_rows is not None else np.zeros(0, dtype=np.int64)
-        arrays: dict[str, np.ndarray | Sequence[np.ndarray]] = {
-            "meta": np.array(json.dumps(meta)), "positions": self._positions, "lengths": lengths,
-            "keys": self._table_keys, "groups": self._table_groups,  # concatenated as they are written
-            "group_starts": self._group_starts, "group_rows": rows}
-        _atomic_savez(Path(path), arrays)
+        arrays = {"meta": np.array(json.dumps(meta)), "positions": self._positions,
+                  "group_starts": self._group_starts, "group_rows": rows}
+        for t, (keys, groups) in enumerate(zip(self._table_keys, self._table_groups, strict=True)):
+            arrays[f"keys{t}"], arrays[f"groups{t}"] = keys, groups
+        save_arrays(Path(path), key, arrays)
 
     @staticmethod
     def read_key(path: str | Path) -> str | None:
-        """The key stored in the index file at ``path``, or None when the file is missing or unreadable."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return str(json.loads(str(data["meta"])).get("key", ""))
-        except (OSError, ValueError, KeyError, AttributeError):
-            return None
+        """The key the index in the folder ``path`` was saved with, or None when it is missing or unreadable."""
+        return saved_key(Path(path))
 
     def same_groups(self, groups: np.ndarray) -> bool:
         """Whether ``groups`` (one per hash) gives the group map this index was built with."""
@@ -671,32 +636,31 @@ class SampledBitsIndex:
         path = Path(path)
         hashes = _check_hashes(hashes, "reference hashes")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                positions, lengths = data["positions"], data["lengths"]
-                keys, groups = data["keys"], data["groups"]
-                group_starts, group_rows = data["group_starts"], data["group_rows"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise ArchiveError(f"the index file {path} is unreadable ({exc}): delete it, it is rebuilt") from exc
+            meta = json.loads(str(load_array(path, "meta")[()]))
+            positions, group_starts, group_rows = (
+                load_array(path, n) for n in ("positions", "group_starts", "group_rows"))
+            tables = int(meta["tables"]) if isinstance(meta, dict) else 0
+            keys = [load_array(path, f"keys{t}") for t in range(tables)]
+            groups = [load_array(path, f"groups{t}") for t in range(tables)]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ArchiveError(f"the index {path} is unreadable ({exc}): delete it, it is rebuilt") from exc
         try:
             if not isinstance(meta, dict) or (meta.get("format"), meta.get("name")) != (_SAMPLED_FORMAT, cls.NAME):
                 raise ValueError("another format")
             if (int(meta["rows"]), int(meta["nbytes"])) != hashes.shape:
                 raise ValueError(f"built for {meta['rows']} hashes of {meta['nbytes']} bytes, not {hashes.shape}")
-            index = cls(int(meta["tables"]), int(meta["key_bits"]), int(meta["probe_bits"]), int(meta["seed"]))
-            if (positions.shape != (index.tables, index.key_bits) or lengths.shape != (index.tables,)
-                    or int(lengths.sum()) != len(keys) or len(keys) != len(groups)
+            index = cls(tables, int(meta["key_bits"]), int(meta["probe_bits"]), int(meta["seed"]))
+            if (positions.shape != (index.tables, index.key_bits)
+                    or any(k.ndim != 1 or k.shape != g.shape for k, g in zip(keys, groups, strict=True))
                     or int(group_starts[-1]) != hashes.shape[0] or len(group_rows) not in (0, hashes.shape[0])):
                 raise ValueError("array shapes disagree")
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ArchiveError(f"the index file {path} is not usable ({exc}): delete it, it is rebuilt") from exc
+            raise ArchiveError(f"the index {path} is not usable ({exc}): delete it, it is rebuilt") from exc
         index._positions = positions.astype(np.int64)
         index._nbytes, index._words = hashes.shape[1], _to_words(hashes)
         index._group_starts = group_starts.astype(np.int64)
         index._group_rows = group_rows.astype(np.int64) if len(group_rows) else None
-        bounds = np.r_[0, np.cumsum(lengths)]
-        index._table_keys = [keys[a:b] for a, b in itertools.pairwise(bounds)]
-        index._table_groups = [groups[a:b] for a, b in itertools.pairwise(bounds)]
+        index._table_keys, index._table_groups = keys, groups
         index.key = str(meta.get("key", ""))
         return index
 

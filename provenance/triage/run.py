@@ -142,7 +142,7 @@ def triage(
         stale.unlink(missing_ok=True)
     match_archive, archive_id = _archive_id(archive, add_new)
     exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}"
-                           for suffix in ("", "-wal", "-shm", "-journal", ".idx.npz", ".features"))]
+                           for suffix in ("", "-wal", "-shm", "-journal", ".idx", ".idx.npz", ".features", ".frames"))]
     found = walk(inputs, exclude)
     jobs = jobs or default_jobs()
     with Journal.open(out) as journal:

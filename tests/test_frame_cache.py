@@ -1,0 +1,124 @@
+"""The archive's searchable frames kept beside it (``ARCHIVE.frames``): same frames as SQLite gives,
+rebuilt when the archive changes or the folder is damaged, and checks that answer the same with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from provenance import frame_cache
+from provenance.archive.store import ArchiveStore
+from provenance.cli import cli
+from provenance.fingerprint import fingerprint
+from provenance.frame_cache import frames_from_table, load_frames, open_archive_frames, save_frames, state_key
+from provenance.match import ArchiveFrames
+
+
+def same_frames(a: ArchiveFrames, b: ArchiveFrames) -> bool:
+    """Every field equal, arrays by value."""
+    arrays = all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("item_rows", "times", "pdq"))
+    facts = all(getattr(a, f) == getattr(b, f) for f in ("sha256", "names", "durations", "stills", "boxes_full", "ids"))
+    return arrays and facts
+
+
+@pytest.fixture()
+def archive(tmp_path: Path, mandelbrot_clip: Path) -> Path:
+    path = tmp_path / "cases.sqlite"
+    with ArchiveStore.open(path) as store:
+        store.add(fingerprint(str(mandelbrot_clip)))
+    return path
+
+
+def test_frames_are_kept_and_reopened_as_read(archive: Path) -> None:
+    folder = Path(f"{archive}.frames")
+    with ArchiveStore.open(archive, create=False) as store:
+        first, key = open_archive_frames(store)
+        fresh = frames_from_table(store.frame_table())
+        assert key == state_key(store.archive_id(), store.generation())
+    assert folder.is_dir() and (folder / "key").read_text() == f"{frame_cache.FORMAT}:{key}"
+    assert same_frames(first, fresh) and len(first.pdq) > 0 and first.ids
+    stamp = (folder / "key").stat().st_mtime_ns
+    with ArchiveStore.open(archive, create=False) as store:
+        again, again_key = open_archive_frames(store)
+    assert again_key == key and (folder / "key").stat().st_mtime_ns == stamp  # opened, not rewritten
+    assert isinstance(again.pdq, np.memmap) and same_frames(again, fresh)
+
+
+def test_a_changed_archive_is_read_again(archive: Path, testsrc_clip: Path) -> None:
+    with ArchiveStore.open(archive, create=False) as store:
+        before, old_key = open_archive_frames(store)
+        store.add(fingerprint(str(testsrc_clip)))
+        grown, new_key = open_archive_frames(store)
+        assert new_key != old_key and len(grown.ids) == 2 and len(grown.pdq) > len(before.pdq)
+        assert same_frames(grown, frames_from_table(store.frame_table()))
+        store.remove(grown.sha256[0])
+        shrunk, _ = open_archive_frames(store)
+        assert shrunk.sha256 == grown.sha256[1:]
+        assert same_frames(shrunk, frames_from_table(store.frame_table()))
+
+
+def test_a_damaged_folder_is_rebuilt(archive: Path) -> None:
+    folder = Path(f"{archive}.frames")
+    with ArchiveStore.open(archive, create=False) as store:
+        first, key = open_archive_frames(store)
+        (folder / "pdq.npy").write_bytes(b"not an npy file")
+        assert load_frames(folder, key) is None
+        again, _ = open_archive_frames(store)
+    assert same_frames(again, first) and load_frames(folder, key) is not None
+    (folder / "name_ends.npy").write_bytes((folder / "durations.npy").read_bytes()[:-8])  # a short array
+    assert load_frames(folder, key) is None
+
+
+def test_an_unwritable_folder_still_gives_the_frames(archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(folder: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    monkeypatch.setattr(frame_cache, "save_arrays", refuse)
+    with ArchiveStore.open(archive, create=False) as store:
+        frames, _ = open_archive_frames(store)
+        assert same_frames(frames, frames_from_table(store.frame_table()))
+    assert not Path(f"{archive}.frames").exists()
+
+
+names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    items=st.lists(st.tuples(names, st.floats(0, 1e6, allow_nan=False), st.booleans(), st.booleans()), max_size=6),
+    frames_per_item=st.integers(0, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_frames_round_trip_through_the_folder(tmp_path_factory: pytest.TempPathFactory, items: list,
+                                              frames_per_item: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = len(items) * frames_per_item
+    frames = ArchiveFrames(
+        item_rows=np.repeat(np.arange(len(items), dtype=np.int64), frames_per_item),
+        times=rng.random(n) * 100, pdq=rng.integers(0, 256, (n, 32), dtype=np.uint8),
+        sha256=tuple(f"{rng.integers(0, 2**63):064x}" for _ in items), names=tuple(i[0] for i in items),
+        durations=tuple(i[1] for i in items), stills=tuple(i[2] for i in items),
+        boxes_full=tuple(i[3] for i in items), ids=tuple(int(x) for x in rng.permutation(1000)[: len(items)] + 1))
+    folder = tmp_path_factory.mktemp("frames") / "a.sqlite.frames"
+    save_frames(folder, "id:1:q", frames)
+    back = load_frames(folder, "id:1:q")
+    assert back is not None and same_frames(back, frames)
+    assert load_frames(folder, "id:2:q") is None  # another archive state
+
+
+def test_check_answers_the_same_from_the_kept_frames(tmp_path: Path, mandelbrot_clip: Path, testsrc_clip: Path) -> None:
+    archive = str(tmp_path / "a.sqlite")
+    runner = CliRunner()
+    added = runner.invoke(cli, ["archive", "add", "--archive", archive, str(mandelbrot_clip), str(testsrc_clip)])
+    assert added.exit_code == 0
+    first = runner.invoke(cli, ["check", "--archive", archive, "--json", str(mandelbrot_clip)], catch_exceptions=False)
+    assert Path(f"{archive}.frames", "key").exists()
+    second = runner.invoke(cli, ["check", "--archive", archive, "--json", str(mandelbrot_clip)], catch_exceptions=False)
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert one["matches"] == two["matches"] and one["matches"][0]["verdict"] == "identical"
