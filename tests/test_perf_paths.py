@@ -436,8 +436,10 @@ def test_check_keeps_the_index_beside_the_archive(tmp_path: Path, mandelbrot_cli
     archive = tmp_path / "cases.sqlite"
     with ArchiveStore.open(archive) as store:
         store.add(fingerprint(str(mandelbrot_clip)))
+        Path(f"{archive}.idx.npz").write_bytes(b"an index file of an earlier version")
         frames, search = check_module.archive_frames(store)
         key = f"{store.archive_id()}:{store.generation()}"
+    assert not Path(f"{archive}.idx.npz").exists()  # replaced by the folder
     index_file = Path(f"{archive}.idx")
     assert index_file.is_dir() and SampledBitsIndex.read_key(index_file).startswith(key)
     query = frames.pdq[::7]

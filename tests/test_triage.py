@@ -399,11 +399,13 @@ def test_report_folder_and_archive_inside_the_input_are_not_triaged_and_add_new(
     for result in (first, second):
         assert [Path(r.path).name for r in result.rows] == ["new photo.jpg"]
         skipped = {Path(s.path).name: s.reason for s in result.skipped}
-        # the first run's checks may have left the feature index beside the archive: not evidence either
-        feature_index = skipped.pop("archive.sqlite.features", None)
-        assert feature_index in (None, "the report folder or the archive's feature index: not evidence")
+        # the first run's checks leave the frames, and may leave the feature index, beside the archive:
+        # not evidence either
+        kept = "the report folder or a folder the archive keeps beside it: not evidence"
+        assert skipped.pop("archive.sqlite.features", kept) == kept
+        assert skipped.pop("archive.sqlite.frames", None) == (kept if result is second else None)
         assert skipped == {"archive.sqlite": "the archive or a file of the report folder: not evidence",
-                           "report": "the report folder or the archive's feature index: not evidence"}
+                           "report": kept}
     assert second.analysed == 0 and second.reused == 1
     assert first.added == 1 and first.rows[0].added_to_archive
     with ArchiveStore.open(archive, create=False) as store:  # with the features its one decode made

@@ -206,7 +206,7 @@ def walk(inputs: Sequence[str], exclude: Iterable[str] = ()) -> WalkResult:
         """Walk a folder in name order, unless it was walked already (a link loop)."""
         key = _key(info)
         if key in excluded:
-            skipped.append(Skipped(path, "the report folder or the archive's feature index: not evidence"))
+            skipped.append(Skipped(path, "the report folder or a folder the archive keeps beside it: not evidence"))
             return
         if key in seen_dirs:
             why = "symbolic link loop (to a folder already walked): not followed" if is_link else \

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""What a large archive costs a check before any hash is compared: reading it, or opening what is kept.
+
+    python bench/open.py                       # 100k items (6M frames): about 2 minutes, 1.5 GB
+    python bench/open.py --items 20000
+
+It builds (once, cached in ``--work``, default /tmp/provenance-open) a synthetic SQLite archive of
+``--items`` items of 60 frames with random PDQ hashes, written straight into the archive's tables
+(fingerprinting that many videos would take days), and a 10 s lavfi query clip. Then, in this order:
+
+* **read**: ``ArchiveStore.frame_table`` and the usable frames made from it, what every check did
+  before the frames were kept beside the archive (the baseline);
+* **first open**: ``open_archive_frames`` with no ``ARCHIVE.frames`` folder: the same read, plus
+  writing the folder (what the first check after the archive changed does);
+* **open**: ``open_archive_frames`` again, memory-mapping the folder (what every later check does);
+* ``provenance check --json CLIP`` without an archive (the floor), then ``check --archive`` twice:
+  the first one also builds and keeps the hash index (``ARCHIVE.idx``), the second finds both kept.
+
+Times are wall-clock (median of ``--rounds`` for the in-process steps), the checks' memory their
+peak resident set size. No figure here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FRAMES_PER_ITEM = 60
+
+
+def make_archive(path: Path, items: int) -> None:
+    """A synthetic archive: the real schema, ``items`` items of 60 frames with random PDQ hashes."""
+    from provenance.archive.store import ArchiveStore
+
+    with ArchiveStore.open(path):
+        pass  # creates the schema
+    rng = np.random.default_rng(7)
+    con = sqlite3.connect(path)
+    with con:
+        con.executemany(
+            "INSERT INTO items (id, sha256, name, kind, size, duration, added_at, record) VALUES (?,?,?,?,?,?,?,?)",
+            ((i, f"{i:064x}", f"item{i}.mp4", "video", 1, 30.0, "2026-01-01T00:00:00Z", "{}")
+             for i in range(1, items + 1)))
+        for first in range(1, items + 1, 10_000):
+            ids = range(first, min(first + 10_000, items + 1))
+            pdq = rng.integers(0, 256, (len(ids) * FRAMES_PER_ITEM, 32), dtype=np.uint8)
+            con.executemany(
+                "INSERT INTO frames (item_id, sample, time, phash, pdq, pdq_quality) VALUES (?,?,?,?,?,?)",
+                ((i, s, s / 2, 0, pdq[(i - first) * FRAMES_PER_ITEM + s].tobytes(), 80)
+                 for i in ids for s in range(FRAMES_PER_ITEM)))
+        con.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+    con.close()
+
+
+def make_clip(path: Path) -> None:
+    """A 10 s 640x360 clip from ffmpeg's testsrc2 source."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=640x360:rate=30:duration=10", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    str(path)], check=True)
+
+
+def timed_child(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of one run of ``argv`` (which must succeed), with this checkout
+    first on the import path."""
+    t0 = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):  # 1: check found matches, not a failure
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(argv)}: {err.decode()[-300:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build or take the archive and clip, then time the read, the opens and the checks."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=100_000, help="archived items of 60 frames (default 100000)")
+    ap.add_argument("--rounds", type=int, default=3, help="repeats of the in-process steps (default 3)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/provenance-open"), help="where archive and clip are kept")
+    args = ap.parse_args(argv)
+    if shutil.which("ffmpeg") is None:
+        print("error: ffmpeg must be on PATH (Debian: apt-get install ffmpeg)", file=sys.stderr)
+        return 2
+    from provenance.archive.store import ArchiveStore
+    from provenance.frame_cache import frames_from_table, open_archive_frames
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    archive, clip = args.work / f"archive-{args.items}.sqlite", args.work / "query.mp4"
+    if not archive.exists():
+        print(f"making a synthetic archive of {args.items} items in {archive} (once)", file=sys.stderr)
+        make_archive(archive, args.items)
+    if not clip.exists():
+        make_clip(clip)
+    kept = [Path(f"{archive}.frames"), Path(f"{archive}.idx")]
+    for folder in kept:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def median_of(step: object) -> float:
+        times = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            step()  # type: ignore[operator]
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    with ArchiveStore.open(archive, create=False) as store:
+        read = median_of(lambda: frames_from_table(store.frame_table()))
+        t0 = time.perf_counter()
+        frames, _ = open_archive_frames(store)
+        first_open = time.perf_counter() - t0
+        opened = median_of(lambda: open_archive_frames(store))
+    tool = [sys.executable, "-m", "provenance"]
+    env_check = timed_child([*tool, "check", "--json", str(clip)])
+    first_check = timed_child([*tool, "check", "--archive", str(archive), "--json", str(clip)])
+    later_check = timed_child([*tool, "check", "--archive", str(archive), "--json", str(clip)])
+    print(f"archive: {args.items} items, {len(frames.pdq)} frames, {archive.stat().st_size / 2**20:.0f} MB of SQLite")
+    print(f"  read from SQLite (the baseline)      {read:7.2f} s")
+    print(f"  first open: read + keep the frames   {first_open:7.2f} s")
+    print(f"  open the kept frames                 {opened:7.3f} s   {read / opened:.0f}x faster than reading")
+    print(f"check of a 10 s clip:  no archive {env_check[0]:.2f} s ({env_check[1]:.0f} MB); "
+          f"first against the archive {first_check[0]:.2f} s ({first_check[1]:.0f} MB, builds the hash index); "
+          f"later {later_check[0]:.2f} s ({later_check[1]:.0f} MB): the archive adds "
+          f"{later_check[0] - env_check[0]:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
