@@ -256,7 +256,8 @@ class DescriptorIndex:
                        and all(len(k) == len(r) == len(table.descriptors)
                                for k, r in zip(index.keys, index.rows, strict=True)))
         shape_agrees = index.positions.ndim == 2 and index.positions.shape[0] == tables_for(index.positions.shape[1])
-        return index if sizes_agree and shape_agrees else None
+        # a folder swapped in while this one was opened would mix two archive states: read the key again
+        return index if sizes_agree and shape_agrees and saved_key(folder) == key else None
 
 
 def open_descriptor_index(folder: Path, key: str,

@@ -91,6 +91,8 @@ def load_frames(folder: Path, key: str) -> ArchiveFrames | None:
         shas = tuple(s.decode("ascii") for s in sha256.tolist())
     except UnicodeDecodeError:
         return None
+    if saved_key(folder) != f"{FORMAT}:{key}":  # swapped while it was opened: its files may mix two states
+        return None
     return ArchiveFrames(item_rows=item_rows, times=times, pdq=pdq, sha256=shas, names=names,
                          durations=tuple(durations.tolist()), stills=tuple(stills.tolist()),
                          boxes_full=tuple(boxes_full.tolist()), ids=tuple(ids.tolist()))

@@ -732,7 +732,8 @@ def open_sampled_index(path: str | Path, key: str, hashes: np.ndarray, groups: n
     if SampledBitsIndex.read_key(path) == key:
         try:
             index = SampledBitsIndex.load(path, hashes)
-            if index.same_groups(groups):
+            # the key again: a folder swapped in while this one was opened would mix two states
+            if SampledBitsIndex.read_key(path) == key and index.same_groups(groups):
                 return index
         except ArchiveError:
             pass  # unusable: rebuilt below
