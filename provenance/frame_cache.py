@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from provenance.archive.arrays import load_array, save_arrays, saved_key
+from provenance.archive.migrations import LATEST_VERSION
 from provenance.archive.store import ArchiveStore, FrameTable
 from provenance.match import MIN_QUALITY, ArchiveFrames
 
@@ -26,8 +27,9 @@ FORMAT = "frames-1"
 
 
 def state_key(archive_id: str, generation: int) -> str:
-    """The archive state that the usable frames depend on: its id, generation and the quality floor."""
-    return f"{archive_id}:{generation}:quality>={MIN_QUALITY}"
+    """The archive state that the usable frames depend on: its id, generation and schema version (an
+    upgrade may fill in item facts without a new generation), and the quality floor."""
+    return f"{archive_id}:{generation}:schema{LATEST_VERSION}:quality>={MIN_QUALITY}"
 
 
 def frames_from_table(table: FrameTable) -> ArchiveFrames:
