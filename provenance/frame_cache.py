@@ -100,20 +100,56 @@ def load_frames(folder: Path, key: str) -> ArchiveFrames | None:
                          boxes_full=tuple(boxes_full.tolist()), ids=tuple(ids.tolist()))
 
 
+def _earlier(folder: Path, archive_id: str) -> tuple[ArchiveFrames, int] | None:
+    """The frames kept in ``folder`` for an earlier state of the same archive, and that state's generation."""
+    saved, prefix = saved_key(folder), f"{FORMAT}:{archive_id}:"
+    if saved is None or not saved.startswith(prefix):
+        return None
+    try:
+        generation = int(saved[len(prefix):].split(":", 1)[0])
+    except ValueError:
+        return None
+    key = state_key(archive_id, generation)
+    frames = load_frames(folder, key) if saved == f"{FORMAT}:{key}" else None  # not another schema or floor
+    return (frames, generation) if frames is not None else None
+
+
+def _extended(old: ArchiveFrames, new: ArchiveFrames) -> ArchiveFrames:
+    """The frames of ``old`` followed by those of ``new``, whose items all come after old's."""
+    return ArchiveFrames(
+        item_rows=np.concatenate([old.item_rows, new.item_rows + len(old.ids)]),
+        times=np.concatenate([old.times, new.times]), pdq=np.concatenate([old.pdq, new.pdq]),
+        sha256=old.sha256 + new.sha256, names=old.names + new.names, durations=old.durations + new.durations,
+        stills=old.stills + new.stills, boxes_full=old.boxes_full + new.boxes_full, ids=old.ids + new.ids)
+
+
 def open_archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, str]:
     """The archive's usable frames and the key of the state they were read from.
 
-    From ``ARCHIVE.frames`` when it was saved for the archive's current state; otherwise read from
-    SQLite in one transaction and saved there (unless the folder cannot be written).
+    From ``ARCHIVE.frames`` when it was saved for the archive's current state. When it was saved
+    for an earlier state and no item was removed since, only the items added since are read from
+    SQLite (archived items never change, and new ones get higher ids); otherwise all of them, in
+    one transaction. The result is saved there (unless the folder cannot be written).
     """
     folder = Path(f"{store.path}.frames")
-    key = state_key(store.archive_id(), store.generation())
+    archive_id = store.archive_id()
+    key = state_key(archive_id, store.generation())
     frames = load_frames(folder, key)
     if frames is not None:
         return frames, key
-    table = store.frame_table()
-    frames = frames_from_table(table)
+    frames = None
+    earlier = _earlier(folder, archive_id)
+    if earlier is not None:
+        old, old_generation = earlier
+        table = store.frame_table(after_item=old.ids[-1] if old.ids else 0)
+        # the removal marker and the count are read in the same transaction as the new rows
+        if table.removed_generation <= old_generation and table.earlier_items == len(old.ids):
+            frames = _extended(old, frames_from_table(table))
+    if frames is None:
+        table = store.frame_table()
+        frames = frames_from_table(table)
     key = state_key(table.archive_id, table.generation)  # the state actually read, should it have moved on
     with contextlib.suppress(OSError):  # an archive in a read-only folder works, only slower
         save_frames(folder, key, frames)
+        frames = load_frames(folder, key) or frames  # memory-mapped: the copy read from SQLite can go
     return frames, key

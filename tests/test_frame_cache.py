@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provenance import frame_cache
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, FrameTable
 from provenance.cli import cli
 from provenance.fingerprint import fingerprint
 from provenance.frame_cache import frames_from_table, load_frames, open_archive_frames, save_frames, state_key
@@ -66,11 +66,12 @@ def test_a_changed_archive_is_read_again(archive: Path, testsrc_clip: Path) -> N
 def test_a_damaged_folder_is_rebuilt(archive: Path) -> None:
     folder = Path(f"{archive}.frames")
     with ArchiveStore.open(archive, create=False) as store:
-        first, key = open_archive_frames(store)
+        _, key = open_archive_frames(store)
+        fresh = frames_from_table(store.frame_table())
         (folder / "pdq.npy").write_bytes(b"not an npy file")
         assert load_frames(folder, key) is None
         again, _ = open_archive_frames(store)
-    assert same_frames(again, first) and load_frames(folder, key) is not None
+    assert same_frames(again, fresh) and load_frames(folder, key) is not None
     (folder / "name_ends.npy").write_bytes((folder / "durations.npy").read_bytes()[:-8])  # a short array
     assert load_frames(folder, key) is None
 
@@ -122,3 +123,67 @@ def test_check_answers_the_same_from_the_kept_frames(tmp_path: Path, mandelbrot_
     second = runner.invoke(cli, ["check", "--archive", archive, "--json", str(mandelbrot_clip)], catch_exceptions=False)
     one, two = json.loads(first.stdout), json.loads(second.stdout)
     assert one["matches"] == two["matches"] and one["matches"][0]["verdict"] == "identical"
+
+
+class Reads:
+    """Records the ``after_item`` of every frame-table read of a store (the reads themselves are real)."""
+
+    def __init__(self, store: ArchiveStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.after: list[int] = []
+        read = store.frame_table
+
+        def recorded(after_item: int = 0) -> FrameTable:
+            self.after.append(after_item)
+            return read(after_item)
+
+        monkeypatch.setattr(store, "frame_table", recorded)
+
+
+def test_items_added_since_are_read_alone(archive: Path, testsrc_clip: Path, still_jpeg: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    with ArchiveStore.open(archive, create=False) as store:
+        fresh_read = store.frame_table
+        reads = Reads(store, monkeypatch)
+        open_archive_frames(store)
+        store.add(fingerprint(str(testsrc_clip)))
+        store.add(fingerprint(str(still_jpeg)))
+        grown, key = open_archive_frames(store)
+        assert reads.after == [0, 1]  # everything once, then only the items after item 1
+        assert key == state_key(store.archive_id(), store.generation()) and len(grown.ids) == 3
+        assert same_frames(grown, frames_from_table(fresh_read()))
+        assert grown.stills == (False, False, True)
+
+
+def test_a_removal_makes_the_next_read_whole(archive: Path, testsrc_clip: Path, still_jpeg: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    with ArchiveStore.open(archive, create=False) as store:
+        fresh_read = store.frame_table
+        store.add(fingerprint(str(testsrc_clip)))
+        reads = Reads(store, monkeypatch)
+        before, _ = open_archive_frames(store)
+        store.remove(before.sha256[1])  # the item with the highest id: the next item added takes its id
+        store.add(fingerprint(str(still_jpeg)))
+        after, _ = open_archive_frames(store)
+        assert after.ids == before.ids and after.sha256 != before.sha256
+        assert reads.after[-2:] == [before.ids[-1], 0]  # the removal seen, so read whole
+        assert same_frames(after, frames_from_table(fresh_read()))
+
+
+def test_a_removal_without_its_mark_is_caught_by_the_count(archive: Path, testsrc_clip: Path, still_jpeg: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older version of the tool removed an item without marking it: the count of items before tells."""
+    import sqlite3
+
+    with ArchiveStore.open(archive, create=False) as store:
+        fresh_read = store.frame_table
+        store.add(fingerprint(str(testsrc_clip)))
+        reads = Reads(store, monkeypatch)
+        before, _ = open_archive_frames(store)
+        store.remove(before.sha256[0])
+        with sqlite3.connect(archive) as raw:
+            raw.execute("DELETE FROM meta WHERE key = 'removed_generation'")
+        raw.close()
+        store.add(fingerprint(str(still_jpeg)))
+        after, _ = open_archive_frames(store)
+        assert reads.after[-2:] == [before.ids[-1], 0]
+        assert same_frames(after, frames_from_table(fresh_read())) and len(after.ids) == 2

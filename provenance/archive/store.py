@@ -139,6 +139,8 @@ class FrameTable:
     items: Mapping[int, ItemRef]
     generation: int
     archive_id: str
+    removed_generation: int = 0  # the generation of the last removal (0: none recorded)
+    earlier_items: int = 0  # with ``frame_table(after_item=k)``: the items with ids up to k, not read
 
     def __len__(self) -> int:
         """The number of frames."""
@@ -406,6 +408,9 @@ class ArchiveStore:
                 if found is not None:
                     conn.execute("DELETE FROM items WHERE id = ?", (found[0],))
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+                    # kept copies of the frames (provenance.frame_cache) may be extended only past this
+                    conn.execute("INSERT INTO meta (key, value) SELECT 'removed_generation', value FROM meta "
+                                 "WHERE key = 'generation' ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         except sqlite3.Error as exc:
             raise ArchiveError(f"could not remove {sha256_or_prefix} from {self.path}: {exc}: retry") from exc
         return found is not None
@@ -557,8 +562,10 @@ class ArchiveStore:
         ]
         return np.array([r[0] for r in rows], dtype=np.int64), frames
 
-    def frame_table(self) -> FrameTable:
-        """All archived frames as numpy arrays, with the items they belong to.
+    def frame_table(self, after_item: int = 0) -> FrameTable:
+        """All archived frames as numpy arrays, with the items they belong to; with ``after_item``,
+        only those of the items whose ids are greater (the items added since, when none was removed:
+        new items get ids above every existing one, and archived items never change).
 
         Read in one transaction, so the arrays, the item map and ``generation`` agree even while
         another process is adding. Rows arrive in batches straight into arrays sized from a count,
@@ -567,7 +574,7 @@ class ArchiveStore:
         conn = self._conn
         conn.execute("BEGIN")
         try:
-            (n,) = conn.execute("SELECT COUNT(*) FROM frames").fetchone()
+            (n,) = conn.execute("SELECT COUNT(*) FROM frames WHERE item_id > ?", (after_item,)).fetchone()
             item_ids = np.empty(n, dtype=np.int64)
             samples = np.empty(n, dtype=np.int64)
             times = np.empty(n, dtype=np.float64)
@@ -575,7 +582,8 @@ class ArchiveStore:
             phash = np.empty(n, dtype=np.uint64)
             quality = np.empty(n, dtype=np.int16)
             cursor = conn.execute(
-                "SELECT item_id, sample, time, phash, pdq, pdq_quality FROM frames ORDER BY item_id, sample"
+                "SELECT item_id, sample, time, phash, pdq, pdq_quality FROM frames WHERE item_id > ? "
+                "ORDER BY item_id, sample", (after_item,)
             )
             done = 0
             while batch := cursor.fetchmany(FRAME_BATCH):
@@ -592,13 +600,17 @@ class ArchiveStore:
             items = {
                 int(r[0]): ItemRef(sha256=r[1], name=r[2], duration=float(r[3]), kind=r[4],
                                    content_box=_content_box(r[5]))
-                for r in conn.execute("SELECT id, sha256, name, duration, kind, content_box FROM items")
+                for r in conn.execute("SELECT id, sha256, name, duration, kind, content_box FROM items WHERE id > ?",
+                                      (after_item,))
             }
             generation = self.generation()
             archive_id = self.archive_id()
+            removed = conn.execute("SELECT value FROM meta WHERE key = 'removed_generation'").fetchone()
+            (earlier,) = conn.execute("SELECT COUNT(*) FROM items WHERE id <= ?", (after_item,)).fetchone()
         finally:
             conn.execute("COMMIT")
         arrays = (item_ids, samples, times, pdq, phash, quality)
         for array in arrays:
             array.flags.writeable = False
-        return FrameTable(*arrays, items=items, generation=generation, archive_id=archive_id)
+        return FrameTable(*arrays, items=items, generation=generation, archive_id=archive_id,
+                          removed_generation=int(removed[0]) if removed else 0, earlier_items=int(earlier))
