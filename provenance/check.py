@@ -34,27 +34,30 @@ def utc_now() -> str:
 
 def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
     """The archive's usable frames (kept beside it as ``ARCHIVE.frames``) and a search function over them."""
-    frames, key = open_archive_frames(store)
+    kept = open_archive_frames(store)
     # the index over many frames is kept beside the archive, keyed by the archive state it was built from
     with contextlib.suppress(OSError):
         Path(f"{store.path}.idx.npz").unlink(missing_ok=True)  # where earlier versions kept it, as one file
-    return frames, index_search(frames.pdq, frames.item_rows, Path(f"{store.path}.idx"), key)
+    grown = (kept.grown_from, kept.earlier_rows) if kept.grown_from is not None else None
+    return kept.frames, index_search(kept.frames.pdq, kept.frames.item_rows, Path(f"{store.path}.idx"), kept.key,
+                                     grown)
 
 
 def index_search(pdq: np.ndarray, groups: np.ndarray | None = None, index_file: Path | None = None,
-                 key: str = "") -> SearchFn:
+                 key: str = "", grown_from: tuple[str, int] | None = None) -> SearchFn:
     """A search function over (N, 32) PDQ hashes: an exact numpy scan up to ``LINEAR_SCAN_LIMIT`` frames.
 
     Above it, a ``SampledBitsIndex`` over the items (``groups``) that finds items approximately and
     scans their frames exactly; with ``index_file`` it is loaded from there when built for ``key``, or
-    built and saved there.
+    built and saved there (``grown_from``: the key and row count of an earlier state whose frames are
+    the first rows of these, so an index kept for it needs only the rest added).
     """
     index: LinearIndex | SampledBitsIndex
     if len(pdq) <= LINEAR_SCAN_LIMIT:
         index = LinearIndex()
         index.build(pdq)
     elif index_file is not None and groups is not None:
-        index = open_sampled_index(index_file, key, pdq, groups)
+        index = open_sampled_index(index_file, key, pdq, groups, grown_from=grown_from)
     else:
         index = SampledBitsIndex()
         index.build(pdq, groups)

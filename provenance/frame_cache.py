@@ -13,6 +13,7 @@ only without the shortcut.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +124,18 @@ def _extended(old: ArchiveFrames, new: ArchiveFrames) -> ArchiveFrames:
         stills=old.stills + new.stills, boxes_full=old.boxes_full + new.boxes_full, ids=old.ids + new.ids)
 
 
-def open_archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, str]:
-    """The archive's usable frames and the key of the state they were read from.
+@dataclass(frozen=True)
+class KeptFrames:
+    """The archive's usable frames, the state they were read in, and the state they grew from."""
+
+    frames: ArchiveFrames
+    key: str  # ``state_key`` of the archive state the frames are
+    grown_from: str | None = None  # the key of the earlier state whose frames these extend, if they do
+    earlier_rows: int = 0  # the frames of that state: the first rows of these
+
+
+def open_archive_frames(store: ArchiveStore) -> KeptFrames:
+    """The archive's usable frames, with the key of the state they were read in.
 
     From ``ARCHIVE.frames`` when it was saved for the archive's current state. When it was saved
     for an earlier state and no item was removed since, only the items added since are read from
@@ -136,8 +147,8 @@ def open_archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, str]:
     key = state_key(archive_id, store.generation())
     frames = load_frames(folder, key)
     if frames is not None:
-        return frames, key
-    frames = None
+        return KeptFrames(frames, key)
+    frames, grown_from, earlier_rows = None, None, 0
     earlier = _earlier(folder, archive_id)
     if earlier is not None:
         old, old_generation = earlier
@@ -145,6 +156,7 @@ def open_archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, str]:
         # the removal marker and the count are read in the same transaction as the new rows
         if table.removed_generation <= old_generation and table.earlier_items == len(old.ids):
             frames = _extended(old, frames_from_table(table))
+            grown_from, earlier_rows = state_key(archive_id, old_generation), len(old.pdq)
     if frames is None:
         table = store.frame_table()
         frames = frames_from_table(table)
@@ -152,4 +164,4 @@ def open_archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, str]:
     with contextlib.suppress(OSError):  # an archive in a read-only folder works, only slower
         save_frames(folder, key, frames)
         frames = load_frames(folder, key) or frames  # memory-mapped: the copy read from SQLite can go
-    return frames, key
+    return KeptFrames(frames, key, grown_from, earlier_rows)

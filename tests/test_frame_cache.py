@@ -38,27 +38,36 @@ def archive(tmp_path: Path, mandelbrot_clip: Path) -> Path:
 def test_frames_are_kept_and_reopened_as_read(archive: Path) -> None:
     folder = Path(f"{archive}.frames")
     with ArchiveStore.open(archive, create=False) as store:
-        first, key = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        first = kept.frames
+        key = kept.key
         fresh = frames_from_table(store.frame_table())
         assert key == state_key(store.archive_id(), store.generation())
     assert folder.is_dir() and (folder / "key").read_text() == f"{frame_cache.FORMAT}:{key}"
     assert same_frames(first, fresh) and len(first.pdq) > 0 and first.ids
     stamp = (folder / "key").stat().st_mtime_ns
     with ArchiveStore.open(archive, create=False) as store:
-        again, again_key = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        again = kept.frames
+        again_key = kept.key
     assert again_key == key and (folder / "key").stat().st_mtime_ns == stamp  # opened, not rewritten
     assert isinstance(again.pdq, np.memmap) and same_frames(again, fresh)
 
 
 def test_a_changed_archive_is_read_again(archive: Path, testsrc_clip: Path) -> None:
     with ArchiveStore.open(archive, create=False) as store:
-        before, old_key = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        before = kept.frames
+        old_key = kept.key
         store.add(fingerprint(str(testsrc_clip)))
-        grown, new_key = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        grown = kept.frames
+        new_key = kept.key
         assert new_key != old_key and len(grown.ids) == 2 and len(grown.pdq) > len(before.pdq)
         assert same_frames(grown, frames_from_table(store.frame_table()))
         store.remove(grown.sha256[0])
-        shrunk, _ = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        shrunk = kept.frames
         assert shrunk.sha256 == grown.sha256[1:]
         assert same_frames(shrunk, frames_from_table(store.frame_table()))
 
@@ -66,11 +75,13 @@ def test_a_changed_archive_is_read_again(archive: Path, testsrc_clip: Path) -> N
 def test_a_damaged_folder_is_rebuilt(archive: Path) -> None:
     folder = Path(f"{archive}.frames")
     with ArchiveStore.open(archive, create=False) as store:
-        _, key = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        key = kept.key
         fresh = frames_from_table(store.frame_table())
         (folder / "pdq.npy").write_bytes(b"not an npy file")
         assert load_frames(folder, key) is None
-        again, _ = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        again = kept.frames
     assert same_frames(again, fresh) and load_frames(folder, key) is not None
     (folder / "name_ends.npy").write_bytes((folder / "durations.npy").read_bytes()[:-8])  # a short array
     assert load_frames(folder, key) is None
@@ -82,7 +93,8 @@ def test_an_unwritable_folder_still_gives_the_frames(archive: Path, monkeypatch:
 
     monkeypatch.setattr(frame_cache, "save_arrays", refuse)
     with ArchiveStore.open(archive, create=False) as store:
-        frames, _ = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        frames = kept.frames
         assert same_frames(frames, frames_from_table(store.frame_table()))
     assert not Path(f"{archive}.frames").exists()
 
@@ -147,7 +159,9 @@ def test_items_added_since_are_read_alone(archive: Path, testsrc_clip: Path, sti
         open_archive_frames(store)
         store.add(fingerprint(str(testsrc_clip)))
         store.add(fingerprint(str(still_jpeg)))
-        grown, key = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        grown = kept.frames
+        key = kept.key
         assert reads.after == [0, 1]  # everything once, then only the items after item 1
         assert key == state_key(store.archive_id(), store.generation()) and len(grown.ids) == 3
         assert same_frames(grown, frames_from_table(fresh_read()))
@@ -160,10 +174,12 @@ def test_a_removal_makes_the_next_read_whole(archive: Path, testsrc_clip: Path, 
         fresh_read = store.frame_table
         store.add(fingerprint(str(testsrc_clip)))
         reads = Reads(store, monkeypatch)
-        before, _ = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        before = kept.frames
         store.remove(before.sha256[1])  # the item with the highest id: the next item added takes its id
         store.add(fingerprint(str(still_jpeg)))
-        after, _ = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        after = kept.frames
         assert after.ids == before.ids and after.sha256 != before.sha256
         assert reads.after[-2:] == [before.ids[-1], 0]  # the removal seen, so read whole
         assert same_frames(after, frames_from_table(fresh_read()))
@@ -178,12 +194,14 @@ def test_a_removal_without_its_mark_is_caught_by_the_count(archive: Path, testsr
         fresh_read = store.frame_table
         store.add(fingerprint(str(testsrc_clip)))
         reads = Reads(store, monkeypatch)
-        before, _ = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        before = kept.frames
         store.remove(before.sha256[0])
         with sqlite3.connect(archive) as raw:
             raw.execute("DELETE FROM meta WHERE key = 'removed_generation'")
         raw.close()
         store.add(fingerprint(str(still_jpeg)))
-        after, _ = open_archive_frames(store)
+        kept = open_archive_frames(store)
+        after = kept.frames
         assert reads.after[-2:] == [before.ids[-1], 0]
         assert same_frames(after, frames_from_table(fresh_read())) and len(after.ids) == 2

@@ -413,6 +413,51 @@ def test_open_sampled_index_detects_stale_and_damaged_files(tmp_path: Path) -> N
     assert SampledBitsIndex.read_key(path) == "id:3"
 
 
+def same_tables(a: SampledBitsIndex, b: SampledBitsIndex) -> bool:
+    """The two indexes hold the same tables and group map."""
+    return (len(a) == len(b) and np.array_equal(a._group_starts, b._group_starts)
+            and all(np.array_equal(x, y) for x, y in zip(a._table_keys, b._table_keys, strict=True))
+            and all(np.array_equal(x, y) for x, y in zip(a._table_groups, b._table_groups, strict=True)))
+
+
+def test_extending_an_index_gives_the_tables_a_build_gives() -> None:
+    refs, groups, queries = planted(seed=8, items=200)
+    first = 120 * 20  # the first 120 items are indexed, then the other 80 are added
+    grown = SampledBitsIndex()
+    grown.build(refs[:first], groups[:first])
+    assert grown.extend(refs, groups)
+    fresh = SampledBitsIndex()
+    fresh.build(refs, groups)
+    assert same_tables(grown, fresh)
+    assert pairs(grown.search(queries, 64)) == pairs(fresh.search(queries, 64))
+
+
+def test_an_index_is_not_extended_across_an_old_group_or_out_of_order() -> None:
+    refs, groups, _ = planted(seed=9, items=50)
+    index = SampledBitsIndex()
+    index.build(refs[:510], groups[:510])  # item 25 is cut after 10 of its 20 frames
+    before = [t.copy() for t in index._table_keys]
+    assert not index.extend(refs, groups)  # its other frames would continue an indexed group
+    shuffled = SampledBitsIndex()
+    shuffled.build(refs[:500], groups[:500])
+    assert not shuffled.extend(refs, groups[::-1].copy())
+    assert all(np.array_equal(a, b) for a, b in zip(before, index._table_keys, strict=True)) and len(index) == 510
+
+
+def test_open_sampled_index_adds_to_the_index_of_an_earlier_state(tmp_path: Path) -> None:
+    refs, groups, _ = planted(seed=10, items=100)
+    path = tmp_path / "a.sqlite.idx"
+    open_sampled_index(path, "id:1", refs[:1200], groups[:1200])
+    grown = open_sampled_index(path, "id:2", refs, groups, grown_from=("id:1", 1200))
+    fresh = SampledBitsIndex()
+    fresh.build(refs, groups)
+    assert same_tables(grown, fresh) and SampledBitsIndex.read_key(path) == "id:2"
+    assert same_tables(SampledBitsIndex.load(path, refs), fresh)
+    # an index kept for a state other than the one named is no help: built afresh (same tables either way)
+    rebuilt = open_sampled_index(path, "id:3", refs, groups, grown_from=("id:1", 1200))
+    assert same_tables(rebuilt, fresh) and SampledBitsIndex.read_key(path) == "id:3"
+
+
 def test_open_sampled_index_when_the_file_cannot_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read-only folder (or a full disk): the index is still built and used, only not kept."""
     from provenance.archive import index as index_module
@@ -453,7 +498,9 @@ def test_check_keeps_the_index_beside_the_archive(tmp_path: Path, mandelbrot_cli
         store.add(fingerprint(str(testsrc_clip)))  # a new generation: the next check rebuilds the index
         frames, _ = check_module.archive_frames(store)
         assert SampledBitsIndex.read_key(index_file).startswith(f"{store.archive_id()}:{store.generation()}:")
-        assert len(SampledBitsIndex.load(index_file, frames.pdq)) == len(frames.pdq)
+        fresh = SampledBitsIndex()  # the kept index grew by the new item's frames: as if built afresh
+        fresh.build(frames.pdq, frames.item_rows)
+        assert same_tables(SampledBitsIndex.load(index_file, frames.pdq), fresh) and len(fresh) == len(frames.pdq)
 
 
 # ---------------------------------------------------------------- start-up

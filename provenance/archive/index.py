@@ -520,6 +520,44 @@ class SampledBitsIndex:
             self._table_keys.append(pairs.astype(np.uint32))
             del pairs  # else it lives on while the next table is merged
 
+    def extend(self, hashes: np.ndarray, groups: np.ndarray) -> bool:
+        """Index ``hashes[len(self):]`` too, whose ``groups`` come after every group already indexed.
+
+        ``hashes`` and ``groups`` are the whole references: their first ``len(self)`` rows are the
+        ones the index holds. Each table's new (key, group) pairs are merged into its sorted pairs,
+        so the tables are exactly those a fresh ``build`` gives, at a fraction of the work. Returns
+        False, changing nothing, when the rows are not laid out that way (groups out of order, or
+        an old group continued in the new rows); ``build`` is then the way.
+        """
+        hashes = _check_hashes(hashes, "reference hashes", self._nbytes)
+        group_of = _group_ids(groups)
+        n, old = hashes.shape[0], len(self)
+        if self._nbytes is None or self._group_rows is not None or group_of.shape != (n,) or n < old:
+            return False
+        starts, rows, _ = _group_map(group_of, n)
+        known = len(self._group_starts)
+        if rows is not None or len(starts) < known or not np.array_equal(starts[:known], self._group_starts):
+            return False
+        if n == old:
+            return True
+        keys = self._keys(hashes[old:])
+        dense = _dense_groups(starts, None, old, n)
+        for t in range(self.tables):
+            new = keys[t].astype(np.uint64)
+            new <<= np.uint64(32)
+            new |= dense
+            pairs = self._table_keys[t].astype(np.uint64)
+            pairs <<= np.uint64(32)
+            pairs |= self._table_groups[t]
+            pairs = np.concatenate([pairs, np.sort(new)])
+            pairs.sort(kind="stable")  # two sorted runs: one merge
+            pairs = _distinct_sorted(pairs)
+            self._table_groups[t] = pairs.astype(np.uint32)
+            pairs >>= np.uint64(32)
+            self._table_keys[t] = pairs.astype(np.uint32)
+        self._words, self._group_starts = _to_words(hashes), starts
+        return True
+
     def _table_pairs(self, hashes: np.ndarray, dense: np.ndarray | None) -> list[np.ndarray]:
         """Per table, one buffer of sorted runs: for each block of ``_KEY_CHUNK`` references, its distinct pairs.
 
@@ -722,23 +760,29 @@ def _distinct_sorted(values: np.ndarray) -> np.ndarray:
 
 
 def open_sampled_index(path: str | Path, key: str, hashes: np.ndarray, groups: np.ndarray,
-                       **options: int) -> SampledBitsIndex:
+                       grown_from: tuple[str, int] | None = None, **options: int) -> SampledBitsIndex:
     """The persisted ``SampledBitsIndex`` at ``path`` if it was built for ``key``, else a new one, saved there.
 
     ``key`` names the state of the references (e.g. archive id and generation): a file with another
-    key is stale and is rebuilt. The file is replaced atomically; when it cannot be written (a
-    read-only folder), the index is still returned, only not kept.
+    key is stale and is rebuilt, unless it was built for ``grown_from``'s key, the state whose
+    references are the first ``grown_from[1]`` rows of these: then only the rest are added. The file
+    is replaced atomically; when it cannot be written (a read-only folder), the index is still
+    returned, only not kept.
     """
-    if SampledBitsIndex.read_key(path) == key:
-        try:
-            index = SampledBitsIndex.load(path, hashes)
+    saved = SampledBitsIndex.read_key(path)
+    wanted = {key: len(hashes), **({grown_from[0]: grown_from[1]} if grown_from else {})}
+    index = None
+    if saved in wanted:
+        with contextlib.suppress(ArchiveError):  # unusable: rebuilt below
+            found = SampledBitsIndex.load(path, hashes[: wanted[saved]])
             # the key again: a folder swapped in while this one was opened would mix two states
-            if SampledBitsIndex.read_key(path) == key and index.same_groups(groups):
-                return index
-        except ArchiveError:
-            pass  # unusable: rebuilt below
-    index = SampledBitsIndex(**options)
-    index.build(hashes, groups)
+            if SampledBitsIndex.read_key(path) == saved and found.same_groups(groups[: wanted[saved]]):
+                if saved == key:
+                    return found
+                index = found if found.extend(hashes, groups) else None
+    if index is None:
+        index = SampledBitsIndex(**options)
+        index.build(hashes, groups)
     index.key = key
     with contextlib.suppress(OSError):  # an index that cannot be kept is rebuilt next time, same results
         index.save(path)
