@@ -14,7 +14,12 @@ It builds (once, cached in ``--work``, default /tmp/provenance-open) a synthetic
   writing the folder (what the first check after the archive changed does);
 * **open**: ``open_archive_frames`` again, memory-mapping the folder (what every later check does);
 * ``provenance check --json CLIP`` without an archive (the floor), then ``check --archive`` twice:
-  the first one also builds and keeps the hash index (``ARCHIVE.idx``), the second finds both kept.
+  the first one also builds and keeps the hash index (``ARCHIVE.idx``), the second finds both kept;
+* ``provenance archive add`` of another 10 s clip, then ``check --archive`` twice: the first one
+  adds the new item's frames to the kept frames and index, the second finds them kept; then, with
+  both folders deleted, ``check --archive`` once more: everything read and built afresh, what the
+  first check after any change cost before the kept folders could grow (the baseline for the
+  growing). The added clip is removed again at the end.
 
 Times are wall-clock (median of ``--rounds`` for the in-process steps), the checks' memory their
 peak resident set size. No figure here is asserted by the tests.
@@ -23,6 +28,7 @@ peak resident set size. No figure here is asserted by the tests.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -63,10 +69,10 @@ def make_archive(path: Path, items: int) -> None:
     con.close()
 
 
-def make_clip(path: Path) -> None:
-    """A 10 s 640x360 clip from ffmpeg's testsrc2 source."""
+def make_clip(path: Path, source: str = "testsrc2") -> None:
+    """A 10 s 640x360 clip from one of ffmpeg's lavfi sources."""
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
-                    "testsrc2=size=640x360:rate=30:duration=10", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    f"{source}=size=640x360:rate=30", "-t", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                     str(path)], check=True)
 
 
@@ -100,12 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     from provenance.frame_cache import frames_from_table, open_archive_frames
 
     args.work.mkdir(parents=True, exist_ok=True)
-    archive, clip = args.work / f"archive-{args.items}.sqlite", args.work / "query.mp4"
+    archive, clip, extra = args.work / f"archive-{args.items}.sqlite", args.work / "query.mp4", args.work / "added.mp4"
     if not archive.exists():
         print(f"making a synthetic archive of {args.items} items in {archive} (once)", file=sys.stderr)
         make_archive(archive, args.items)
-    if not clip.exists():
-        make_clip(clip)
+    for path, source in ((clip, "testsrc2"), (extra, "mandelbrot")):
+        if not path.exists():
+            make_clip(path, source)
     kept = [Path(f"{archive}.frames"), Path(f"{archive}.idx")]
     for folder in kept:
         shutil.rmtree(folder, ignore_errors=True)
@@ -128,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     env_check = timed_child([*tool, "check", "--json", str(clip)])
     first_check = timed_child([*tool, "check", "--archive", str(archive), "--json", str(clip)])
     later_check = timed_child([*tool, "check", "--archive", str(archive), "--json", str(clip)])
+    timed_child([*tool, "archive", "add", "--archive", str(archive), str(extra)])
+    grown_check = timed_child([*tool, "check", "--archive", str(archive), "--json", str(clip)])
+    grown_later = timed_child([*tool, "check", "--archive", str(archive), "--json", str(clip)])
+    for folder in kept:
+        shutil.rmtree(folder, ignore_errors=True)
+    afresh_check = timed_child([*tool, "check", "--archive", str(archive), "--json", str(clip)])
+    with ArchiveStore.open(archive, create=False) as store:
+        store.remove(hashlib.sha256(extra.read_bytes()).hexdigest())
     print(f"archive: {args.items} items, {len(frames.pdq)} frames, {archive.stat().st_size / 2**20:.0f} MB of SQLite")
     print(f"  read from SQLite (the baseline)      {read:7.2f} s")
     print(f"  first open: read + keep the frames   {first_open:7.2f} s")
@@ -136,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
           f"first against the archive {first_check[0]:.2f} s ({first_check[1]:.0f} MB, builds the hash index); "
           f"later {later_check[0]:.2f} s ({later_check[1]:.0f} MB): the archive adds "
           f"{later_check[0] - env_check[0]:.2f} s")
+    print(f"after adding one item: first check {grown_check[0]:.2f} s ({grown_check[1]:.0f} MB, grows the kept "
+          f"frames and index), later {grown_later[0]:.2f} s; with nothing kept {afresh_check[0]:.2f} s "
+          f"({afresh_check[1]:.0f} MB): growing is {afresh_check[0] / grown_check[0]:.1f}x faster")
     return 0
 
 
