@@ -83,8 +83,8 @@ def load_frames(folder: Path, key: str) -> ArchiveFrames | None:
         name_bytes = bytes(load_array(folder, "name_bytes"))
     except (OSError, ValueError):
         return None
-    items = len(ids)
-    if not (item_rows.shape == times.shape == pdq.shape[:1] and pdq.shape[1:] == (32,)
+    items = len(sha256)  # ids may be empty: frames made from fingerprints have no archive ids
+    if not (item_rows.shape == times.shape == pdq.shape[:1] and pdq.shape[1:] == (32,) and len(ids) in (0, items)
             and sha256.shape == durations.shape == stills.shape == boxes_full.shape == name_ends.shape == (items,)
             and (items == 0 or int(name_ends[-1]) == len(name_bytes))):
         return None

@@ -9,7 +9,8 @@ copy lands with the original. A compilation that only contains parts of another 
 joined to it (it would chain unrelated clips together); the overlap is kept as a ``Link``.
 
 The matching is the costly part and each content's is independent, so the pool runs it
-(``pool.cluster_in_pool``): the batch's frames go to the workers once, as an ``.npz`` file.
+(``pool.cluster_in_pool``): the batch's frames go to the workers once, as a folder of ``.npy``
+files that each worker opens memory-mapped (``frame_cache.save_frames``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from provenance import frame_cache
 from provenance.check import frames_from_fingerprints, index_search
 from provenance.match import ArchiveFrames, SearchFn, match_fingerprint
 from provenance.model import Fingerprint, Match, Sighting
@@ -65,23 +67,19 @@ def batch_frames(archive_fps: Sequence[Fingerprint]) -> ArchiveFrames:
     return frames_from_fingerprints(archive_fps)[0]
 
 
-def save_frames(frames: ArchiveFrames, path: Path) -> None:
-    """Write ``frames`` to an ``.npz`` file (no pickles), for worker processes to load."""
-    with open(path, "wb") as handle:
-        np.savez(handle, item_rows=frames.item_rows, times=frames.times, pdq=frames.pdq,
-                 sha256=np.array(frames.sha256, dtype=str), names=np.array(frames.names, dtype=str),
-                 durations=np.array(frames.durations, dtype=np.float64), stills=np.array(frames.stills, dtype=bool),
-                 boxes_full=np.array(frames.boxes_full, dtype=bool))
+SCRATCH_KEY = "batch"  # the batch's frames folder is made and read within one run: no archive state to name
 
 
-def load_frames(path: str | Path) -> tuple[ArchiveFrames, SearchFn]:
-    """Read frames written by ``save_frames``, with a search function over them."""
-    with np.load(path, allow_pickle=False) as data:
-        frames = ArchiveFrames(
-            item_rows=data["item_rows"], times=data["times"], pdq=data["pdq"],
-            sha256=tuple(str(x) for x in data["sha256"]), names=tuple(str(x) for x in data["names"]),
-            durations=tuple(float(x) for x in data["durations"]), stills=tuple(bool(x) for x in data["stills"]),
-            boxes_full=tuple(bool(x) for x in data["boxes_full"]))
+def save_frames(frames: ArchiveFrames, folder: Path) -> None:
+    """Write ``frames`` to ``folder`` as the archive's kept frames are written, for worker processes to open."""
+    frame_cache.save_frames(folder, SCRATCH_KEY, frames)
+
+
+def load_frames(folder: str | Path) -> tuple[ArchiveFrames, SearchFn]:
+    """Open frames written by ``save_frames`` (memory-mapped), with a search function over them."""
+    frames = frame_cache.load_frames(Path(folder), SCRATCH_KEY)
+    if frames is None:
+        raise OSError(f"the batch's frames in {folder} are missing or damaged")
     return frames, index_search(frames.pdq)
 
 

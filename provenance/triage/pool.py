@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -271,7 +272,7 @@ def cluster_in_pool(pool: WorkerPool, scratch: Path, archive_fps: Sequence[Finge
                     queries: Sequence[Fingerprint], variants: Sequence[np.ndarray | None]) -> Clustering:
     """``cluster.cluster_contents``, with the matching spread over the pool's processes.
 
-    The batch's frames are written once to ``scratch`` (a file in the report folder, removed after);
+    The batch's frames are written once to ``scratch`` (a folder in the report folder, removed after);
     each task matches one content against them. If a worker dies, the parent does it all itself.
     """
     if pool.jobs == 1 or len(archive_fps) < MIN_CONTENTS_PER_JOB * pool.jobs:
@@ -285,7 +286,7 @@ def cluster_in_pool(pool: WorkerPool, scratch: Path, archive_fps: Sequence[Finge
         pool.restart()
         return cluster_contents(archive_fps, queries, variants)
     finally:
-        scratch.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return group([fp.identity.sha256 for fp in archive_fps], links)
 
 

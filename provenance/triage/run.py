@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -138,8 +139,11 @@ def triage(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out_dir}: not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".cluster-frames-*.npz"):  # left by a run killed while clustering
-        stale.unlink(missing_ok=True)
+    for stale in out.glob(".cluster-frames-*"):  # left by a run killed while clustering
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)  # the single file of earlier versions
     match_archive, archive_id = _archive_id(archive, add_new)
     exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}"
                            for suffix in ("", "-wal", "-shm", "-journal", ".idx", ".idx.npz", ".features", ".frames"))]
@@ -152,7 +156,7 @@ def triage(
             with WorkerPool(jobs) as pool:
                 outcome = run_pool(found.candidates, journal, run_id, match_archive, pool, progress, add_new)
                 contents = _contents(journal, outcome.hashed, outcome.results)
-                scratch = out / f".cluster-frames-{os.getpid()}.npz"
+                scratch = out / f".cluster-frames-{os.getpid()}"
                 assembled = assemble(found.candidates, outcome.hashed, contents,
                                      functools.partial(cluster_in_pool, pool, scratch))
         except KeyboardInterrupt:
