@@ -8,6 +8,7 @@ item are cut away before hashing, so a padded copy hashes like its source.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from provenance import __version__
 from provenance.borders import border_runs, crop_frames
 from provenance.features import FEATURE_FPS, FrameFeatures, extract, feature_size
-from provenance.frames import SideOutput, decode_frames
+from provenance.frames import DecodedFrames, SideOutput, decode_frames
 from provenance.hashing.pdq import pdq_batch, pdq_bytes_to_hex
 from provenance.hashing.phash import phash_batch, phash_to_hex
 from provenance.identity import file_identity, validate_input_path
@@ -104,38 +105,17 @@ def analyse(path: str, params: SamplingParams | None = None,
     """
     params = params or SamplingParams()
     abs_path = validate_input_path(path)
-    identity = file_identity(abs_path)
-    metadata = probe(abs_path)
-    size = params.work_size
-    still = metadata.kind == "still"
     if features not in FEATURE_MODES:
         raise ValueError(f"features must be one of {FEATURE_MODES}")
-    collector = _FeatureCollector(features, metadata.duration, still)
-    side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
-            if features != "none" else None)
-    if still:
-        decoded = decode_frames(abs_path, fps=None, width=size, height=size, max_frames=1, side=side)
-        times = np.zeros(1)
-        duration = 0.0
-    else:
-        total = metadata.duration
-
-        def report(seconds: float) -> None:
-            if progress is not None:
-                progress(seconds, total)
-
-        decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
-                                progress=report if progress else None, side=side,
-                                keyframes_only=params.keyframes_only)
-        if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
-            params = replace(params, keyframes_only=False)  # the record says how it was really sampled
-            collector.reset()
-            decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
-                                    progress=report if progress else None, side=side)
-        times = decoded.times
-        duration = len(times) / params.fps
-        if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
-            duration = max(float(times[-1]), float(metadata.duration or 0.0))
+    # The file's hashes are a read of every byte: a thread computes them while ffmpeg decodes.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as hashing:
+        identity_job = hashing.submit(file_identity, abs_path)
+        metadata = probe(abs_path)
+        collector = _FeatureCollector(features, metadata.duration, metadata.kind == "still")
+        decoded, params, duration = _sample(abs_path, metadata, params, collector, progress)
+        identity = identity_job.result()
+    still = metadata.kind == "still"
+    times = decoded.times if not still else np.zeros(1)
     gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation
     warnings = decode_warnings(metadata, duration if not still else 0.0, decoded.errors, decoded.exit_code)
     runs = border_runs(gray, params.fps, still=still)
@@ -169,6 +149,34 @@ def analyse(path: str, params: SamplingParams | None = None,
     side_times = decoded.side_times if decoded.side_times is not None else np.zeros(0)
     normal, mirrored = collector.results(side_times)
     return Analysis(fp, dihedral, normal, mirrored)
+
+
+def _sample(abs_path: str, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
+            progress: Callable[[float, float | None], None] | None) -> tuple[DecodedFrames, SamplingParams, float]:
+    """Decode the working frames (and feed the collector): the frames, the sampling really used (fast mode
+    falls back to the usual rate on a clip of few keyframes) and the duration they cover."""
+    size = params.work_size
+    side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
+            if collector.mode != "none" else None)
+    if metadata.kind == "still":
+        return decode_frames(abs_path, fps=None, width=size, height=size, max_frames=1, side=side), params, 0.0
+    total = metadata.duration
+
+    def report(seconds: float) -> None:
+        if progress is not None:
+            progress(seconds, total)
+
+    decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
+                            progress=report if progress else None, side=side, keyframes_only=params.keyframes_only)
+    if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
+        params = replace(params, keyframes_only=False)  # the record says how it was really sampled
+        collector.reset()
+        decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
+                                progress=report if progress else None, side=side)
+    duration = len(decoded.times) / params.fps
+    if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
+        duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))
+    return decoded, params, duration
 
 
 class _FeatureCollector:
