@@ -21,8 +21,10 @@ It builds (once, cached in ``--work``, default /tmp/provenance-open) a synthetic
   first check after any change cost before the kept folders could grow (the baseline for the
   growing). The added clip is removed again at the end.
 
-Times are wall-clock (median of ``--rounds`` for the in-process steps), the checks' memory their
-peak resident set size. No figure here is asserted by the tests.
+Times are wall-clock (median of ``--rounds`` for the in-process steps). A check's memory is given
+twice: its peak resident set, which counts the pages of the memory-mapped folders (page cache,
+shared and reclaimable), and its own (anonymous) memory, sampled every 10 ms. No figure here is
+asserted by the tests.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,24 +82,45 @@ def make_clip(path: Path, source: str = "testsrc2") -> None:
 LAUNCHER = """
 import resource, subprocess, sys, time
 t0 = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL).returncode
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+anon = 0
+while child.poll() is None:
+    try:
+        with open(f"/proc/{child.pid}/status") as status:
+            anon = max([anon] + [int(line.split()[1]) for line in status if line.startswith("RssAnon:")])
+    except OSError:
+        pass
+    time.sleep(0.01)
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, anon, child.returncode)
 """
-"""Runs a command and prints its wall seconds, peak resident KB and exit code. A child's peak counts
-the memory of the process it was forked from, so the tool is started from this small process, not
-from the benchmark holding millions of frames."""
+"""Runs a command and prints its wall seconds, peak resident KB, largest sampled anonymous KB and exit
+code. A child's peak counts the memory of the process it was forked from, so the tool is started
+from this small process, not from the benchmark holding millions of frames. The resident peak
+includes the pages of memory-mapped files, which are the page cache's (shared, dropped under memory
+pressure); RssAnon, sampled every 10 ms from /proc, is the process's own memory."""
 
 
-def timed_child(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of one run of ``argv`` (which must succeed), with this checkout
-    first on the import path."""
+@dataclass(frozen=True)
+class Run:
+    """One timed run of the tool."""
+
+    seconds: float
+    peak_mb: float  # resident set, memory-mapped file pages included
+    own_mb: float  # anonymous memory (sampled): what the process itself needs
+
+    def __str__(self) -> str:
+        return f"{self.seconds:.2f} s ({self.peak_mb:.0f} MB resident, {self.own_mb:.0f} MB its own)"
+
+
+def timed_child(argv: list[str]) -> Run:
+    """One run of ``argv`` (which must succeed), with this checkout first on the import path."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL)
-    seconds, peak_kb, code = proc.stdout.split()
+    seconds, peak_kb, anon_kb, code = proc.stdout.split()
     if int(code) not in (0, 1):  # 1: check found matches, not a failure
         raise SystemExit(f"failed ({code}): {' '.join(argv)}: {proc.stderr[-300:]}")
-    return float(seconds), int(peak_kb) / 1024
+    return Run(float(seconds), int(peak_kb) / 1024, int(anon_kb) / 1024)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,13 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  read from SQLite (the baseline)      {read:7.2f} s")
     print(f"  first open: read + keep the frames   {first_open:7.2f} s")
     print(f"  open the kept frames                 {opened:7.3f} s   {read / opened:.0f}x faster than reading")
-    print(f"check of a 10 s clip:  no archive {env_check[0]:.2f} s ({env_check[1]:.0f} MB); "
-          f"first against the archive {first_check[0]:.2f} s ({first_check[1]:.0f} MB, builds the hash index); "
-          f"later {later_check[0]:.2f} s ({later_check[1]:.0f} MB): the archive adds "
-          f"{later_check[0] - env_check[0]:.2f} s")
-    print(f"after adding one item: first check {grown_check[0]:.2f} s ({grown_check[1]:.0f} MB, grows the kept "
-          f"frames and index), later {grown_later[0]:.2f} s; with nothing kept {afresh_check[0]:.2f} s "
-          f"({afresh_check[1]:.0f} MB): growing is {afresh_check[0] / grown_check[0]:.1f}x faster")
+    print(f"check of a 10 s clip: no archive {env_check}")
+    print(f"  first against the archive {first_check} (builds the hash index)")
+    print(f"  later {later_check}: the archive adds {later_check.seconds - env_check.seconds:.2f} s")
+    print(f"after adding one item: first check {grown_check} (grows the kept frames and index)")
+    print(f"  later {grown_later}")
+    print(f"  with nothing kept {afresh_check}: growing is {afresh_check.seconds / grown_check.seconds:.1f}x faster")
     return 0
 
 
