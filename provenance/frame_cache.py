@@ -1,14 +1,13 @@
 """The archive's searchable frames, kept beside it as the folder ``ARCHIVE.frames``.
 
 Reading every frame row out of SQLite costs about 2 s per million frames, and decoding the items'
-facts more: at 100,000 archived videos (6 million frames) every check spent 14 s there before it
-compared a single hash. So ``archive_frames`` keeps what matching reads (each usable frame's item
-number, time and PDQ hash, and each item's id, SHA-256, name, duration, kind and picture box) as
-``.npy`` files tagged with the archive's id and generation (``provenance.archive.arrays``). A check
-opens them memory-mapped; the first check after the archive changed reads SQLite once and rewrites
-the folder. Deleting the folder is always safe, and an archive in a read-only folder still works,
-only without the shortcut.
-"""
+facts more: at 100,000 archived videos (6 million frames) every check spent 10-14 s there before it
+compared a single hash. So ``open_archive_frames`` keeps what matching reads (each usable frame's
+item number, time and PDQ hash, and each item's id, SHA-256, name, duration, kind and picture box)
+as ``.npy`` files tagged with the archive's id, generation and schema (``provenance.archive.arrays``).
+A check opens them memory-mapped. The first check after items were added reads only theirs and
+rewrites the folder; after a removal it reads everything again. Deleting the folder is always safe,
+and an archive in a read-only folder still works, only without the shortcut."""
 
 from __future__ import annotations
 

@@ -442,8 +442,9 @@ class SampledBitsIndex:
     keys collide once in 2^32 lookups per table, so stage two stays small.
 
     The index keeps keys and group numbers (8 bytes per distinct key of a group in a table), and a
-    view of the caller's hashes for stage two: ``save`` writes the tables to a ``.npz`` file and
-    ``load`` takes the same hashes again.
+    view of the caller's hashes for stage two: ``save`` writes the tables as ``.npy`` files into a
+    folder and ``load`` opens them memory-mapped, with the same hashes again. ``extend`` adds the
+    references of new groups to a built or loaded index.
     """
 
     NAME: ClassVar[str] = "sampled"
