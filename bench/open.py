@@ -5,8 +5,9 @@
     python bench/open.py --items 20000
 
 It builds (once, cached in ``--work``, default /tmp/provenance-open) a synthetic SQLite archive of
-``--items`` items of 60 frames with random PDQ hashes, written straight into the archive's tables
-(fingerprinting that many videos would take days), and a 10 s lavfi query clip. Then, in this order:
+``--items`` items of 60 frames whose PDQ hashes drift a few bits from frame to frame as a video's do
+(``bench/index.py``'s), written straight into the archive's tables (fingerprinting that many videos
+would take days), and a 10 s lavfi query clip. Then, in this order:
 
 * **read**: ``ArchiveStore.frame_table`` and the usable frames made from it, what every check did
   before the frames were kept beside the archive (the baseline);
@@ -45,16 +46,18 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FRAMES_PER_ITEM = 60
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from index import FRAMES_PER_ITEM, synthetic_archive  # noqa: E402  (bench/index.py)
 
 
 def make_archive(path: Path, items: int) -> None:
-    """A synthetic archive: the real schema, ``items`` items of 60 frames with random PDQ hashes."""
+    """A synthetic archive: the real schema, ``items`` items of 60 frames whose PDQ hashes drift a few
+    bits from frame to frame, like a video's (``bench/index.py``'s ``synthetic_archive``)."""
     from provenance.archive.store import ArchiveStore
 
     with ArchiveStore.open(path):
         pass  # creates the schema
-    rng = np.random.default_rng(7)
+    hashes = synthetic_archive(items, np.random.default_rng(7)).reshape(items, FRAMES_PER_ITEM, 32)
     con = sqlite3.connect(path)
     with con:
         con.executemany(
@@ -63,11 +66,9 @@ def make_archive(path: Path, items: int) -> None:
              for i in range(1, items + 1)))
         for first in range(1, items + 1, 10_000):
             ids = range(first, min(first + 10_000, items + 1))
-            pdq = rng.integers(0, 256, (len(ids) * FRAMES_PER_ITEM, 32), dtype=np.uint8)
             con.executemany(
                 "INSERT INTO frames (item_id, sample, time, phash, pdq, pdq_quality) VALUES (?,?,?,?,?,?)",
-                ((i, s, s / 2, 0, pdq[(i - first) * FRAMES_PER_ITEM + s].tobytes(), 80)
-                 for i in ids for s in range(FRAMES_PER_ITEM)))
+                ((i, s, s / 2, 0, hashes[i - 1, s].tobytes(), 80) for i in ids for s in range(FRAMES_PER_ITEM)))
         con.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
     con.close()
 
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     from provenance.frame_cache import frames_from_table, open_archive_frames
 
     args.work.mkdir(parents=True, exist_ok=True)
-    archive, clip, extra = args.work / f"archive-{args.items}.sqlite", args.work / "query.mp4", args.work / "added.mp4"
+    archive = args.work / f"archive-{args.items}-drift.sqlite"
+    clip, extra = args.work / "query.mp4", args.work / "added.mp4"
     if not archive.exists():
         print(f"making a synthetic archive of {args.items} items in {archive} (once)", file=sys.stderr)
         make_archive(archive, args.items)
