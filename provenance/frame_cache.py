@@ -19,7 +19,7 @@ import numpy as np
 
 from provenance.archive.arrays import load_array, save_arrays, saved_key
 from provenance.archive.migrations import LATEST_VERSION
-from provenance.archive.store import ArchiveStore, FrameTable
+from provenance.archive.store import ArchiveStore, FrameTable, UsableFrames
 from provenance.match import MIN_QUALITY, ArchiveFrames
 
 FORMAT = "frames-1"
@@ -51,6 +51,17 @@ def frames_from_table(table: FrameTable) -> ArchiveFrames:
         boxes_full=tuple(info.box_full for info in infos),
         ids=tuple(ids),
     )
+
+
+def frames_from_usable(usable: UsableFrames) -> ArchiveFrames:
+    """``ArchiveFrames`` of a lean read (the arrays as they are, the items' facts as tuples)."""
+    infos = [usable.items[int(i)] for i in usable.item_ids]
+    return ArchiveFrames(
+        item_rows=usable.item_rows, times=usable.times, pdq=usable.pdq,
+        sha256=tuple(info.sha256 for info in infos), names=tuple(info.name for info in infos),
+        durations=tuple(float(info.duration or 0.0) for info in infos),
+        stills=tuple(info.kind == "still" for info in infos), boxes_full=tuple(info.box_full for info in infos),
+        ids=tuple(int(i) for i in usable.item_ids))
 
 
 def save_frames(folder: Path, key: str, frames: ArchiveFrames) -> None:
@@ -151,14 +162,14 @@ def open_archive_frames(store: ArchiveStore) -> KeptFrames:
     earlier = _earlier(folder, archive_id)
     if earlier is not None:
         old, old_generation = earlier
-        table = store.frame_table(after_item=old.ids[-1] if old.ids else 0)
+        table = store.usable_frames(MIN_QUALITY, after_item=old.ids[-1] if old.ids else 0)
         # the removal marker and the count are read in the same transaction as the new rows
         if table.removed_generation <= old_generation and table.earlier_items == len(old.ids):
-            frames = _extended(old, frames_from_table(table))
+            frames = _extended(old, frames_from_usable(table))
             grown_from, earlier_rows = state_key(archive_id, old_generation), len(old.pdq)
     if frames is None:
-        table = store.frame_table()
-        frames = frames_from_table(table)
+        table = store.usable_frames(MIN_QUALITY)
+        frames = frames_from_usable(table)
     key = state_key(table.archive_id, table.generation)  # the state actually read, should it have moved on
     with contextlib.suppress(OSError):  # an archive in a read-only folder works, only slower
         save_frames(folder, key, frames)

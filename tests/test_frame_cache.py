@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import run_ffmpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provenance import frame_cache
-from provenance.archive.store import ArchiveStore, FrameTable
+from provenance.archive.store import ArchiveStore, UsableFrames
 from provenance.cli import cli
 from provenance.fingerprint import fingerprint
 from provenance.frame_cache import frames_from_table, load_frames, open_archive_frames, save_frames, state_key
-from provenance.match import ArchiveFrames
+from provenance.match import MIN_QUALITY, ArchiveFrames
 
 
 def same_frames(a: ArchiveFrames, b: ArchiveFrames) -> bool:
@@ -136,17 +137,17 @@ def test_check_answers_the_same_from_the_kept_frames(tmp_path: Path, mandelbrot_
 
 
 class Reads:
-    """Records the ``after_item`` of every frame-table read of a store (the reads themselves are real)."""
+    """Records the ``after_item`` of every read of a store's usable frames (the reads themselves are real)."""
 
     def __init__(self, store: ArchiveStore, monkeypatch: pytest.MonkeyPatch) -> None:
         self.after: list[int] = []
-        read = store.frame_table
+        read = store.usable_frames
 
-        def recorded(after_item: int = 0) -> FrameTable:
+        def recorded(min_quality: int, after_item: int = 0) -> UsableFrames:
             self.after.append(after_item)
-            return read(after_item)
+            return read(min_quality, after_item)
 
-        monkeypatch.setattr(store, "frame_table", recorded)
+        monkeypatch.setattr(store, "usable_frames", recorded)
 
 
 def test_items_added_since_are_read_alone(archive: Path, testsrc_clip: Path, still_jpeg: Path,
@@ -186,3 +187,18 @@ def test_a_removal_makes_the_next_read_whole(archive: Path, testsrc_clip: Path, 
         assert reads.after[-2:] == [before.ids[-1], 0]  # the removal seen, so read whole
         assert same_frames(after, frames_from_table(fresh_read())) and len(after.ids) == 2
         assert (after.ids == before.ids) == (removed == 1)  # the highest id taken again
+
+
+def test_flat_frames_are_left_out_as_the_full_read_leaves_them(tmp_path: Path, archive: Path) -> None:
+    """A clip that fades to black: its flat frames (PDQ quality below MIN_QUALITY) are not searchable."""
+    clip = tmp_path / "fade.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-f", "lavfi", "-i",
+               "color=black:size=160x120:rate=25:duration=3", "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]",
+               "-map", "[v]", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip))
+    with ArchiveStore.open(archive, create=False) as store:
+        store.add(fingerprint(str(clip)))
+        table = store.frame_table()
+        assert (table.quality < MIN_QUALITY).any() and (table.quality >= MIN_QUALITY).any()
+        kept = open_archive_frames(store).frames
+        assert same_frames(kept, frames_from_table(table))
+        assert len(kept.pdq) == int((table.quality >= MIN_QUALITY).sum())

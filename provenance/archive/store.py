@@ -147,6 +147,26 @@ class FrameTable:
         return int(self.item_ids.shape[0])
 
 
+@dataclass(frozen=True, eq=False)
+class UsableFrames:
+    """What matching reads of the archive, read lean: the frames of at least a PDQ quality, in
+    (item_id, sample) order, as the row of their item in ``item_ids``, their time and their hash.
+
+    Identity and state fields are ``FrameTable``'s. Nothing else is held, so a million items (60
+    million frames) read in about 3 GB where the full ``FrameTable`` took 4 GB.
+    """
+
+    item_ids: np.ndarray  # (I,) int64, sorted: every item read, with or without usable frames
+    item_rows: np.ndarray  # (N,) int64: the item of each frame, as its index in ``item_ids``
+    times: np.ndarray  # (N,) float64 seconds
+    pdq: np.ndarray  # (N, 32) uint8
+    items: Mapping[int, ItemRef]
+    generation: int
+    archive_id: str
+    removed_generation: int = 0
+    earlier_items: int = 0
+
+
 FRAME_BATCH = 65_536  # frame rows fetched from SQLite at a time
 
 
@@ -561,6 +581,47 @@ class ArchiveStore:
             for _, t, aspect, pts, desc, grid in rows
         ]
         return np.array([r[0] for r in rows], dtype=np.int64), frames
+
+    def usable_frames(self, min_quality: int, after_item: int = 0) -> UsableFrames:
+        """The frames of PDQ quality ``min_quality`` or more, lean (see ``UsableFrames``); with
+        ``after_item``, only those of the items whose ids are greater, as ``frame_table`` does.
+
+        One transaction; rows arrive in batches straight into arrays sized from a count.
+        """
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            items = {
+                int(r[0]): ItemRef(sha256=r[1], name=r[2], duration=float(r[3]), kind=r[4],
+                                   content_box=_content_box(r[5]))
+                for r in conn.execute("SELECT id, sha256, name, duration, kind, content_box FROM items WHERE id > ? "
+                                      "ORDER BY id", (after_item,))
+            }
+            item_ids = np.fromiter(items, dtype=np.int64, count=len(items))
+            where = "WHERE item_id > ? AND pdq_quality >= ?"
+            (n,) = conn.execute(f"SELECT COUNT(*) FROM frames {where}", (after_item, min_quality)).fetchone()
+            item_rows = np.empty(n, dtype=np.int64)
+            times = np.empty(n, dtype=np.float64)
+            pdq = np.empty((n, 32), dtype=np.uint8)
+            cursor = conn.execute(f"SELECT item_id, time, pdq FROM frames {where} ORDER BY item_id, sample",
+                                  (after_item, min_quality))
+            done = 0
+            while batch := cursor.fetchmany(FRAME_BATCH):
+                stop = done + len(batch)
+                ids, seconds, pdqs = zip(*batch, strict=True)
+                item_rows[done:stop] = np.searchsorted(item_ids, np.array(ids, dtype=np.int64))
+                times[done:stop] = seconds
+                pdq[done:stop] = np.frombuffer(b"".join(pdqs), dtype=np.uint8).reshape(-1, 32)
+                done = stop
+            generation = self.generation()
+            archive_id = self.archive_id()
+            removed = conn.execute("SELECT value FROM meta WHERE key = 'removed_generation'").fetchone()
+            (earlier,) = conn.execute("SELECT COUNT(*) FROM items WHERE id <= ?", (after_item,)).fetchone()
+        finally:
+            conn.execute("COMMIT")
+        return UsableFrames(item_ids, item_rows, times, pdq, items=items, generation=generation,
+                            archive_id=archive_id, removed_generation=int(removed[0]) if removed else 0,
+                            earlier_items=int(earlier))
 
     def frame_table(self, after_item: int = 0) -> FrameTable:
         """All archived frames as numpy arrays, with the items they belong to; with ``after_item``,
