@@ -7,8 +7,9 @@ of it. The schema is versioned with ``PRAGMA user_version`` and upgraded on open
 ``provenance.archive.migrations``).
 
 Per frame, the pHash is stored as a signed 64-bit integer (SQLite has no unsigned type; the bits
-are the same) and the PDQ hash as a 32-byte blob, so ``frame_table`` can hand the matcher all
-hashes as numpy arrays straight from one query. The full fingerprint is kept as canonical JSON in
+are the same) and the PDQ hash as a 32-byte blob, so ``frame_table`` (every column) and
+``usable_frames`` (what the matcher reads, kept beside the archive by ``provenance.frame_cache``)
+hand over all hashes as numpy arrays straight from one query. The full fingerprint is kept as canonical JSON in
 ``items.record`` and is what ``get`` returns.
 """
 
