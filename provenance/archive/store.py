@@ -583,6 +583,20 @@ class ArchiveStore:
         ]
         return np.array([r[0] for r in rows], dtype=np.int64), frames
 
+    def _item_refs(self, after_item: int) -> dict[int, ItemRef]:
+        """The items whose ids are greater than ``after_item``, in id order (inside a reading transaction)."""
+        rows = self._conn.execute(
+            "SELECT id, sha256, name, duration, kind, content_box FROM items WHERE id > ? ORDER BY id", (after_item,))
+        return {int(r[0]): ItemRef(sha256=r[1], name=r[2], duration=float(r[3]), kind=r[4],
+                                   content_box=_content_box(r[5])) for r in rows}
+
+    def _read_state(self, after_item: int) -> tuple[int, str, int, int]:
+        """(generation, archive id, generation of the last removal or 0, items with ids up to
+        ``after_item``), inside a reading transaction."""
+        removed = self._conn.execute("SELECT value FROM meta WHERE key = 'removed_generation'").fetchone()
+        (earlier,) = self._conn.execute("SELECT COUNT(*) FROM items WHERE id <= ?", (after_item,)).fetchone()
+        return self.generation(), self.archive_id(), int(removed[0]) if removed else 0, int(earlier)
+
     def usable_frames(self, min_quality: int, after_item: int = 0) -> UsableFrames:
         """The frames of PDQ quality ``min_quality`` or more, lean (see ``UsableFrames``); with
         ``after_item``, only those of the items whose ids are greater, as ``frame_table`` does.
@@ -592,12 +606,7 @@ class ArchiveStore:
         conn = self._conn
         conn.execute("BEGIN")
         try:
-            items = {
-                int(r[0]): ItemRef(sha256=r[1], name=r[2], duration=float(r[3]), kind=r[4],
-                                   content_box=_content_box(r[5]))
-                for r in conn.execute("SELECT id, sha256, name, duration, kind, content_box FROM items WHERE id > ? "
-                                      "ORDER BY id", (after_item,))
-            }
+            items = self._item_refs(after_item)
             item_ids = np.fromiter(items, dtype=np.int64, count=len(items))
             where = "WHERE item_id > ? AND pdq_quality >= ?"
             (n,) = conn.execute(f"SELECT COUNT(*) FROM frames {where}", (after_item, min_quality)).fetchone()
@@ -614,15 +623,11 @@ class ArchiveStore:
                 times[done:stop] = seconds
                 pdq[done:stop] = np.frombuffer(b"".join(pdqs), dtype=np.uint8).reshape(-1, 32)
                 done = stop
-            generation = self.generation()
-            archive_id = self.archive_id()
-            removed = conn.execute("SELECT value FROM meta WHERE key = 'removed_generation'").fetchone()
-            (earlier,) = conn.execute("SELECT COUNT(*) FROM items WHERE id <= ?", (after_item,)).fetchone()
+            generation, archive_id, removed, earlier = self._read_state(after_item)
         finally:
             conn.execute("COMMIT")
         return UsableFrames(item_ids, item_rows, times, pdq, items=items, generation=generation,
-                            archive_id=archive_id, removed_generation=int(removed[0]) if removed else 0,
-                            earlier_items=int(earlier))
+                            archive_id=archive_id, removed_generation=removed, earlier_items=earlier)
 
     def frame_table(self, after_item: int = 0) -> FrameTable:
         """All archived frames as numpy arrays, with the items they belong to; with ``after_item``,
@@ -659,20 +664,12 @@ class ArchiveStore:
                 phash[done:stop] = np.array([0 if v is None else v for v in phashes], dtype=np.int64).view(np.uint64)
                 quality[done:stop] = qualities
                 done = stop
-            items = {
-                int(r[0]): ItemRef(sha256=r[1], name=r[2], duration=float(r[3]), kind=r[4],
-                                   content_box=_content_box(r[5]))
-                for r in conn.execute("SELECT id, sha256, name, duration, kind, content_box FROM items WHERE id > ?",
-                                      (after_item,))
-            }
-            generation = self.generation()
-            archive_id = self.archive_id()
-            removed = conn.execute("SELECT value FROM meta WHERE key = 'removed_generation'").fetchone()
-            (earlier,) = conn.execute("SELECT COUNT(*) FROM items WHERE id <= ?", (after_item,)).fetchone()
+            items = self._item_refs(after_item)
+            generation, archive_id, removed, earlier = self._read_state(after_item)
         finally:
             conn.execute("COMMIT")
         arrays = (item_ids, samples, times, pdq, phash, quality)
         for array in arrays:
             array.flags.writeable = False
         return FrameTable(*arrays, items=items, generation=generation, archive_id=archive_id,
-                          removed_generation=int(removed[0]) if removed else 0, earlier_items=int(earlier))
+                          removed_generation=removed, earlier_items=earlier)
