@@ -111,13 +111,13 @@ def analyse(path: str, params: SamplingParams | None = None,
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as hashing:
         identity_job = hashing.submit(file_identity, abs_path)
         metadata = probe(abs_path)
-        collector = _FeatureCollector(features, metadata.duration, metadata.kind == "still")
-        decoded, params, duration = _sample(abs_path, metadata, params, collector, progress)
+        still = metadata.kind == "still"
+        collector = _FeatureCollector(features, metadata.duration, still)
+        decoded, params, duration = _sample(abs_path, metadata, params, collector, progress)  # 0 s for a still
         identity = identity_job.result()
-    still = metadata.kind == "still"
-    times = decoded.times if not still else np.zeros(1)
+    times = decoded.times  # a still's one frame is at 0 s
     gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation
-    warnings = decode_warnings(metadata, duration if not still else 0.0, decoded.errors, decoded.exit_code)
+    warnings = decode_warnings(metadata, duration, decoded.errors, decoded.exit_code)
     runs = border_runs(gray, params.fps, still=still)
     content = content_frames(gray, [(a, b) for a, b, _ in runs], [box for _, _, box in runs])
     frame_box = [box for a, b, box in runs for _ in range(a, b)]

@@ -12,6 +12,7 @@ and an archive in a read-only folder still works, only without the shortcut."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from provenance.archive.arrays import load_array, save_arrays, saved_key
 from provenance.archive.migrations import LATEST_VERSION
-from provenance.archive.store import ArchiveStore, FrameTable, UsableFrames
+from provenance.archive.store import ArchiveStore, FrameTable, ItemRef, UsableFrames
 from provenance.match import MIN_QUALITY, ArchiveFrames
 
 FORMAT = "frames-1"
@@ -32,36 +33,34 @@ def state_key(archive_id: str, generation: int) -> str:
     return f"{archive_id}:{generation}:schema{LATEST_VERSION}:quality>={MIN_QUALITY}"
 
 
+def _with_items(item_rows: np.ndarray, times: np.ndarray, pdq: np.ndarray, ids: list[int],
+                items: Mapping[int, ItemRef]) -> ArchiveFrames:
+    """``ArchiveFrames`` of frame arrays whose ``item_rows`` index ``ids``, with those items' facts."""
+    infos = [items[i] for i in ids]
+    return ArchiveFrames(
+        item_rows=item_rows, times=times, pdq=pdq,
+        sha256=tuple(info.sha256 for info in infos), names=tuple(info.name for info in infos),
+        durations=tuple(float(info.duration or 0.0) for info in infos),
+        stills=tuple(info.kind == "still" for info in infos), boxes_full=tuple(info.box_full for info in infos),
+        ids=tuple(ids))
+
+
 def frames_from_table(table: FrameTable) -> ArchiveFrames:
-    """The usable frames of a frame table (PDQ quality at least ``MIN_QUALITY``) and every item's facts."""
+    """The usable frames of a full frame table (PDQ quality at least ``MIN_QUALITY``) and every item's
+    facts: what ``frames_from_usable`` gives from the lean read, made the long way (tests and
+    ``bench/open.py`` compare against it)."""
     keep = table.quality >= MIN_QUALITY
     everything = bool(keep.all())  # the usual case: no copies of the arrays
     ids = sorted(table.items)
     kept_ids = table.item_ids if everything else table.item_ids[keep]
     item_rows = np.searchsorted(np.array(ids, dtype=np.int64), kept_ids)  # item id -> its number in ``ids``
-    infos = [table.items[i] for i in ids]
-    return ArchiveFrames(
-        item_rows=item_rows,
-        times=table.times if everything else table.times[keep],
-        pdq=table.pdq if everything else table.pdq[keep],
-        sha256=tuple(info.sha256 for info in infos),
-        names=tuple(info.name for info in infos),
-        durations=tuple(float(info.duration or 0.0) for info in infos),
-        stills=tuple(info.kind == "still" for info in infos),
-        boxes_full=tuple(info.box_full for info in infos),
-        ids=tuple(ids),
-    )
+    return _with_items(item_rows, table.times if everything else table.times[keep],
+                       table.pdq if everything else table.pdq[keep], ids, table.items)
 
 
 def frames_from_usable(usable: UsableFrames) -> ArchiveFrames:
     """``ArchiveFrames`` of a lean read (the arrays as they are, the items' facts as tuples)."""
-    infos = [usable.items[int(i)] for i in usable.item_ids]
-    return ArchiveFrames(
-        item_rows=usable.item_rows, times=usable.times, pdq=usable.pdq,
-        sha256=tuple(info.sha256 for info in infos), names=tuple(info.name for info in infos),
-        durations=tuple(float(info.duration or 0.0) for info in infos),
-        stills=tuple(info.kind == "still" for info in infos), boxes_full=tuple(info.box_full for info in infos),
-        ids=tuple(int(i) for i in usable.item_ids))
+    return _with_items(usable.item_rows, usable.times, usable.pdq, usable.item_ids.tolist(), usable.items)
 
 
 def save_frames(folder: Path, key: str, frames: ArchiveFrames) -> None:
