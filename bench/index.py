@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from provenance.archive.index import SampledBitsIndex, _linear_search, _to_words  # noqa: E402
 
 FRAMES_PER_ITEM = 60
-RADIUS = 64  # provenance.match.CANDIDATE_RADIUS
+RADIUS = 64  # provenance.match.align.CANDIDATE_RADIUS
 NEAR, UNRELATED, ORIENTATIONS = 45, 15, 8
 
 

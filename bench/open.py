@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("ffmpeg") is None:
         print("error: ffmpeg must be on PATH (Debian: apt-get install ffmpeg)", file=sys.stderr)
         return 2
+    from provenance.archive.frame_cache import frames_from_table, open_archive_frames
     from provenance.archive.store import ArchiveStore
-    from provenance.frame_cache import frames_from_table, open_archive_frames
 
     args.work.mkdir(parents=True, exist_ok=True)
     archive = args.work / f"archive-{args.items}-drift.sqlite"

@@ -173,7 +173,7 @@ def bench_hashers(clip: Path, count: int) -> None:
     import numpy as np
     from PIL import Image
 
-    from provenance.frames import decode_frames
+    from provenance.frames.decode import decode_frames
     from provenance.hashing.pdq import pdq_batch, pdq_image
     from provenance.hashing.phash import phash_batch
 

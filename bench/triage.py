@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provenance.ingest import add_files
+from provenance.ingest.add import add_files
 from provenance.model import Sighting
 from provenance.triage import default_jobs, triage
 

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from provenance.version import __version__
 
 __all__ = ["__version__", "check", "fingerprint", "open_archive"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from provenance.archive import open_archive
-    from provenance.check import check
-    from provenance.fingerprint import fingerprint
+    from provenance.checking import check
+    from provenance.fingerprinting import fingerprint
 
 
 def __getattr__(name: str) -> Any:
     if name == "check":
-        from provenance.check import check
+        from provenance.checking import check
 
         return check
     if name == "fingerprint":
-        from provenance.fingerprint import fingerprint
+        from provenance.fingerprinting import fingerprint
 
         return fingerprint
     if name == "open_archive":

@@ -1,5 +1,5 @@
 """``python -m provenance``: the same as the ``provenance`` command."""
 
-from provenance.cli import main
+from provenance.cli.app import main
 
 main()

@@ -241,7 +241,7 @@ class Match:
     sha256: str
     item_name: str
     score: float  # 0..1
-    verdict: str  # see match.VERDICTS
+    verdict: str  # see match.verdict.VERDICTS
     segments: tuple[Segment, ...]
     query_coverage: float  # share of the query's duration covered by segments
     archive_coverage: float  # share of the archived item's duration covered by segments

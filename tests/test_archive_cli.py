@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from provenance.cli import cli
+from provenance.cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

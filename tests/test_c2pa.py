@@ -1,4 +1,4 @@
-"""C2PA Content Credentials (provenance.c2pa_read): present, absent, tampered; never fetched over the network.
+"""C2PA Content Credentials (provenance.forensics.c2pa): present, absent, tampered; never fetched over the network.
 
 Fixtures are c2pa-rs's test videos in ``../shared/corpus/c2pa-waterfall``: ``video1.mp4`` (a
 manifest by c2patool over an Adobe Premiere Rush export), ``legacy.mp4`` (an older manifest
@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import corpus_path, run_ffmpeg
 
-from provenance.c2pa_read import ABSENT, READER_SETTINGS, read_c2pa
-from provenance.cli import cli
-from provenance.selfreport import self_report
-from provenance.structure.boxes import BoxReader, read_tree
+from provenance.cli.app import cli
+from provenance.forensics.c2pa import ABSENT, READER_SETTINGS, read_c2pa
+from provenance.forensics.selfreport import self_report
+from provenance.forensics.structure.boxes import BoxReader, read_tree
 
 pytest.importorskip("c2pa", reason="c2pa-python is not installed")
 pytestmark = pytest.mark.corpus

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import run_ffmpeg
 
 from provenance import __version__
-from provenance.cli import cli
+from provenance.cli.app import cli
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):

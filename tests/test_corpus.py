@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import corpus_path
 
-from provenance.check import check
-from provenance.fingerprint import analyse, fingerprint
+from provenance.checking import check
+from provenance.fingerprinting import analyse, fingerprint
 from provenance.hashing.pdq import hamming_bytes
 
 # (file, codec, container family, duration the decoder should reach in seconds)
@@ -63,7 +63,7 @@ def test_still_with_gps_and_orientation() -> None:
 
 
 def test_threatexchange_trimmed_variant_matches_with_offset(tmp_path) -> None:
-    from provenance.ingest import add_files
+    from provenance.ingest.add import add_files
 
     archive = str(tmp_path / "te.sqlite")
     add_files(archive, [str(corpus_path("threatexchange-vpdq/chair-orig-22-sd-bar.mp4"))])

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from conftest import lavfi_clips, run_ffmpeg
 
-from provenance.check import check
-from provenance.features import FrameFeatures, fit, inverse_box
-from provenance.ingest import add_files
+from provenance.checking import check
+from provenance.ingest.add import add_files
+from provenance.vision.features import FrameFeatures, fit, inverse_box
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-crf", "24"]
 

@@ -1,6 +1,6 @@
 """Evidence reports: signing, verification, tamper detection, the custody chain, RFC 3161 and the HTML page.
 
-Real media (lavfi ``mandelbrot``), a real archive built with ``provenance.ingest.add_files``, the
+Real media (lavfi ``mandelbrot``), a real archive built with ``provenance.ingest.add.add_files``, the
 CLI through click's CliRunner, a local OpenSSL time-stamping authority, and Debian's ``chromium``
 for the page (skipped, with the reason, when it is not installed).
 """
@@ -26,14 +26,14 @@ from conftest import run_ffmpeg
 
 from provenance import __version__
 from provenance.archive import migrations
+from provenance.archive.custody import Reading, append_entries, custody_entries, verify_chain
 from provenance.archive.store import ArchiveStore
-from provenance.cli import cli
-from provenance.evidence.canonical import canonical_bytes
-from provenance.evidence.custody import Reading, append_entries, custody_entries, verify_chain
-from provenance.evidence.timeline import timeline_svg
+from provenance.canonical import canonical_bytes
+from provenance.cli.app import cli
 from provenance.evidence.timestamp import report_digest, timestamp_request_der
-from provenance.ingest import add_files
+from provenance.ingest.add import add_files
 from provenance.model import Sighting
+from provenance.report.timeline import timeline_svg
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
@@ -370,7 +370,7 @@ def test_custody_chain_catches_a_deleted_or_altered_entry(tmp_path: Path, statem
 
 
 def test_custody_chain_catches_an_entry_altered_with_its_hash_recomputed(tmp_path: Path) -> None:
-    from provenance.evidence.custody import entry_hash
+    from provenance.archive.custody import entry_hash
 
     path = _log(tmp_path)
     with ArchiveStore.open(path) as store:

@@ -10,8 +10,8 @@ from conftest import corpus_path, run_ffmpeg
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance.exif import MAX_VALUE_CHARS, exif_datetime, read_exif
-from provenance.location import location_from_exif_gps, parse_iso6709
+from provenance.media.exif import MAX_VALUE_CHARS, exif_datetime, read_exif
+from provenance.media.location import location_from_exif_gps, parse_iso6709
 
 # --- EXIF on the shared corpus -------------------------------------------------------------------
 

@@ -8,8 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from provenance.feature_index import DescriptorIndex, FeatureTable, key_size, open_descriptor_index, tables_for
-from provenance.features import FrameFeatures
+from provenance.archive.descriptor_index import (
+    DescriptorIndex,
+    FeatureTable,
+    key_size,
+    open_descriptor_index,
+    tables_for,
+)
+from provenance.vision.features import FrameFeatures
 
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)])
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import run_ffmpeg
 from PIL import Image
 
-from provenance.borders import detect_content_box
-from provenance.fingerprint import content_frames, fingerprint
-from provenance.frames import decode_frames
+from provenance.fingerprinting import content_frames, fingerprint
+from provenance.frames.borders import detect_content_box
+from provenance.frames.decode import decode_frames
 from provenance.hashing.pdq import hamming_bytes, hex_to_pdq_bytes
 from provenance.model import SamplingParams
 

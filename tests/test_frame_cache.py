@@ -14,12 +14,13 @@ from conftest import run_ffmpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provenance import frame_cache
+from provenance.archive import frame_cache
+from provenance.archive.frame_cache import frames_from_table, load_frames, open_archive_frames, save_frames, state_key
+from provenance.archive.searchable import ArchiveFrames
 from provenance.archive.store import ArchiveStore, UsableFrames
-from provenance.cli import cli
-from provenance.fingerprint import fingerprint
-from provenance.frame_cache import frames_from_table, load_frames, open_archive_frames, save_frames, state_key
-from provenance.match import MIN_QUALITY, ArchiveFrames
+from provenance.cli.app import cli
+from provenance.fingerprinting import fingerprint
+from provenance.hashing.pdq import MIN_QUALITY
 
 
 def same_frames(a: ArchiveFrames, b: ArchiveFrames) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from provenance.errors import UnreadableMediaError, UsageError
-from provenance.identity import CHUNK_SIZE, file_identity, iso_utc, validate_input_path
+from provenance.media.identity import CHUNK_SIZE, file_identity, iso_from_ns, validate_input_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def test_hashes_equal_hashlib_across_chunks(tmp_path: Path) -> None:
     assert ident.size == len(data)
 
 
-def test_times_are_iso_utc_from_stat(tmp_path: Path) -> None:
+def test_times_are_iso_from_ns_from_stat(tmp_path: Path) -> None:
     path = tmp_path / "timed.bin"
     path.write_bytes(b"x" * 10)
     os.utime(path, ns=(1_600_000_000_123_456_000, 1_601_899_200_000_000_000))  # our own test file
@@ -51,7 +51,7 @@ def test_times_are_iso_utc_from_stat(tmp_path: Path) -> None:
     assert ident.modified == "2020-10-05T12:00:00.000000Z"
     assert datetime.fromisoformat(ident.changed).tzinfo is not None
     assert datetime.fromisoformat(ident.accessed).tzinfo is not None
-    assert iso_utc(0) == "1970-01-01T00:00:00.000000Z"
+    assert iso_from_ns(0) == "1970-01-01T00:00:00.000000Z"
 
 
 def test_file_untouched(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_file_untouched(tmp_path: Path) -> None:
     assert after.st_mtime_ns == before.st_mtime_ns
     assert after.st_size == before.st_size
     assert after.st_mode == before.st_mode
-    assert ident.accessed == iso_utc(before.st_atime_ns)
+    assert ident.accessed == iso_from_ns(before.st_atime_ns)
     if hasattr(os, "O_NOATIME") and before.st_uid == os.geteuid():
         # The file is ours, so it was opened O_NOATIME: not even the access time moved.
         assert after.st_atime_ns == before.st_atime_ns
@@ -155,7 +155,7 @@ _AS_NOBODY = """
 import os, sys
 sys.path.insert(0, sys.argv[1])
 from provenance.errors import UnreadableMediaError
-from provenance.identity import file_identity
+from provenance.media.identity import file_identity
 path = sys.argv[2]
 for label, access in (("os.access", os.access), ("open", lambda *a, **k: True)):
     os.access = access  # second round: skip the os.access check so the kernel's refusal of open() is hit
@@ -173,7 +173,7 @@ _NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 def _nobody_python(folder: str) -> str | None:
     """A Python the 'nobody' user can run and import the project with (pyenv under /root is closed)."""
-    check = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import provenance.identity"
+    check = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import provenance.media.identity"
     for python in (sys.executable, "/usr/bin/python3"):
         proc = subprocess.run([*_NOBODY, python, "-c", check], capture_output=True, cwd=folder,
                               env={"PYTHONDONTWRITEBYTECODE": "1"})

@@ -233,6 +233,6 @@ def test_table_popcount_path_gives_the_same_hits(monkeypatch: pytest.MonkeyPatch
     refs = rng.integers(0, 256, size=(300, 32), dtype=np.uint8)
     queries = flip_bits(refs[:20], rng.integers(0, 50, 20), rng)
     expected = built(LinearIndex, refs).search(queries, 40)
-    monkeypatch.setattr(index_module, "_popcount_words", index_module._popcount_by_table)
+    monkeypatch.setattr(index_module, "popcount_words", index_module._popcount_by_table)
     assert_same(expected, built(LinearIndex, refs).search(queries, 40))
     assert_same(expected, built(MultiIndexHashIndex, refs).search(queries, 40))

@@ -1,4 +1,4 @@
-"""Hash-bank interop (provenance.interop): PDQ / vPDQ line formats, export, import-hashes, matching.
+"""Hash-bank interop (provenance.ingest.interop): PDQ / vPDQ line formats, export, import-hashes, matching.
 
 The line formats are checked with hypothesis (parse is the exact inverse of the string form) and
 on ThreatExchange's own vPDQ hash files in ``../shared/corpus/threatexchange-vpdq``. The round
@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from provenance.archive import migrations
 from provenance.archive.store import ArchiveStore
-from provenance.cli import cli
-from provenance.interop import HashListError, PdqLine, VpdqLine, hash_list_item, parse_list
+from provenance.cli.app import cli
+from provenance.ingest.interop import HashListError, PdqLine, VpdqLine, hash_list_item, parse_list
 
 hexes = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 qualities = st.integers(0, 100)

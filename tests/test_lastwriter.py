@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from conftest import corpus_path, run_ffmpeg
 
-from provenance.indicators import Indicator
-from provenance.lastwriter import RuleSetError, last_writer, load_rules, parse_rules
-from provenance.probe import probe
-from provenance.selfreport import SelfReport, self_report
-from provenance.structure import read_structure
-from provenance.structure.boxes import BoxReader, iter_boxes, read_tree
+from provenance.forensics.indicators import Indicator
+from provenance.forensics.lastwriter import RuleSetError, last_writer, load_rules, parse_rules
+from provenance.forensics.selfreport import SelfReport, self_report
+from provenance.forensics.structure import read_structure
+from provenance.forensics.structure.boxes import BoxReader, iter_boxes, read_tree
+from provenance.media.probe import probe
 
 GOOGLE = "ISO Media file produced by Google Inc."
 APPLE_KEYS = ("-movflags", "use_metadata_tags", "-metadata", "com.apple.quicktime.make=Apple",
@@ -213,13 +213,13 @@ def test_rule_file_is_validated(tmp_path: Path) -> None:
 
 
 def test_a_rule_file_can_be_extended(tmp_path: Path, files: Files) -> None:
-    from provenance.lastwriter import collect_facts
+    from provenance.forensics.lastwriter import collect_facts
 
     extra = tmp_path / "rules.json"
     extra.write_text('{"rules": [{"id": "lab", "writer": "Our lab encoder {v}", "kind": "editor", "priority": 99,'
                      ' "require": [{"fact": "meta:©cmt", "matches": "^lab (?P<v>[0-9]+)$", "why": "our tag"}]}]}')
     tagged = files.remux("lab.mp4", "-metadata", "comment=lab 7")
-    from provenance.lastwriter import load_rules as load
+    from provenance.forensics.lastwriter import load_rules as load
 
     w = last_writer(collect_facts(read_structure(tagged, gop=False)), load(extra) + load())
     assert w.writer == "Our lab encoder 7" and w.also[0].rule == "ffmpeg"

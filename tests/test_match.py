@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import lavfi_clips, run_ffmpeg
 
-from provenance.check import check
-from provenance.ingest import add_files
+from provenance.checking import check
+from provenance.ingest.add import add_files
 from provenance.model import Sighting
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]

@@ -38,7 +38,7 @@ from provenance.archive.index import (
     SampledBitsIndex,
     open_sampled_index,
 )
-from provenance.frames import decode_frames
+from provenance.frames.decode import decode_frames
 from provenance.hashing.pdq import _quality, _quality_uint8, pdq_batch, pdq_image, pdq_image_dihedral
 from provenance.hashing.phash import IMG_SIZE, _exact_split, lanczos_coefficients, lanczos_resize_batch, phash_batch
 
@@ -220,7 +220,7 @@ def test_keyframe_times_are_exact_with_b_frames_and_ntsc_rate(media_dir: Path) -
 
 
 def test_check_fast_flag_records_keyframe_times(gop25_clip: Path) -> None:
-    from provenance.cli import cli
+    from provenance.cli.app import cli
 
     result = CliRunner().invoke(cli, ["check", "--fast", "--json", str(gop25_clip)])
     assert result.exit_code == 0, result.output
@@ -231,7 +231,7 @@ def test_check_fast_flag_records_keyframe_times(gop25_clip: Path) -> None:
 
 
 def test_fast_mode_samples_a_clip_with_few_keyframes_fully(media_dir: Path) -> None:
-    from provenance.fingerprint import FAST_MIN_KEYFRAMES, fingerprint
+    from provenance.fingerprinting import FAST_MIN_KEYFRAMES, fingerprint
     from provenance.model import SamplingParams
 
     clip = media_dir / "gop75.mp4"
@@ -473,16 +473,16 @@ def test_open_sampled_index_when_the_file_cannot_be_written(tmp_path: Path, monk
 
 def test_check_keeps_the_index_beside_the_archive(tmp_path: Path, mandelbrot_clip: Path, testsrc_clip: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from provenance import check as check_module
+    from provenance.archive import search as search_module
     from provenance.archive.store import ArchiveStore
-    from provenance.fingerprint import fingerprint
+    from provenance.fingerprinting import fingerprint
 
-    monkeypatch.setattr(check_module, "LINEAR_SCAN_LIMIT", 0)  # use the index even for two items
+    monkeypatch.setattr(search_module, "LINEAR_SCAN_LIMIT", 0)  # use the index even for two items
     archive = tmp_path / "cases.sqlite"
     with ArchiveStore.open(archive) as store:
         store.add(fingerprint(str(mandelbrot_clip)))
         Path(f"{archive}.idx.npz").write_bytes(b"an index file of an earlier version")
-        frames, search = check_module.archive_frames(store)
+        frames, search = search_module.archive_frames(store)
         key = f"{store.archive_id()}:{store.generation()}"
     assert not Path(f"{archive}.idx.npz").exists()  # replaced by the folder
     index_file = Path(f"{archive}.idx")
@@ -496,7 +496,7 @@ def test_check_keeps_the_index_beside_the_archive(tmp_path: Path, mandelbrot_cli
     assert len(q) > 0
     with ArchiveStore.open(archive) as store:
         store.add(fingerprint(str(testsrc_clip)))  # a new generation: the next check rebuilds the index
-        frames, _ = check_module.archive_frames(store)
+        frames, _ = search_module.archive_frames(store)
         assert SampledBitsIndex.read_key(index_file).startswith(f"{store.archive_id()}:{store.generation()}:")
         fresh = SampledBitsIndex()  # the kept index grew by the new item's frames: as if built afresh
         fresh.build(frames.pdq, frames.item_rows)
@@ -509,7 +509,7 @@ def test_check_keeps_the_index_beside_the_archive(tmp_path: Path, mandelbrot_cli
 def test_help_imports_no_numpy_or_opencv() -> None:
     code = (
         "import sys\n"
-        "from provenance.cli import cli\n"
+        "from provenance.cli.app import cli\n"
         "try:\n"
         "    cli.main(['--help'], prog_name='provenance')\n"
         "except SystemExit:\n"

@@ -14,8 +14,8 @@ from conftest import corpus_path, run_ffmpeg
 from PIL import Image
 
 from provenance.errors import MissingToolError, UnreadableMediaError, UsageError
+from provenance.media.probe import MAX_PIXELS, MAX_SIDE, _check_dimensions, parse_rate, probe
 from provenance.model import Metadata, StreamInfo
-from provenance.probe import MAX_PIXELS, MAX_SIDE, _check_dimensions, parse_rate, probe
 
 LAVFI_SMALL = ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-t", "1"]
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]

@@ -8,6 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from provenance.codec import (
+    RecordFormatError,
+    fingerprint_from_json,
+    fingerprint_to_json,
+    from_jsonable,
+    to_jsonable,
+)
 from provenance.model import (
     ContentBox,
     ExifInfo,
@@ -20,13 +27,6 @@ from provenance.model import (
     Shot,
     Sighting,
     StreamInfo,
-)
-from provenance.record import (
-    RecordFormatError,
-    fingerprint_from_json,
-    fingerprint_to_json,
-    from_jsonable,
-    to_jsonable,
 )
 
 floats = st.floats(allow_nan=False, allow_infinity=False)

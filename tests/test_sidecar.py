@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.archive.sidecar import SidecarResult, read_ytdlp_sidecar, sidecar_candidates
+from provenance.ingest.sidecar import SidecarResult, read_ytdlp_sidecar, sidecar_candidates
 from provenance.model import Sighting
 
 

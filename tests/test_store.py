@@ -18,6 +18,7 @@ import pytest
 
 from provenance.archive import migrations, open_archive
 from provenance.archive.store import ArchiveStore, default_archive_path
+from provenance.codec import fingerprint_to_json
 from provenance.errors import ArchiveError, UsageError
 from provenance.model import (
     FULL_BOX,
@@ -31,7 +32,6 @@ from provenance.model import (
     Sighting,
     StreamInfo,
 )
-from provenance.record import fingerprint_to_json
 
 ROOT = Path(__file__).resolve().parent.parent
 WHEN = "2024-05-01T12:00:00Z"
@@ -337,7 +337,7 @@ STALLING_CHILD = """
 import pathlib, sys, time
 from provenance.archive.store import ArchiveStore
 from provenance.model import Sighting
-from provenance.record import fingerprint_from_json
+from provenance.codec import fingerprint_from_json
 
 archive, fp_file, ready = sys.argv[1:4]
 fp = fingerprint_from_json(pathlib.Path(fp_file).read_text())
@@ -359,7 +359,7 @@ ADDING_CHILD = """
 import pathlib, sys, time
 from provenance.archive.store import ArchiveStore
 from provenance.model import Sighting
-from provenance.record import fingerprint_from_json
+from provenance.codec import fingerprint_from_json
 
 archive, fp_lines, ready, go, me = sys.argv[1:6]
 fps = [fingerprint_from_json(line) for line in pathlib.Path(fp_lines).read_text().splitlines()]

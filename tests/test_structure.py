@@ -1,4 +1,4 @@
-"""The box parser (provenance.structure) on real device files, files ffmpeg writes, and hand-built boxes.
+"""The box parser (provenance.forensics.structure) on real device files, files ffmpeg writes, and hand-built boxes.
 
 Generated clips: ``base`` is 2 s of lavfi testsrc2 at 160x120 / 25 fps with a sine tone, libx264
 (GOP of 10) + AAC in MP4, muxed by ffmpeg; the others are re-muxes of it (``-c copy``) with
@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import corpus_path, run_ffmpeg
 
-from provenance.cli import cli
+from provenance.cli.app import cli
 from provenance.errors import UnreadableMediaError
-from provenance.structure import StructureError, read_structure
-from provenance.structure.boxes import MAX_DEPTH
-from provenance.structure.fields import EPOCH_1904, mp4_time
+from provenance.forensics.structure import StructureError, read_structure
+from provenance.forensics.structure.boxes import MAX_DEPTH
+from provenance.forensics.structure.fields import EPOCH_1904, mp4_time
 
 
 def box(kind: bytes, payload: bytes = b"") -> bytes:

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from provenance.features import colour_grid
-from provenance.tone import GridPair, border_around_inset, compare
+from provenance.vision.features import colour_grid
+from provenance.vision.tone import GridPair, border_around_inset, compare
 
 CANVAS = (360, 640)  # a 9:16 frame (height, width)
 

@@ -29,8 +29,8 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 from provenance.archive.store import ArchiveStore
-from provenance.cli import cli
-from provenance.ingest import add_files
+from provenance.cli.app import cli
+from provenance.ingest.add import add_files
 from provenance.model import Sighting
 from provenance.triage import Progress, triage
 from provenance.triage.cluster import file_verdict
@@ -330,8 +330,8 @@ def test_skipped_csv_lists_non_media(corpus: dict[str, Path], triaged: dict[str,
 def test_journal_keeps_local_features_exactly() -> None:
     import numpy as np
 
-    from provenance.features import FrameFeatures
     from provenance.triage.journal import pack_features, unpack_features
+    from provenance.vision.features import FrameFeatures
 
     rng = np.random.default_rng(5)
     frames = (
@@ -368,7 +368,7 @@ def test_file_verdict_thresholds() -> None:
 
 
 def test_progress_bar_with_eta_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    from provenance.commands.triage import _Bar
+    from provenance.cli.triage import _Bar
 
     bar = _Bar()
     assert not bar.enabled  # pytest's stderr is not a terminal: the bar stays quiet

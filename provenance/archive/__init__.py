@@ -1,5 +1,11 @@
-"""The archive of known media: SQLite storage (``store``), its schema versions (``migrations``),
-Hamming-distance indexes over frame hashes (``index``) and yt-dlp sidecar reading (``sidecar``).
+"""The archive of known media: its storage, its custody log, and the searchable forms kept beside it.
+
+Modules, in the order the work flows: ``migrations`` (schema versions and the steps between them),
+``store`` (items, frames, features and sightings in one SQLite file), ``custody`` (the hash-chained
+log of who read which evidence file), ``arrays`` (folders of ``.npy`` files tagged with the archive
+state), ``searchable`` (``ArchiveFrames``, the type the matcher reads), ``frame_cache`` (those frames
+kept memory-mapped beside the archive), ``index`` (Hamming-distance indexes over frame hashes),
+``descriptor_index`` (the local-feature index), ``search`` (a search function over the frames).
 
     from provenance.archive import open_archive
     with open_archive("cases.sqlite") as archive:
@@ -18,7 +24,6 @@ from provenance.archive.index import (
     MultiIndexHashIndex,
     make_index,
 )
-from provenance.archive.sidecar import SidecarResult, read_ytdlp_sidecar
 from provenance.archive.store import (
     AddResult,
     ArchivedItem,
@@ -43,11 +48,9 @@ __all__ = [
     "ItemSummary",
     "LinearIndex",
     "MultiIndexHashIndex",
-    "SidecarResult",
     "default_archive_path",
     "make_index",
     "open_archive",
-    "read_ytdlp_sidecar",
 ]
 
 

@@ -57,7 +57,7 @@ def _popcount_by_table(words: np.ndarray) -> np.ndarray:
 
 
 # numpy >= 2.0 has a popcount ufunc; 1.26 (still supported) does not
-_popcount_words = getattr(np, "bitwise_count", _popcount_by_table)
+popcount_words = getattr(np, "bitwise_count", _popcount_by_table)
 
 
 def _to_words(hashes: np.ndarray) -> np.ndarray:
@@ -147,7 +147,7 @@ def _linear_search(ref_columns: np.ndarray, query_words: np.ndarray, radius: int
         chunk = query_words[start : start + block]
         dist = np.zeros((chunk.shape[0], n), dtype=np.int32)
         for w in range(width):
-            dist += _popcount_words(chunk[:, w, None] ^ ref_columns[w][None, :])
+            dist += popcount_words(chunk[:, w, None] ^ ref_columns[w][None, :])
         q, r = np.nonzero(dist <= radius)
         found_q.append(q + start)
         found_r.append(r)
@@ -318,7 +318,7 @@ class MultiIndexHashIndex:
         r = self._flat_orders[np.cumsum(steps)]
         dist = np.zeros(total, dtype=np.int32)
         for w in range(self._columns.shape[0]):
-            dist += _popcount_words(np.repeat(query_words[:, w], per_query) ^ self._columns[w][r])
+            dist += popcount_words(np.repeat(query_words[:, w], per_query) ^ self._columns[w][r])
         keep = dist <= radius
         q = np.repeat(np.arange(bq, dtype=np.int64), per_query)[keep]
         r, dist = r[keep].astype(np.int64), dist[keep]
@@ -407,7 +407,7 @@ _KEY_CHUNK = 1 << 17  # rows whose keys are computed, and whose pairs are sorted
 _EMPTY_PAIRS = np.zeros(0, dtype=np.uint64)
 
 
-def _ragged(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def ragged(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions ``starts[k] .. starts[k] + lengths[k] - 1`` for every k, concatenated (int64)."""
     keep = lengths > 0
     starts, lengths = starts[keep].astype(np.int64), lengths[keep].astype(np.int64)
@@ -607,7 +607,7 @@ class SampledBitsIndex:
                 needles = np.unique(keys[t][hit])
                 lo = np.searchsorted(table, needles, side="left")
                 hi = np.searchsorted(table, needles, side="right")
-                found.append(self._table_groups[t][_ragged(lo, hi - lo)])
+                found.append(self._table_groups[t][ragged(lo, hi - lo)])
         return np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, dtype=np.int64)
 
     def probe_depth(self, queries: int) -> int:
@@ -628,7 +628,7 @@ class SampledBitsIndex:
         groups = self.candidate_groups(queries)
         query_words = _to_words(_check_hashes(queries, "queries", self._nbytes))
         starts = self._group_starts[groups]
-        rows = _ragged(starts, self._group_starts[groups + 1] - starts)
+        rows = ragged(starts, self._group_starts[groups + 1] - starts)
         if self._group_rows is not None:
             rows = self._group_rows[rows]
         if len(rows) > FALLBACK_SHARE * len(self):

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, time
 
 from provenance.errors import ArchiveError
+from provenance.times import iso_utc
 
 APPLICATION_ID = 0x50524F56
 """``PRAGMA application_id`` of a provenance archive ("PROV"), so other SQLite files are recognised."""
@@ -40,7 +41,7 @@ CREATE TABLE items (
     size INTEGER NOT NULL,
     duration REAL NOT NULL,
     added_at TEXT NOT NULL,           -- ISO 8601 UTC
-    record TEXT NOT NULL              -- canonical Fingerprint JSON (provenance.record)
+    record TEXT NOT NULL              -- canonical Fingerprint JSON (provenance.codec)
 );
 
 CREATE TABLE frames (
@@ -99,7 +100,7 @@ def first_seen_utc(first_seen: str | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_utc(moment)
 
 
 FULL_BOX_JSON = '{"bottom":1.0,"left":0.0,"right":1.0,"top":0.0}'
@@ -133,7 +134,7 @@ def _v2_first_seen_and_box(conn: sqlite3.Connection) -> None:
 
 
 SCHEMA_V3_CUSTODY = """
--- The custody log (provenance.evidence.custody): who read which evidence file, when, with which
+-- The custody log (provenance.archive.custody): who read which evidence file, when, with which
 -- command, and the SHA-256 seen. Entries are hash-chained: entry_hash = SHA-256 of the canonical JSON
 -- of the entry's fields with prev_hash, so an edited or deleted entry breaks the chain.
 CREATE TABLE custody (
@@ -161,10 +162,10 @@ END;
 """
 
 SCHEMA_V4_FEATURES = """
--- Local features (provenance.features): ORB keypoints of one frame a second of each item, for the
+-- Local features (provenance.vision.features): ORB keypoints of one frame a second of each item, for the
 -- matches hashes cannot make (crops, picture-in-picture). points: K x 2 float32 (0..1);
 -- descriptors: K x 32 bytes; aspect: width / height of the picture they were found in; grid: the
--- 8 x 8 x 5 float32 colour grid (provenance.features.colour_grid).
+-- 8 x 8 x 5 float32 colour grid (provenance.vision.features.colour_grid).
 CREATE TABLE features (
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
     time REAL NOT NULL,
@@ -177,7 +178,7 @@ CREATE TABLE features (
 """
 
 SCHEMA_V5_HASH_ONLY = """
--- Hash-only items (kind 'hashes', imported from a PDQ / vPDQ hash list by provenance.interop): they
+-- Hash-only items (kind 'hashes', imported from a PDQ / vPDQ hash list by provenance.ingest.interop): they
 -- have no media, so no pHash; frames.phash becomes nullable. SQLite cannot drop a NOT NULL
 -- constraint in place, so the table is rebuilt with the same rows.
 CREATE TABLE frames_v5 (

@@ -8,7 +8,7 @@ of it. The schema is versioned with ``PRAGMA user_version`` and upgraded on open
 
 Per frame, the pHash is stored as a signed 64-bit integer (SQLite has no unsigned type; the bits
 are the same) and the PDQ hash as a 32-byte blob, so ``frame_table`` (every column) and
-``usable_frames`` (what the matcher reads, kept beside the archive by ``provenance.frame_cache``)
+``usable_frames`` (what the matcher reads, kept beside the archive by ``provenance.archive.frame_cache``)
 hand over all hashes as numpy arrays straight from one query. The full fingerprint is kept as canonical JSON in
 ``items.record`` and is what ``get`` returns.
 """
@@ -24,7 +24,6 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -32,16 +31,17 @@ import numpy as np
 
 from provenance.archive import migrations
 from provenance.archive.migrations import write_transaction
-from provenance.errors import ArchiveError, UsageError
-from provenance.features import GRID, FrameFeatures
-from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, Sighting
-from provenance.record import (
+from provenance.codec import (
     RecordFormatError,
     fingerprint_from_json,
     fingerprint_to_json,
     from_jsonable,
     to_jsonable,
 )
+from provenance.errors import ArchiveError, UsageError
+from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, Sighting
+from provenance.times import utc_now_micro
+from provenance.vision.features import GRID, FrameFeatures
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's transaction before giving up."""
@@ -185,13 +185,9 @@ def default_archive_path() -> Path:
     return base / "provenance" / "archive.sqlite"
 
 
-def _utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int | None, bytes, int]:
     # int(x, 16) and bytes.fromhex also take "0x", "_", "+" and spaces: insist on plain hex digits
-    if frame.phash == "" and _HEX64.fullmatch(frame.pdq):  # a hash-only item (provenance.interop) has no pHash
+    if frame.phash == "" and _HEX64.fullmatch(frame.pdq):  # a hash-only item (provenance.ingest.interop) has no pHash
         return (item_id, frame.index, float(frame.time), None, bytes.fromhex(frame.pdq), int(frame.pdq_quality))
     if not _HEX16.fullmatch(frame.phash) or not _HEX64.fullmatch(frame.pdq):
         raise ArchiveError(
@@ -393,7 +389,7 @@ class ArchiveStore:
             "INSERT INTO items (sha256, name, kind, size, duration, added_at, record, content_box) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (sha256, fp.identity.name, fp.metadata.kind, int(fp.identity.size), float(fp.duration),
-             _utc_now(), fingerprint_to_json(fp), _canonical_json(to_jsonable(fp.content_box))),
+             utc_now_micro(), fingerprint_to_json(fp), _canonical_json(to_jsonable(fp.content_box))),
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
@@ -405,7 +401,7 @@ class ArchiveStore:
 
     def _insert_sightings(self, item_id: int, sightings: Sequence[Sighting]) -> int:
         added = 0
-        now = _utc_now()
+        now = utc_now_micro()
         for s in sightings:
             cur = self._conn.execute(
                 "INSERT INTO sightings (item_id, source_url, platform, uploader, first_seen, label, title, "
@@ -429,7 +425,7 @@ class ArchiveStore:
                 if found is not None:
                     conn.execute("DELETE FROM items WHERE id = ?", (found[0],))
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
-                    # kept copies of the frames (provenance.frame_cache) may be extended only past this
+                    # kept copies of the frames (provenance.archive.frame_cache) may be extended only past this
                     conn.execute("INSERT INTO meta (key, value) SELECT 'removed_generation', value FROM meta "
                                  "WHERE key = 'generation' ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         except sqlite3.Error as exc:

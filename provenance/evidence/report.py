@@ -24,17 +24,18 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from provenance import __version__
+from provenance.archive.custody import Reading, append_entries, current_examiner, custody_entries
 from provenance.archive.store import ArchiveStore
-from provenance.check import check, utc_now
+from provenance.checking import check
+from provenance.codec import to_jsonable
 from provenance.errors import UsageError
-from provenance.evidence.custody import Reading, append_entries, current_examiner, custody_entries
-from provenance.evidence.html import render_html
 from provenance.evidence.signing import load_private_key, sign_record
 from provenance.evidence.timestamp import report_digest
 from provenance.model import SamplingParams
-from provenance.record import to_jsonable
+from provenance.report.html import render_html
 from provenance.report.json import check_record
+from provenance.times import utc_now
+from provenance.version import __version__
 
 SCHEMA = "provenance.evidence"
 SCHEMA_VERSION = 1
@@ -135,7 +136,8 @@ def make_report(
         raise UsageError(f"cannot create the report folder {json_path.parent}: {exc.strerror or exc}") from None
 
     with tempfile.TemporaryDirectory(prefix="provenance-keyframes-") as scratch:
-        report = check(path, archive, params=params, claimed_date=claimed_date, keyframes_dir=scratch)
+        report = check(path, archive, params=params, claimed_date=claimed_date, keyframes_dir=scratch,
+                       log_custody=False)
         sheet = Path(report.contact_sheet).read_bytes() if report.contact_sheet else None
     # the keyframe files were temporary: the record keeps the contact sheet's hash, the page embeds it
     record_of_check = check_record(replace(report, keyframes=(), contact_sheet=None))

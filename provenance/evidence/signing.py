@@ -2,7 +2,7 @@
 
 Keys are PEM files: the private key as unencrypted PKCS#8, written with mode 0600 and never
 overwritten; the public key as SubjectPublicKeyInfo. A report's signature block signs the
-canonical form of the report without that block (see ``provenance.evidence.canonical``) and
+canonical form of the report without that block (see ``provenance.canonical``) and
 carries the public key, so anyone can check it; ``--key`` pins the key a verifier expects.
 """
 
@@ -20,8 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from provenance.canonical import CANONICALIZATION, SIGNATURE_KEY, canonical_bytes, canonical_digest
 from provenance.errors import ReportIntegrityError, UsageError
-from provenance.evidence.canonical import CANONICALIZATION, SIGNATURE_KEY, canonical_bytes, canonical_digest
 
 ALGORITHM = "Ed25519"
 

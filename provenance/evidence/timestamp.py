@@ -1,7 +1,7 @@
 """RFC 3161 time stamps, offline part: write a request (``.tsq``) and check a token (``.tsr``).
 
 The request asks a time-stamping authority to sign the *report digest*: SHA-256 of the canonical
-form of the whole report, signature block included (see ``provenance.evidence.canonical``), so the
+form of the whole report, signature block included (see ``provenance.canonical``), so the
 token vouches for the report and its signature at once; sign the report before requesting. The
 request is DER built here (it is four fields); it asks for the TSA's certificate in the reply
 (``certReq``) and carries a random nonce. Send it to any RFC 3161 TSA, e.g.
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from provenance.canonical import canonical_digest, read_record
 from provenance.errors import MissingToolError, TimestampError, UsageError
-from provenance.evidence.canonical import canonical_digest, read_record
 
 SHA256_ALGORITHM_ID = bytes.fromhex("300d06096086480165030402010500")
 """DER AlgorithmIdentifier of SHA-256 (OID 2.16.840.1.101.3.4.2.1, NULL parameters)."""

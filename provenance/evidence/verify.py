@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from provenance.archive.custody import Reading, record_custody
+from provenance.canonical import read_record
 from provenance.errors import EvidenceAlteredError, ReportIntegrityError, TimestampError, UsageError
-from provenance.evidence.canonical import read_record
-from provenance.evidence.custody import Reading, record_custody
 from provenance.evidence.report import SCHEMA
 from provenance.evidence.signing import SignatureInfo, check_signature, load_public_key
 from provenance.evidence.timestamp import TimestampInfo, find_token, verify_timestamp
-from provenance.identity import file_identity
+from provenance.media.identity import file_identity
 
 
 @dataclass(frozen=True)

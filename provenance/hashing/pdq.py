@@ -65,6 +65,7 @@ its float64 working arrays; at 64x64, 64 and 256 frames measured slower per fram
 _SHIFTED_SUM_MAX_WINDOW: Final = 8
 """Up to this window a box sum is added up from shifted slices; beyond it, from a running sum."""
 
+MIN_QUALITY = 30  # PDQ quality below this marks a flat frame (black, a wall, the sky): it carries no evidence
 _HEX_RE = re.compile(r"[0-9a-fA-F]{64}")
 _LUMA = np.array([0.299, 0.587, 0.114])
 _DCT = np.sqrt(2.0 / 64.0) * np.cos(

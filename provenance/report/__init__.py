@@ -1,1 +1,7 @@
-"""Renderers of a check: ``json`` (the versioned record) and ``text`` (for the terminal)."""
+"""Renderers of a check: ``json`` (the versioned record), ``text`` (for the terminal), ``html`` (for people).
+
+Modules: ``json`` (the versioned JSON record of a check), ``text`` (the terminal report),
+``structure`` (the terminal form of ``check --structure``), ``timeline`` (the picture of one match),
+``html`` (the self-contained evidence page, with its Jinja2 template in ``templates/``).
+Import the module you need; this package imports nothing itself, so the command line stays quick.
+"""

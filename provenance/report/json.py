@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 
-from provenance import __version__
-from provenance.match import CANDIDATE_RADIUS, MIN_QUALITY, VERDICTS
+from provenance.codec import to_jsonable
+from provenance.hashing.pdq import MIN_QUALITY
+from provenance.match.align import CANDIDATE_RADIUS
+from provenance.match.verdict import VERDICTS
 from provenance.model import SCHEMA_VERSION, CheckReport, Match
-from provenance.record import to_jsonable
+from provenance.version import __version__
 
 
 def match_record(match: Match) -> dict[str, object]:
@@ -67,7 +69,7 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
         "matches": [match_record(m) for m in report.matches],
         "earliest_appearance": to_jsonable(report.appearance) if report.appearance else None,
     }
-    if structure is not None:  # check --structure (provenance.selfreport)
+    if structure is not None:  # check --structure (provenance.forensics.selfreport)
         record["structure"] = to_jsonable(structure)
     return record
 

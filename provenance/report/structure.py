@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from provenance.selfreport import SelfReport
-from provenance.structure.boxes import Box
-from provenance.structure.model import BoxStructure, Track
+from provenance.forensics.selfreport import SelfReport
+from provenance.forensics.structure.boxes import Box
+from provenance.forensics.structure.model import BoxStructure, Track
 
 MAX_TREE_LINES = 400
 TAG_NAMES = {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from provenance import __version__
-from provenance.keyframes import timestamp_label
-from provenance.match import VERDICTS
+from provenance.match.verdict import VERDICTS
 from provenance.model import CheckReport, Fingerprint, Location, Match, StreamInfo
+from provenance.times import timestamp_label
+from provenance.version import __version__
 
 
 def format_bytes(n: int) -> str:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from provenance.appearance import earliest_appearance, parse_when
-from provenance.check import as_query
-from provenance.fingerprint import Analysis
+from provenance.fingerprinting import Analysis, as_query
+from provenance.match.appearance import earliest_appearance, parse_when
 from provenance.model import Fingerprint, Match, Sighting
 from provenance.triage.cluster import cluster_contents, file_verdict, most_known
 from provenance.triage.results import (

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance import frame_cache
-from provenance.check import frames_from_fingerprints, index_search
-from provenance.match import ArchiveFrames, SearchFn, match_fingerprint
+from provenance.archive import frame_cache
+from provenance.archive.search import frames_from_fingerprints, index_search
+from provenance.archive.searchable import ArchiveFrames, SearchFn
+from provenance.match.align import match_fingerprint
 from provenance.model import Fingerprint, Match, Sighting
 from provenance.triage.results import Clustering, Link
 

@@ -20,12 +20,12 @@ from types import TracebackType
 
 import numpy as np
 
-from provenance.check import utc_now
+from provenance.codec import fingerprint_from_json, fingerprint_to_json, from_jsonable, to_jsonable
 from provenance.errors import ArchiveError
-from provenance.features import FrameFeatures
 from provenance.model import Appearance, FileIdentity, Match, Sighting
-from provenance.record import fingerprint_from_json, fingerprint_to_json, from_jsonable, to_jsonable
+from provenance.times import utc_now
 from provenance.triage.results import Candidate, ContentResult, Hashed, StoredContent, StoredPath
+from provenance.vision.features import FrameFeatures
 
 JOURNAL_NAME = "journal.sqlite"
 SCHEMA_VERSION = 1

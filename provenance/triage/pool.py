@@ -30,8 +30,8 @@ from types import TracebackType
 
 import numpy as np
 
-from provenance.check import utc_now
 from provenance.model import Fingerprint
+from provenance.times import utc_now
 from provenance.triage import worker
 from provenance.triage.cluster import batch_frames, cluster_contents, group, save_frames
 from provenance.triage.journal import Journal

@@ -21,12 +21,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from provenance import __version__
-from provenance.check import utc_now
+from provenance.codec import to_jsonable
 from provenance.model import CheckReport, Sighting
-from provenance.record import to_jsonable
 from provenance.report.json import check_record
+from provenance.times import utc_now
 from provenance.triage.results import VERDICT_TEXT, Cluster, FileRow, Skipped, TriageResult
+from provenance.version import __version__
 
 FILE_SCHEMA = "provenance.triage.file"
 FILE_SCHEMA_VERSION = 1

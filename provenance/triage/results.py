@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from provenance.features import FrameFeatures
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
+from provenance.vision.features import FrameFeatures
 
 VERDICT_TEXT = {
     "known": "known: the archive already holds this footage",
@@ -130,7 +130,7 @@ class StoredPath:
 
 @dataclass(frozen=True)
 class Link:
-    """Two contents of the batch that share footage (``verdict`` as in ``match.VERDICTS``)."""
+    """Two contents of the batch that share footage (``verdict`` as in ``match.verdict.VERDICTS``)."""
 
     query_sha256: str
     item_sha256: str

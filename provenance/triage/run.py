@@ -29,9 +29,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from provenance.errors import ArchiveError, ProvenanceError, UsageError
-from provenance.features import FrameFeatures
-from provenance.fingerprint import analyse
-from provenance.ingest import ARCHIVE_FPS, sightings_for
+from provenance.fingerprinting import analyse
+from provenance.ingest.add import ARCHIVE_FPS, sightings_for
 from provenance.model import Fingerprint, SamplingParams, Sighting
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import Journal
@@ -39,6 +38,7 @@ from provenance.triage.pool import WorkerPool, cluster_in_pool, run_pool
 from provenance.triage.reports import write_reports
 from provenance.triage.results import ContentResult, FileRow, Hashed, Progress, TriageResult
 from provenance.triage.walk import walk
+from provenance.vision.features import FrameFeatures
 
 
 def default_jobs() -> int:

@@ -15,8 +15,8 @@ import subprocess
 
 import numpy as np
 
-from provenance.frames import ffmpeg_url
 from provenance.model import Fingerprint
+from provenance.tools import ffmpeg_url
 
 WIDTH = 160
 JPEG_QUALITY = 80

@@ -24,19 +24,20 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance.appearance import earliest_appearance
-from provenance.archive.sidecar import read_ytdlp_sidecar
-from provenance.check import as_query, match_against, utc_now
+from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
-from provenance.features import FrameFeatures
-from provenance.fingerprint import analyse
-from provenance.identity import file_identity
-from provenance.ingest import ARCHIVE_FPS
-from provenance.match import ArchiveFrames, SearchFn
+from provenance.fingerprinting import analyse, as_query
+from provenance.ingest.add import ARCHIVE_FPS
+from provenance.ingest.sidecar import read_ytdlp_sidecar
+from provenance.match.against_archive import match_against
+from provenance.match.appearance import earliest_appearance
+from provenance.media.identity import file_identity
 from provenance.model import Appearance, Fingerprint, Match, SamplingParams
+from provenance.times import utc_now
 from provenance.triage.cluster import load_frames, query_links
 from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link
 from provenance.triage.thumbs import thumbnail_jpeg
+from provenance.vision.features import FrameFeatures
 
 _PR_SET_PDEATHSIG = 1
 _batch: tuple[str, ArchiveFrames, SearchFn] | None = None

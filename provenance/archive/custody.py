@@ -1,0 +1,180 @@
+"""The custody log: who read which evidence file, when, with which command, and what it hashed to.
+
+The log is the ``custody`` table of the archive (schema version 3). Entries are numbered 1, 2, 3...
+and hash-chained: ``entry_hash`` is the SHA-256 of the canonical JSON of the entry's fields together
+with ``prev_hash``, the previous entry's hash (64 zeros for the first). Editing an entry changes its
+hash; deleting one leaves a gap and a link that no longer fits; the archive's ``meta`` table keeps
+the last entry's number and hash, so entries cut from the end are noticed too. Someone able to
+rewrite the whole file could rebuild the whole chain: the signed reports, which record the entry
+they made, anchor it from outside.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from provenance.archive.migrations import write_transaction
+from provenance.archive.store import ArchiveStore
+from provenance.canonical import canonical_bytes
+from provenance.errors import ArchiveError
+from provenance.times import utc_now_micro
+from provenance.version import __version__
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first entry."""
+
+HEAD_KEY = "custody_head"
+"""The ``meta`` key holding ``"<seq>:<entry_hash>"`` of the last entry."""
+
+_COLUMNS = "seq, at, examiner, command, tool_version, sha256, path, case_id, prev_hash, entry_hash"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One evidence file a command read: its SHA-256 as computed, and the path it was read from."""
+
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
+class CustodyEntry:
+    """One entry of the custody log."""
+
+    seq: int
+    at: str  # ISO 8601 UTC
+    examiner: str
+    command: str  # e.g. "provenance report"
+    tool_version: str
+    sha256: str  # of the evidence file, as the command computed it
+    path: str  # where it was read
+    case: str | None
+    prev_hash: str
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """The result of ``verify_chain``: intact, or the first entry where the chain breaks and why."""
+
+    ok: bool
+    entries: int
+    head_seq: int | None
+    head_hash: str | None
+    broken_at: int | None  # the number of the first broken entry
+    reason: str
+
+
+def current_examiner(examiner: str | None = None) -> str:
+    """The examiner to record: the one given, else the operating-system user."""
+    if examiner and examiner.strip():
+        return examiner.strip()
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name in a bare container
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def entry_hash(seq: int, at: str, examiner: str, command: str, tool_version: str, sha256: str, path: str,
+               case: str | None, prev_hash: str) -> str:
+    """The SHA-256 (hex) that chains an entry: over the canonical JSON of its fields and ``prev_hash``."""
+    fields = {"seq": seq, "at": at, "examiner": examiner, "command": command, "tool_version": tool_version,
+              "sha256": sha256, "path": path, "case": case, "prev_hash": prev_hash}
+    return hashlib.sha256(canonical_bytes(fields)).hexdigest()
+
+
+def _entry(row: Sequence[object]) -> CustodyEntry:
+    seq, at, examiner, command, version, sha256, path, case, prev_hash, hashed = row
+    return CustodyEntry(int(seq), str(at), str(examiner), str(command), str(version), str(sha256), str(path),
+                        None if case is None else str(case), str(prev_hash), str(hashed))
+
+
+def append_entries(store: ArchiveStore, readings: Sequence[Reading], *, command: str, examiner: str | None = None,
+                   case: str | None = None) -> tuple[CustodyEntry, ...]:
+    """Append one entry per reading to the store's custody log, in one transaction; return them."""
+    conn = store.connection
+    who = current_examiner(examiner)
+    added: list[CustodyEntry] = []
+    try:
+        with write_transaction(conn):
+            last = conn.execute("SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+            for reading in readings:
+                seq += 1
+                at = utc_now_micro()
+                path = os.path.abspath(reading.path)
+                hashed = entry_hash(seq, at, who, command, __version__, reading.sha256, path, case, prev)
+                conn.execute(f"INSERT INTO custody ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (seq, at, who, command, __version__, reading.sha256, path, case, prev, hashed))
+                added.append(CustodyEntry(seq, at, who, command, __version__, reading.sha256, path, case, prev,
+                                          hashed))
+                prev = hashed
+            if added:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (HEAD_KEY, f"{seq}:{prev}"))
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"could not write the custody log of {store.path}: {exc}: check free disk space "
+                           "and permissions, then retry") from exc
+    return tuple(added)
+
+
+def record_custody(archive: str | os.PathLike[str], readings: Sequence[Reading], *, command: str,
+                   examiner: str | None = None, case: str | None = None) -> tuple[CustodyEntry, ...]:
+    """Open the archive at ``archive`` (which must exist) and append entries for ``readings``."""
+    if not readings:
+        return ()
+    with ArchiveStore.open(Path(archive), create=False) as store:
+        return append_entries(store, readings, command=command, examiner=examiner, case=case)
+
+
+def custody_entries(store: ArchiveStore, sha256: str | None = None) -> tuple[CustodyEntry, ...]:
+    """The log's entries in order; only those for ``sha256`` when given."""
+    if sha256 is None:
+        rows = store.connection.execute(f"SELECT {_COLUMNS} FROM custody ORDER BY seq").fetchall()
+    else:
+        rows = store.connection.execute(f"SELECT {_COLUMNS} FROM custody WHERE sha256 = ? ORDER BY seq",
+                                        (sha256.lower(),)).fetchall()
+    return tuple(_entry(r) for r in rows)
+
+
+def verify_chain(store: ArchiveStore) -> ChainStatus:
+    """Check every link of the custody log and its recorded head; report the first broken entry."""
+    conn = store.connection
+    conn.execute("BEGIN")  # one snapshot, even while another process appends
+    try:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM custody ORDER BY seq").fetchall()
+        head = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
+    finally:
+        conn.execute("COMMIT")
+    prev, expected = GENESIS, 1
+    entries = [_entry(r) for r in rows]
+
+    def broken(seq: int, reason: str) -> ChainStatus:
+        return ChainStatus(False, len(entries), None, None, seq, reason)
+
+    for e in entries:
+        if e.seq != expected:
+            return broken(expected, f"entry #{expected} is missing (the log jumps from #{expected - 1} to #{e.seq}): "
+                                    "it was deleted")
+        if e.prev_hash != prev:
+            return broken(e.seq, f"entry #{e.seq} does not link to entry #{e.seq - 1}: an entry before it was "
+                                 "deleted, replaced or altered")
+        recomputed = entry_hash(e.seq, e.at, e.examiner, e.command, e.tool_version, e.sha256, e.path, e.case,
+                                e.prev_hash)
+        if recomputed != e.entry_hash:
+            return broken(e.seq, f"entry #{e.seq} was altered: its fields no longer match its hash")
+        prev, expected = e.entry_hash, expected + 1
+    last = f"{entries[-1].seq}:{entries[-1].entry_hash}" if entries else None
+    recorded = str(head[0]) if head else None
+    if recorded != last:
+        said = recorded.split(":", 1)[0] if recorded else "none"
+        return broken(expected, f"the log ends at entry #{expected - 1}, but the archive recorded #{said} as its "
+                                "last entry: entries were removed from the end")
+    return ChainStatus(True, len(entries), entries[-1].seq if entries else None,
+                       entries[-1].entry_hash if entries else None, None,
+                       f"custody log intact: {len(entries)} entries, every link and hash checked")

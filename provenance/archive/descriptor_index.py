@@ -1,0 +1,277 @@
+"""The archive's local-feature descriptors, searchable by LSH and kept beside the archive.
+
+Every archived feature frame's ORB descriptors (256 bits each) are flattened into one table. A
+bit-sampling LSH finds a query descriptor's neighbours: each of ``TABLES`` tables keys every
+descriptor by ``KEY_BITS`` bits sampled at fixed random positions (more tables and longer keys for
+a larger archive, see ``key_size``), sorted; a query looks up its own
+key and every key one bit away (multi-probe, as FLANN's LSH does), and the descriptors found are
+compared exactly, keeping the two nearest for the ratio test. A true match ``d`` bits away shares
+a table's key, or all but one bit of it, with probability ``(1-p)^20 + 20 p (1-p)^19`` for
+``p = d / 256``: 0.53 at d = 20 and 0.16 at d = 40, so 0.95 and 0.50 over four tables; a frame
+pair needs only a share of its many matches.
+
+The arrays are ``.npy`` files in a folder beside the archive (``ARCHIVE.features``), opened
+memory-mapped: a check reads the sorted keys it probes and the descriptors it compares, not the
+whole table, so its cost grows slowly with the archive. The folder is tagged with the archive's id
+and generation and rebuilt (then swapped in whole) when the archive has changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from provenance.archive.arrays import load_array, save_arrays, saved_key
+from provenance.archive.index import popcount_words, ragged
+from provenance.vision.features import (
+    CANDIDATES_PER_FRAME,
+    MIN_INLIERS,
+    MIN_VOTES,
+    RATIO,
+    SEARCH_DESCRIPTORS,
+    FrameFeatures,
+    FramePair,
+    fit,
+)
+
+TABLES = 4  # tables at KEY_BITS; two more for every two bits more
+KEY_BITS = 20  # bits of a key up to 2^19 descriptors; one more for every doubling beyond, up to 32
+SEED = 20241128
+_CHUNK = 65_536  # descriptors keyed at a time (their unpacked bits take 16 MiB)
+UNRELATED_BITS = 128  # how far apart descriptors of unrelated pictures are, on average
+_QUERY_BLOCK = 1024  # query descriptors whose candidates are compared at once
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """The archived feature frames, flattened: descriptors in frame order, frames in (item, time) order."""
+
+    descriptors: np.ndarray  # (D, 32) uint8
+    points: np.ndarray  # (D, 2) float32, 0..1 in the frame's feature image
+    frame_start: np.ndarray  # (F + 1,) int64: the descriptors of frame f are rows frame_start[f]:frame_start[f+1]
+    frame_item: np.ndarray  # (F,) int64 archive item id
+    frame_time: np.ndarray  # (F,) float64 seconds
+    frame_aspect: np.ndarray  # (F,) float64 width / height of the feature image
+
+    @staticmethod
+    def of(item_ids: np.ndarray, frames: list[FrameFeatures]) -> FeatureTable:
+        """The table of ``frames`` (in (item, time) order), ``item_ids[i]`` being the item of frame i."""
+        sizes = np.array([len(f.descriptors) for f in frames], dtype=np.int64)
+        return FeatureTable(
+            descriptors=(np.concatenate([f.descriptors for f in frames]) if sizes.sum()
+                         else np.zeros((0, 32), np.uint8)),
+            points=np.concatenate([f.points for f in frames]) if sizes.sum() else np.zeros((0, 2), np.float32),
+            frame_start=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            frame_item=np.asarray(item_ids, dtype=np.int64),
+            frame_time=np.array([f.time for f in frames], dtype=np.float64),
+            frame_aspect=np.array([f.aspect for f in frames], dtype=np.float64),
+        )
+
+    def frame_of(self, rows: np.ndarray) -> np.ndarray:
+        """The frame of each descriptor row."""
+        return np.searchsorted(self.frame_start, rows, side="right") - 1
+
+    def item_frames(self, item_id: int) -> np.ndarray:
+        """The frame rows of one item, in time order."""
+        lo, hi = np.searchsorted(self.frame_item, [item_id, item_id + 1])
+        return np.arange(lo, hi)
+
+
+def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(tables, N) uint32 keys: each table's sampled bits of each descriptor, first most significant."""
+    out = np.empty((len(positions), len(descriptors)), dtype=np.uint32)
+    bits = positions.shape[1]
+    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint32)
+    for start in range(0, len(descriptors), _CHUNK):
+        unpacked = np.unpackbits(descriptors[start:start + _CHUNK], axis=1)
+        for t, pos in enumerate(positions):
+            out[t, start:start + _CHUNK] = unpacked[:, pos].astype(np.uint32) @ weights
+    return out
+
+
+def key_size(descriptors: int) -> int:
+    """Key bits for a table of this many descriptors: KEY_BITS up to 2^19, one more per doubling, at most 32."""
+    return int(min(32, max(KEY_BITS, int(np.ceil(np.log2(max(descriptors, 2)))) + 1)))
+
+
+def tables_for(key_bits: int) -> int:
+    """Tables for keys of ``key_bits``: TABLES at KEY_BITS, two more for every two bits more."""
+    return TABLES + 2 * ((key_bits - KEY_BITS + 1) // 2)
+
+
+class DescriptorIndex:
+    """Approximate two-nearest-neighbour search over a ``FeatureTable``'s descriptors (Hamming)."""
+
+    def __init__(self, table: FeatureTable, positions: np.ndarray, keys: list[np.ndarray],
+                 rows: list[np.ndarray]) -> None:
+        """An index over ``table``: per table, its sampled bit positions, sorted keys and their rows."""
+        self.table, self.positions, self.keys, self.rows = table, positions, keys, rows
+
+    @property
+    def flips(self) -> np.ndarray:
+        """The masks that turn a key into itself and its one-bit neighbours."""
+        return np.concatenate([[0], 1 << np.arange(self.positions.shape[1])]).astype(np.uint32)
+
+    @classmethod
+    def build(cls, table: FeatureTable, key_bits: int | None = None) -> DescriptorIndex:
+        """Key every descriptor in every table and sort (deterministic: fixed seed, stable sort).
+
+        Keys get longer as the table grows (``key_size``), so the descriptors of unrelated footage
+        met per lookup stay few; the tables grow with them, to keep finding near matches.
+        """
+        bits = key_bits or key_size(len(table.descriptors))
+        rng = np.random.default_rng(SEED)
+        positions = np.stack([rng.choice(256, bits, replace=False)
+                              for _ in range(tables_for(bits))]).astype(np.int64)
+        all_keys = _keys(table.descriptors, positions)
+        keys, rows = [], []
+        for t in range(len(positions)):
+            order = np.argsort(all_keys[t], kind="stable").astype(np.uint32)
+            keys.append(all_keys[t][order])
+            rows.append(order)
+        return cls(table, positions, keys, rows)
+
+    def two_nearest(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each query descriptor: the nearest row found, its distance, and the distance of the
+        nearest row of another item.
+
+        The second is what Lowe's ratio test weighs the first against: consecutive frames of one
+        video hold near-identical descriptors, which say nothing against a match, while a near
+        descriptor in other footage makes it ambiguous. The row is -1 (distances 257) where no
+        candidate was found, the second distance 257 where no other item's was. Queries go in
+        blocks; within a block every candidate is compared (a row met twice is compared twice, which
+        costs less than sorting the duplicates away).
+        """
+        n = len(descriptors)
+        nearest = np.full(n, -1, dtype=np.int64)
+        first = np.full(n, 257, dtype=np.int64)
+        second = np.full(n, 257, dtype=np.int64)
+        if not n or not len(self.table.descriptors):
+            return nearest, first, second
+        reference = np.asarray(self.table.descriptors).view(np.uint64)  # (D, 4), no copy
+        query_words = np.ascontiguousarray(descriptors).view(np.uint64)
+        probes = _keys(descriptors, self.positions)[:, :, None] ^ self.flips[None, None, :]  # (T, n, probes)
+        for start in range(0, n, _QUERY_BLOCK):
+            stop = min(n, start + _QUERY_BLOCK)
+            queries, rows = self._candidates(probes[:, start:stop], start)
+            if not len(rows):
+                continue
+            distance = popcount_words(reference[rows] ^ query_words[queries]).sum(axis=1, dtype=np.int64)
+            np.minimum.at(first, queries, distance)
+            best = distance == first[queries]
+            np.minimum.at(nearest.view(np.uint64), queries[best], rows[best].view(np.uint64))  # lowest row of ties
+            item = self.table.frame_item[self.table.frame_of(rows)]
+            other = item != self.table.frame_item[self.table.frame_of(nearest[queries])]
+            np.minimum.at(second, queries[other], distance[other])
+        return nearest, first, second
+
+    def _candidates(self, probes: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """(query, row) pairs of every row whose key equals a probe, over all tables (with repeats)."""
+        queries, rows = [], []
+        flips = len(self.flips)
+        for t in range(len(self.positions)):
+            needles = probes[t].ravel()
+            lo = np.searchsorted(self.keys[t], needles, side="left")
+            hi = np.searchsorted(self.keys[t], needles, side="right")
+            found = hi > lo
+            if found.any():
+                counts = (hi - lo)[found]
+                queries.append(np.repeat(np.flatnonzero(found) // flips + offset, counts))
+                rows.append(np.asarray(self.rows[t])[ragged(lo[found], counts)].astype(np.int64))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(queries), np.concatenate(rows)
+
+    def pairs(self, query: tuple[FrameFeatures, ...], *, mirrored: bool) -> list[FramePair]:
+        """Frame pairs between ``query`` frames and archived frames that pass the geometric check.
+
+        Each query frame's strongest keypoints vote, through their nearest archived descriptor
+        (Lowe's ratio test), for archived frames; the most voted frames are fitted (RANSAC).
+        """
+        usable = [q for q in query if len(q.descriptors) >= MIN_INLIERS]
+        if not usable or not len(self.table.descriptors):
+            return []
+        searched = [q.descriptors[:SEARCH_DESCRIPTORS] for q in usable]
+        nearest, first, second = self.two_nearest(np.concatenate(searched))
+        found: list[FramePair] = []
+        start = 0
+        for q, desc in zip(usable, searched, strict=True):
+            stop = start + len(desc)
+            # Lowe's ratio test, against the nearest in other footage; where the search met none, against
+            # the distance of unrelated descriptors (half the bits)
+            rival = np.where(second[start:stop] <= 256, second[start:stop], UNRELATED_BITS)
+            good = (nearest[start:stop] >= 0) & (first[start:stop] < RATIO * rival)
+            qi = np.flatnonzero(good)
+            ti = nearest[start:stop][good]
+            start = stop
+            if len(qi) < MIN_VOTES:
+                continue
+            frames_of = self.table.frame_of(ti)
+            frames, votes = np.unique(frames_of, return_counts=True)
+            for row in frames[np.argsort(-votes, kind="stable")][:CANDIDATES_PER_FRAME]:
+                sel = frames_of == row
+                if sel.sum() < MIN_VOTES:
+                    break
+                archived = FrameFeatures(float(self.table.frame_time[row]), np.zeros((0, 2), np.float32),
+                                         np.zeros((0, 32), np.uint8), float(self.table.frame_aspect[row]))
+                pair = fit(q, archived, q.points[qi[sel]], np.asarray(self.table.points)[ti[sel]], int(row),
+                           mirrored)
+                if pair is not None:
+                    found.append(pair)
+        return found
+
+    def save(self, folder: Path, key: str) -> None:
+        """Write the table and index as ``.npy`` files into ``folder``, replacing it whole."""
+        arrays = {"descriptors": self.table.descriptors, "points": self.table.points,
+                  "frame_start": self.table.frame_start, "frame_item": self.table.frame_item,
+                  "frame_time": self.table.frame_time, "frame_aspect": self.table.frame_aspect,
+                  "positions": self.positions}
+        for t in range(len(self.positions)):
+            arrays[f"keys{t}"], arrays[f"rows{t}"] = self.keys[t], self.rows[t]
+        save_arrays(folder, key, arrays)
+
+    @classmethod
+    def load(cls, folder: Path, key: str) -> DescriptorIndex | None:
+        """The index saved in ``folder`` for ``key``, memory-mapped; None when missing, stale or damaged."""
+        if saved_key(folder) != key:
+            return None
+        try:
+            def read(name: str) -> np.ndarray:
+                return load_array(folder, name)
+
+            table = FeatureTable(read("descriptors"), read("points"), np.array(read("frame_start")),
+                                 np.array(read("frame_item")), np.array(read("frame_time")),
+                                 np.array(read("frame_aspect")))
+            positions = np.array(read("positions"))
+            index = cls(table, positions, [read(f"keys{t}") for t in range(len(positions))],
+                        [read(f"rows{t}") for t in range(len(positions))])
+        except (OSError, ValueError):
+            return None
+        sizes_agree = (len(table.frame_start) == len(table.frame_item) + 1
+                       and int(table.frame_start[-1]) == len(table.descriptors) == len(table.points)
+                       and all(len(k) == len(r) == len(table.descriptors)
+                               for k, r in zip(index.keys, index.rows, strict=True)))
+        shape_agrees = index.positions.ndim == 2 and index.positions.shape[0] == tables_for(index.positions.shape[1])
+        # a folder swapped in while this one was opened would mix two archive states: read the key again
+        return index if sizes_agree and shape_agrees and saved_key(folder) == key else None
+
+
+def open_descriptor_index(folder: Path, key: str,
+                          read_all: Callable[[], tuple[np.ndarray, list[FrameFeatures]]]) -> DescriptorIndex:
+    """The index kept in ``folder`` if it was built for ``key``; else one built from ``read_all()``
+    (which returns the item ids and the feature frames, in (item, time) order) and saved there.
+
+    When the folder cannot be written (a read-only archive folder), the index is used unsaved.
+    """
+    index = DescriptorIndex.load(folder, key)
+    if index is not None:
+        return index
+    item_ids, frames = read_all()
+    index = DescriptorIndex.build(FeatureTable.of(item_ids, frames))
+    with contextlib.suppress(OSError):
+        index.save(folder, key)
+    return index

@@ -1,0 +1,47 @@
+"""The ``provenance`` command group: the commands of each module registered on one click group."""
+
+from __future__ import annotations
+
+import click
+
+from provenance.cli import archive as archive_commands
+from provenance.cli import check as check_command
+from provenance.cli import evidence as evidence_commands
+from provenance.cli import interop as interop_commands
+from provenance.cli import triage as triage_command
+from provenance.cli.options import EXIT_TEXT
+from provenance.version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=f"Exit codes:\n\n{EXIT_TEXT}")
+@click.version_option(__version__, prog_name="provenance")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Offline video provenance: what a file says, whether it appeared before, and how it was edited.
+
+    \b
+    Examples:
+      provenance check clip.mp4
+      provenance check clip.mp4 --archive cases.sqlite --json > report.json
+      provenance check clip.mp4 --keyframes ./keyframes
+      provenance archive add --archive cases.sqlite --platform telegram --first-seen 2020-10-05 old.mp4
+    """
+
+
+cli.add_command(check_command.check)
+cli.add_command(archive_commands.archive)
+for _command in evidence_commands.COMMANDS:
+    cli.add_command(_command)
+cli.add_command(triage_command.command)
+cli.add_command(interop_commands.export)
+archive_commands.archive.add_command(interop_commands.import_hashes)
+
+
+def main() -> None:
+    """Entry point of the ``provenance`` command."""
+    cli(prog_name="provenance")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,166 @@
+"""``provenance archive``: build and inspect the archive of known media."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from provenance.cli.options import FAST_HELP, archive_option, handles_errors, resolve_archive, sampling
+
+
+@click.group()
+def archive() -> None:
+    """Build and inspect the archive of known media (a SQLite file).
+
+    \b
+    Examples:
+      provenance archive add --archive cases.sqlite --source-url https://t.me/x/1 --first-seen 2020-10-05 a.mp4
+      provenance archive list --archive cases.sqlite
+      provenance archive show --archive cases.sqlite 3fa4c1
+      provenance archive stats --archive cases.sqlite --json
+    """
+
+
+@archive.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@archive_option(required_default=True)
+@click.option("--source-url", help="Where the file was found.")
+@click.option("--platform", help="Platform it was seen on (telegram, youtube, x, tiktok, ...).")
+@click.option("--uploader", help="Account that posted it.")
+@click.option("--first-seen", help="When it was first seen (YYYY-MM-DD or ISO 8601 date-time).")
+@click.option("--label", help="Free-text label (case number, incident).")
+@click.option("--fps", type=float, default=None, help="Samples per second to hash (default 8 for archived items).")
+@click.option("--fast", is_flag=True, help=FAST_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was added.")
+@click.option("--examiner", help="Who adds the files, for the archive's custody log (default: the OS user).")
+@handles_errors
+def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | None, platform: str | None,
+                uploader: str | None, first_seen: str | None, label: str | None, fps: float | None,
+                fast: bool, as_json: bool, examiner: str | None) -> None:
+    """Add FILES to the archive (created if missing). Idempotent by SHA-256.
+
+    A yt-dlp NAME.info.json beside a file is read as a sighting too. A bad file is reported and
+    skipped; the rest are added (exit 4 if any failed).
+    """
+    from provenance.ingest.add import add_files
+    from provenance.model import Sighting
+
+    path = resolve_archive(archive)
+    sighting = Sighting(source_url=source_url, platform=platform, uploader=uploader, first_seen=first_seen,
+                        label=label)
+    show = not as_json and sys.stderr.isatty()
+    done = [0]
+
+    def progress(name: str) -> None:
+        done[0] += 1
+        if show:
+            click.echo(f"\r[{done[0]}/{len(files)}] {os.path.basename(name)[:60]:<60}", err=True, nl=False)
+
+    result = add_files(path, list(files), sighting=sighting, params=sampling(fps, fast) if fps or fast else None,
+                       progress=progress, examiner=examiner)
+    if show:
+        click.echo("", err=True)
+    if as_json:
+        from provenance.codec import to_jsonable
+
+        click.echo(json.dumps({"archive": result.archive, "files": to_jsonable(result.files)}, indent=2))
+    else:
+        for f in result.files:
+            if f.error:
+                click.echo(f"FAILED  {f.path}: {f.error}")
+            else:
+                state = "added  " if f.created else "known  "
+                click.echo(f"{state} {f.sha256}  {f.path}  (+{f.sightings_added} sighting)")
+                for w in f.warnings:
+                    click.echo(f"        ! {w}")
+        ok = len(result.files) - result.failed
+        click.echo(f"{ok} of {len(result.files)} file(s) in {result.archive}")
+    if result.failed:
+        sys.exit(4)
+
+
+@archive.command("list")
+@archive_option(required_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def archive_list(archive: str | None, as_json: bool) -> None:
+    """List archived items, oldest sighting first."""
+    from provenance.archive.store import ArchiveStore
+    from provenance.codec import to_jsonable
+
+    with ArchiveStore.open(resolve_archive(archive), create=False) as store:
+        items = store.items()
+    if as_json:
+        click.echo(json.dumps(to_jsonable(items), indent=2))
+        return
+    for it in items:
+        click.echo(f"{it.sha256[:16]}  {it.kind:<5} {float(it.duration or 0):8.1f} s  "
+                   f"{it.earliest_first_seen or '-':<20} {it.name}")
+    click.echo(f"{len(items)} item(s)")
+
+
+@archive.command("show")
+@click.argument("sha256")
+@archive_option(required_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def archive_show(sha256: str, archive: str | None, as_json: bool) -> None:
+    """Show one item (by SHA-256 or a unique prefix of it) with its sightings."""
+    from provenance.archive.store import ArchiveStore
+    from provenance.codec import to_jsonable
+    from provenance.errors import UsageError
+
+    with ArchiveStore.open(resolve_archive(archive), create=False) as store:
+        item = store.get(sha256)
+    if item is None:
+        raise UsageError(f"no archived item with SHA-256 {sha256}")
+    if as_json:
+        click.echo(json.dumps(to_jsonable(item), indent=2))
+        return
+    fp = item.fingerprint
+    click.echo(f"{item.sha256}\n  name      {item.name}\n  kind      {item.kind}\n  size      {item.size:,} bytes"
+               f"\n  duration  {float(item.duration or 0):.2f} s\n  frames    {len(fp.frames)}\n"
+               f"  shots     {len(fp.shots)}\n  added     {item.added_at}\n  sightings:")
+    for s in item.sightings:
+        where = " ".join(x for x in (s.platform, s.uploader, s.source_url, s.title, s.label) if x)
+        click.echo(f"    {s.first_seen or 'undated':<25} {where or s.file_name or ''}")
+
+
+@archive.command("remove")
+@click.argument("sha256")
+@archive_option(required_default=True)
+@handles_errors
+def archive_remove(sha256: str, archive: str | None) -> None:
+    """Remove one item (by SHA-256 or unique prefix) and its sightings. Media files are not touched."""
+    from provenance.archive.store import ArchiveStore
+    from provenance.errors import UsageError
+
+    with ArchiveStore.open(resolve_archive(archive), create=False) as store:
+        if not store.remove(sha256):
+            raise UsageError(f"no archived item with SHA-256 {sha256}")
+    click.echo(f"removed {sha256}")
+
+
+@archive.command("stats")
+@archive_option(required_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handles_errors
+def archive_stats(archive: str | None, as_json: bool) -> None:
+    """Counts and dates of the archive."""
+    from provenance.archive.store import ArchiveStore
+    from provenance.codec import to_jsonable
+
+    path = resolve_archive(archive)
+    with ArchiveStore.open(path, create=False) as store:
+        stats = store.stats()
+    data = to_jsonable(stats)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"archive {path}")
+    assert isinstance(data, dict)
+    for key, value in data.items():
+        click.echo(f"  {key.replace('_', ' '):<22} {value}")

@@ -1,0 +1,66 @@
+"""``provenance check``: the evidence record of one file, and its matches with ``--archive``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from provenance.cli.options import FAST_HELP, archive_option, decode_progress, handles_errors, sampling
+
+
+@click.command("check")
+@click.argument("file", type=click.Path(dir_okay=True, allow_dash=False))
+@archive_option(required_default=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON record instead of text.")
+@click.option("--keyframes", "keyframes_dir", type=click.Path(file_okay=False),
+              help="Write each shot's keyframe as a JPEG, plus a contact sheet, into this folder.")
+@click.option("--claimed-date", help="The date the footage is said to be from (YYYY-MM-DD), to test against "
+                                      "the earliest archived appearance.")
+@click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
+@click.option("--fast", is_flag=True, help=FAST_HELP)
+@click.option("--fail-on-match", is_flag=True, help="Exit 1 when the archive holds a match (for scripts).")
+@click.option("--examiner", help="Who examines the file, for the archive's custody log (default: the OS user).")
+@click.option("--structure", is_flag=True, help="Also report the box structure, the most likely last writer, "
+                                                 "edit indicators and C2PA Content Credentials.")
+@handles_errors
+def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | None, claimed_date: str | None,
+          fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None, structure: bool) -> None:
+    """Examine FILE: identity hashes, metadata, frame hashes, shots; matches with --archive.
+
+    The file is opened read-only; nothing is written beside it.
+
+    \b
+    Examples:
+      provenance check clip.mp4
+      provenance check clip.mp4 --archive cases.sqlite
+      provenance check clip.mp4 --archive cases.sqlite --claimed-date 2024-03-01 --json
+      provenance check photo.jpg --keyframes out/
+    """
+    from provenance.checking import check as run_check
+
+    params = sampling(fps, fast)
+    report = run_check(file, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
+                       examiner=examiner,
+                       progress=decode_progress() if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        click.echo("\r\033[K", err=True, nl=False)
+    itself = None
+    if structure:  # what the file says about itself: boxes, last writer, edit indicators, C2PA
+        from provenance.forensics.selfreport import self_report
+
+        itself = self_report(report.fingerprint.identity.path, report.fingerprint.metadata)
+    if as_json:
+        from provenance.report.json import render_json
+
+        click.echo(render_json(report, structure=itself))
+    else:
+        from provenance.report.text import render_text
+
+        click.echo(render_text(report), nl=False)
+        if itself is not None:
+            from provenance.report.structure import render_structure
+
+            click.echo(render_structure(itself), nl=False)
+    if fail_on_match and report.matches:
+        sys.exit(1)

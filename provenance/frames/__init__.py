@@ -1,0 +1,14 @@
+"""Sampled frames: decoded and shrunk by ffmpeg, their borders found, cut into shots, keyframes written.
+
+Modules, in the order the work flows: ``decode`` (ffmpeg decodes, samples and scales; raw frames
+through a pipe), ``borders`` (letterbox, pillarbox and blurred padding found and cut away),
+``shots`` (cuts between samples and one keyframe per shot), ``keyframes`` (those frames again at
+display size, as JPEGs and a contact sheet).
+"""
+
+from __future__ import annotations
+
+from provenance.frames.decode import DecodedFrames, SideOutput, decode_frames
+from provenance.frames.keyframes import write_keyframes
+
+__all__ = ["DecodedFrames", "SideOutput", "decode_frames", "write_keyframes"]

@@ -1,0 +1,59 @@
+"""Match an analysed file against an archive on disk: frame hashes first, then local features where they fall short."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from provenance.archive.descriptor_index import open_descriptor_index
+from provenance.archive.search import archive_frames
+from provenance.archive.store import ArchiveStore
+from provenance.errors import ArchiveError
+from provenance.fingerprinting import Analysis
+from provenance.match.align import match_fingerprint
+from provenance.match.geometry import describe_geometry, geometry_matches
+from provenance.match.verdict import union_length
+from provenance.model import Fingerprint, Match
+
+FEATURE_SEARCH_BELOW = 0.5  # share of the query the hash matches must explain before features are skipped
+
+
+def needs_features(fp: Fingerprint, matches: tuple[Match, ...]) -> bool:
+    """Whether to look further with local features: hashes explain less than half of the query."""
+    if not matches:
+        return True
+    if fp.is_still:
+        return False
+    covered = union_length([(s.query_start, s.query_end) for m in matches for s in m.segments])
+    return covered < FEATURE_SEARCH_BELOW * max(fp.duration, 1e-9)
+
+
+def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
+    """Match an analysed file against the archive at ``archive_path`` (which must exist).
+
+    Frame hashes first, in all 8 orientations; where they explain less than half of the query,
+    local features look for crops and inset pictures among the items the hashes did not match.
+    """
+    fp = analysis.fingerprint
+    if not Path(archive_path).exists():
+        raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
+    with ArchiveStore.open(archive_path, create=False) as store:
+        frames, search = archive_frames(store)
+        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq)
+        if not analysis.features:
+            return matches
+        sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
+        # only the matched items' features are read to describe the matches
+        matches = tuple(
+            describe_geometry(fp, m, analysis.features, analysis.mirrored_features,
+                              store.feature_frames(frames.ids[sha_number[m.sha256]])[1])
+            for m in matches
+        )
+        if needs_features(fp, matches):
+            # kept beside the archive like the hash index, keyed by the archive state it was built from
+            index = open_descriptor_index(Path(f"{store.path}.features"), f"{store.archive_id()}:{store.generation()}",
+                                          store.feature_frames)
+            found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
+                                     lambda item_id: store.feature_frames(item_id)[1], frames, store.sightings,
+                                     {m.sha256 for m in matches})
+            matches = tuple(sorted(matches + found, key=lambda m: -m.score))
+        return matches

@@ -1,0 +1,79 @@
+"""Coverage and verdicts: how much of the query and of the item a match explains, and what that makes it.
+
+One function decides the verdict, so ``check``, ``report`` and ``triage`` use the same words and thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from provenance.model import Segment
+
+WHOLE_QUERY = 0.8  # coverage of the query above which the query is all archived footage
+WHOLE_ITEM = 0.9  # coverage of the item above which none of it was trimmed away
+
+VERDICTS = {
+    "identical": "identical file (same SHA-256)",
+    "same": "same footage, re-encoded or edited",
+    "clip_of_item": "query is a clip of the archived item",
+    "contains_parts": "query contains parts of the archived item (compilation)",
+    "item_is_clip": "archived item is a clip of the query",
+}
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by (start, stop) intervals, overlaps counted once."""
+    total, end = 0.0, -np.inf
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+def coverages(segments: Sequence[Segment], query_duration: float, item_duration: float, step: float, *,
+              query_still: bool, item_still: bool) -> tuple[float, float]:
+    """(share of the query, share of the item) that the segments cover, each in [0, 1].
+
+    A still query is covered whole by any match; a still item is covered whole by any match and,
+    matched by a still query, sits at archive time 0 with no length.
+    """
+    query_span = union_length([(s.query_start, s.query_end) for s in segments])
+    if query_still:
+        query_cov = 1.0
+    elif item_still:
+        query_cov = min(1.0, query_span / max(query_duration, step))
+    else:
+        query_cov = min(1.0, query_span / query_duration)
+    if item_still:
+        archive_cov = 1.0
+    elif query_still:
+        archive_cov = 0.0
+    else:
+        archive_cov = min(1.0, union_length([(s.archive_start, s.archive_end) for s in segments])
+                          / max(item_duration, step))
+    return query_cov, archive_cov
+
+
+def density(agreeing: int, query_cov: float, query_duration: float, step: float, samples: int | None = None) -> float:
+    """The share of the covered query's samples (one each ``step`` seconds, at most ``samples``) that agree."""
+    expected = max(1, round(query_cov * query_duration / step) or 1)
+    if samples is not None:
+        expected = max(1, min(samples, expected))
+    return min(1.0, agreeing / expected)
+
+
+def verdict(identical: bool, query_cov: float, archive_cov: float) -> str:
+    """The verdict name (a key of ``VERDICTS``) for a match with these coverages."""
+    if identical:
+        return "identical"
+    if query_cov >= WHOLE_QUERY and archive_cov >= WHOLE_ITEM:
+        return "same"
+    if query_cov >= WHOLE_QUERY:
+        return "clip_of_item"
+    if archive_cov >= WHOLE_ITEM:
+        return "item_is_clip"
+    return "contains_parts"

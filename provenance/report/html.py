@@ -1,0 +1,170 @@
+"""The HTML evidence report for people: one self-contained file rendered from the JSON record.
+
+Everything is inline: CSS in the page, the contact sheet as a ``data:`` URI, each match's timeline
+as SVG. Nothing is fetched when it is opened, so it reads the same offline, years later. The page
+is built only from the (signed) JSON record and the contact sheet whose SHA-256 that record holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from provenance.report.text import format_bytes
+from provenance.report.timeline import timeline_svg
+
+TEMPLATE = "report.html.j2"
+
+
+def _get(data: object, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _size(n: int | None) -> str:
+    return "?" if n is None else format_bytes(n)
+
+
+def _location(loc: Mapping[str, Any] | None) -> str | None:
+    if not loc:
+        return None
+    alt = f", altitude {loc['altitude']:g} m" if loc.get("altitude") is not None else ""
+    return f"{loc['latitude']:.5f}, {loc['longitude']:.5f}{alt} (from {loc.get('source')}: {loc.get('raw')})"
+
+
+def metadata_rows(meta: Mapping[str, Any]) -> tuple[list[tuple[str, str | None, str]], list[tuple[str, str]]]:
+    """The fields that matter most (label, value or None, note) and the other container facts."""
+    exif = meta.get("exif") or {}
+    created = meta.get("creation_time")
+    taken = exif.get("datetime_original")
+    device = " ".join(x for x in (meta.get("make") or exif.get("make"), meta.get("model") or exif.get("model")) if x)
+    key = [
+        ("Creation time (container)", created, meta.get("creation_time_note") or ""),
+        ("Creation date (device)", meta.get("device_creation_date"), "com.apple.quicktime.creationdate, with offset"),
+        ("Taken (EXIF)", taken and f"{taken} {exif.get('offset_time') or ''}".strip(), "EXIF DateTimeOriginal"),
+        ("Device (make / model)", device or None, ""),
+        ("Encoder", meta.get("encoder"), ""),
+        ("Software", meta.get("software") or exif.get("software"), ""),
+        ("Location", _location(meta.get("location") or exif.get("location")), ""),
+    ]
+    if meta.get("kind") != "still":  # EXIF applies to stills only
+        key = [row for row in key if row[0] != "Taken (EXIF)"]
+    brands = " ".join(meta.get("compatible_brands") or [])
+    duration, rate = meta.get("duration"), meta.get("bit_rate")
+    other = [
+        ("Kind", meta.get("kind")),
+        ("Container", meta.get("format_long_name") or meta.get("format_name")),
+        ("Brand", f"{meta.get('major_brand')} ({brands})" if meta.get("major_brand") else None),
+        ("Duration", f"{duration:.3f} s" if duration is not None else None),
+        ("Bit rate", f"{rate / 1000:.0f} kb/s" if rate else None),
+        ("Handler names", ", ".join(meta.get("handler_names") or []) or None),
+    ]
+    return key, [(k, v) for k, v in other if v]
+
+
+def _stream(s: Mapping[str, Any]) -> str:
+    bits = [s.get("codec") or "unknown codec"]
+    if s.get("profile"):
+        bits[0] += f" ({s['profile']})"
+    if s.get("width") and s.get("height"):
+        bits.append(f"{s['width']}x{s['height']}")
+    if s.get("avg_frame_rate"):
+        bits.append(f"{s['avg_frame_rate']:.3f} fps")
+    if s.get("pix_fmt"):
+        bits.append(s["pix_fmt"])
+    if s.get("rotation"):
+        bits.append(f"rotation {s['rotation']:g}°")
+    if s.get("sample_rate"):
+        bits.append(f"{s['sample_rate']} Hz")
+    if s.get("channels"):
+        bits.append(f"{s['channels']} ch")
+    if s.get("handler_name"):
+        bits.append(f"handler '{s['handler_name']}'")
+    return ", ".join(str(b) for b in bits)
+
+
+def _where(s: Mapping[str, Any]) -> str:
+    keys = ("platform", "uploader", "source_url", "label", "file_name")
+    return " ".join(str(s[k]) for k in keys if s.get(k))
+
+
+def _matches(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    check = record["check"]
+    durations = {t["sha256"]: t for t in record.get("timelines") or []}
+    out = []
+    for n, m in enumerate(check.get("matches") or [], 1):
+        times = durations.get(m["sha256"], {})
+        query_d = float(times.get("query_duration") or check.get("duration") or 0.0)
+        archive_d = float(times.get("archive_duration") or 0.0)
+        svg = timeline_svg(m["segments"], query_d, archive_d, title=f"match {n}: {m['name']}")
+        out.append({
+            "n": n, "score": f"{m['score'] * 100:.0f}%", "verdict": m["verdict_text"], "name": m["name"],
+            "sha256": m["sha256"],
+            "segments": [f"query {s['query_start']:.2f}–{s['query_end']:.2f} s = archive "
+                         f"{s['archive_start']:.2f}–{s['archive_end']:.2f} s" for s in m["segments"]],
+            "coverage": f"{m['query_coverage']:.0%} of the query, {m['archive_coverage']:.0%} of the item",
+            "speed": f"x{m['speed']:.2f}", "frames": m["matched_frames"],
+            "edits": [f"{e['name']}" + (f": {e['details']}" if e.get("details") else "") for e in m["edit_details"]],
+            "svg": Markup(svg),  # built by timeline_svg, which escapes every text it writes
+        })
+    return out
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, str]:
+    """Values as people read them: lists joined with commas, None as a dash."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        out[key] = "–" if value is None else str(value)
+    return out
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_name: str,
+                report_digest: str) -> str:
+    """The HTML page for ``record`` (an evidence record), with ``contact_sheet`` (JPEG bytes) embedded."""
+    check = record["check"]
+    fp_file = check["file"]
+    meta = check.get("metadata") or {}
+    key_rows, other_rows = metadata_rows(meta)
+    sheet_uri = None
+    if contact_sheet:
+        sheet_uri = "data:image/jpeg;base64," + base64.b64encode(contact_sheet).decode("ascii")
+    appearance = check.get("earliest_appearance")
+    if check.get("archive") is None:
+        statement = "No archive was consulted, so this report says nothing about earlier appearances."
+    else:
+        statement = (appearance or {}).get("statement") or "No statement."
+    sightings = [{"when": s.get("first_seen") or "undated", "sha": sha[:12], "where": _where(s)}
+                 for sha, s in ((appearance or {}).get("sightings") or [])[:50]]
+    signature = record.get("signature") or None
+    custody = record.get("custody") or {}
+    history: Sequence[Mapping[str, Any]] = custody.get("history") or []
+    template = resources.files("provenance.report").joinpath("templates", TEMPLATE).read_text("utf-8")
+    context = {
+        "record": record, "check": check, "file": fp_file, "size": _size(fp_file.get("size")),
+        "key_rows": key_rows, "other_rows": other_rows,
+        "streams": [(s.get("kind"), s.get("index"), _stream(s)) for s in meta.get("streams") or []],
+        "sheet_uri": sheet_uri,
+        "sheet_sha256": hashlib.sha256(contact_sheet).hexdigest() if contact_sheet else None,
+        "shots": check.get("shots") or [], "matches": _matches(record), "statement": statement,
+        "appearance": appearance, "sightings": sightings, "signature": signature, "custody": custody,
+        "history": history, "warnings": check.get("warnings") or [], "json_name": json_name,
+        "report_digest": report_digest, "parameters": _plain(check.get("parameters") or {}),
+        "environment": _plain(record.get("environment") or {}),
+    }
+    return _environment().from_string(template).render(**context)

@@ -1,0 +1,183 @@
+"""Overlays (captions, logos, tickers) found by local features: something fixed on the query that
+the archived picture does not show.
+
+A caption or a logo is burned into every frame at the same place, so its keypoints recur from one
+query frame to the next at the same position with the same descriptors, while nothing in the
+archived frame of the same moment matches them. Footage does neither: what recurs unmoved in the
+query (a still scene, a tripod shot) is in the archive too and matches it, and what the archive
+does not match at the same moment (flames, water, a different instant) changes from frame to
+frame. Colour grids (``tone.py``) see large opaque boxes; keypoints also see thin captions and
+small logos, whose text is dense in corners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from provenance.model import Edit
+from provenance.vision.features import FrameFeatures, FramePair, inverse_box
+
+CELLS = 16  # the query frame is judged in CELLS x CELLS cells
+MIN_KEYPOINTS = 3  # keypoints a cell needs in a frame to hold something
+RECUR_BITS = 40  # a keypoint recurs when the other frame has one this close (Hamming, of 256 bits) ...
+RECUR_SHIFT = 0.5 / CELLS  # ... and this close in place (half a cell)
+RECUR_SHARE = 0.3  # share of a cell's keypoints that must recur for the cell to be fixed
+PERSISTENCE = 0.6  # share of the frame pairs in which a cell must be fixed and unmatched
+MAX_SHARE = 0.35  # more of the picture than this is no overlay: a different picture, or no match
+MIN_PAIRS = 4  # aligned frame pairs needed: a fixed thing must be seen fixed several times
+SCALES = (0.6, 1.6)  # archived pixels per query pixel for which descriptors compare
+MIN_PART = 2  # cells in a part (cells a cell apart joined): one lone cell is too little to call
+EDGE_BAND = CELLS // 4  # cells: the outer quarter of the picture on each side
+
+
+@dataclass(frozen=True)
+class AlignedFrame:
+    """A query frame's features, the archived frame it was aligned with, and the pair (its map, inliers)."""
+
+    query: FrameFeatures
+    pair: FramePair
+    archive: FrameFeatures  # the archived frame of the pair
+
+
+def _cell_of(points: np.ndarray) -> np.ndarray:
+    """Flat cell number of each (K, 2) point in 0..1."""
+    cells = np.clip(np.floor(points * CELLS).astype(np.int64), 0, CELLS - 1)
+    return cells[:, 1] * CELLS + cells[:, 0]
+
+
+def _found_in(points: np.ndarray, descriptors: np.ndarray, other: FrameFeatures, shift: float) -> np.ndarray:
+    """Per keypoint (points in ``other``'s 0..1 coordinates): whether ``other`` has a keypoint within
+    ``shift`` of it with a descriptor within RECUR_BITS."""
+    if not len(points) or not len(other.points):
+        return np.zeros(len(points), dtype=bool)
+    near = (np.abs(points[:, None, :] - other.points[None, :, :]) <= shift).all(axis=2)  # (K, K_other)
+    out = np.zeros(len(points), dtype=bool)
+    rows, cols = np.nonzero(near)
+    if len(rows):
+        bits = np.unpackbits(descriptors[rows] ^ other.descriptors[cols], axis=1).sum(axis=1)
+        out[rows[bits <= RECUR_BITS]] = True
+    return out
+
+
+def _inside_cells(pair: FramePair) -> np.ndarray:
+    """(CELLS * CELLS,) whether each query cell lies on the archived picture, a cell clear of its
+    outline where that is not the frame's edge (an inset's outline is fixed and no archived frame has it)."""
+    import cv2
+
+    x0, y0, x1, y1 = inverse_box(pair.affine)
+    lows = np.arange(CELLS) / CELLS
+    xs, ys = (v.ravel() for v in np.meshgrid(lows, lows))
+    step, slack = 1.0 / CELLS, 0.25 / CELLS  # a fitted map of the whole frame lands a little inside it
+    wholly = (xs >= x0 - slack) & (xs + step <= x1 + slack) & (ys >= y0 - slack) & (ys + step <= y1 + slack)
+    clear = cv2.erode(wholly.reshape(CELLS, CELLS).astype(np.uint8), np.ones((3, 3), np.uint8),
+                      borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    return clear.ravel().astype(bool)
+
+
+def _near_picture_edge(cells: np.ndarray, picture: np.ndarray) -> np.ndarray:
+    """The marked cells in components that reach the outer quarter of the picture area: captions,
+    tickers and logos sit near its edges, with a margin."""
+    import cv2
+
+    core = cv2.erode(picture.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=EDGE_BAND,
+                     borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+    band = picture & ~core
+    count, labels = cv2.connectedComponents(cells.astype(np.uint8), connectivity=8)
+    keep = np.zeros_like(cells, dtype=bool)
+    for label in range(1, count):
+        part = labels == label
+        if (part & band).any():
+            keep |= part
+    return keep
+
+
+def _joined_parts(cells: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected parts of the marked cells, counting cells one cell apart as joined (the words of a
+    caption, the letters of a logo): the number of labels and the label of every cell (0: unmarked)."""
+    import cv2
+
+    joined = cv2.dilate(cells.astype(np.uint8), np.ones((3, 3), np.uint8))
+    count, labels = cv2.connectedComponents(joined, connectivity=8)
+    return count, np.where(cells, labels, 0)
+
+
+def _without_lone_cells(cells: np.ndarray) -> np.ndarray:
+    """The marked cells in parts of at least MIN_PART cells."""
+    count, labels = _joined_parts(cells)
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    keep = sizes >= MIN_PART
+    keep[0] = False
+    return keep[labels]
+
+
+def _describe(cells: np.ndarray, mirrored: bool) -> str:
+    """Plain words for each connected part of the marked cells, in query frame coordinates."""
+
+    count, labels = _joined_parts(cells)
+    parts = []
+    for label in range(1, count):
+        rows, cols = np.nonzero(labels == label)
+        if not len(rows):
+            continue
+        top, bottom = rows.min() / CELLS, (rows.max() + 1) / CELLS
+        left, right = cols.min() / CELLS, (cols.max() + 1) / CELLS
+        if mirrored:  # the features were of the mirrored query
+            left, right = 1.0 - right, 1.0 - left
+        vertical = "top" if bottom <= 0.5 else "bottom" if top >= 0.5 else "middle"
+        if right - left >= 0.6:
+            where = f"a band across the {vertical}"
+        else:
+            where = f"the {vertical} " + ("left" if right <= 0.5 else "right" if left >= 0.5 else "centre")
+        parts.append((top, f"{where} (x {left:.2f}-{right:.2f}, y {top:.2f}-{bottom:.2f} of the query frame)"))
+    return "; ".join(text for _, text in sorted(parts))
+
+
+def _scale(frame: AlignedFrame) -> float:
+    """How many archived feature-image pixels one query feature-image pixel spans (both long sides
+    are FEATURE_SIDE), from the fitted map."""
+    # in units of each image's height (the map keeps proportions there), then in pixels
+    linear = frame.pair.affine[:, :2]
+    in_heights = np.diag([frame.archive.aspect, 1.0]) @ linear @ np.diag([1 / frame.query.aspect, 1.0])
+    heights = min(1.0, 1 / frame.archive.aspect) / min(1.0, 1 / frame.query.aspect)  # archive / query, in pixels
+    return float(np.sqrt(abs(np.linalg.det(in_heights)))) * heights
+
+
+def find_overlay(frames: list[AlignedFrame]) -> Edit | None:
+    """An ``overlay`` edit when a fixed, unmatched part of the query shows in most aligned frames.
+
+    Only frames that show the archived picture at much its own scale are used: ORB descriptors of
+    the same spot shrunk to half (an inset, a 9:16 framing) differ too often to say what is missing.
+    """
+    frames = sorted((f for f in frames if SCALES[0] <= _scale(f) <= SCALES[1]), key=lambda f: f.query.time)
+    if len(frames) < MIN_PAIRS:
+        return None
+    fixed_unmatched = np.zeros(CELLS * CELLS)
+    counted = np.zeros(CELLS * CELLS)
+    picture = np.ones(CELLS * CELLS, dtype=bool)
+    for i, frame in enumerate(frames):
+        other = frames[i + 1] if i + 1 < len(frames) else frames[i - 1]
+        inside = _inside_cells(frame.pair)
+        picture &= inside
+        points = frame.query.points
+        if not len(points):
+            continue
+        cell = _cell_of(points)
+        total = np.bincount(cell, minlength=CELLS * CELLS)
+        fixed = _found_in(points, frame.query.descriptors, other.query, RECUR_SHIFT)
+        # ... and not in the archived frame near where the map puts it (the map is not pixel-exact)
+        mapped = points @ frame.pair.affine[:, :2].T + frame.pair.affine[:, 2]
+        lacking = fixed & ~_found_in(mapped, frame.query.descriptors, frame.archive, 2 * RECUR_SHIFT)
+        lacked = np.bincount(cell, weights=lacking, minlength=CELLS * CELLS)
+        matched = np.bincount(_cell_of(frame.pair.query_inliers), minlength=CELLS * CELLS) \
+            if len(frame.pair.query_inliers) else np.zeros(CELLS * CELLS)
+        marked = (total >= MIN_KEYPOINTS) & (lacked >= RECUR_SHARE * np.maximum(total, 1)) & (matched == 0)
+        fixed_unmatched += marked & inside
+        counted += inside
+    persistent = (counted >= MIN_PAIRS) & (fixed_unmatched >= PERSISTENCE * np.maximum(counted, 1))
+    grid, area = persistent.reshape(CELLS, CELLS), picture.reshape(CELLS, CELLS)
+    grid = _without_lone_cells(_near_picture_edge(grid, area))
+    if not grid.any() or grid.sum() > MAX_SHARE * max(1, area.sum()):
+        return None
+    return Edit("overlay", "something fixed that the archive lacks covers " + _describe(grid, frames[0].pair.mirrored))
