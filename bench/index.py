@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from provenance.archive.index import SampledBitsIndex, _linear_search, _to_words  # noqa: E402
+from provenance.archive.index import SampledBitsIndex, linear_search, to_words  # noqa: E402
 
 FRAMES_PER_ITEM = 60
 RADIUS = 64  # provenance.match.align.CANDIDATE_RADIUS
@@ -110,7 +110,7 @@ def make_query(hashes: np.ndarray, items: int, rng: np.random.Generator) -> tupl
 
 def brute_force(columns: np.ndarray, queries: np.ndarray, radius: int) -> set[tuple[int, int]]:
     """Every (query row, archive row) within ``radius``: the project's linear numpy scan (``LinearIndex``)."""
-    hits = _linear_search(columns, _to_words(queries), radius)
+    hits = linear_search(columns, to_words(queries), radius)
     return set(zip(hits.query_idx.tolist(), hits.ref_idx.tolist(), strict=True))
 
 
@@ -163,7 +163,7 @@ def run_one(items: int, queries: int, brute_hashes: int, seed: int, probe_bits: 
 
     # phase 3: the brute force, with its own (word-major) copy of the hashes
     reset_peak()
-    columns = np.ascontiguousarray(_to_words(hashes).T)  # LinearIndex's layout
+    columns = np.ascontiguousarray(to_words(hashes).T)  # LinearIndex's layout
     brute_ms = []
     pairs_brute = pairs_found = items_brute = items_found = 0
     for query, hits in zip(asked, found, strict=True):

@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: ffmpeg must be on PATH (Debian: apt-get install ffmpeg)", file=sys.stderr)
         return 2
     from provenance.archive.frame_cache import frames_from_table, open_archive_frames
+    from provenance.archive.side_files import frames_folder, index_folder
     from provenance.archive.store import ArchiveStore
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, source in ((clip, "testsrc2"), (extra, "mandelbrot")):
         if not path.exists():
             make_clip(path, source)
-    kept = [Path(f"{archive}.frames"), Path(f"{archive}.idx")]
+    kept = [frames_folder(archive), index_folder(archive)]
     for folder in kept:
         shutil.rmtree(folder, ignore_errors=True)
 

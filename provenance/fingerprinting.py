@@ -16,8 +16,7 @@ import numpy as np
 from provenance.frames.borders import border_runs, crop_frames
 from provenance.frames.decode import DecodedFrames, SideOutput, decode_frames
 from provenance.frames.shots import build_shots, find_cuts, shot_ranges
-from provenance.hashing.pdq import pdq_batch, pdq_bytes_to_hex
-from provenance.hashing.phash import phash_batch, phash_to_hex
+from provenance.hashing import get_hasher
 from provenance.media.display import display_dims
 from provenance.media.identity import file_identity, validate_input_path
 from provenance.media.probe import probe
@@ -29,6 +28,10 @@ QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
 
 CONTENT_SIZE = 64  # the hashed picture: PDQ's own 64x64 buffer, and 2x pHash's 32x32
 TRUNCATION_SLACK = 1.0  # seconds of decoded shortfall tolerated before calling a file truncated
+PHASH = get_hasher("phash")
+PDQ = get_hasher("pdq")
+HASH_ALGORITHMS = (PHASH.algorithm(), PDQ.algorithm())
+"""What every fingerprint's frame hashes are made with (``Fingerprint.hash_algorithms``), from the registry."""
 FAST_MIN_KEYFRAMES = 8
 """Fast mode keeps to the keyframes only when there are at least this many; a shorter clip (or one with
 very long GOPs) gives too few samples to align on, and is cheap to sample fully instead."""
@@ -123,17 +126,17 @@ def analyse(path: str, params: SamplingParams | None = None,
     runs = border_runs(gray, params.fps, still=still)
     content = content_frames(gray, [(a, b) for a, b, _ in runs], [box for _, _, box in runs])
     frame_box = [box for a, b, box in runs for _ in range(a, b)]
-    phashes = phash_batch(content)
-    pdq, quality, dihedral = pdq_batch(content, dihedral=True)
+    phashes, _ = PHASH.hash_frames(content)
+    pdq, quality, dihedral = PDQ.batch(content, dihedral=True)
     if any(not box.is_full for _, _, box in runs):
         # what looked like borders may be picture: let matching also try the whole frame
         whole = content_frames(gray, [(0, len(gray))], [FULL_BOX])
-        dihedral = np.concatenate([dihedral, pdq_batch(whole, dihedral=True)[2]], axis=1)
+        dihedral = np.concatenate([dihedral, PDQ.batch(whole, dihedral=True)[2]], axis=1)
     ranges = shot_ranges(len(gray), find_cuts(pdq, content))
     boxes = [main_box([(i, i + 1) for i in range(a, b)], frame_box[a:b]) for a, b in ranges]
     frames = tuple(
-        FrameHash(index=i, time=float(times[i]), phash=phash_to_hex(int(phashes[i])),
-                  pdq=pdq_bytes_to_hex(pdq[i]), pdq_quality=int(quality[i]))
+        FrameHash(index=i, time=float(times[i]), phash=PHASH.to_hex(phashes[i]),
+                  pdq=PDQ.to_hex(pdq[i]), pdq_quality=int(quality[i]))
         for i in range(len(times))
     )
     fp = Fingerprint(
@@ -147,6 +150,7 @@ def analyse(path: str, params: SamplingParams | None = None,
         frames=frames,
         shots=build_shots(times, ranges, quality, duration, boxes),
         warnings=tuple(warnings),
+        hash_algorithms=HASH_ALGORITHMS,
     )
     side_times = decoded.side_times if decoded.side_times is not None else np.zeros(0)
     normal, mirrored = collector.results(side_times)

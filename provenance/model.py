@@ -2,7 +2,8 @@
 
 Every stage takes and returns these types; nothing crosses a module boundary as a loose dict.
 Times are presentation seconds (float) from the first decoded frame. Hashes are stored as
-lower-case hex strings together with their algorithm name (see ``HashParams``).
+lower-case hex strings; the record says which algorithm, length and version made them
+(``Fingerprint.hash_algorithms``, of ``HashAlgorithm``).
 """
 
 from __future__ import annotations
@@ -149,6 +150,28 @@ FULL_BOX = ContentBox(0.0, 0.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
+class HashAlgorithm:
+    """Which perceptual hash made a record's frame hashes: as ``provenance.hashing`` registers it.
+
+    ``name`` is the hasher's registry name (``"phash"``, ``"pdq"``), ``bits`` its hash length and
+    ``version`` its ``VERSION`` when the hashes were made, so hashes from a changed hasher are told
+    apart from today's.
+    """
+
+    name: str
+    bits: int
+    version: int
+
+
+PHASH_V1 = HashAlgorithm("phash", 64, 1)
+PDQ_V1 = HashAlgorithm("pdq", 256, 1)
+LEGACY_HASH_ALGORITHMS = (PHASH_V1, PDQ_V1)
+"""What every record written before records named their hash algorithms was hashed with: the default
+of ``Fingerprint.hash_algorithms``, so such records still decode. Fixed for good: new records always
+name their algorithms (from the registry), whatever its versions become."""
+
+
+@dataclass(frozen=True)
 class FrameHash:
     """The hashes of one sampled frame."""
 
@@ -185,6 +208,8 @@ class Fingerprint:
     frames: tuple[FrameHash, ...]
     shots: tuple[Shot, ...]
     warnings: tuple[str, ...] = ()
+    # what made FrameHash.phash and .pdq, in that order; a hash-only item (kind "hashes") has no pHash
+    hash_algorithms: tuple[HashAlgorithm, ...] = LEGACY_HASH_ALGORITHMS
 
     @property
     def is_still(self) -> bool:

@@ -80,3 +80,13 @@ def still_jpeg(media_dir: Path) -> Path:
     out = media_dir / "still.jpg"
     run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=1", "-frames:v", "1", str(out))
     return out
+
+
+SLOW_FIXTURES = {"triaged"}  # a whole triage of the generated batch (about a minute)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that needs a slow fixture, so ``-m "not slow"`` gives a quick loop."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -14,7 +14,7 @@ from provenance.fingerprinting import content_frames, fingerprint
 from provenance.frames.borders import detect_content_box
 from provenance.frames.decode import decode_frames
 from provenance.hashing.pdq import hamming_bytes, hex_to_pdq_bytes
-from provenance.model import SamplingParams
+from provenance.model import HashAlgorithm, SamplingParams
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def test_samples_are_at_the_documented_rate(mandelbrot_clip: Path) -> None:
     assert [f.time for f in fp.frames[:4]] == [0.0, 0.5, 1.0, 1.5]
     assert fp.duration == pytest.approx(12.0)
     assert all(len(f.phash) == 16 and len(f.pdq) == 64 for f in fp.frames)
+    assert fp.hash_algorithms == (HashAlgorithm("phash", 64, 1), HashAlgorithm("pdq", 256, 1))
     assert fp.warnings == ()
 
 

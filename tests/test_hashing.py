@@ -22,7 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from provenance.hashing import HASHERS, PDQHasher, PHashHasher, available_hashers, get_hasher
+import provenance.hashing
+from provenance import fingerprinting
+from provenance.frames.decode import decode_frames
+from provenance.hashing import HASHERS, PDQHasher, PHashHasher, available_hashers, get_hasher, registry
 from provenance.hashing.pdq import (
     DIHEDRAL_NAMES,
     hamming_bytes,
@@ -35,6 +38,7 @@ from provenance.hashing.pdq import (
     pdq_image_dihedral,
 )
 from provenance.hashing.phash import hex_to_phash, phash_batch, phash_image, phash_to_hex
+from provenance.model import LEGACY_HASH_ALGORITHMS, PDQ_V1, PHASH_V1, HashAlgorithm
 
 PDQ_DIR = "threatexchange-pdq"
 T = TypeVar("T")
@@ -525,3 +529,44 @@ def test_registry_hash_frames_agree_with_module_functions() -> None:
     assert [PDQHasher.to_hex(row) for row in packed] == [pdq_image(f)[0] for f in frames]
     empty, _ = PHashHasher.hash_frames(np.zeros((0, 32, 32), dtype=np.uint8))
     assert empty.shape == (0, 8)
+
+
+def test_registry_lives_in_its_module_and_the_package_re_exports_it() -> None:
+    for name in registry.__all__:
+        assert getattr(provenance.hashing, name) is getattr(registry, name)
+    assert set(registry.__all__) <= set(provenance.hashing.__all__)
+    doc = provenance.hashing.__doc__ or ""
+    assert doc.index("``phash``") < doc.index("``pdq``") < doc.index("``registry``")  # the order the work flows
+
+
+def test_each_hasher_names_its_algorithm() -> None:
+    assert PHashHasher.algorithm() == HashAlgorithm("phash", 64, 1) == PHASH_V1
+    assert PDQHasher.algorithm() == HashAlgorithm("pdq", 256, 1) == PDQ_V1
+    for hasher in HASHERS.values():
+        assert hasher.algorithm() == HashAlgorithm(hasher.NAME, hasher.BITS, hasher.VERSION)
+    # the default of records written before they named their algorithms: pHash 64 v1 and PDQ 256 v1
+    assert (HashAlgorithm("phash", 64, 1), HashAlgorithm("pdq", 256, 1)) == LEGACY_HASH_ALGORITHMS
+
+
+def test_production_hashes_are_the_registrys(mandelbrot_clip: Path) -> None:
+    """Fingerprinting hashes through the registry, bit for bit what the module functions give."""
+    assert fingerprinting.PHASH is get_hasher("phash") and fingerprinting.PDQ is get_hasher("pdq")
+    analysis = fingerprinting.analyse(str(mandelbrot_clip), features="none")
+    fp = analysis.fingerprint
+    assert fp.hash_algorithms == (get_hasher("phash").algorithm(), get_hasher("pdq").algorithm())
+    size = fp.params.work_size
+    decoded = decode_frames(str(mandelbrot_clip), fps=fp.params.fps, width=size, height=size)
+    starts = [round(shot.start * fp.params.fps) for shot in fp.shots]
+    ranges = list(zip(starts, [*starts[1:], len(fp.frames)], strict=True))
+    content = fingerprinting.content_frames(decoded.pixels, ranges, [s.content_box for s in fp.shots])
+
+    packed, _ = PHashHasher.hash_frames(content)
+    registry_phash = [PHashHasher.to_hex(row) for row in packed]
+    assert [f.phash for f in fp.frames] == registry_phash == [phash_to_hex(int(v)) for v in phash_batch(content)]
+    packed, quality = PDQHasher.hash_frames(content)
+    assert quality is not None
+    registry_pdq = [PDQHasher.to_hex(row) for row in packed]
+    direct, direct_quality, dihedral = pdq_batch(content, dihedral=True)
+    assert [f.pdq for f in fp.frames] == registry_pdq == [pdq_bytes_to_hex(row) for row in direct]
+    assert [f.pdq_quality for f in fp.frames] == quality.tolist() == direct_quality.tolist()
+    assert np.array_equal(analysis.dihedral_pdq, dihedral)

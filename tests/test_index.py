@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provenance.archive import index as index_module
 from provenance.archive.index import (
     INDEXES,
     HammingIndex,
@@ -18,6 +17,9 @@ from provenance.archive.index import (
     MultiIndexHashIndex,
     make_index,
 )
+from provenance.archive.index import base as base_module
+from provenance.archive.index import linear as linear_module
+from provenance.archive.index import mih as mih_module
 from provenance.errors import ArchiveError, UsageError
 
 
@@ -144,14 +146,27 @@ def test_small_candidate_budget_splits_blocks_and_stays_exact(monkeypatch: pytes
     refs = rng.integers(0, 256, size=(4000, 32), dtype=np.uint8)
     queries = flip_bits(refs[:64], rng.integers(0, 40, 64), rng)
     expected = built(LinearIndex, refs).search(queries, 40)
-    monkeypatch.setattr(index_module, "CANDIDATE_BUDGET", 500)
-    assert_same(expected, built(MultiIndexHashIndex, refs).search(queries, 40))
+    index = built(MultiIndexHashIndex, refs)
+    halved = []
+    search_block = MultiIndexHashIndex._search_block
+
+    def counted(self: MultiIndexHashIndex, qvalues: np.ndarray, *args: object) -> object:
+        halved.append(len(qvalues))
+        return search_block(self, qvalues, *args)
+
+    monkeypatch.setattr(MultiIndexHashIndex, "_search_block", counted)
+    assert_same(expected, index.search(queries, 40))
+    assert halved == [64]  # the default budget takes all 64 queries at once
+    halved.clear()
+    monkeypatch.setattr(mih_module, "CANDIDATE_BUDGET", 500)
+    assert_same(expected, index.search(queries, 40))
+    assert len(halved) > 1 and min(halved) < 64  # the patched budget took effect
 
 
 def test_popcount_table_matches_numpy_popcount() -> None:
     words = np.random.default_rng(2).integers(0, 2**64 - 1, size=(100, 4), dtype=np.uint64, endpoint=True)
     expected = np.array([[bin(int(v)).count("1") for v in row] for row in words])
-    np.testing.assert_array_equal(index_module._popcount_by_table(words), expected)
+    np.testing.assert_array_equal(base_module.popcount_by_table(words), expected)
 
 
 @pytest.mark.parametrize("cls", [LinearIndex, MultiIndexHashIndex])
@@ -233,6 +248,16 @@ def test_table_popcount_path_gives_the_same_hits(monkeypatch: pytest.MonkeyPatch
     refs = rng.integers(0, 256, size=(300, 32), dtype=np.uint8)
     queries = flip_bits(refs[:20], rng.integers(0, 50, 20), rng)
     expected = built(LinearIndex, refs).search(queries, 40)
-    monkeypatch.setattr(index_module, "popcount_words", index_module._popcount_by_table)
+    calls = []
+
+    def by_table(words: np.ndarray) -> np.ndarray:
+        calls.append(words.shape)
+        return base_module.popcount_by_table(words)
+
+    for module in (linear_module, mih_module):  # each module that counts bits uses the name it imported
+        monkeypatch.setattr(module, "popcount_words", by_table)
     assert_same(expected, built(LinearIndex, refs).search(queries, 40))
+    assert calls  # the patched function was the one used
+    calls.clear()
     assert_same(expected, built(MultiIndexHashIndex, refs).search(queries, 40))
+    assert calls

@@ -22,6 +22,7 @@ from provenance.archive import migrations
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.ingest.interop import HashListError, PdqLine, VpdqLine, hash_list_item, parse_list
+from provenance.model import HashAlgorithm
 
 hexes = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 qualities = st.integers(0, 100)
@@ -128,7 +129,9 @@ def test_export_import_check_round_trip(fmt: str, clip: Path, tmp_path: Path) ->
     with ArchiveStore.open(archive, create=False) as store:
         [item] = store.items()
         assert (item.kind, item.name, item.frames, item.size) == ("hashes", "bank 7", 6, listing.stat().st_size)
-        assert store.get(item.sha256).fingerprint.metadata.tags[0] == ("hash_format", fmt)
+        archived = store.get(item.sha256).fingerprint
+        assert archived.metadata.tags[0] == ("hash_format", fmt)
+        assert archived.hash_algorithms == (HashAlgorithm("pdq", 256, 1),)  # PDQ only: no pHash
         assert store.frame_table().phash.tolist() == [0] * 6  # no pHash for hash-only frames
     record = json.loads(invoke("check", str(clip), "--archive", str(archive), "--json").output)
     [match] = record["matches"]
@@ -152,6 +155,7 @@ def test_hash_item_key_and_times(tmp_path: Path) -> None:
     assert one.identity.sha256 != two.identity.sha256 and one.metadata.kind == "hashes"
     assert [(f.time, f.pdq_quality, f.phash) for f in one.frames] == [(0.0, 100, ""), (0.5, 80, "")]
     assert one.duration == 1.0
+    assert one.hash_algorithms == (HashAlgorithm("pdq", 256, 1),)
 
 
 def test_migration_keeps_frames_and_allows_hash_only_rows(tmp_path: Path) -> None:
@@ -166,7 +170,10 @@ def test_migration_keeps_frames_and_allows_hash_only_rows(tmp_path: Path) -> Non
         assert migrations.user_version(store.connection) == migrations.LATEST_VERSION >= 5
         store.connection.execute("INSERT INTO frames VALUES (1, 1, 0.5, NULL, ?, 90)", (b"\2" * 32,))
         rows = store.connection.execute("SELECT sample, phash FROM frames ORDER BY sample").fetchall()
+        named = store.connection.execute(
+            "SELECT algorithm, bits, version FROM item_hashes ORDER BY position").fetchall()
     assert rows == [(0, -5), (1, None)]
+    assert named == [("phash", 64, 1), ("pdq", 256, 1)]  # what every version before wrote
 
 
 @pytest.mark.corpus

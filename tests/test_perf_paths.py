@@ -335,13 +335,13 @@ def sorted_distinct_pairs(index: SampledBitsIndex, refs: np.ndarray, groups: np.
 def test_sampled_tables_built_in_blocks_equal_one_sort(block: int, layout: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever the block size (groups cut at block edges or not, in order or not), the same tables."""
-    from provenance.archive import index as index_module
+    from provenance.archive.index import sampled as sampled_module
 
     refs, groups, _ = planted(seed=21, items=60)
     if layout == "shuffled":
         shuffle = np.random.default_rng(1).permutation(len(refs))
         refs, groups = refs[shuffle], groups[shuffle] * 3 + 5
-    monkeypatch.setattr(index_module, "_KEY_CHUNK", block)
+    monkeypatch.setattr(sampled_module, "_KEY_CHUNK", block)
     index = SampledBitsIndex()
     index.build(refs, None if layout == "none" else groups)
     expected = sorted_distinct_pairs(index, refs, None if layout == "none" else groups)
@@ -460,12 +460,12 @@ def test_open_sampled_index_adds_to_the_index_of_an_earlier_state(tmp_path: Path
 
 def test_open_sampled_index_when_the_file_cannot_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read-only folder (or a full disk): the index is still built and used, only not kept."""
-    from provenance.archive import index as index_module
+    from provenance.archive.index import sampled as sampled_module
 
     def refuse(folder: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
         raise PermissionError(13, "Permission denied", str(folder))
 
-    monkeypatch.setattr(index_module, "save_arrays", refuse)
+    monkeypatch.setattr(sampled_module, "save_arrays", refuse)
     refs, groups, queries = planted(seed=4, items=30)
     index = open_sampled_index(tmp_path / "a.idx", "k", refs, groups)
     assert len(index.search(queries, 64)) > 0 and not list(tmp_path.iterdir())

@@ -16,11 +16,14 @@ from provenance.codec import (
     to_jsonable,
 )
 from provenance.model import (
+    LEGACY_HASH_ALGORITHMS,
+    CheckReport,
     ContentBox,
     ExifInfo,
     FileIdentity,
     Fingerprint,
     FrameHash,
+    HashAlgorithm,
     Location,
     Metadata,
     SamplingParams,
@@ -28,6 +31,7 @@ from provenance.model import (
     Sighting,
     StreamInfo,
 )
+from provenance.report.json import check_record
 
 floats = st.floats(allow_nan=False, allow_infinity=False)
 opt_float = st.none() | floats
@@ -71,6 +75,7 @@ frame_hashes = st.builds(
 )
 shots = st.builds(Shot, index=st.integers(0, 100), start=floats, end=floats, keyframe_time=floats,
                   keyframe_sample=st.integers(0, 1000))
+hash_algorithms = st.builds(HashAlgorithm, name=text, bits=st.integers(1, 4096), version=st.integers(1, 99))
 fingerprints = st.builds(
     Fingerprint,
     schema_version=st.integers(1, 3), tool_version=text, identity=identities, metadata=metadatas,
@@ -79,6 +84,7 @@ fingerprints = st.builds(
     duration=floats, content_box=st.builds(ContentBox, floats, floats, floats, floats),
     frames=st.lists(frame_hashes, max_size=4).map(tuple), shots=st.lists(shots, max_size=3).map(tuple),
     warnings=st.lists(text, max_size=2).map(tuple),
+    hash_algorithms=st.lists(hash_algorithms, max_size=3).map(tuple),
 )
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -153,6 +159,37 @@ def test_missing_defaulted_field_takes_default_and_unknown_keys_are_ignored() ->
     assert from_jsonable(Fingerprint, data) == _fingerprint()
 
 
+def test_record_names_its_hash_algorithms_and_an_old_record_takes_the_default() -> None:
+    fp = _fingerprint()
+    data = to_jsonable(fp)
+    assert isinstance(data, dict)
+    assert data["hash_algorithms"] == [{"name": "phash", "bits": 64, "version": 1},
+                                       {"name": "pdq", "bits": 256, "version": 1}]
+    newer = Fingerprint(**{**fp.__dict__, "hash_algorithms": (HashAlgorithm("pdq", 256, 2),)})
+    assert fingerprint_from_json(fingerprint_to_json(newer)) == newer  # round-trips with its metadata
+    del data["hash_algorithms"]  # as every version before the field wrote it
+    old = from_jsonable(Fingerprint, data)
+    assert old == fp and old.hash_algorithms == LEGACY_HASH_ALGORITHMS
+    assert old.hash_algorithms == (HashAlgorithm("phash", 64, 1), HashAlgorithm("pdq", 256, 1))
+
+
+def test_check_record_keys_are_kept_and_name_the_hash_algorithms() -> None:
+    record = check_record(CheckReport(_fingerprint(), None, (), None, examined_at="2024-01-01T00:00:00Z"))
+    assert list(record) == [
+        "schema", "schema_version", "tool", "examined_at", "sha256", "file", "parameters", "metadata",
+        "ffprobe", "duration", "content_box", "hash_algorithms", "frames", "shots", "keyframes",
+        "contact_sheet", "warnings", "archive", "matches", "earliest_appearance",
+    ]
+    assert record["schema_version"] == 1  # an added key is not a breaking change
+    assert record["hash_algorithms"] == [{"name": "phash", "bits": 64, "version": 1},
+                                         {"name": "pdq", "bits": 256, "version": 1}]
+    parameters = record["parameters"]
+    assert isinstance(parameters, dict)
+    assert list(parameters) == ["fps", "work_size", "phash_size", "pdq_size", "keyframes_only", "hashes",
+                                "match_radius_pdq_bits", "min_pdq_quality"]
+    assert parameters["hashes"] == ["phash", "pdq"]
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
@@ -162,6 +199,7 @@ def test_missing_defaulted_field_takes_default_and_unknown_keys_are_ignored() ->
         (lambda d: d["metadata"]["tags"].append(["a", "b", "c"]), "expected 2 items"),
         (lambda d: d.__setitem__("schema_version", True), "Fingerprint.schema_version"),
         (lambda d: d.__setitem__("frames", {}), "Fingerprint.frames: expected a list"),
+        (lambda d: d["hash_algorithms"][0].__setitem__("bits", "64"), "Fingerprint.hash_algorithms[0].bits"),
     ],
 )
 def test_wrong_shapes_name_the_field(mutate, message: str) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from provenance.archive import migrations, open_archive
 from provenance.archive.store import ArchiveStore, default_archive_path
-from provenance.codec import fingerprint_to_json
+from provenance.codec import fingerprint_to_json, to_jsonable
 from provenance.errors import ArchiveError, UsageError
 from provenance.model import (
     FULL_BOX,
@@ -26,6 +26,7 @@ from provenance.model import (
     FileIdentity,
     Fingerprint,
     FrameHash,
+    HashAlgorithm,
     Metadata,
     SamplingParams,
     Shot,
@@ -310,6 +311,102 @@ def test_migration_from_version_1_keeps_the_data(tmp_path: Path) -> None:
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def hash_only(fp: Fingerprint) -> Fingerprint:
+    """The fingerprint as a hash-only item (kind 'hashes', as provenance.ingest.interop makes): no pHash."""
+    metadata = Metadata(**{**fp.metadata.__dict__, "kind": "hashes", "streams": ()})
+    frames = tuple(FrameHash(f.index, f.time, "", f.pdq, f.pdq_quality) for f in fp.frames)
+    return Fingerprint(**{**fp.__dict__, "metadata": metadata, "frames": frames, "shots": (),
+                          "hash_algorithms": (HashAlgorithm("pdq", 256, 1),)})
+
+
+def old_record(fp: Fingerprint) -> str:
+    """The record as versions before hash algorithms were named wrote it: no "hash_algorithms" key."""
+    data = to_jsonable(fp)
+    assert isinstance(data, dict)
+    del data["hash_algorithms"]
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def item_hash_rows(path: Path) -> list[tuple[int, int, str, int, int]]:
+    """Every row of item_hashes, read with a plain connection."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT item_id, position, algorithm, bits, version FROM item_hashes "
+                            "ORDER BY item_id, position").fetchall()
+
+
+def test_migration_from_version_5_names_the_hash_algorithms(tmp_path: Path) -> None:
+    path = tmp_path / "v5.sqlite"
+    video, hashes = make_fp(17, frames=3), hash_only(make_fp(18, frames=2))
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrations.migrate(conn, target=5)  # the last version before item_hashes
+    assert migrations.user_version(conn) == 5
+    for fp in (video, hashes):
+        item_id = conn.execute(
+            "INSERT INTO items (sha256, name, kind, size, duration, added_at, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (fp.identity.sha256, fp.identity.name, fp.metadata.kind, fp.identity.size, fp.duration, WHEN,
+             old_record(fp)),
+        ).lastrowid
+        for f in fp.frames:
+            value = int(f.phash, 16) if f.phash else None
+            signed = value - (1 << 64) if value is not None and value >= 1 << 63 else value
+            conn.execute("INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?)",
+                         (item_id, f.index, f.time, signed, bytes.fromhex(f.pdq), f.pdq_quality))
+    conn.close()
+
+    with ArchiveStore.open(path) as store:
+        assert store.stats().schema_version == migrations.LATEST_VERSION
+        got_video, got_hashes = store.get(video.identity.sha256), store.get(hashes.identity.sha256)
+        assert store.frame_table().phash.tolist() == [int(f.phash, 16) for f in video.frames] + [0, 0]
+    assert item_hash_rows(path) == [(1, 0, "phash", 64, 1), (1, 1, "pdq", 256, 1), (2, 0, "pdq", 256, 1)]
+    assert got_video is not None and got_hashes is not None
+    assert got_video.fingerprint == video  # the old record decodes with the default: pHash 64 v1, PDQ 256 v1
+    assert got_video.fingerprint.hash_algorithms == (HashAlgorithm("phash", 64, 1), HashAlgorithm("pdq", 256, 1))
+    assert got_hashes.fingerprint == hashes  # the table says PDQ only, whatever the old record defaults to
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_added_items_store_their_hash_algorithms(archive_path: Path) -> None:
+    newer = HashAlgorithm("pdq", 256, 2)  # as a changed PDQ hasher would declare itself
+    video = Fingerprint(**{**make_fp(30).__dict__, "hash_algorithms": (HashAlgorithm("phash", 64, 1), newer)})
+    hashes = hash_only(make_fp(31))
+    with ArchiveStore.open(archive_path) as store:
+        store.add(video)
+        store.add(hashes)
+        store.add(video, [Sighting(label="again")])  # known: nothing more is written
+        got_video, got_hashes = store.get(video.identity.sha256), store.get(hashes.identity.sha256)
+        assert got_video is not None and got_hashes is not None
+        assert got_video.fingerprint == video and got_video.fingerprint.hash_algorithms[1] == newer
+        assert got_hashes.fingerprint == hashes
+        assert item_hash_rows(archive_path) == [(1, 0, "phash", 64, 1), (1, 1, "pdq", 256, 2),
+                                                (2, 0, "pdq", 256, 1)]
+        store.remove(video.identity.sha256)
+    assert item_hash_rows(archive_path) == [(2, 0, "pdq", 256, 1)]  # removed with their item
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "frames_phash", "message"),
+    [
+        ((HashAlgorithm("phash", 64, 1), HashAlgorithm("pdq", 128, 1)), True, "not pdq of 128 bits"),
+        ((HashAlgorithm("dhash", 64, 1), HashAlgorithm("pdq", 256, 1)), True, "not dhash"),
+        ((HashAlgorithm("phash", 64, 0), HashAlgorithm("pdq", 256, 1)), True, "version 0"),
+        ((HashAlgorithm("phash", 64, 1),), True, "has PDQ hashes"),
+        ((HashAlgorithm("pdq", 256, 1), HashAlgorithm("pdq", 256, 1)), False, "each algorithm once"),
+        ((HashAlgorithm("pdq", 256, 1),), True, "frame 0 at 0.000 s has a pHash"),
+        ((HashAlgorithm("phash", 64, 1), HashAlgorithm("pdq", 256, 1)), False, "frame 0 at 0.000 s has no pHash"),
+    ],
+)
+def test_hash_algorithms_the_archive_cannot_hold_are_refused(
+        archive_path: Path, algorithms: tuple[HashAlgorithm, ...], frames_phash: bool, message: str) -> None:
+    fp = make_fp(32) if frames_phash else hash_only(make_fp(32))
+    bad = Fingerprint(**{**fp.__dict__, "hash_algorithms": algorithms})
+    with ArchiveStore.open(archive_path) as store:
+        with pytest.raises(ArchiveError, match=message):
+            store.add(bad, [Sighting(label="x")])
+        assert store.items() == [] and store.generation() == 0
+    assert count(archive_path, "frames") == 0 and count(archive_path, "item_hashes") == 0
+
+
 def test_first_seen_normalisation() -> None:
     f = migrations.first_seen_utc
     assert f("2020-10-05") == "2020-10-05T00:00:00.000000Z"
@@ -391,6 +488,7 @@ def wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float = 30.0) -
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_kill_9_inside_the_transaction_leaves_no_partial_item(tmp_path: Path) -> None:
     archive = tmp_path / "archive.sqlite"
     with ArchiveStore.open(archive) as store:

@@ -21,6 +21,7 @@ import numpy as np
 from provenance.archive.arrays import load_array, save_arrays, saved_key
 from provenance.archive.migrations import LATEST_VERSION
 from provenance.archive.searchable import ArchiveFrames
+from provenance.archive.side_files import frames_folder
 from provenance.archive.store import ArchiveStore, FrameTable, ItemRef, UsableFrames
 from provenance.hashing.pdq import MIN_QUALITY
 
@@ -152,7 +153,7 @@ def open_archive_frames(store: ArchiveStore) -> KeptFrames:
     SQLite (archived items never change, and new ones get higher ids); otherwise all of them, in
     one transaction. The result is saved there (unless the folder cannot be written).
     """
-    folder = Path(f"{store.path}.frames")
+    folder = frames_folder(store.path)
     archive_id = store.archive_id()
     key = state_key(archive_id, store.generation())
     frames = load_frames(folder, key)

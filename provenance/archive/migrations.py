@@ -196,12 +196,35 @@ DROP TABLE frames;
 ALTER TABLE frames_v5 RENAME TO frames;
 """
 
+SCHEMA_V6_ITEM_HASHES = """
+-- Which hash algorithm, length and version made each item's frame hashes (Fingerprint.hash_algorithms,
+-- from provenance.hashing's registry): one row per algorithm, named as the frames column it describes
+-- ('phash', 'pdq'), at its place in the record's tuple. Lets an archive tell its hashes from those of a
+-- changed hasher without parsing every record.
+CREATE TABLE item_hashes (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL CHECK (position >= 0),
+    algorithm TEXT NOT NULL,
+    bits INTEGER NOT NULL CHECK (bits > 0),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    PRIMARY KEY (item_id, position),
+    UNIQUE (item_id, algorithm)
+) WITHOUT ROWID;
+-- every earlier version wrote pHash 64 v1 and PDQ 256 v1; hash-only items (kind 'hashes', imported
+-- from PDQ / vPDQ lists) have no pHash, only PDQ
+INSERT INTO item_hashes (item_id, position, algorithm, bits, version)
+    SELECT id, 0, 'phash', 64, 1 FROM items WHERE kind <> 'hashes';
+INSERT INTO item_hashes (item_id, position, algorithm, bits, version)
+    SELECT id, CASE kind WHEN 'hashes' THEN 0 ELSE 1 END, 'pdq', 256, 1 FROM items;
+"""
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
     (3, SCHEMA_V3_CUSTODY),
     (4, SCHEMA_V4_FEATURES),
     (5, SCHEMA_V5_HASH_ONLY),
+    (6, SCHEMA_V6_ITEM_HASHES),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -11,6 +11,7 @@ import numpy as np
 from provenance.archive.frame_cache import open_archive_frames
 from provenance.archive.index import LinearIndex, SampledBitsIndex, open_sampled_index
 from provenance.archive.searchable import ArchiveFrames, SearchFn
+from provenance.archive.side_files import index_folder, legacy_index_file
 from provenance.archive.store import ArchiveStore
 from provenance.hashing.pdq import MIN_QUALITY, hex_to_pdq_bytes
 from provenance.model import Fingerprint
@@ -23,9 +24,9 @@ def archive_frames(store: ArchiveStore) -> tuple[ArchiveFrames, SearchFn]:
     kept = open_archive_frames(store)
     # the index over many frames is kept beside the archive, keyed by the archive state it was built from
     with contextlib.suppress(OSError):
-        Path(f"{store.path}.idx.npz").unlink(missing_ok=True)  # where earlier versions kept it, as one file
+        legacy_index_file(store.path).unlink(missing_ok=True)  # where earlier versions kept it, as one file
     grown = (kept.grown_from, kept.earlier_rows) if kept.grown_from is not None else None
-    return kept.frames, index_search(kept.frames.pdq, kept.frames.item_rows, Path(f"{store.path}.idx"), kept.key,
+    return kept.frames, index_search(kept.frames.pdq, kept.frames.item_rows, index_folder(store.path), kept.key,
                                      grown)
 
 

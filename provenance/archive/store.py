@@ -10,7 +10,8 @@ Per frame, the pHash is stored as a signed 64-bit integer (SQLite has no unsigne
 are the same) and the PDQ hash as a 32-byte blob, so ``frame_table`` (every column) and
 ``usable_frames`` (what the matcher reads, kept beside the archive by ``provenance.archive.frame_cache``)
 hand over all hashes as numpy arrays straight from one query. The full fingerprint is kept as canonical JSON in
-``items.record`` and is what ``get`` returns.
+``items.record`` and is what ``get`` returns. ``item_hashes`` says which algorithm, length and version made
+each item's frame hashes (``Fingerprint.hash_algorithms``); ``get`` gives the fingerprint those.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -39,7 +40,7 @@ from provenance.codec import (
     to_jsonable,
 )
 from provenance.errors import ArchiveError, UsageError
-from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, Sighting
+from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, HashAlgorithm, Sighting
 from provenance.times import utc_now_micro
 from provenance.vision.features import GRID, FrameFeatures
 
@@ -51,6 +52,8 @@ _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SIGHTING_FIELDS = ("source_url", "platform", "uploader", "first_seen", "label", "title", "video_id",
                     "file_name")
+_HASH_COLUMNS = {"phash": 64, "pdq": 256}
+"""The hashes the frames table holds: each algorithm's name (that of its column) and its length in bits."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,34 @@ def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int | N
     value = int(frame.phash, 16)
     phash = value - (1 << 64) if value >= 1 << 63 else value  # SQLite integers are signed 64-bit
     return (item_id, frame.index, float(frame.time), phash, bytes.fromhex(frame.pdq), int(frame.pdq_quality))
+
+
+def _hash_algorithm_rows(item_id: int, fp: Fingerprint) -> list[tuple[int, int, str, int, int]]:
+    """The ``item_hashes`` rows of a fingerprint; ArchiveError when its hash algorithms do not fit the
+    frames table or do not describe its frames (a pHash named but missing, or there but not named)."""
+    named = [a.name for a in fp.hash_algorithms]
+    for a in fp.hash_algorithms:
+        version_ok = isinstance(a.version, int) and not isinstance(a.version, bool) and a.version >= 1
+        if _HASH_COLUMNS.get(a.name) != a.bits or not version_ok:
+            raise ArchiveError(
+                f"{fp.identity.name}: the archive holds pHash (64 bits) and PDQ (256 bits) frame hashes, not "
+                f"{a.name} of {a.bits} bits version {a.version}: fingerprint the file again with this version "
+                "of provenance"
+            )
+    if "pdq" not in named or len(set(named)) != len(named):
+        raise ArchiveError(
+            f"{fp.identity.name}: the record names its hash algorithms as {named}; an archived item has PDQ "
+            "hashes and names each algorithm once: fingerprint the file again with this version of provenance"
+        )
+    for frame in fp.frames:
+        if bool(frame.phash) != ("phash" in named):
+            state = "has a pHash" if frame.phash else "has no pHash"
+            raise ArchiveError(
+                f"frame {frame.index} at {frame.time:.3f} s {state}, but the record's hash algorithms are "
+                f"{named}: fingerprint the file again with this version of provenance"
+            )
+    return [(item_id, position, a.name, int(a.bits), int(a.version))
+            for position, a in enumerate(fp.hash_algorithms)]
 
 
 def _cannot_open(path: Path, exc: Exception) -> str:
@@ -367,6 +398,10 @@ class ArchiveStore:
                     item_id = self._insert_item(sha256, fp)
                     self._insert_frames(item_id, fp.frames)
                     self._conn.executemany(
+                        "INSERT INTO item_hashes (item_id, position, algorithm, bits, version) VALUES (?, ?, ?, ?, ?)",
+                        _hash_algorithm_rows(item_id, fp),
+                    )
+                    self._conn.executemany(
                         "INSERT INTO features (item_id, time, aspect, points, descriptors, grid) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         [(item_id, f.time, f.aspect, f.points.astype(np.float32).tobytes(),
@@ -472,6 +507,8 @@ class ArchiveStore:
                 "SELECT name, kind, size, duration, added_at, record FROM items WHERE id = ?", (item_id,)
             ).fetchone()
             sightings = self._sightings_of(item_id)
+            algorithms = tuple(HashAlgorithm(str(a), int(b), int(v)) for a, b, v in conn.execute(
+                "SELECT algorithm, bits, version FROM item_hashes WHERE item_id = ? ORDER BY position", (item_id,)))
         finally:
             conn.execute("COMMIT")
         name, kind, size, duration, added_at, record = row
@@ -482,6 +519,8 @@ class ArchiveStore:
                 f"the stored record of {sha256} in {self.path} is unreadable ({exc}): "
                 "remove the item and add the file again"
             ) from exc
+        if algorithms:  # the table, not the record, for items archived before records named them
+            fingerprint = replace(fingerprint, hash_algorithms=algorithms)
         return ArchivedItem(sha256=sha256, name=name, kind=kind, size=int(size), duration=float(duration),
                             added_at=added_at, fingerprint=fingerprint, sightings=sightings)
 

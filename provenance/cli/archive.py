@@ -112,6 +112,7 @@ def archive_show(sha256: str, archive: str | None, as_json: bool) -> None:
     from provenance.archive.store import ArchiveStore
     from provenance.codec import to_jsonable
     from provenance.errors import UsageError
+    from provenance.report.formatters import sighting_detail, sighting_when
 
     with ArchiveStore.open(resolve_archive(archive), create=False) as store:
         item = store.get(sha256)
@@ -125,8 +126,7 @@ def archive_show(sha256: str, archive: str | None, as_json: bool) -> None:
                f"\n  duration  {float(item.duration or 0):.2f} s\n  frames    {len(fp.frames)}\n"
                f"  shots     {len(fp.shots)}\n  added     {item.added_at}\n  sightings:")
     for s in item.sightings:
-        where = " ".join(x for x in (s.platform, s.uploader, s.source_url, s.title, s.label) if x)
-        click.echo(f"    {s.first_seen or 'undated':<25} {where or s.file_name or ''}")
+        click.echo(f"    {sighting_when(s):<25} {sighting_detail(s)}")
 
 
 @archive.command("remove")

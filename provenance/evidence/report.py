@@ -13,12 +13,10 @@ may be the evidence's own folder only when ``beside`` says so.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 import re
-import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass, replace
@@ -27,18 +25,21 @@ from pathlib import Path
 from provenance.archive.custody import Reading, append_entries, current_examiner, custody_entries
 from provenance.archive.store import ArchiveStore
 from provenance.checking import check
-from provenance.codec import to_jsonable
 from provenance.errors import UsageError
+from provenance.evidence.record import (
+    ContactSheet,
+    CustodyRecord,
+    Environment,
+    EvidenceRecord,
+    Timeline,
+)
 from provenance.evidence.signing import load_private_key, sign_record
 from provenance.evidence.timestamp import report_digest
+from provenance.files import write_atomic
 from provenance.model import SamplingParams
 from provenance.report.html import render_html
-from provenance.report.json import check_record
 from provenance.times import utc_now
-from provenance.version import __version__
 
-SCHEMA = "provenance.evidence"
-SCHEMA_VERSION = 1
 JSON_SUFFIX = ".provenance.json"
 HTML_SUFFIX = ".provenance.html"
 
@@ -87,21 +88,9 @@ def ffmpeg_version() -> str | None:
     return found.group(1) if found else None
 
 
-def environment() -> dict[str, object]:
+def environment() -> Environment:
     """The software the examination ran on, for the record."""
-    return {"python": platform.python_version(), "platform": platform.platform(), "ffmpeg": ffmpeg_version()}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a report."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as handle:  # the usual mode, unlike mkstemp's 0600
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    return Environment(python=platform.python_version(), platform=platform.platform(), ffmpeg=ffmpeg_version())
 
 
 def make_report(
@@ -140,54 +129,38 @@ def make_report(
                        log_custody=False)
         sheet = Path(report.contact_sheet).read_bytes() if report.contact_sheet else None
     # the keyframe files were temporary: the record keeps the contact sheet's hash, the page embeds it
-    record_of_check = check_record(replace(report, keyframes=(), contact_sheet=None))
+    examined = replace(report, keyframes=(), contact_sheet=None)
     fp = report.fingerprint
     who = current_examiner(examiner)
 
-    timelines: list[dict[str, object]] = []
-    custody: dict[str, object] | None = None
+    timelines: list[Timeline] = []
+    custody: CustodyRecord | None = None
     entry_seq = None
     if archive is not None:
         with ArchiveStore.open(archive, create=False) as store:
             for match in report.matches:
                 item = store.get(match.sha256)
-                timelines.append({"sha256": match.sha256, "query_duration": fp.duration,
-                                  "archive_duration": float(item.duration) if item else None})
+                timelines.append(Timeline(match.sha256, fp.duration, float(item.duration) if item else None))
             (entry,) = append_entries(store, [Reading(fp.identity.sha256, fp.identity.path)],
                                       command="provenance report", examiner=who, case=case)
             entry_seq = entry.seq
-            custody = {
-                "archive": os.path.abspath(archive),
-                "archive_id": store.archive_id(),
-                "entry": to_jsonable(entry),
-                "history": to_jsonable(custody_entries(store, fp.identity.sha256)),
-            }
+            custody = CustodyRecord(archive=os.path.abspath(archive), archive_id=store.archive_id(), entry=entry,
+                                    history=custody_entries(store, fp.identity.sha256))
 
-    record: dict[str, object] = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": utc_now(),
-        "examiner": who,
-        "case": case,
-        "tool": {"name": "provenance", "version": __version__},
-        "environment": environment(),
-        "sha256": fp.identity.sha256,
-        "check": record_of_check,
-        "contact_sheet": None if sheet is None else {
-            "media_type": "image/jpeg", "sha256": hashlib.sha256(sheet).hexdigest(), "bytes": len(sheet),
-            "embedded_in": html_path.name,
-        },
-        "timelines": timelines,
-        "custody": custody,
-    }
+    evidence = EvidenceRecord(
+        generated_at=utc_now(), examiner=who, case=case, environment=environment(), check=examined,
+        contact_sheet=None if sheet is None else ContactSheet.of(sheet, html_path.name),
+        timelines=tuple(timelines), custody=custody,
+    )
+    record = evidence.to_json()
     key_id = None
     if key is not None:
         record = sign_record(record, key)
         key_id = str(record["signature"]["key_id"])  # type: ignore[index]
     page = render_html(record, sheet, json_name=json_path.name, report_digest=report_digest(record))
     try:
-        _write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-        _write_atomic(html_path, page)
+        write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        write_atomic(html_path, page)
     except OSError as exc:
         raise UsageError(f"cannot write the report into {json_path.parent}: {exc.strerror or exc}: check the "
                          "folder's permissions and free space") from None

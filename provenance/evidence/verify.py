@@ -21,7 +21,7 @@ from pathlib import Path
 from provenance.archive.custody import Reading, record_custody
 from provenance.canonical import read_record
 from provenance.errors import EvidenceAlteredError, ReportIntegrityError, TimestampError, UsageError
-from provenance.evidence.report import SCHEMA
+from provenance.evidence.record import SCHEMA
 from provenance.evidence.signing import SignatureInfo, check_signature, load_public_key
 from provenance.evidence.timestamp import TimestampInfo, find_token, verify_timestamp
 from provenance.media.identity import file_identity

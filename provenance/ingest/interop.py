@@ -9,10 +9,10 @@ canonical form: lower-case hex, a timestamp with three decimals):
   decimals).
 
 ``export_lines`` writes the lines of a fingerprint. ``hash_list_item`` turns a hash list into an
-archive item of kind ``"hashes"``: no media, no pHash, the frames of the list with their times
-(vPDQ timestamps, or line k at k / fps for PDQ lines, which carry no time). Its SHA-256 key is the
-SHA-256 of the list file's bytes followed by the UTF-8 label, so the same list imported under two
-labels is two items and importing it again is idempotent.
+archive item of kind ``"hashes"``: no media, no pHash (PDQ is its only hash algorithm), the frames
+of the list with their times (vPDQ timestamps, or line k at k / fps for PDQ lines, which carry no
+time). Its SHA-256 key is the SHA-256 of the list file's bytes followed by the UTF-8 label, so the
+same list imported under two labels is two items and importing it again is idempotent.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from provenance.errors import UsageError
+from provenance.hashing import get_hasher
 from provenance.model import (
     FULL_BOX,
     SCHEMA_VERSION,
@@ -221,6 +222,7 @@ def hash_list_item(path: str | os.PathLike[str], fmt: str, label: str | None = N
         schema_version=SCHEMA_VERSION, tool_version=__version__, identity=identity, metadata=metadata,
         params=SamplingParams(fps=round(1.0 / step, 6) if step > 0 else fps), duration=duration,
         content_box=FULL_BOX, frames=frames, shots=(), warnings=(),
+        hash_algorithms=(get_hasher("pdq").algorithm(),),  # PDQ lines only: no pHash
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from provenance.archive.descriptor_index import open_descriptor_index
 from provenance.archive.search import archive_frames
+from provenance.archive.side_files import features_folder
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
 from provenance.fingerprinting import Analysis
@@ -50,7 +51,7 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
         )
         if needs_features(fp, matches):
             # kept beside the archive like the hash index, keyed by the archive state it was built from
-            index = open_descriptor_index(Path(f"{store.path}.features"), f"{store.archive_id()}:{store.generation()}",
+            index = open_descriptor_index(features_folder(store.path), f"{store.archive_id()}:{store.generation()}",
                                           store.feature_frames)
             found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
                                      lambda item_id: store.feature_frames(item_id)[1], frames, store.sightings,

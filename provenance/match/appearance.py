@@ -40,17 +40,20 @@ def claimed_from_metadata(metadata: Metadata) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _describe(sighting: Sighting) -> str:
-    parts = [sighting.first_seen or "undated"]
-    if sighting.platform:
-        parts.append(f"on {sighting.platform}")
-    if sighting.uploader:
-        parts.append(f"by {sighting.uploader}")
-    if sighting.source_url:
-        parts.append(f"({sighting.source_url})")
-    if sighting.label:
-        parts.append(f"[{sighting.label}]")
-    return " ".join(parts)
+def sighting_when(sighting: Sighting) -> str:
+    """When a sighting was first seen, as recorded, or "undated"."""
+    return sighting.first_seen or "undated"
+
+
+def sighting_sentence(sighting: Sighting) -> str:
+    """A sighting in a sentence: ``DATE on PLATFORM by UPLOADER (URL) [LABEL]``, the parts that are known.
+
+    The earliest appearance's statement says it; the other texts of a sighting are in
+    ``provenance.report.formatters``, which re-exports this one.
+    """
+    forms = (("on {}", sighting.platform), ("by {}", sighting.uploader), ("({})", sighting.source_url),
+             ("[{}]", sighting.label))
+    return " ".join([sighting_when(sighting), *(form.format(value) for form, value in forms if value)])
 
 
 def earliest_appearance(matches: tuple[Match, ...], metadata: Metadata, claimed_date: str | None) -> Appearance:
@@ -77,7 +80,7 @@ def earliest_appearance(matches: tuple[Match, ...], metadata: Metadata, claimed_
                      "the earliest appearance is unknown.")
         return Appearance(None, None, ordered, claimed_date, claimed_source, statement)
     first_when, first_sha, first = dated[0]
-    statement = f"Earliest known appearance: {_describe(first)}, archived item {first_sha[:12]}."
+    statement = f"Earliest known appearance: {sighting_sentence(first)}, archived item {first_sha[:12]}."
     claimed_when = parse_when(claimed_date)
     if claimed_when is not None and claimed_when.date() > first_when.date():
         days = (claimed_when.date() - first_when.date()).days

@@ -16,7 +16,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from provenance.report.text import format_bytes
+from provenance.codec import from_jsonable
+from provenance.model import Metadata, Sighting
+from provenance.report import formatters as fmt
 from provenance.report.timeline import timeline_svg
 
 TEMPLATE = "report.html.j2"
@@ -31,70 +33,33 @@ def _get(data: object, *keys: str) -> Any:
 
 
 def _size(n: int | None) -> str:
-    return "?" if n is None else format_bytes(n)
+    return "?" if n is None else fmt.format_bytes(n)
 
 
-def _location(loc: Mapping[str, Any] | None) -> str | None:
-    if not loc:
-        return None
-    alt = f", altitude {loc['altitude']:g} m" if loc.get("altitude") is not None else ""
-    return f"{loc['latitude']:.5f}, {loc['longitude']:.5f}{alt} (from {loc.get('source')}: {loc.get('raw')})"
-
-
-def metadata_rows(meta: Mapping[str, Any]) -> tuple[list[tuple[str, str | None, str]], list[tuple[str, str]]]:
+def metadata_rows(meta: Metadata) -> tuple[list[tuple[str, str | None, str]], list[tuple[str, str]]]:
     """The fields that matter most (label, value or None, note) and the other container facts."""
-    exif = meta.get("exif") or {}
-    created = meta.get("creation_time")
-    taken = exif.get("datetime_original")
-    device = " ".join(x for x in (meta.get("make") or exif.get("make"), meta.get("model") or exif.get("model")) if x)
+    exif = meta.exif
     key = [
-        ("Creation time (container)", created, meta.get("creation_time_note") or ""),
-        ("Creation date (device)", meta.get("device_creation_date"), "com.apple.quicktime.creationdate, with offset"),
-        ("Taken (EXIF)", taken and f"{taken} {exif.get('offset_time') or ''}".strip(), "EXIF DateTimeOriginal"),
-        ("Device (make / model)", device or None, ""),
-        ("Encoder", meta.get("encoder"), ""),
-        ("Software", meta.get("software") or exif.get("software"), ""),
-        ("Location", _location(meta.get("location") or exif.get("location")), ""),
+        ("Creation time (container)", meta.creation_time, meta.creation_time_note or ""),
+        ("Creation date (device)", meta.device_creation_date, "com.apple.quicktime.creationdate, with offset"),
+        ("Taken (EXIF)", fmt.exif_taken_text(exif), "EXIF DateTimeOriginal"),
+        ("Device (make / model)", fmt.device_text(meta), ""),
+        ("Encoder", meta.encoder, ""),
+        ("Software", meta.software or (exif.software if exif else None), ""),
+        ("Location", fmt.location_text(meta.location or (exif.location if exif else None)), ""),
     ]
-    if meta.get("kind") != "still":  # EXIF applies to stills only
+    if meta.kind != "still":  # EXIF applies to stills only
         key = [row for row in key if row[0] != "Taken (EXIF)"]
-    brands = " ".join(meta.get("compatible_brands") or [])
-    duration, rate = meta.get("duration"), meta.get("bit_rate")
+    brands = " ".join(meta.compatible_brands)
     other = [
-        ("Kind", meta.get("kind")),
-        ("Container", meta.get("format_long_name") or meta.get("format_name")),
-        ("Brand", f"{meta.get('major_brand')} ({brands})" if meta.get("major_brand") else None),
-        ("Duration", f"{duration:.3f} s" if duration is not None else None),
-        ("Bit rate", f"{rate / 1000:.0f} kb/s" if rate else None),
-        ("Handler names", ", ".join(meta.get("handler_names") or []) or None),
+        ("Kind", meta.kind),
+        ("Container", meta.format_long_name or meta.format_name),
+        ("Brand", f"{meta.major_brand} ({brands})" if meta.major_brand else None),
+        ("Duration", f"{meta.duration:.3f} s" if meta.duration is not None else None),
+        ("Bit rate", fmt.bit_rate_text(meta.bit_rate)),
+        ("Handler names", ", ".join(meta.handler_names) or None),
     ]
     return key, [(k, v) for k, v in other if v]
-
-
-def _stream(s: Mapping[str, Any]) -> str:
-    bits = [s.get("codec") or "unknown codec"]
-    if s.get("profile"):
-        bits[0] += f" ({s['profile']})"
-    if s.get("width") and s.get("height"):
-        bits.append(f"{s['width']}x{s['height']}")
-    if s.get("avg_frame_rate"):
-        bits.append(f"{s['avg_frame_rate']:.3f} fps")
-    if s.get("pix_fmt"):
-        bits.append(s["pix_fmt"])
-    if s.get("rotation"):
-        bits.append(f"rotation {s['rotation']:g}°")
-    if s.get("sample_rate"):
-        bits.append(f"{s['sample_rate']} Hz")
-    if s.get("channels"):
-        bits.append(f"{s['channels']} ch")
-    if s.get("handler_name"):
-        bits.append(f"handler '{s['handler_name']}'")
-    return ", ".join(str(b) for b in bits)
-
-
-def _where(s: Mapping[str, Any]) -> str:
-    keys = ("platform", "uploader", "source_url", "label", "file_name")
-    return " ".join(str(s[k]) for k in keys if s.get(k))
 
 
 def _matches(record: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -139,7 +104,8 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
     """The HTML page for ``record`` (an evidence record), with ``contact_sheet`` (JPEG bytes) embedded."""
     check = record["check"]
     fp_file = check["file"]
-    meta = check.get("metadata") or {}
+    # the record's metadata is Metadata without the raw ffprobe text, which is kept apart ("ffprobe")
+    meta = from_jsonable(Metadata, {**(check.get("metadata") or {}), "raw_probe": ""})
     key_rows, other_rows = metadata_rows(meta)
     sheet_uri = None
     if contact_sheet:
@@ -149,8 +115,10 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
         statement = "No archive was consulted, so this report says nothing about earlier appearances."
     else:
         statement = (appearance or {}).get("statement") or "No statement."
-    sightings = [{"when": s.get("first_seen") or "undated", "sha": sha[:12], "where": _where(s)}
-                 for sha, s in ((appearance or {}).get("sightings") or [])[:50]]
+    sightings = []
+    for sha, raw in ((appearance or {}).get("sightings") or [])[:50]:
+        s = from_jsonable(Sighting, raw)
+        sightings.append({"when": fmt.sighting_when(s), "sha": sha[:12], "where": fmt.sighting_where(s)})
     signature = record.get("signature") or None
     custody = record.get("custody") or {}
     history: Sequence[Mapping[str, Any]] = custody.get("history") or []
@@ -158,7 +126,7 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
     context = {
         "record": record, "check": check, "file": fp_file, "size": _size(fp_file.get("size")),
         "key_rows": key_rows, "other_rows": other_rows,
-        "streams": [(s.get("kind"), s.get("index"), _stream(s)) for s in meta.get("streams") or []],
+        "streams": [(s.kind, s.index, fmt.stream_text(s)) for s in meta.streams],
         "sheet_uri": sheet_uri,
         "sheet_sha256": hashlib.sha256(contact_sheet).hexdigest() if contact_sheet else None,
         "shots": check.get("shots") or [], "matches": _matches(record), "statement": statement,

@@ -52,7 +52,7 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
         "file": to_jsonable(fp.identity),
         "parameters": {
             **(to_jsonable(fp.params) or {}),  # type: ignore[dict-item]
-            "hashes": ["phash", "pdq"],
+            "hashes": [a.name for a in fp.hash_algorithms],  # ["phash", "pdq"]
             "match_radius_pdq_bits": CANDIDATE_RADIUS,
             "min_pdq_quality": MIN_QUALITY,
         },
@@ -60,6 +60,7 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
         "ffprobe": json.loads(raw) if raw else None,
         "duration": fp.duration,
         "content_box": to_jsonable(fp.content_box),
+        "hash_algorithms": to_jsonable(fp.hash_algorithms),  # what made the frames' phash and pdq
         "frames": [to_jsonable(f) for f in fp.frames],
         "shots": [to_jsonable(s) for s in fp.shots],
         "keyframes": [to_jsonable(k) for k in report.keyframes],

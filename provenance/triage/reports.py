@@ -17,12 +17,13 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from provenance.codec import to_jsonable
-from provenance.model import CheckReport, Sighting
+from provenance.files import write_atomic
+from provenance.model import CheckReport
+from provenance.report.formatters import sighting_short, sighting_when
 from provenance.report.json import check_record
 from provenance.times import utc_now
 from provenance.triage.results import VERDICT_TEXT, Cluster, FileRow, Skipped, TriageResult
@@ -38,31 +39,10 @@ CSV_COLUMNS = (
 )
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` as UTF-8 to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        # lone surrogates (undecodable bytes of a file name) become \\udcXX, which JSON reads back
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def readable(path: str) -> str:
     """A name for people: a newline as "↵", other control characters and undecodable bytes as "�"."""
     text = os.fsencode(path).decode("utf-8", "replace").replace("\n", "↵")
     return "".join("�" if ord(c) < 32 or ord(c) == 127 else c for c in text)
-
-
-def where(sighting: Sighting | None) -> str:
-    """A sighting in a few words: platform, uploader, URL."""
-    if sighting is None:
-        return ""
-    return " ".join(x for x in (sighting.platform, sighting.uploader, sighting.source_url) if x)
 
 
 def _cluster_record(cluster: Cluster, reports: dict[str, str]) -> dict[str, object]:
@@ -121,7 +101,7 @@ def _csv_row(row: FileRow, cluster: Cluster | None) -> list[object]:
         row.path, os.path.basename(row.path), row.verdict, row.cluster or "", len(cluster.members) if cluster else "",
         cluster.verdict if cluster else "", row.kind or "", "" if row.duration is None else f"{row.duration:.3f}",
         row.identity.size if row.identity else "", row.sha256 or "", f"{row.coverage:.4f}",
-        first.first_seen if first and first.first_seen else "", where(first),
+        first.first_seen if first and first.first_seen else "", sighting_short(first),
         row.appearance.earliest_sha256 or "" if row.appearance else "", batch, url,
         ";".join(f"{m.sha256}:{m.verdict}" for m in row.matches),
         f"{max(m.score for m in row.matches):.4f}" if row.matches else "",
@@ -165,7 +145,8 @@ def index_html(result: TriageResult, inputs: Sequence[str]) -> str:
     env.filters["basename"] = os.path.basename
     env.filters["folder"] = folder
     env.filters["thumb"] = _thumb
-    env.filters["where"] = where
+    env.filters["sighting_short"] = sighting_short
+    env.filters["sighting_when"] = sighting_when
     by_cluster: dict[str, list[FileRow]] = {}
     for row in result.rows:
         if row.cluster:

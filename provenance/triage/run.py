@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from provenance.archive.side_files import SUFFIXES
 from provenance.errors import ArchiveError, ProvenanceError, UsageError
 from provenance.fingerprinting import analyse
 from provenance.ingest.add import ARCHIVE_FPS, sightings_for
@@ -146,7 +147,7 @@ def triage(
             stale.unlink(missing_ok=True)  # the single file of earlier versions
     match_archive, archive_id = _archive_id(archive, add_new)
     exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}"
-                           for suffix in ("", "-wal", "-shm", "-journal", ".idx", ".idx.npz", ".features", ".frames"))]
+                           for suffix in ("", "-wal", "-shm", "-journal", *SUFFIXES))]
     found = walk(inputs, exclude)
     jobs = jobs or default_jobs()
     with Journal.open(out) as journal:

@@ -1,0 +1,97 @@
+"""The evidence record, typed: what a report says about one examination, before it is serialised and signed.
+
+``EvidenceRecord`` is what ``make_report`` assembles; ``to_json`` gives its serialised form (schema
+``provenance.evidence``), the one that is signed, time-stamped and rendered. The page is rendered
+from that serialised form on purpose: it shows exactly what the signature covers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from provenance.archive.custody import CustodyEntry
+from provenance.codec import to_jsonable
+from provenance.model import CheckReport
+from provenance.report.json import check_record
+from provenance.version import __version__
+
+SCHEMA = "provenance.evidence"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The software the examination ran on."""
+
+    python: str
+    platform: str
+    ffmpeg: str | None  # the version ``ffmpeg -version`` gave, or None when it could not be run
+
+
+@dataclass(frozen=True)
+class ContactSheet:
+    """The contact sheet the HTML page embeds, described by its hash."""
+
+    sha256: str
+    bytes: int
+    embedded_in: str  # the HTML page's file name
+    media_type: str = "image/jpeg"
+
+    @classmethod
+    def of(cls, jpeg: bytes, page_name: str) -> ContactSheet:
+        """The description of ``jpeg``, embedded in the page named ``page_name``."""
+        return cls(sha256=hashlib.sha256(jpeg).hexdigest(), bytes=len(jpeg), embedded_in=page_name)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The durations one match's timeline picture is drawn against."""
+
+    sha256: str  # of the matched archived item
+    query_duration: float
+    archive_duration: float | None  # None when the item is no longer in the archive
+
+
+@dataclass(frozen=True)
+class CustodyRecord:
+    """The custody entry the report made, and the evidence file's whole history in the log."""
+
+    archive: str  # absolute path of the archive
+    archive_id: str
+    entry: CustodyEntry
+    history: tuple[CustodyEntry, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceRecord:
+    """One examination as the report records it."""
+
+    generated_at: str
+    examiner: str
+    case: str | None
+    environment: Environment
+    check: CheckReport  # keyframe files dropped: they were temporary
+    contact_sheet: ContactSheet | None
+    timelines: tuple[Timeline, ...]
+    custody: CustodyRecord | None
+
+    def to_json(self) -> dict[str, object]:
+        """The serialised record (schema ``provenance.evidence``), in its documented key order."""
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": self.generated_at,
+            "examiner": self.examiner,
+            "case": self.case,
+            "tool": {"name": "provenance", "version": __version__},
+            "environment": to_jsonable(self.environment),
+            "sha256": self.check.fingerprint.identity.sha256,
+            "check": check_record(self.check),
+            "contact_sheet": None if self.contact_sheet is None else {
+                "media_type": self.contact_sheet.media_type, "sha256": self.contact_sheet.sha256,
+                "bytes": self.contact_sheet.bytes, "embedded_in": self.contact_sheet.embedded_in,
+            },
+            "timelines": [to_jsonable(t) for t in self.timelines],
+            "custody": to_jsonable(self.custody),
+        }

@@ -1,0 +1,142 @@
+"""How one archived sighting, one stream, a location and a few metadata facts read as text.
+
+Every report that shows these (the terminal report, the HTML evidence report, the triage's
+``summary.csv`` and ``index.html``, ``provenance archive show``) takes its words from here, so a
+sighting or a stream reads the same wherever it is shown. The HTML report is built from the JSON
+record: it decodes the parts it shows (``provenance.codec.from_jsonable``) and calls the same
+functions.
+
+Sightings (``provenance.model.Sighting``), each a function because each place shows other fields:
+
+- ``sighting_when``: when it was first seen, or "undated".
+- ``sighting_where``: platform, uploader, URL, label and file name, the "where" of the sighting
+  list of a check report (terminal and HTML).
+- ``sighting_short``: platform, uploader and URL only, for the triage's table cells and its
+  ``earliest_archived_where`` CSV column ("" for no sighting).
+- ``sighting_detail``: platform, uploader, URL, title and label, else the file name, for the
+  sightings of one item in ``archive show`` (which prints the item's name above them).
+- ``sighting_sentence``: "DATE on PLATFORM by UPLOADER (URL) [LABEL]", the earliest appearance
+  in the statement of a check. The matcher writes that statement (``provenance.match``, a layer
+  below this one), so ``sighting_when`` and ``sighting_sentence`` live in
+  ``provenance.match.appearance`` and are only re-exported here.
+
+Media:
+
+- ``format_bytes``: a byte count, "1,234,567 bytes (1.2 MiB)".
+- ``stream_text``: one stream (``StreamInfo``): codec (profile), size, aspect ratios, frame rate
+  (and the real one), pixel format, colour, rotation for video; sample rate and channels for audio;
+  the handler name for any.
+- ``location_text``: a ``Location``: "lat, lon, altitude A m  (from SOURCE: RAW)".
+- ``device_text``: make and model of the recording device (the container's, else EXIF's).
+- ``exif_taken_text``: EXIF DateTimeOriginal with its offset.
+- ``bit_rate_text``: a bit rate in kb/s.
+"""
+
+from __future__ import annotations
+
+from provenance.match.appearance import sighting_sentence, sighting_when
+from provenance.model import ExifInfo, Location, Metadata, Sighting, StreamInfo
+
+__all__ = [
+    "bit_rate_text",
+    "device_text",
+    "exif_taken_text",
+    "format_bytes",
+    "location_text",
+    "sighting_detail",
+    "sighting_sentence",
+    "sighting_short",
+    "sighting_when",
+    "sighting_where",
+    "stream_text",
+]
+
+
+def _words(*values: str | None) -> str:
+    """The values that are set, joined by spaces."""
+    return " ".join(v for v in values if v)
+
+
+def sighting_where(s: Sighting) -> str:
+    """Where a sighting was: platform, uploader, URL, label and file name, those that are known."""
+    return _words(s.platform, s.uploader, s.source_url, s.label, s.file_name)
+
+
+def sighting_short(s: Sighting | None) -> str:
+    """A sighting in a few words: platform, uploader, URL ("" for none)."""
+    return "" if s is None else _words(s.platform, s.uploader, s.source_url)
+
+
+def sighting_detail(s: Sighting) -> str:
+    """A sighting of a known item: platform, uploader, URL, title and label, else its file name."""
+    return _words(s.platform, s.uploader, s.source_url, s.title, s.label) or s.file_name or ""
+
+
+def format_bytes(n: int) -> str:
+    """A byte count as people read it: ``1,234,567 bytes (1.2 MiB)``."""
+    size = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        size /= 1024
+        if size < 1024:
+            return f"{n:,} bytes ({size:.1f} {unit})"
+    return f"{n:,} bytes"
+
+
+def bit_rate_text(bit_rate: int | None) -> str | None:
+    """A bit rate in kilobits per second, ``141 kb/s``; None when unknown or zero."""
+    return f"{bit_rate / 1000:.0f} kb/s" if bit_rate else None
+
+
+def location_text(loc: Location | None) -> str | None:
+    """A place: ``lat, lon[, altitude A m]  (from SOURCE: RAW)``; None for no location."""
+    if loc is None:
+        return None
+    alt = f", altitude {loc.altitude:g} m" if loc.altitude is not None else ""
+    return f"{loc.latitude:.5f}, {loc.longitude:.5f}{alt}  (from {loc.source}: {loc.raw})"
+
+
+def device_text(meta: Metadata) -> str | None:
+    """Make and model of the device that recorded it (the container's, else EXIF's); None when neither is known."""
+    exif = meta.exif
+    make = meta.make or (exif.make if exif else None)
+    model = meta.model or (exif.model if exif else None)
+    return _words(make, model) or None
+
+
+def exif_taken_text(exif: ExifInfo | None) -> str | None:
+    """EXIF DateTimeOriginal with its OffsetTime when there is one; None without it."""
+    if exif is None or not exif.datetime_original:
+        return None
+    return f"{exif.datetime_original} {exif.offset_time or ''}".strip()
+
+
+def _video_bits(s: StreamInfo) -> list[str | None]:
+    rate = None
+    if s.avg_frame_rate:
+        real = f" (real {s.real_frame_rate:.3f})" if s.real_frame_rate else ""
+        rate = f"{s.avg_frame_rate:.3f} fps{real}"
+    ratios = s.sample_aspect_ratio or s.display_aspect_ratio
+    return [
+        f"{s.width}x{s.height}" if s.width and s.height else None,
+        f"SAR {s.sample_aspect_ratio or '?'} DAR {s.display_aspect_ratio or '?'}" if ratios else None,
+        rate,
+        s.pix_fmt,
+        "/".join(x for x in (s.color_space, s.color_transfer, s.color_primaries, s.color_range) if x),
+        f"rotation {s.rotation:g}°" if s.rotation else None,
+    ]
+
+
+def stream_text(s: StreamInfo) -> str:
+    """One stream: ``h264 (High), 480x360, SAR 1:1 DAR 4:3, 20.000 fps (real 20.000), yuv420p, handler 'X'``.
+
+    Video streams show size, aspect ratios, frame rate, pixel format, colour and rotation; audio
+    streams sample rate and channels; every stream its handler name. Unknown fields are left out.
+    """
+    codec = (s.codec or "unknown codec") + (f" ({s.profile})" if s.profile else "")
+    bits: list[str | None] = [codec]
+    if s.kind == "video":
+        bits += _video_bits(s)
+    elif s.kind == "audio":
+        bits += [f"{s.sample_rate} Hz" if s.sample_rate else None, f"{s.channels} ch" if s.channels else None]
+    bits.append(f"handler '{s.handler_name}'" if s.handler_name else None)
+    return ", ".join(b for b in bits if b)
