@@ -317,6 +317,27 @@ def test_commands_that_read_the_evidence_log_custody(case: Case, tmp_path: Path)
     assert ok.exit_code == 0 and "intact: 5 entries" in ok.output
 
 
+
+def test_the_python_api_logs_custody_as_the_command_line_does(case: Case, tmp_path: Path) -> None:
+    """``provenance.check`` and ``add_files`` called from Python log the same entries as the CLI."""
+    from provenance import check
+    from provenance.ingest import add_files
+
+    archive = tmp_path / "api.sqlite"
+    added = add_files(str(archive), [str(case.original)], examiner="carol")
+    assert added.failed == 0
+    report = check(str(case.evidence), str(archive), examiner="dave", case="17")
+    check(str(case.evidence))  # no archive: nothing to log in
+    with ArchiveStore.open(archive, create=False) as store:
+        entries = custody_entries(store)
+    sha_original = hashlib.sha256(case.original.read_bytes()).hexdigest()
+    assert [(e.command, e.sha256, e.examiner, e.case) for e in entries] == [
+        ("provenance archive add", sha_original, "carol", None),
+        ("provenance check", report.fingerprint.identity.sha256, "dave", "17"),
+    ]
+    with ArchiveStore.open(archive, create=False) as store:
+        assert verify_chain(store).ok
+
 def _log(tmp_path: Path, n: int = 5) -> Path:
     path = tmp_path / "chain.sqlite"
     with ArchiveStore.open(path) as store:

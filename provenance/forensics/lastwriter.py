@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.errors import UsageError
-from provenance.forensics.structure.model import BoxStructure
+from provenance.forensics.structure.model import BoxStructure, MetaItem, Track
 from provenance.model import ExifInfo, Metadata
 
 UNKNOWN = "unknown"
@@ -72,6 +72,8 @@ _ENCODER_KEYS = frozenset({"©too", "©swr", "©enc", "encoder", "com.apple.quic
 _SOFTWARE_KEYS = frozenset({"com.apple.quicktime.software", "software", "©swf"})
 _MAKE_KEYS = frozenset({"com.apple.quicktime.make", "com.android.manufacturer", "©mak", "make"})
 _MODEL_KEYS = frozenset({"com.apple.quicktime.model", "com.android.model", "©mod", "model"})
+# facts whose values also count as "text", so a rule can search every string a writer leaves at once
+_TEXT_SOURCES = ("handler_name", "compressor", "encoder_tag", "software", "xmp_tool", "exif_software")
 
 
 class RuleSetError(UsageError):
@@ -281,90 +283,146 @@ def _fbmd(path: str) -> bool:
     return b"FBMD" in scan
 
 
-def collect_facts(structure: BoxStructure | None, metadata: Metadata | None = None, exif: ExifInfo | None = None,
-                  c2pa: Any = None, path: str | None = None) -> Facts:
-    """The facts about one file from everything read so far (any part may be None)."""
-    facts: dict[str, list[str]] = {}
+class _FactSheet:
+    """Facts as they are gathered: each name keeps its values once each, in the order first seen."""
 
-    def add(name: str, value: object) -> None:
+    def __init__(self) -> None:
+        self._values: dict[str, list[str]] = {}
+
+    def add(self, name: str, value: object) -> None:
+        """Record ``value`` (as stripped text) under ``name``; None and blank text are skipped."""
         if value is None:
             return
         text = str(value).strip()
-        if text and text not in facts.setdefault(name, []):
-            facts[name].append(text)
+        if text and text not in self._values.setdefault(name, []):
+            self._values[name].append(text)
 
+    def get(self, name: str) -> list[str]:
+        """The values recorded under ``name`` so far."""
+        return self._values.get(name, [])
+
+    def facts(self) -> Facts:
+        """Everything recorded, as Facts."""
+        return Facts(tuple((k, tuple(v)) for k, v in self._values.items()))
+
+
+def _add_layout(sheet: _FactSheet, structure: BoxStructure) -> None:
+    """Facts of the file's layout: its ftyp, its top-level boxes and the movie header."""
+    if structure.file_type is not None:
+        sheet.add("brand", structure.file_type.major_brand.strip())
+        sheet.add("brand_minor", structure.file_type.minor_version)
+        sheet.add("compatible_brands", " ".join(b.strip() for b in structure.file_type.compatible_brands))
+    for box in structure.top_level:
+        sheet.add("top_box", box.type)
+    sheet.add("box_order", " ".join(b.type for b in structure.top_level))
+    if structure.faststart is not None:
+        sheet.add("faststart", "yes" if structure.faststart else "no")
+    sheet.add("fragmented", "yes" if structure.fragmented else "no")
+    if structure.movie is not None:
+        sheet.add("movie_timescale", structure.movie.timescale)
+
+
+def _add_tracks(sheet: _FactSheet, tracks: tuple[Track, ...]) -> None:
+    """Facts of the track headers: handlers, languages and sample descriptions."""
+    for track in tracks:
+        sheet.add("handler_name", track.handler_name)
+        sheet.add("handler_maker", track.handler_manufacturer)
+        sheet.add("language", track.language)
+        for name in track.data_handler_names:
+            sheet.add("data_handler", name)
+        for entry in track.sample_entries:
+            sheet.add("vendor", entry.vendor)
+            sheet.add("compressor", entry.compressor_name)
+
+
+def _add_meta_items(sheet: _FactSheet, items: tuple[MetaItem, ...]) -> None:
+    """Facts of the metadata items in the boxes, with the well-known keys also filed by meaning."""
+    for item in items:
+        sheet.add("meta_key", item.key)
+        sheet.add(f"meta:{item.key}", item.value)
+        sheet.add("text", item.value)
+        low = item.key.lower()
+        if item.key in _ENCODER_KEYS or low in _ENCODER_KEYS:
+            sheet.add("encoder_tag", item.value)
+        if low in _SOFTWARE_KEYS:
+            sheet.add("software", item.value)
+        if item.key in _MAKE_KEYS or low in _MAKE_KEYS:
+            sheet.add("make", item.value)
+        if item.key in _MODEL_KEYS or low in _MODEL_KEYS:
+            sheet.add("model", item.value)
+
+
+def _add_embedded(sheet: _FactSheet, structure: BoxStructure) -> None:
+    """Facts of what other tools embedded: the XMP packet and the SEI strings of the video."""
+    if structure.xmp is not None:
+        sheet.add("xmp_tool", structure.xmp.creator_tool)
+        for agent in structure.xmp.history_agents:
+            sheet.add("xmp_tool", agent)
+    for sei in structure.sei:
+        sheet.add("sei_encoder", sei.encoder)
+        sheet.add("sei_uuid", sei.uuid)
+        sheet.add("sei_text", sei.text)
+
+
+def _add_structure(sheet: _FactSheet, structure: BoxStructure) -> None:
+    """Facts read from the box structure."""
+    _add_layout(sheet, structure)
+    _add_tracks(sheet, structure.tracks)
+    _add_meta_items(sheet, structure.metadata)
+    _add_embedded(sheet, structure)
+
+
+def _add_probe(sheet: _FactSheet, metadata: Metadata) -> None:
+    """Facts from ffprobe's normalised metadata and its raw tags (filed under the key and its lower case)."""
+    sheet.add("encoder_tag", metadata.encoder)
+    sheet.add("software", metadata.software)
+    sheet.add("make", metadata.make)
+    sheet.add("model", metadata.model)
+    for name in metadata.handler_names:
+        sheet.add("handler_name", name)
+    for key, value in metadata.tags:
+        for name in dict.fromkeys((key, key.lower())):
+            sheet.add(f"meta:{name}", value)
+            sheet.add("meta_key", name)
+        sheet.add("text", value)
+
+
+def _add_exif(sheet: _FactSheet, exif: ExifInfo) -> None:
+    """Facts from EXIF, both under their own names and as the file's make, model and software."""
+    sheet.add("exif_make", exif.make)
+    sheet.add("exif_model", exif.model)
+    sheet.add("exif_software", exif.software)
+    sheet.add("make", exif.make)
+    sheet.add("model", exif.model)
+    sheet.add("software", exif.software)
+
+
+def _add_c2pa(sheet: _FactSheet, c2pa: Any) -> None:
+    """Facts of the active C2PA manifest, when there is one."""
+    if getattr(c2pa, "active", None) is not None:
+        sheet.add("c2pa_state", c2pa.state)
+        sheet.add("c2pa_generator", c2pa.active.claim_generator)
+
+
+def collect_facts(structure: BoxStructure | None, metadata: Metadata | None = None, exif: ExifInfo | None = None,
+                  c2pa: Any = None, path: str | None = None) -> Facts:
+    """The facts about one file from everything read so far (any part may be None)."""
+    sheet = _FactSheet()
     if structure is not None:
-        if structure.file_type is not None:
-            add("brand", structure.file_type.major_brand.strip())
-            add("brand_minor", structure.file_type.minor_version)
-            add("compatible_brands", " ".join(b.strip() for b in structure.file_type.compatible_brands))
-        for box in structure.top_level:
-            add("top_box", box.type)
-        add("box_order", " ".join(b.type for b in structure.top_level))
-        if structure.faststart is not None:
-            add("faststart", "yes" if structure.faststart else "no")
-        add("fragmented", "yes" if structure.fragmented else "no")
-        if structure.movie is not None:
-            add("movie_timescale", structure.movie.timescale)
-        for track in structure.tracks:
-            add("handler_name", track.handler_name)
-            add("handler_maker", track.handler_manufacturer)
-            add("language", track.language)
-            for name in track.data_handler_names:
-                add("data_handler", name)
-            for entry in track.sample_entries:
-                add("vendor", entry.vendor)
-                add("compressor", entry.compressor_name)
-        for item in structure.metadata:
-            add("meta_key", item.key)
-            add(f"meta:{item.key}", item.value)
-            add("text", item.value)
-            low = item.key.lower()
-            if item.key in _ENCODER_KEYS or low in _ENCODER_KEYS:
-                add("encoder_tag", item.value)
-            if low in _SOFTWARE_KEYS:
-                add("software", item.value)
-            if item.key in _MAKE_KEYS or low in _MAKE_KEYS:
-                add("make", item.value)
-            if item.key in _MODEL_KEYS or low in _MODEL_KEYS:
-                add("model", item.value)
-        if structure.xmp is not None:
-            add("xmp_tool", structure.xmp.creator_tool)
-            for agent in structure.xmp.history_agents:
-                add("xmp_tool", agent)
-        for sei in structure.sei:
-            add("sei_encoder", sei.encoder)
-            add("sei_uuid", sei.uuid)
-            add("sei_text", sei.text)
+        _add_structure(sheet, structure)
     if metadata is not None:
-        add("encoder_tag", metadata.encoder)
-        add("software", metadata.software)
-        add("make", metadata.make)
-        add("model", metadata.model)
-        for name in metadata.handler_names:
-            add("handler_name", name)
-        for key, value in metadata.tags:
-            for name in dict.fromkeys((key, key.lower())):
-                add(f"meta:{name}", value)
-                add("meta_key", name)
-            add("text", value)
+        _add_probe(sheet, metadata)
     exif = exif or (metadata.exif if metadata is not None else None)
     if exif is not None:
-        add("exif_make", exif.make)
-        add("exif_model", exif.model)
-        add("exif_software", exif.software)
-        add("make", exif.make)
-        add("model", exif.model)
-        add("software", exif.software)
-    for name in ("handler_name", "compressor", "encoder_tag", "software", "xmp_tool", "exif_software"):
-        for value in facts.get(name, []):
-            add("text", value)
+        _add_exif(sheet, exif)
+    for name in _TEXT_SOURCES:
+        for value in sheet.get(name):
+            sheet.add("text", value)
     if path is not None and _fbmd(path):
-        add("iptc", "FBMD")
-    if c2pa is not None and getattr(c2pa, "active", None) is not None:
-        add("c2pa_state", c2pa.state)
-        add("c2pa_generator", c2pa.active.claim_generator)
-    return Facts(tuple((k, tuple(v)) for k, v in facts.items()))
+        sheet.add("iptc", "FBMD")
+    if c2pa is not None:
+        _add_c2pa(sheet, c2pa)
+    return sheet.facts()
 
 
 def last_writer(facts: Facts, rules: tuple[Rule, ...] | None = None) -> LastWriter:

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import IO, Any
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from provenance.tools import INSTALL_HINT, ffmpeg_url, require_ffmpeg
 _SHOWINFO_TB = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] config in time_base: (\d+)/(\d+)")
 _SHOWINFO_PTS = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] n: *\d+ pts: *(-?\d+) ")
 _LOG_LEVEL = re.compile(rb" ?\[(panic|fatal|error|warning|info|verbose|debug|trace)\] ")
+_ERROR_LEVELS = (b"panic", b"fatal", b"error")
+_MAX_ERROR_LINES = 200
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,30 @@ class SideOutput:
     consume: Callable[[int, np.ndarray], None] | None = None
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The settings of one :func:`decode_frames` call; ``fps`` is already None in keyframes mode."""
+
+    path: str
+    fps: float | None
+    width: int
+    height: int
+    color: bool
+    select: tuple[int, ...] | None
+    max_frames: int | None
+    side: SideOutput | None
+    keyframes_only: bool
+
+    @property
+    def frame_bytes(self) -> int:
+        """Size of one raw frame of the main output."""
+        return self.width * self.height * (3 if self.color else 1)
+
+    def shape(self, count: int) -> tuple[int, ...]:
+        """The array shape of ``count`` frames of the main output."""
+        return (count, self.height, self.width, 3) if self.color else (count, self.height, self.width)
+
+
 def decode_frames(
     path: str,
     *,
@@ -76,138 +103,202 @@ def decode_frames(
     own pipe. ``keyframes_only`` decodes only the keyframes and ignores ``fps`` (see the module
     notes; ``select`` then counts keyframes). The input is only read.
     """
+    plan = _Plan(path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
+                 keyframes_only)
+    proc, side_read = _start_ffmpeg(plan)
+    side_reader = _SideReader(side_read, side) if side is not None else None
+    assert proc.stderr is not None and proc.stdout is not None
+    log = _LogReader(proc.stderr, keyframes_only)
+    data = _read_main_output(proc.stdout, plan, log, progress)
+    proc.stdout.close()
+    code = proc.wait()
+    log.join()
+    return _decoded(plan, data, code, log, side_reader)
+
+
+def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ffmpeg for ``plan``: the process, and the read end of the side output's pipe (-1 without one)."""
     import ffmpeg  # ffmpeg-python builds the command line; never a shell string
 
     require_ffmpeg()
-    in_kwargs: dict[str, object] = {"skip_frame": "nokey"} if keyframes_only else {}
-    stream = ffmpeg.input(ffmpeg_url(path), nostdin=None, **in_kwargs)["v:0"]
-    if keyframes_only:
-        stream = stream.filter("showinfo")  # each decoded frame's pts, before anything drops one
-        fps = None
-    if fps is not None:
-        stream = stream.filter("fps", fps=fps, round="up")  # "up": sample k is the frame on screen at k / fps
-    if select:
-        expr = "+".join(f"eq(n,{n})" for n in select)
-        stream = stream.filter("select", expr)
-    side_read, side_write = os.pipe() if side is not None else (-1, -1)
-    side_stream = None
-    if side is not None:
-        stream, side_stream = (lambda split: (split[0], split[1]))(stream.split())
-        if fps is not None:
-            side_stream = side_stream.filter("fps", fps=side.fps, round="up")
-        side_stream = side_stream.filter("scale", side.width, side.height, flags="area")
-    stream = stream.filter("scale", width, height, flags="area")
-    pix_fmt = "rgb24" if color else "gray"
-    out_kwargs: dict[str, object] = {"format": "rawvideo", "pix_fmt": pix_fmt, "fps_mode": "passthrough"}
-    if max_frames is not None:
-        out_kwargs["frames:v"] = max_frames
+    in_kwargs: dict[str, object] = {"skip_frame": "nokey"} if plan.keyframes_only else {}
+    stream = _sampled(ffmpeg.input(ffmpeg_url(plan.path), nostdin=None, **in_kwargs)["v:0"], plan)
+    side_read, side_write = os.pipe() if plan.side is not None else (-1, -1)
+    stream, side_stream = _split_side(stream, plan)
+    stream = stream.filter("scale", plan.width, plan.height, flags="area")
+    out_kwargs = _raw_video("rgb24" if plan.color else "gray")
+    if plan.max_frames is not None:
+        out_kwargs["frames:v"] = plan.max_frames
     output = stream.output("pipe:1", **out_kwargs)
     if side_stream is not None:
-        side_kwargs = {"format": "rawvideo", "pix_fmt": "rgb24", "fps_mode": "passthrough"}
-        output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **side_kwargs))
+        output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **_raw_video("rgb24")))
     # showinfo logs at "info"; the level tag on each line keeps ffmpeg's errors apart from it
-    log_args = ("-nostats", "-loglevel", "level+info") if keyframes_only else ("-loglevel", "error")
+    log_args = ("-nostats", "-loglevel", "level+info") if plan.keyframes_only else ("-loglevel", "error")
     args = output.global_args("-hide_banner", *log_args).compile()
-    channels = 3 if color else 1
-    frame_bytes = width * height * channels
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=(side_write,) if side is not None else ())
+                                pass_fds=(side_write,) if plan.side is not None else ())
     except OSError as exc:  # pragma: no cover - require_ffmpeg checked already
         raise MissingToolError(f"cannot run ffmpeg ({exc}): {INSTALL_HINT}") from exc
-    side_data: list[bytes] = []
-    side_reader = None
-    if side is not None:
+    if plan.side is not None:
         os.close(side_write)  # the child holds its own copy; EOF comes when ffmpeg closes it
+    return proc, side_read
 
-        side_size = side.width * side.height * 3
-        side_count = [0]
 
-        def drain_side() -> None:
-            with os.fdopen(side_read, "rb") as pipe:
-                if side.consume is None:
-                    side_data.append(pipe.read())
-                    return
-                while len(block := pipe.read(side_size)) == side_size:
-                    frame = np.frombuffer(block, dtype=np.uint8).reshape(side.height, side.width, 3)
-                    side.consume(side_count[0], frame)
-                    side_count[0] += 1
+def _sampled(stream: Any, plan: _Plan) -> Any:
+    """``stream`` (an ffmpeg-python node) sampled as ``plan`` asks: keyframe pts logging, fps, select."""
+    if plan.keyframes_only:
+        stream = stream.filter("showinfo")  # each decoded frame's pts, before anything drops one
+    if plan.fps is not None:
+        stream = stream.filter("fps", fps=plan.fps, round="up")  # "up": sample k is the frame on screen at k / fps
+    if plan.select:
+        expr = "+".join(f"eq(n,{n})" for n in plan.select)
+        stream = stream.filter("select", expr)
+    return stream
 
-        side_reader = threading.Thread(target=drain_side, daemon=True)
-        side_reader.start()
-    err_lines: list[bytes] = []
-    key_pts: list[int] = []
-    time_base: list[Fraction] = []
 
-    def drain_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if keyframes_only:
-                if found := _SHOWINFO_PTS.match(line):
-                    key_pts.append(int(found.group(1)))
-                    continue
-                if found := _SHOWINFO_TB.match(line):
-                    time_base.append(Fraction(int(found.group(1)), int(found.group(2))))
-                    continue
-                level = _LOG_LEVEL.search(line)
-                if level is None or level.group(1) not in (b"panic", b"fatal", b"error"):
-                    continue
-                line = line[: level.start()] + b" " + line[level.end() :]
-            if len(err_lines) < 200:
-                err_lines.append(line)
+def _raw_video(pix_fmt: str) -> dict[str, object]:
+    """Output options for raw frames of ``pix_fmt`` on a pipe, one per decoded frame."""
+    return {"format": "rawvideo", "pix_fmt": pix_fmt, "fps_mode": "passthrough"}
 
-    reader = threading.Thread(target=drain_stderr, daemon=True)
-    reader.start()
-    assert proc.stdout is not None
-    if progress is None:
-        data = proc.stdout.read()
-    else:
-        chunks, got = [], 0
-        batch = frame_bytes * max(1, int(fps or 1) * 5)  # report about every 5 s of video
-        while block := proc.stdout.read(batch):
-            chunks.append(block)
-            got += len(block)
-            if keyframes_only:
-                progress(keyframe_times(key_pts, time_base)[-1] if key_pts and time_base else 0.0)
-            else:
-                progress(got // frame_bytes / (fps or 1))
-        data = b"".join(chunks)
-    proc.stdout.close()
-    code = proc.wait()
-    reader.join()
-    side_pixels = side_times = None
-    if side is not None and side_reader is not None:
-        side_reader.join()
+
+def _split_side(stream: Any, plan: _Plan) -> tuple[Any, Any]:
+    """``stream`` and, when ``plan`` has a side output, a copy of it sampled and scaled for that (else None)."""
+    if plan.side is None:
+        return stream, None
+    split = stream.split()
+    main, side_stream = split[0], split[1]
+    if plan.fps is not None:
+        side_stream = side_stream.filter("fps", fps=plan.side.fps, round="up")
+    return main, side_stream.filter("scale", plan.side.width, plan.side.height, flags="area")
+
+
+class _SideReader:
+    """Drains the side output's pipe on a thread, keeping its bytes or handing each frame to ``consume``."""
+
+    def __init__(self, fd: int, side: SideOutput) -> None:
+        self._side = side
+        self._frame_size = side.width * side.height * 3
+        self._data: list[bytes] = []
+        self._count = 0
+        self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            if self._side.consume is None:
+                self._data.append(pipe.read())
+                return
+            while len(block := pipe.read(self._frame_size)) == self._frame_size:
+                frame = np.frombuffer(block, dtype=np.uint8).reshape(self._side.height, self._side.width, 3)
+                self._side.consume(self._count, frame)
+                self._count += 1
+
+    def finish(self, fps: float | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """Wait for the pipe's end: the frames kept (None when consumed) and their times at the side's rate."""
+        self._thread.join()
+        side = self._side
+        pixels: np.ndarray | None = None
         if side.consume is None:
-            raw = side_data[0] if side_data else b""
-            n_side = len(raw) // side_size
-            side_pixels = np.frombuffer(raw[: n_side * side_size], dtype=np.uint8).reshape(
-                n_side, side.height, side.width, 3)
+            raw = self._data[0] if self._data else b""
+            count = len(raw) // self._frame_size
+            pixels = np.frombuffer(raw[: count * self._frame_size], dtype=np.uint8).reshape(
+                count, side.height, side.width, 3)
         else:
-            n_side = side_count[0]
-        side_times = np.arange(n_side, dtype=np.float64) / side.fps if fps is not None else np.zeros(n_side)
-    count = len(data) // frame_bytes
-    shape: tuple[int, ...] = (count, height, width, 3) if color else (count, height, width)
-    pixels = np.frombuffer(data[: count * frame_bytes], dtype=np.uint8).reshape(shape)
-    if keyframes_only:
-        every = keyframe_times(key_pts, time_base)
-        times = np.array([every[n] for n in select[:count]] if select else every[:count], dtype=np.float64)
-        if len(times) < count:
-            raise UnreadableMediaError(f"ffmpeg reported no timestamp for some keyframes of {path}")
-        if side_times is not None:
-            side_times = times[: len(side_times)].copy()
-    elif select:
-        times = np.array([n / fps for n in select[:count]] if fps else list(range(count)), dtype=np.float64)
-    elif fps is not None:
-        times = np.arange(count, dtype=np.float64) / fps
-    else:
-        times = np.zeros(count, dtype=np.float64)
-    errors = tuple(line.decode("utf-8", "replace").strip() for line in err_lines if line.strip())
+            count = self._count
+        times = np.arange(count, dtype=np.float64) / side.fps if fps is not None else np.zeros(count)
+        return pixels, times
+
+
+class _LogReader:
+    """Drains ffmpeg's stderr on a thread: its error lines and, in keyframes mode, showinfo's pts and time base."""
+
+    def __init__(self, stderr: IO[bytes], keyframes_only: bool) -> None:
+        self.lines: list[bytes] = []
+        self.key_pts: list[int] = []
+        self.time_base: list[Fraction] = []
+        self._keyframes_only = keyframes_only
+        self._thread = threading.Thread(target=self._drain, args=(stderr,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stderr: IO[bytes]) -> None:
+        for line in stderr:
+            kept = self._sift_info_line(line) if self._keyframes_only else line
+            if kept is not None and len(self.lines) < _MAX_ERROR_LINES:
+                self.lines.append(kept)
+
+    def _sift_info_line(self, line: bytes) -> bytes | None:
+        """Record showinfo's pts or time base; return the line, without its level tag, only if it is an error."""
+        if found := _SHOWINFO_PTS.match(line):
+            self.key_pts.append(int(found.group(1)))
+            return None
+        if found := _SHOWINFO_TB.match(line):
+            self.time_base.append(Fraction(int(found.group(1)), int(found.group(2))))
+            return None
+        level = _LOG_LEVEL.search(line)
+        if level is None or level.group(1) not in _ERROR_LEVELS:
+            return None
+        return line[: level.start()] + b" " + line[level.end() :]
+
+    def join(self) -> None:
+        """Wait for the end of stderr."""
+        self._thread.join()
+
+    def keyframe_seconds(self) -> float:
+        """Time of the latest keyframe reported so far (0 before the first)."""
+        return keyframe_times(self.key_pts, self.time_base)[-1] if self.key_pts and self.time_base else 0.0
+
+    def errors(self) -> tuple[str, ...]:
+        """The non-blank lines kept, as text."""
+        return tuple(line.decode("utf-8", "replace").strip() for line in self.lines if line.strip())
+
+
+def _read_main_output(stdout: IO[bytes], plan: _Plan, log: _LogReader,
+                      progress: Callable[[float], None] | None) -> bytes:
+    """All of the main output, calling ``progress`` with the seconds decoded as it arrives."""
+    if progress is None:
+        return stdout.read()
+    chunks: list[bytes] = []
+    got = 0
+    frame_bytes = plan.frame_bytes
+    batch = frame_bytes * max(1, int(plan.fps or 1) * 5)  # report about every 5 s of video
+    while block := stdout.read(batch):
+        chunks.append(block)
+        got += len(block)
+        progress(log.keyframe_seconds() if plan.keyframes_only else got // frame_bytes / (plan.fps or 1))
+    return b"".join(chunks)
+
+
+def _decoded(plan: _Plan, data: bytes, code: int, log: _LogReader, side_reader: _SideReader | None) -> DecodedFrames:
+    """The frames of the main output ``data`` with their times, and the side output's; raises without a frame."""
+    side_pixels, side_times = side_reader.finish(plan.fps) if side_reader is not None else (None, None)
+    count = len(data) // plan.frame_bytes
+    pixels = np.frombuffer(data[: count * plan.frame_bytes], dtype=np.uint8).reshape(plan.shape(count))
+    times = _sample_times(plan, count, log)
+    if plan.keyframes_only and side_times is not None:
+        side_times = times[: len(side_times)].copy()
+    errors = log.errors()
     if count == 0:
         first = errors[0] if errors else f"ffmpeg exited with code {code}"
-        raise UnreadableMediaError(f"no frame could be decoded from {path}: {first}")
+        raise UnreadableMediaError(f"no frame could be decoded from {plan.path}: {first}")
     return DecodedFrames(pixels=pixels, times=times, errors=errors[:20], exit_code=code,
                          side_pixels=side_pixels, side_times=side_times)
+
+
+def _sample_times(plan: _Plan, count: int, log: _LogReader) -> np.ndarray:
+    """Seconds of each of the ``count`` samples decoded."""
+    select, fps = plan.select, plan.fps
+    if plan.keyframes_only:
+        every = keyframe_times(log.key_pts, log.time_base)
+        times = np.array([every[n] for n in select[:count]] if select else every[:count], dtype=np.float64)
+        if len(times) < count:
+            raise UnreadableMediaError(f"ffmpeg reported no timestamp for some keyframes of {plan.path}")
+        return times
+    if select:
+        return np.array([n / fps for n in select[:count]] if fps else list(range(count)), dtype=np.float64)
+    if fps is not None:
+        return np.arange(count, dtype=np.float64) / fps
+    return np.zeros(count, dtype=np.float64)
 
 
 def keyframe_times(pts: list[int], time_base: list[Fraction]) -> list[float]:

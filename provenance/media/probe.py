@@ -13,13 +13,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from provenance.errors import MissingToolError, UnreadableMediaError
 from provenance.media.exif import read_exif
 from provenance.media.identity import validate_input_path
 from provenance.media.location import parse_iso6709
-from provenance.model import Location, Metadata, StreamInfo
+from provenance.model import ExifInfo, Location, Metadata, StreamInfo
 from provenance.tools import INSTALL_HINT, ffmpeg_url, require_ffmpeg
 
 MAX_SIDE = 32768
@@ -256,6 +256,124 @@ def _check_dimensions(stream: StreamInfo, path: str) -> None:
         )
 
 
+def _probe_json(absolute: str) -> dict[str, Any]:
+    """ffprobe's JSON for the validated path ``absolute``, with a hint when an unreadable file is HEIF."""
+    require_ffmpeg()
+    try:
+        return _run_ffprobe(ffmpeg_url(absolute))
+    except UnreadableMediaError as exc:
+        reason = str(exc)
+        if _looks_like_heif(absolute):
+            reason += "; this is a HEIF/HEIC/AVIF image, which ffprobe reads only from FFmpeg 7.0 on"
+        raise UnreadableMediaError(f"ffprobe cannot read {absolute}: {reason}") from None
+
+
+def _streams(data: Mapping[str, Any]) -> tuple[tuple[StreamInfo, ...], StreamInfo | None]:
+    """Every stream of ffprobe's JSON, and the picture stream among them (the first video that is not cover art)."""
+    raw_streams: list[Mapping[str, Any]] = list(data.get("streams") or [])
+    streams = tuple(_stream_info(s) for s in raw_streams)
+    visual = next(
+        (info for info, raw in zip(streams, raw_streams, strict=True)
+         if info.kind == "video" and not _is_attached_picture(raw)),
+        None,
+    )
+    return streams, visual
+
+
+def _accepted_kind(
+    absolute: str, format_name: str, streams: tuple[StreamInfo, ...], visual: StreamInfo | None, require_visual: bool
+) -> str:
+    """The file's kind (see :func:`probe`); raises UnreadableMediaError when it has nothing to look at."""
+    kind = _kind(format_name, visual, any(s.kind == "audio" for s in streams))
+    if kind == "none" or (kind == "audio" and require_visual):
+        raise UnreadableMediaError(f"{absolute}: no video or image stream")
+    if visual is not None:
+        _check_dimensions(visual, absolute)
+    return kind
+
+
+def _container_location(tags: Mapping[str, Any]) -> Location | None:
+    """The place in the first location tag that parses."""
+    location: Location | None = None
+    for name in _LOCATION_TAGS:
+        location = parse_iso6709(_tag(tags, name), source=name)
+        if location is not None:
+            break
+    return location
+
+
+def _creation_time(
+    tags: Mapping[str, Any], format_name: str, visual: StreamInfo | None, device_date: str | None
+) -> tuple[str | None, str | None]:
+    """The creation time (the container's, else the video track's) and the note on how to read it."""
+    creation_time = _tag(tags, "creation_time")
+    from_track = False
+    if creation_time is None and visual is not None and visual.creation_time:
+        creation_time, from_track = visual.creation_time, True
+    if creation_time is None:
+        return None, None
+    note = _container_time_note(format_name)
+    note += (TRACK_TIME_NOTE if from_track else "") + (APPLE_DATE_NOTE if device_date else "")
+    return creation_time, note
+
+
+def _container_time_note(format_name: str) -> str:
+    """What the container's specification says about the time zone of its creation time."""
+    if _is_quicktime(format_name):
+        return QUICKTIME_TIME_NOTE
+    if "matroska" in format_name:
+        return MATROSKA_TIME_NOTE
+    return OTHER_TIME_NOTE
+
+
+class _Origin(NamedTuple):
+    """The device and software that made the file, and where."""
+
+    make: str | None
+    model: str | None
+    software: str | None
+    location: Location | None
+
+    def filled_from(self, exif: ExifInfo | None) -> _Origin:
+        """These values, with the gaps filled from a still's EXIF."""
+        if exif is None:
+            return self
+        return _Origin(
+            self.make or exif.make,
+            self.model or exif.model,
+            self.software or exif.software,
+            self.location or exif.location,
+        )
+
+
+def _container_origin(tags: Mapping[str, Any], location: Location | None) -> _Origin:
+    """Make, model and software from the container's Apple, Android or generic tags."""
+    android_version = _tag(tags, "com.android.version")
+    make = _tag(tags, "com.apple.quicktime.make", "com.android.manufacturer", "make")
+    model = _tag(tags, "com.apple.quicktime.model", "com.android.model", "model")
+    software = _tag(tags, "com.apple.quicktime.software", "software") or (
+        f"Android {android_version}" if android_version else None
+    )
+    return _Origin(make, model, software, location)
+
+
+def _handler_names(streams: tuple[StreamInfo, ...]) -> tuple[str, ...]:
+    """The streams' handler names, each once, in stream order."""
+    handler_names: list[str] = []
+    for stream in streams:
+        if stream.handler_name and stream.handler_name not in handler_names:
+            handler_names.append(stream.handler_name)
+    return tuple(handler_names)
+
+
+def _brand_fields(tags: Mapping[str, Any], format_name: str) -> tuple[str | None, tuple[str, ...]]:
+    """The major and compatible brands, which only the ISO BMFF family has."""
+    if not _is_quicktime(format_name):
+        return None, ()
+    major = str(tags["major_brand"]) if tags.get("major_brand") else None
+    return major, _brands(tags.get("compatible_brands"))
+
+
 def probe(path: str | os.PathLike[str], *, require_visual: bool = True) -> Metadata:
     """Run ffprobe on ``path`` and normalise what it says into Metadata.
 
@@ -269,90 +387,38 @@ def probe(path: str | os.PathLike[str], *, require_visual: bool = True) -> Metad
     finds no video or image stream, or reports absurd dimensions.
     """
     absolute = validate_input_path(path)
-    require_ffmpeg()
-    url = ffmpeg_url(absolute)
-    try:
-        data = _run_ffprobe(url)
-    except UnreadableMediaError as exc:
-        reason = str(exc)
-        if _looks_like_heif(absolute):
-            reason += "; this is a HEIF/HEIC/AVIF image, which ffprobe reads only from FFmpeg 7.0 on"
-        raise UnreadableMediaError(f"ffprobe cannot read {absolute}: {reason}") from None
+    data = _probe_json(absolute)
     fmt: Mapping[str, Any] = data.get("format") or {}
-    raw_streams: list[Mapping[str, Any]] = list(data.get("streams") or [])
-    streams = tuple(_stream_info(s) for s in raw_streams)
-    visual = next(
-        (info for info, raw in zip(streams, raw_streams, strict=True)
-         if info.kind == "video" and not _is_attached_picture(raw)),
-        None,
-    )
+    streams, visual = _streams(data)
     format_name = str(fmt.get("format_name") or "")
-    kind = _kind(format_name, visual, any(s.kind == "audio" for s in streams))
-    if kind == "none" or (kind == "audio" and require_visual):
-        raise UnreadableMediaError(f"{absolute}: no video or image stream")
-    if visual is not None:
-        _check_dimensions(visual, absolute)
+    kind = _accepted_kind(absolute, format_name, streams, visual, require_visual)
 
     tags: Mapping[str, Any] = fmt.get("tags") or {}
-    quicktime = _is_quicktime(format_name)
-
-    location: Location | None = None
-    for name in _LOCATION_TAGS:
-        location = parse_iso6709(_tag(tags, name), source=name)
-        if location is not None:
-            break
-
-    creation_time = _tag(tags, "creation_time")
-    from_track = False
-    if creation_time is None and visual is not None and visual.creation_time:
-        creation_time, from_track = visual.creation_time, True
+    location = _container_location(tags)
     device_date = _tag(tags, "com.apple.quicktime.creationdate")
-    note = None
-    if creation_time is not None:
-        if quicktime:
-            note = QUICKTIME_TIME_NOTE
-        elif "matroska" in format_name:
-            note = MATROSKA_TIME_NOTE
-        else:
-            note = OTHER_TIME_NOTE
-        note += (TRACK_TIME_NOTE if from_track else "") + (APPLE_DATE_NOTE if device_date else "")
-
-    android_version = _tag(tags, "com.android.version")
-    make = _tag(tags, "com.apple.quicktime.make", "com.android.manufacturer", "make")
-    model = _tag(tags, "com.apple.quicktime.model", "com.android.model", "model")
-    software = _tag(tags, "com.apple.quicktime.software", "software") or (
-        f"Android {android_version}" if android_version else None
-    )
-
+    creation_time, note = _creation_time(tags, format_name, visual, device_date)
+    origin = _container_origin(tags, location)
     exif = read_exif(absolute) if kind == "still" else None
-    if exif is not None:
-        make = make or exif.make
-        model = model or exif.model
-        software = software or exif.software
-        location = location or exif.location
-
-    handler_names: list[str] = []
-    for stream in streams:
-        if stream.handler_name and stream.handler_name not in handler_names:
-            handler_names.append(stream.handler_name)
+    origin = origin.filled_from(exif)
+    major_brand, compatible_brands = _brand_fields(tags, format_name)
 
     return Metadata(
         kind=kind,
         format_name=format_name or None,
         format_long_name=fmt.get("format_long_name"),
-        major_brand=str(tags["major_brand"]) if quicktime and tags.get("major_brand") else None,
-        compatible_brands=_brands(tags.get("compatible_brands")) if quicktime else (),
+        major_brand=major_brand,
+        compatible_brands=compatible_brands,
         duration=_float(fmt.get("duration")),
         bit_rate=_int(fmt.get("bit_rate")),
         creation_time=creation_time,
         creation_time_note=note,
         encoder=_tag(tags, "encoder"),
-        make=make,
-        model=model,
-        software=software,
+        make=origin.make,
+        model=origin.model,
+        software=origin.software,
         device_creation_date=device_date,
-        location=location,
-        handler_names=tuple(handler_names),
+        location=origin.location,
+        handler_names=_handler_names(streams),
         streams=streams,
         tags=tuple((str(k), str(v)) for k, v in tags.items()),
         exif=exif,
