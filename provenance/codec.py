@@ -119,7 +119,10 @@ def _decode(hint: Any, data: object, where: str) -> object:
     if hint is float:
         if not isinstance(data, int | float) or isinstance(data, bool):
             raise RecordFormatError(f"{where}: expected a number, got {data!r}")
-        return float(data)
+        try:
+            return float(data)
+        except OverflowError:  # an integer of hundreds of digits is valid JSON but no float
+            raise RecordFormatError(f"{where}: expected a number, got an integer too large for one") from None
     if hint is str:
         if not isinstance(data, str):
             raise RecordFormatError(f"{where}: expected a string, got {data!r}")
@@ -128,8 +131,34 @@ def _decode(hint: Any, data: object, where: str) -> object:
 
 
 def fingerprint_to_json(fp: Fingerprint) -> str:
-    """The canonical JSON text of a fingerprint: sorted keys, no spaces, UTF-8 characters kept."""
-    return json.dumps(to_jsonable(fp), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The canonical JSON text of a fingerprint: sorted keys, no spaces, UTF-8 characters kept.
+
+    A file name that is not valid UTF-8 reaches Python with lone surrogates (``\\udcff`` for byte
+    ``0xff``), which no UTF-8 text can hold: such a record is written with every non-ASCII character
+    escaped instead, which JSON reads back to the very same name.
+    """
+    data = to_jsonable(fp)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text if is_storable_text(text) else json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def is_storable_text(text: str) -> bool:
+    """Whether ``text`` is valid Unicode that UTF-8 (and so SQLite) can hold: no lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_text(text: str) -> str:
+    """``text`` as SQLite can hold it: bytes that are not UTF-8 (lone surrogates) written as ``\\xNN``.
+
+    For columns kept for people and searches (names, paths); the exact name stays in the record JSON.
+    """
+    if is_storable_text(text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def fingerprint_from_json(text: str | bytes) -> Fingerprint:
@@ -138,4 +167,6 @@ def fingerprint_from_json(text: str | bytes) -> Fingerprint:
         data = json.loads(text)
     except ValueError as exc:
         raise RecordFormatError(f"not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise RecordFormatError("not a fingerprint: its JSON is nested too deeply to read") from None
     return from_jsonable(Fingerprint, data)

@@ -43,7 +43,7 @@ class EvidenceAlteredError(ProvenanceError):
 
 
 class ReportIntegrityError(ProvenanceError):
-    """A report was changed after signing, its signature is bad or by another key, or it is not signed."""
+    """A report or its page was changed after signing, or its signature is bad or by another key."""
 
     exit_code = 7
 
@@ -55,9 +55,21 @@ class TimestampError(ProvenanceError):
 
 
 class CustodyChainError(ProvenanceError):
-    """The archive's custody log chain is broken: an entry was deleted, edited or inserted."""
+    """The custody log's chain is broken (an entry deleted, edited or inserted) or disagrees with an anchor."""
 
     exit_code = 9
+
+
+class UntrustedKeyError(ProvenanceError):
+    """A signature is valid but by a key the verifier does not trust (not given with --key, not in trusted_keys)."""
+
+    exit_code = 10
+
+
+class UnsignedReportError(ProvenanceError):
+    """A report (or custody checkpoint) carries no signature, so its content cannot be checked."""
+
+    exit_code = 11
 
 
 EXIT_CODES = {
@@ -68,7 +80,12 @@ EXIT_CODES = {
     4: "unreadable media: empty, not a video or image, no read permission, absurd dimensions",
     5: "archive error: cannot open, unknown schema version, or a write failed",
     6: "verify: the evidence file was altered (its hashes differ from the report's)",
-    7: "verify: the report was altered, its signature is invalid or by another key, or it is unsigned",
+    7: "verify: the report or its page was altered, or its signature is invalid or by another key",
     8: "verify: the RFC 3161 time-stamp token is missing or does not verify",
-    9: "custody --verify: the custody log's hash chain is broken (an entry was deleted or edited)",
+    9: "custody --verify: the custody log's hash chain is broken (an entry was deleted or edited), or it "
+       "disagrees with a checkpoint or report given (wiped, truncated or rebuilt)",
+    10: "verify, custody --verify: the signature is valid but by an untrusted key (give --key or list it in "
+        "trusted_keys)",
+    11: "verify, custody --verify: the report or checkpoint is not signed (verify --allow-unsigned checks the file "
+        "only)",
 }

@@ -3,23 +3,35 @@
 This is the work of ``provenance check`` without an archive. Frames come from ffmpeg already
 sampled and shrunk (``frames.py``); uniform borders (letterbox, pillarbox) found over the whole
 item are cut away before hashing, so a padded copy hashes like its source.
+
+The frames are worked on as they are decoded, never all held: each run of frames with the same
+borders is boxed and hashed when it ends (a second after, when the borders of the next frames are
+known), and only per-frame hashes, times and boxes are kept. A run's frames wait in memory up to
+``SPOOL_MEMORY`` bytes, the rest in an unlinked temporary file (16 KB a frame at the usual 128 x 128),
+so memory does not grow with the duration; the results are those of the whole-array functions
+(``frames.borders.border_runs`` and ``detect_content_box``), value for value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import IO
 
 import numpy as np
 
-from provenance.frames.borders import border_runs, crop_frames
+from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
 from provenance.frames.decode import DecodedFrames, SideOutput, decode_frames
-from provenance.frames.shots import build_shots, find_cuts, shot_ranges
+from provenance.frames.shots import build_shots, cuts_between, grey_histograms, histogram_steps, shot_ranges
 from provenance.hashing import get_hasher
 from provenance.media.display import display_dims
-from provenance.media.identity import file_identity, validate_input_path
+from provenance.media.identity import file_identity
 from provenance.media.probe import probe
+from provenance.media.source import MediaSource, opened
 from provenance.model import FULL_BOX, SCHEMA_VERSION, ContentBox, Fingerprint, FrameHash, Metadata, SamplingParams
 from provenance.version import __version__
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
@@ -35,6 +47,11 @@ HASH_ALGORITHMS = (PHASH.algorithm(), PDQ.algorithm())
 FAST_MIN_KEYFRAMES = 8
 """Fast mode keeps to the keyframes only when there are at least this many; a shorter clip (or one with
 very long GOPs) gives too few samples to align on, and is cheap to sample fully instead."""
+SPOOL_MEMORY = 8 << 20
+"""Bytes of working frames of the open border run kept in memory; older ones go to a temporary file."""
+STATS_PIXELS = 1 << 19
+"""Pixels of working frames measured at a time for the borders (their float32 copies take a few times that)."""
+HASH_FRAMES = 128  # frames hashed at a time: PDQ's own batch at CONTENT_SIZE
 
 
 def decode_warnings(metadata: Metadata, decoded_seconds: float, errors: tuple[str, ...], code: int) -> list[str]:
@@ -86,8 +103,8 @@ class Analysis:
     mirrored_features: tuple[FrameFeatures, ...] = ()  # the same of the mirrored frames (a subset)
 
 
-def fingerprint(path: str, params: SamplingParams | None = None) -> Fingerprint:
-    """Fingerprint the file at ``path``. The file is opened read-only and never written."""
+def fingerprint(path: str | MediaSource, params: SamplingParams | None = None) -> Fingerprint:
+    """Fingerprint the file at ``path`` (or an open MediaSource). The file is opened read-only and never written."""
     return analyse(path, params, features="none").fingerprint
 
 
@@ -95,10 +112,16 @@ FEATURE_MODES = ("none", "query", "archive", "all")
 QUERY_FEATURE_FRAMES = 48  # a query needs features of this many frames at most, spread over it
 
 
-def analyse(path: str, params: SamplingParams | None = None,
+def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             progress: Callable[[float, float | None], None] | None = None,
             features: str = "all") -> Analysis:
     """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
+
+    ``path`` may be an open :class:`~provenance.media.source.MediaSource` (``check`` passes the one it
+    also decodes the keyframes from); a path is opened here, once. Either way the identity hashes,
+    ffprobe and every decode read that one open file, so the record describes the bytes hashed even
+    when another file is renamed over the path meanwhile; a file written to while it is read is
+    refused (UnreadableMediaError).
 
     ``progress(seconds_decoded, total_seconds_or_None)`` is called while a video decodes.
     ``features`` says which local features to compute while decoding: ``none``; ``query`` (at most
@@ -109,30 +132,26 @@ def analyse(path: str, params: SamplingParams | None = None,
     (so a compilation's parts, each padded its own way, hash like their sources).
     """
     params = params or SamplingParams()
-    abs_path = validate_input_path(path)
     if features not in FEATURE_MODES:
         raise ValueError(f"features must be one of {FEATURE_MODES}")
     # The file's hashes are a read of every byte: a thread computes them while ffmpeg decodes.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as hashing:
-        identity_job = hashing.submit(file_identity, abs_path)
-        metadata = probe(abs_path)
+    with opened(path) as source, ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as hashing:
+        identity_job = hashing.submit(file_identity, source)
+        metadata = probe(source)
         still = metadata.kind == "still"
         collector = _FeatureCollector(features, metadata.duration, still)
-        decoded, params, duration = _sample(abs_path, metadata, params, collector, progress)  # 0 s for a still
+        decoded, params, duration, hashed = _sample(source, metadata, params, collector, progress)  # 0 s: a still
         identity = identity_job.result()
+        source.ensure_unchanged()
     times = decoded.times  # a still's one frame is at 0 s
-    gray = decoded.pixels  # ffmpeg has already applied rotation and the EXIF orientation
     warnings = decode_warnings(metadata, duration, decoded.errors, decoded.exit_code)
-    runs = border_runs(gray, params.fps, still=still)
-    content = content_frames(gray, [(a, b) for a, b, _ in runs], [box for _, _, box in runs])
+    runs = hashed.runs
     frame_box = [box for a, b, box in runs for _ in range(a, b)]
-    phashes, _ = PHASH.hash_frames(content)
-    pdq, quality, dihedral = PDQ.batch(content, dihedral=True)
+    phashes, pdq, quality, dihedral = hashed.phash, hashed.pdq, hashed.quality, hashed.dihedral
     if any(not box.is_full for _, _, box in runs):
         # what looked like borders may be picture: let matching also try the whole frame
-        whole = content_frames(gray, [(0, len(gray))], [FULL_BOX])
-        dihedral = np.concatenate([dihedral, PDQ.batch(whole, dihedral=True)[2]], axis=1)
-    ranges = shot_ranges(len(gray), find_cuts(pdq, content))
+        dihedral = np.concatenate([dihedral, hashed.whole_dihedral], axis=1)
+    ranges = shot_ranges(len(times), cuts_between(pdq, hashed.histogram_steps))
     boxes = [main_box([(i, i + 1) for i in range(a, b)], frame_box[a:b]) for a, b in ranges]
     frames = tuple(
         FrameHash(index=i, time=float(times[i]), phash=PHASH.to_hex(phashes[i]),
@@ -157,32 +176,237 @@ def analyse(path: str, params: SamplingParams | None = None,
     return Analysis(fp, dihedral, normal, mirrored)
 
 
-def _sample(abs_path: str, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
-            progress: Callable[[float, float | None], None] | None) -> tuple[DecodedFrames, SamplingParams, float]:
-    """Decode the working frames (and feed the collector): the frames, the sampling really used (fast mode
-    falls back to the usual rate on a clip of few keyframes) and the duration they cover."""
+def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
+            progress: Callable[[float, float | None], None] | None,
+            ) -> tuple[DecodedFrames, SamplingParams, float, _Hashed]:
+    """Decode the working frames, feeding the collector and hashing them as they come: the decode's times
+    and messages, the sampling really used (fast mode falls back to the usual rate on a clip of few
+    keyframes), the duration the frames cover, and what was kept of them."""
     size = params.work_size
     side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
             if collector.mode != "none" else None)
+    frames = _FrameStream(params.fps, still=metadata.kind == "still")
     if metadata.kind == "still":
-        return decode_frames(abs_path, fps=None, width=size, height=size, max_frames=1, side=side), params, 0.0
+        decoded = decode_frames(source, fps=None, width=size, height=size, max_frames=1, side=side,
+                                consume=frames.take)
+        return decoded, params, 0.0, frames.finish()
     total = metadata.duration
 
     def report(seconds: float) -> None:
         if progress is not None:
             progress(seconds, total)
 
-    decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
-                            progress=report if progress else None, side=side, keyframes_only=params.keyframes_only)
+    decoded = decode_frames(source, fps=params.fps, width=size, height=size, progress=report if progress else None,
+                            side=side, keyframes_only=params.keyframes_only, consume=frames.take)
     if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
         params = replace(params, keyframes_only=False)  # the record says how it was really sampled
         collector.reset()
-        decoded = decode_frames(abs_path, fps=params.fps, width=size, height=size,
-                                progress=report if progress else None, side=side)
+        frames.reset()
+        decoded = decode_frames(source, fps=params.fps, width=size, height=size,
+                                progress=report if progress else None, side=side, consume=frames.take)
     duration = len(decoded.times) / params.fps
     if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
         duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))
-    return decoded, params, duration
+    return decoded, params, duration, frames.finish()
+
+
+@dataclass(frozen=True)
+class _Hashed:
+    """What ``analyse`` keeps of the N working frames: the border runs and each frame's hashes."""
+
+    runs: tuple[tuple[int, int, ContentBox], ...]  # (first, stop, box) of each run of frames with the same borders
+    phash: np.ndarray  # (N, 8) packed pHashes of the content (the frame cut to its run's box)
+    pdq: np.ndarray  # (N, 32) packed PDQ hashes of the content
+    quality: np.ndarray  # (N,) PDQ quality
+    dihedral: np.ndarray  # (N, 8, 32) PDQ of the content turned 8 ways
+    whole_dihedral: np.ndarray  # (N, 8, 32) the same of the whole, uncut frame
+    histogram_steps: np.ndarray  # (N-1,) grey-histogram distance of each frame's content to the one before
+
+
+class _FrameStream:
+    """Boxes and hashes the working frames as the decoder hands them over (``take``), keeping per frame only
+    its hashes: each border run is boxed and hashed as soon as it is known to have ended (``finish``: the
+    last one). The same runs, boxes and hashes as ``border_runs`` and ``content_frames`` of all frames."""
+
+    def __init__(self, fps: float, still: bool) -> None:
+        self.fps, self.still = fps, still
+        self.spool: _Spool | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every frame (the decode is starting again)."""
+        if self.spool is not None:
+            self.spool.close()
+        self.splitter = RunSplitter(self.fps)
+        self.spool = None
+        self.count = 0
+        self.runs: list[tuple[int, int, ContentBox]] = []
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in ("phash", "pdq", "quality", "dihedral", "whole",
+                                                                      "steps")}
+        self.last_histogram: np.ndarray | None = None  # of the content of the last frame hashed
+
+    def take(self, frames: np.ndarray) -> None:
+        """The next (k, H, W) working frames, in decode order."""
+        if self.spool is None:
+            self.spool = _Spool(frames.shape[1], frames.shape[2])
+        self.spool.append(frames)
+        self.count += len(frames)
+        if not self.still:
+            for first, stop in self.splitter.feed(frames):
+                self._close(first, stop)
+
+    def finish(self) -> _Hashed:
+        """Box and hash the frames left (the last runs); what was kept of all of them."""
+        if self.spool is not None and (self.still or self.count == 1):
+            # one frame cannot show a border holding steady: judge it as a still (as border_runs does)
+            gray = np.concatenate(list(self.spool.chunks(0, self.count, self.count)))
+            self._hash_run(0, self.count, detect_content_box(gray, still=True))
+        elif self.spool is not None:
+            for first, stop in self.splitter.finish():
+                self._close(first, stop)
+        if self.spool is not None:
+            self.spool.close()
+
+        def joined(name: str, empty: tuple[int, ...], dtype: type[np.generic]) -> np.ndarray:
+            return np.concatenate(self.parts[name]) if self.parts[name] else np.zeros(empty, dtype=dtype)
+
+        return _Hashed(tuple(self.runs), joined("phash", (0, 8), np.uint8), joined("pdq", (0, 32), np.uint8),
+                       joined("quality", (0,), np.int64), joined("dihedral", (0, 8, 32), np.uint8),
+                       joined("whole", (0, 8, 32), np.uint8), joined("steps", (0,), np.float64))
+
+    def _close(self, first: int, stop: int) -> None:
+        """Box and hash the run of frames [first, stop) of a video, then let its frames go."""
+        spool = self.spool
+        assert spool is not None
+        chunk = max(1, STATS_PIXELS // (spool.height * spool.width))
+        box = chunked_content_box(lambda: spool.chunks(first, stop, chunk), stop - first, spool.height, spool.width)
+        self._hash_run(first, stop, box)
+        spool.drop(stop)
+
+    def _hash_run(self, first: int, stop: int, box: ContentBox) -> None:
+        """Hash the frames [first, stop), cut to ``box``, and the whole of each for its turned PDQ hashes."""
+        assert self.spool is not None
+        for gray in self.spool.chunks(first, stop, HASH_FRAMES):
+            whole = content_frames(gray, [(0, len(gray))], [FULL_BOX])
+            content = whole if box.is_full else content_frames(gray, [(0, len(gray))], [box])
+            self.parts["phash"].append(PHASH.hash_frames(content)[0])
+            pdq, quality, dihedral = PDQ.batch(content, dihedral=True)
+            self.parts["pdq"].append(pdq)
+            self.parts["quality"].append(quality)
+            self.parts["dihedral"].append(dihedral)
+            self.parts["whole"].append(dihedral if box.is_full else PDQ.batch(whole, dihedral=True)[2])
+            histograms = grey_histograms(content)
+            if self.last_histogram is not None:
+                self.parts["steps"].append(histogram_steps(np.concatenate([self.last_histogram[None], histograms])))
+            elif len(histograms) > 1:
+                self.parts["steps"].append(histogram_steps(histograms))
+            self.last_histogram = histograms[-1]
+        self.runs.append((first, stop, box))
+
+
+class _Spool:
+    """The working frames still to be boxed and hashed, numbered from 0 in decode order: the newest in
+    memory up to SPOOL_MEMORY bytes, the older ones in an unlinked temporary file (memory only, if no
+    temporary file can be written)."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.height, self.width = height, width
+        self.frame_bytes = height * width
+        self.blocks: deque[tuple[int, np.ndarray]] = deque()  # (first frame, frames) after the file's frames
+        self.memory = 0
+        self.file: IO[bytes] | None = None
+        self.use_disk = True
+        self.file_first = self.file_stop = 0  # the file holds frames [file_first, file_stop)
+        self.count = 0  # frames kept so far
+
+    def append(self, frames: np.ndarray) -> None:
+        """Keep the next frames (numbered on from the last ones)."""
+        self.blocks.append((self.count, frames))
+        self.count += len(frames)
+        self.memory += frames.nbytes
+        while self.memory > SPOOL_MEMORY and len(self.blocks) > 1 and self.use_disk:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move the oldest block of frames in memory to the end of the file."""
+        first, frames = self.blocks[0]
+        try:
+            if self.file is None:  # closed by close(); unlinked from the start
+                self.file = tempfile.TemporaryFile(prefix="provenance-frames-", buffering=0)  # noqa: SIM115
+            if self.file_stop == self.file_first:
+                self.file_first = self.file_stop = first
+            data = memoryview(np.ascontiguousarray(frames)).cast("B")
+            offset = (first - self.file_first) * self.frame_bytes
+            while data:
+                written = os.pwrite(self.file.fileno(), data, offset)
+                data, offset = data[written:], offset + written
+        except OSError:  # no room or no temporary folder: keep the frames in memory
+            self.use_disk = False
+            return
+        self.blocks.popleft()
+        self.memory -= frames.nbytes
+        self.file_stop = first + len(frames)
+
+    def chunks(self, first: int, stop: int, size: int) -> Iterator[np.ndarray]:
+        """Frames [first, stop) in (k, H, W) chunks of ``size`` frames (the last one shorter), in order."""
+        pieces: list[np.ndarray] = []
+        held = 0
+        for piece in self._pieces(first, stop):
+            while len(piece):
+                take = piece[: size - held]
+                pieces.append(take)
+                held += len(take)
+                piece = piece[len(take) :]
+                if held == size:
+                    yield pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+                    pieces, held = [], 0
+        if pieces:
+            yield pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def _pieces(self, first: int, stop: int) -> Iterator[np.ndarray]:
+        """Frames [first, stop) as they are kept: from the file in reads of a few MB, then the blocks in memory."""
+        at = first
+        if self.file is not None and at < self.file_stop:
+            step, end = max(1, (4 << 20) // self.frame_bytes), min(stop, self.file_stop)
+            while at < end:
+                count = min(step, end - at)
+                size, offset = count * self.frame_bytes, (at - self.file_first) * self.frame_bytes
+                data = b"".join(_read_at(self.file.fileno(), size, offset))
+                yield np.frombuffer(data, dtype=np.uint8).reshape(count, self.height, self.width)
+                at += count
+        for start, frames in self.blocks:
+            end = start + len(frames)
+            if at >= stop:
+                break
+            if end > at:
+                yield frames[at - start : min(stop, end) - start]
+                at = min(stop, end)
+
+    def drop(self, stop: int) -> None:
+        """Let go of the frames before ``stop``."""
+        while self.blocks and self.blocks[0][0] + len(self.blocks[0][1]) <= stop:
+            self.memory -= self.blocks.popleft()[1].nbytes
+        if self.file is not None and self.file_stop <= stop and self.file_stop > self.file_first:
+            os.ftruncate(self.file.fileno(), 0)
+            self.file_first = self.file_stop = stop
+
+    def close(self) -> None:
+        """Let go of every frame, and of the temporary file."""
+        self.blocks.clear()
+        self.memory = 0
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _read_at(fd: int, size: int, offset: int) -> Iterator[bytes]:
+    """``size`` bytes of the file ``fd`` from ``offset`` (they were written there), as they come."""
+    while size > 0:
+        data = os.pread(fd, size, offset)
+        if not data:
+            raise OSError(f"the temporary file of working frames ended {size} bytes early")
+        yield data
+        size, offset = size - len(data), offset + len(data)
 
 
 class _FeatureCollector:

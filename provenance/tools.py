@@ -1,4 +1,9 @@
-"""The external tools every stage calls (ffmpeg and ffprobe): whether they are there, and how to name a file to them."""
+"""The external tools every stage calls (ffmpeg and ffprobe): whether they are there.
+
+A file is never named to them by its path: see ``provenance.media.source.ffmpeg_input``, which gives
+them the descriptor the check opened (a ``file:`` prefix stops protocols, but not ``a%d.jpg`` being
+read as a numbered sequence of other files, nor another file renamed over the path).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,3 @@ def require_ffmpeg() -> None:
     for tool in ("ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
             raise MissingToolError(f"{tool} not found on PATH: {INSTALL_HINT}")
-
-
-def ffmpeg_url(path: str) -> str:
-    """The input URL for ffmpeg: the ``file:`` protocol, so names like ``pipe:x`` or ``-x`` are files."""
-    return "file:" + path

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what provenance needs on a Debian/Ubuntu machine, idempotently:
 #   ffmpeg (OS package) and a virtual environment in .venv with the package (and, with --test, its test tools).
-# Sourced by samples/demo.sh and tests/run.sh; safe to run again.
+# Run by samples/demo.sh and tests/run.sh; run again, it installs nothing (and needs no network) unless
+# pyproject.toml, the Python or the extra changed. Ends by saying how to put `provenance` on PATH.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EXTRA=""
@@ -28,6 +29,53 @@ PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null 2>&1 || apt_install python3
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
     # Debian splits venv and ensurepip out of python3; bring them in when the first try fails
-    "$PY" -m venv "$ROOT/.venv" 2>/dev/null || { rm -rf "$ROOT/.venv"; apt_install python3-venv; "$PY" -m venv "$ROOT/.venv"; }
+    "$PY" -m venv "$ROOT/.venv" >/dev/null 2>&1 ||
+        { rm -rf "$ROOT/.venv"; apt_install python3-venv; "$PY" -m venv "$ROOT/.venv"; }
 fi
-"$ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT$EXTRA"
+
+# pip runs only when what is installed may differ from what pyproject.toml asks for, so that a second
+# run needs no network. The stamp, written after a successful install, names pyproject.toml's SHA-256,
+# the extra and the venv's Python; the install is editable, so code changes need no reinstall.
+STAMP="$ROOT/.venv/.provenance-setup"
+stamp_for() {
+    printf 'pyproject %s\nextra %s\npython %s\n' "$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)" "$1" \
+        "$("$ROOT/.venv/bin/python" -c 'import sys; print(sys.version.split()[0])')"
+}
+# Cheaper than `pip check`: this checkout's package is the one imported, and every distribution it
+# requires (with the extra's) is installed.
+installed() {
+    "$ROOT/.venv/bin/python" - "$ROOT" "$1" <<'PYCHECK' 2>/dev/null
+import importlib.metadata as md
+import importlib.util
+import re
+import sys
+
+root, extra = sys.argv[1], sys.argv[2].strip("[]")
+spec = importlib.util.find_spec("provenance")
+if spec is None or not (spec.origin or "").startswith(f"{root}/provenance/"):
+    sys.exit(1)
+for requirement in md.requires("provenance") or []:
+    name, _, marker = requirement.partition(";")
+    if "extra" in marker and not (extra and f'"{extra}"' in marker):
+        continue
+    md.version(re.split(r"[\s<>=!~\[(;]", name.strip(), maxsplit=1)[0])
+PYCHECK
+}
+up_to_date() {
+    [ -f "$STAMP" ] && [ -x "$ROOT/.venv/bin/provenance" ] || return 1
+    # a stamp with the test extra also serves a plain set-up
+    { [ "$(cat "$STAMP")" = "$(stamp_for "$EXTRA")" ] || [ "$(cat "$STAMP")" = "$(stamp_for "[test]")" ]; } &&
+        installed "$EXTRA"
+}
+if up_to_date; then
+    echo "setup: .venv is up to date with pyproject.toml (no pip run)" >&2
+else
+    rm -f "$STAMP"
+    "$ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT$EXTRA"
+    stamp_for "$EXTRA" >"$STAMP"
+fi
+
+if [ "$(command -v provenance 2>/dev/null)" != "$ROOT/.venv/bin/provenance" ]; then
+    echo "setup: done. To run \`provenance\` from your shell: source $ROOT/.venv/bin/activate" \
+        "(or: export PATH=\"$ROOT/.venv/bin:\$PATH\")" >&2
+fi

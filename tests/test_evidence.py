@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -30,7 +31,9 @@ from provenance.archive.custody import Reading, append_entries, custody_entries,
 from provenance.archive.store import ArchiveStore
 from provenance.canonical import canonical_bytes
 from provenance.cli.app import cli
+from provenance.evidence.signing import load_private_key, load_public_key, sign_record
 from provenance.evidence.timestamp import report_digest, timestamp_request_der
+from provenance.evidence.trust import trusted_key_line
 from provenance.ingest.add import add_files
 from provenance.model import Sighting
 from provenance.report.timeline import timeline_svg
@@ -96,6 +99,23 @@ def case(tmp_path_factory: pytest.TempPathFactory, mandelbrot_clip: Path) -> Cas
                 unsigned_out / "reshared.mp4.provenance.json")
 
 
+@pytest.fixture(autouse=True)
+def config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty $XDG_CONFIG_HOME for every test: no key is trusted unless the test lists it."""
+    home = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home
+
+
+def trust(config_home: Path, *pubs: Path) -> Path:
+    """List ``pubs`` in the trusted-keys file under ``config_home`` (replacing it), one line each."""
+    path = config_home / "provenance" / "trusted_keys"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [trusted_key_line(load_public_key(pub), pub.stem) for pub in pubs]
+    path.write_text("# keys this desk trusts\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def tampered(case: Case, name: str, change: Callable[[dict[str, Any]], object]) -> Path:
     """A copy of the signed report with ``change`` applied to its parsed JSON."""
     record = json.loads(case.signed.read_text(encoding="utf-8"))
@@ -142,12 +162,33 @@ def test_report_json_holds_the_check_examiner_case_and_signature(case: Case) -> 
     assert signature["signed_digest"] == hashlib.sha256(canonical_bytes(record)).hexdigest()
     assert check["keyframes"] == [] and check["contact_sheet"] is None  # keyframes were temporary
     assert record["contact_sheet"]["media_type"] == "image/jpeg"
+    page = case.html.read_bytes()  # the page's digest is in the signed record
+    assert record["page"] == {"name": case.html.name, "sha256": hashlib.sha256(page).hexdigest(), "bytes": len(page),
+                              "media_type": "text/html"}
+    entry = record["custody"]["entry"]  # and the custody log's head when the report was made
+    assert record["custody"]["head"] == {"seq": entry["seq"], "entry_hash": entry["entry_hash"]}
 
 
 def test_canonical_form_sorts_keys_drops_whitespace_and_the_signature() -> None:
     record = {"b": [1, 2.5, "é"], "a": {"z": None, "y": True}, "signature": {"value": "x"}}
     assert canonical_bytes(record) == '{"a":{"y":true,"z":null},"b":[1,2.5,"é"]}'.encode()
     assert b"signature" in canonical_bytes(record, exclude_signature=False)
+
+
+def test_a_file_name_that_is_not_utf8_is_signed_and_verified(case: Case, tmp_path: Path) -> None:
+    """An undecodable byte of a name reaches the record as a lone surrogate, which UTF-8 cannot encode."""
+    assert canonical_bytes({"path": "/x/clip\udcff.mp4"}) == b'{"path":"/x/clip\\udcff.mp4"}'
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    odd = Path(os.fsdecode(bytes(folder) + b"/clip\xff.mp4"))
+    shutil.copyfile(case.evidence, odd)
+    # through the library: printing such a name is the command line's own matter
+    from provenance.evidence.report import make_report
+    from provenance.evidence.verify import verify_report
+
+    made = make_report(str(odd), out_dir=str(tmp_path / "r"), key_path=str(case.key))
+    result = verify_report(made.json_path, odd, public_key=case.pub)
+    assert result.exit_code == 0 and result.page_intact and result.line.startswith("OK: file intact")
 
 
 def test_html_is_self_contained_with_contact_sheet_and_timelines(case: Case) -> None:
@@ -192,16 +233,34 @@ def test_report_never_writes_beside_the_evidence_unless_asked(case: Case, tmp_pa
     assert again.exit_code == 2 and "--overwrite" in again.stderr
 
 
+def test_report_refuses_a_dangling_link_at_its_target_without_overwrite(case: Case, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    link, nowhere = out / "reshared.mp4.provenance.json", tmp_path / "nowhere.json"
+    link.symlink_to(nowhere)
+    refused = invoke("report", case.evidence, "--out", out)
+    assert refused.exit_code == 2 and "--overwrite" in refused.stderr and str(link) in refused.stderr
+    assert link.is_symlink() and not nowhere.exists() and not (out / "reshared.mp4.provenance.html").exists()
+    replaced = invoke("report", case.evidence, "--out", out, "--overwrite")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert link.is_file() and not link.is_symlink() and not nowhere.exists()  # the link replaced, not followed
+
+
 # -- verify ---------------------------------------------------------------------------------------
 
 
-def test_verify_says_intact_in_one_line(case: Case) -> None:
+def test_verify_says_intact_in_one_line(case: Case, config_home: Path) -> None:
     result = invoke("verify", case.signed, case.evidence, "--key", case.pub)
     assert result.exit_code == 0, result.output + result.stderr
     assert result.output.count("\n") == 1 and result.output.startswith("OK: file intact")
     assert "report intact" in result.output and "given key" in result.output
-    recorded_path = invoke("verify", case.signed)  # FILE defaults to the path in the report
+    assert "page intact (reshared.mp4.provenance.html)" in result.output
+    untrusted = invoke("verify", case.signed)  # FILE defaults to the path in the report
+    assert untrusted.exit_code == 10 and "signature valid but by an untrusted key" in untrusted.output
+    trust(config_home, case.pub)
+    recorded_path = invoke("verify", case.signed)
     assert recorded_path.exit_code == 0 and "file intact" in recorded_path.output
+    assert "a trusted key (desk, trusted_keys line 3)" in recorded_path.output
 
 
 def test_verify_accepts_the_report_reindented(case: Case) -> None:
@@ -258,22 +317,91 @@ def test_verify_detects_the_wrong_key(case: Case) -> None:
     assert result.exit_code == 7 and "wrong key" in result.output
 
 
-def test_verify_detects_a_re_signed_report_with_a_pinned_key(case: Case) -> None:
-    """A forger who edits the report and signs it with their own key passes only without --key."""
-    from provenance.evidence.signing import load_private_key, sign_record
-
+def test_verify_refuses_a_report_re_signed_by_a_key_it_does_not_trust(case: Case, config_home: Path) -> None:
+    """A forger who edits the report and signs it with their own key gets a valid signature, and no trust."""
     assert invoke("keygen", case.root / "keys" / "forger").exit_code == 0
+    forger_pub = case.root / "keys" / "forger.pub"
     forger = load_private_key(case.root / "keys" / "forger.key")
     path = tampered(case, "forged.json", lambda r: r.update(sign_record({**r, "examiner": "Forger"}, forger)))
-    assert invoke("verify", path, case.evidence).exit_code == 0  # self-consistent...
-    assert invoke("verify", path, case.evidence, "--key", case.pub).exit_code == 7  # ...but not by the desk's key
+    result = invoke("verify", path, case.evidence)
+    assert result.exit_code == 10 and result.output.startswith("UNTRUSTED KEY")
+    assert "signature valid but by an untrusted key" in result.output and "trusted_keys" in result.output
+    assert invoke("verify", path, case.evidence, "--key", case.pub).exit_code == 7  # not by the desk's key
+    assert invoke("verify", path, case.evidence, "--key", forger_pub).exit_code == 0  # by the key given
+    trust(config_home, forger_pub)  # whoever lists the forger's key trusts the forger
+    listed = invoke("verify", path, case.evidence)
+    assert listed.exit_code == 0 and "a trusted key (forger, trusted_keys line 3)" in listed.output
+    assert invoke("verify", case.signed, case.evidence).exit_code == 10  # the desk's key is not listed there
+
+
+def test_keygen_prints_the_trusted_keys_line_verify_honours(case: Case, config_home: Path, tmp_path: Path) -> None:
+    made = invoke("keygen", tmp_path / "keys" / "field")
+    assert made.exit_code == 0, made.stderr
+    line = made.output.splitlines()[-1]
+    assert re.fullmatch(r"ed25519 [A-Za-z0-9+/]{43}= field", line)
+    assert str(config_home / "provenance" / "trusted_keys") in made.output
+    field = load_private_key(tmp_path / "keys" / "field.key")
+    path = tampered(case, "field-signed.json", lambda r: r.update(sign_record(r, field)))
+    assert invoke("verify", path, case.evidence).exit_code == 10
+    listed = config_home / "provenance" / "trusted_keys"
+    listed.parent.mkdir(parents=True)
+    listed.write_text(line + "\n", encoding="utf-8")
+    assert invoke("verify", path, case.evidence).exit_code == 0
+    listed.write_text("ed25519 not-a-key field\n", encoding="utf-8")
+    bad = invoke("verify", path, case.evidence)
+    assert bad.exit_code == 2 and "trusted_keys line 1 is not a trusted key" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    pytest.param('\n  "examiner": ', '\n  "examiner": "Mallory",\n  "examiner": ', id="top-level"),
+    pytest.param('"file": {\n', '"file": {\n      "sha256": "' + "0" * 64 + '",\n', id="nested"),
+])
+def test_verify_refuses_a_report_with_a_key_twice(case: Case, tmp_path: Path, old: str, new: str) -> None:
+    """Python keeps the last of two equal keys (the signed one), other readers the first (the forgery)."""
+    text = case.signed.read_text(encoding="utf-8")
+    assert text.count(old) >= 1
+    forged = tmp_path / "twice.json"
+    forged.write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert json.loads(forged.read_text(encoding="utf-8")) == json.loads(text)  # a plain reader sees no difference
+    result = invoke("verify", forged, case.evidence, "--key", case.pub)
+    assert result.exit_code == 7 and result.output.startswith("REPORT REFUSED") and "appears twice" in result.output
+    assert result.output.count("\n") == 1
+    assert invoke("timestamp-request", forged).exit_code == 7  # nothing is built on it either
+
+
+def test_verify_checks_the_html_page_beside_the_report(case: Case, tmp_path: Path) -> None:
+    report, page = tmp_path / case.signed.name, tmp_path / case.html.name
+    shutil.copyfile(case.signed, report)
+    shutil.copyfile(case.html, page)
+    assert invoke("verify", report, case.evidence, "--key", case.pub).exit_code == 0
+    data = bytearray(page.read_bytes())
+    at = data.index(b"Evidence report") + 1
+    data[at] ^= 0x01  # one byte: "Evidence" -> "Dvidence"
+    page.write_bytes(bytes(data))
+    altered = invoke("verify", report, case.evidence, "--key", case.pub)
+    assert altered.exit_code == 7 and "page altered" in altered.output.lower()
+    assert case.html.name in altered.output and "file and the JSON record are intact" in altered.output
+    page.unlink()
+    missing = invoke("verify", report, case.evidence, "--key", case.pub)
+    assert missing.exit_code == 0 and f"page {case.html.name} not beside the report" in missing.output
+
+    def as_made_before_page_digests(record: dict[str, Any]) -> None:
+        record.pop("page")
+        record.update(sign_record(record, load_private_key(case.key)))
+
+    older = tampered(case, "older.json", as_made_before_page_digests)
+    said = invoke("verify", older, case.evidence, "--key", case.pub)  # a report made before pages had digests
+    assert said.exit_code == 0 and "records no page digest" in said.output
 
 
 def test_verify_refuses_an_unsigned_report_unless_allowed(case: Case) -> None:
     result = invoke("verify", case.unsigned, case.evidence)
-    assert result.exit_code == 7 and "NOT SIGNED" in result.output and "file intact" in result.output
+    assert result.exit_code == 11 and "NOT SIGNED" in result.output and "file intact" in result.output
+    assert result.output.startswith("REPORT UNSIGNED") and "ALTERED" not in result.output
     assert invoke("verify", case.unsigned, case.evidence, "--allow-unsigned").exit_code == 0
-    assert invoke("verify", case.unsigned, case.evidence, "--key", case.pub).exit_code == 7
+    keyed = invoke("verify", case.unsigned, case.evidence, "--key", case.pub)
+    assert keyed.exit_code == 11 and keyed.output.startswith("REPORT UNSIGNED") and "ALTERED" not in keyed.output
 
 
 def test_verify_of_something_that_is_not_json(case: Case, tmp_path: Path) -> None:
@@ -298,7 +426,8 @@ def test_commands_that_read_the_evidence_log_custody(case: Case, tmp_path: Path)
         record.pop("examined_at")
         record["file"].pop("accessed")
     assert first == second  # --examiner changes nothing printed
-    assert invoke("verify", case.signed, case.evidence, "--archive", archive, "--examiner", "erin").exit_code == 0
+    assert invoke("verify", case.signed, case.evidence, "--key", case.pub, "--archive", archive,
+                  "--examiner", "erin").exit_code == 0
     shown = invoke("custody", case.evidence, "--archive", archive, "--json")
     assert shown.exit_code == 0, shown.stderr
     entries = json.loads(shown.stdout)
@@ -350,8 +479,8 @@ def _log(tmp_path: Path, n: int = 5) -> Path:
 def _attack(path: Path, *statements: str) -> None:
     """Edit the log as someone with the file would: drop the guard triggers first."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("DROP TRIGGER custody_no_update")
-    conn.execute("DROP TRIGGER custody_no_delete")
+    conn.execute("DROP TRIGGER IF EXISTS custody_no_update")
+    conn.execute("DROP TRIGGER IF EXISTS custody_no_delete")
     for statement in statements:
         conn.execute(statement)
     conn.close()
@@ -401,6 +530,135 @@ def test_custody_chain_catches_an_entry_altered_with_its_hash_recomputed(tmp_pat
     with ArchiveStore.open(path) as store:
         status = verify_chain(store)
     assert not status.ok and status.broken_at == 3 and "does not link to entry #2" in status.reason
+
+
+def _checkpoint(archive: Path, case: Case, out: Path) -> Path:
+    """A signed checkpoint of ``archive``'s custody log, written to ``out`` with the CLI."""
+    result = invoke("custody", "checkpoint", "--sign", case.key, "--out", out, "--archive", archive)
+    assert result.exit_code == 0, result.output + result.stderr
+    return out
+
+
+def _anchored(archive: Path, case: Case, *anchors: str | Path) -> Result:
+    return invoke("custody", "--verify", "--archive", archive, "--key", case.pub, *anchors)
+
+
+def test_custody_checkpoint_is_a_signed_record_of_the_head(tmp_path: Path, case: Case, config_home: Path) -> None:
+    path = _log(tmp_path)
+    out = _checkpoint(path, case, tmp_path / "safe" / "week12.json")
+    record = json.loads(out.read_text(encoding="utf-8"))
+    with ArchiveStore.open(path, create=False) as store:
+        last, archive_id = custody_entries(store)[-1], store.archive_id()
+    assert record["schema"] == "provenance.custody-checkpoint" and record["entries"] == 5
+    assert record["head"] == {"seq": 5, "entry_hash": last.entry_hash} and record["archive_id"] == archive_id
+    assert record["made_at"].endswith("Z") and record["signature"]["algorithm"] == "Ed25519"
+    conn = sqlite3.connect(path)
+    kept = conn.execute("SELECT value FROM meta WHERE key = 'custody_checkpoint'").fetchone()[0]
+    conn.close()
+    assert json.loads(kept) == record  # also kept in the archive
+
+    again = invoke("custody", "checkpoint", "--sign", case.key, "--out", out, "--archive", path)
+    assert again.exit_code == 2 and "--overwrite" in again.stderr
+    assert invoke("custody", "checkpoint", "--sign", case.key, "--archive", path).exit_code == 2  # --out is required
+
+    ok = _anchored(path, case, "--checkpoint", out)
+    assert ok.exit_code == 0 and "intact: 5 entries" in ok.output and "checkpoint week12.json (made" in ok.output
+    untrusted = invoke("custody", "--verify", "--archive", path, "--checkpoint", out)
+    assert untrusted.exit_code == 10 and "signature valid but by an untrusted key" in untrusted.stderr
+    trust(config_home, case.pub)
+    assert invoke("custody", "--verify", "--archive", path, "--checkpoint", out).exit_code == 0
+    forged = tmp_path / "forged.json"
+    forged.write_text(out.read_text(encoding="utf-8").replace('"entries": 5', '"entries": 4'), encoding="utf-8")
+    altered = invoke("custody", "--verify", "--archive", path, "--checkpoint", forged)
+    assert altered.exit_code == 7 and "signature does not match" in altered.stderr
+
+    helped = invoke("custody", "--help")  # the log command's own help, as before
+    assert " custody [OPTIONS] [FILE]" in helped.output and "custody checkpoint" in helped.output
+    assert " custody checkpoint [OPTIONS]" in invoke("custody", "checkpoint", "--help").output
+
+
+def test_no_checkpoint_of_a_broken_log(tmp_path: Path, case: Case) -> None:
+    path = _log(tmp_path)
+    _attack(path, "DELETE FROM custody WHERE seq = 3")
+    result = invoke("custody", "checkpoint", "--sign", case.key, "--out", tmp_path / "c.json", "--archive", path)
+    assert result.exit_code == 9 and "no checkpoint written" in result.stderr
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_a_wiped_custody_log_is_detected_against_a_checkpoint(tmp_path: Path, case: Case) -> None:
+    path = _log(tmp_path)
+    saved = _checkpoint(path, case, tmp_path / "safe.json")
+    _attack(path, "DELETE FROM custody", "DELETE FROM meta WHERE key = 'custody_head'")
+    kept = invoke("custody", "--verify", "--archive", path)  # the copy kept in the archive catches a careless wipe
+    assert kept.exit_code == 9 and "checkpoint kept in the archive" in kept.output
+    _attack(path, "DELETE FROM meta WHERE key = 'custody_checkpoint'")
+    alone = invoke("custody", "--verify", "--archive", path)
+    assert alone.exit_code == 0 and "intact: 0 entries" in alone.output  # the log alone cannot tell...
+    assert "not proven complete" in alone.output  # ...and says so
+    anchored = _anchored(path, case, "--checkpoint", saved)
+    assert anchored.exit_code == 9 and anchored.output.startswith("CUSTODY LOG BROKEN at entry #1")
+    assert "the log has 0 entries, but checkpoint safe.json" in anchored.output and "wiped" in anchored.output
+
+
+def test_a_truncated_custody_log_is_detected_against_a_checkpoint(tmp_path: Path, case: Case) -> None:
+    path = _log(tmp_path)
+    saved = _checkpoint(path, case, tmp_path / "safe.json")
+    with ArchiveStore.open(path, create=False) as store:
+        third = custody_entries(store)[2]
+    _attack(path, "DELETE FROM custody WHERE seq > 3", f"UPDATE meta SET value = '3:{third.entry_hash}' "
+                  "WHERE key = 'custody_head'", "DELETE FROM meta WHERE key = 'custody_checkpoint'")
+    assert invoke("custody", "--verify", "--archive", path).exit_code == 0  # consistent as far as it goes
+    anchored = _anchored(path, case, "--checkpoint", saved)
+    assert anchored.exit_code == 9 and "BROKEN at entry #4" in anchored.output
+    assert "the log has 3 entries, but checkpoint safe.json" in anchored.output and "entry #5" in anchored.output
+
+
+def test_a_rebuilt_custody_log_is_detected_against_a_checkpoint(tmp_path: Path, case: Case) -> None:
+    """Entry #2 rewritten and every hash after it recomputed, head included: only the checkpoint knows."""
+    from provenance.archive.custody import GENESIS, entry_hash
+
+    path = _log(tmp_path)
+    older = _checkpoint(path, case, tmp_path / "older.json")
+    with ArchiveStore.open(path, create=False) as store:
+        append_entries(store, [Reading("a" * 64, "/evidence/late.mp4")], command="provenance check")
+        entries = custody_entries(store)
+    newer = _checkpoint(path, case, tmp_path / "newer.json")
+    rows, prev = [], GENESIS
+    for e in entries:
+        who = "mallory" if e.seq == 2 else e.examiner
+        hashed = entry_hash(e.seq, e.at, who, e.command, e.tool_version, e.sha256, e.path, e.case, prev)
+        rows.append(f"({e.seq}, '{e.at}', '{who}', '{e.command}', '{e.tool_version}', '{e.sha256}', '{e.path}', "
+                    f"{'NULL' if e.case is None else repr(e.case)}, '{prev}', '{hashed}')")
+        prev = hashed
+    _attack(path, "DELETE FROM custody", "INSERT INTO custody (seq, at, examiner, command, tool_version, sha256, "
+                  "path, case_id, prev_hash, entry_hash) VALUES " + ", ".join(rows),
+            f"UPDATE meta SET value = '{len(rows)}:{prev}' WHERE key = 'custody_head'",
+            "DELETE FROM meta WHERE key = 'custody_checkpoint'")
+    alone = invoke("custody", "--verify", "--archive", path)
+    assert alone.exit_code == 0 and "intact: 6 entries" in alone.output  # a perfect chain, rebuilt
+    for saved, seq in ((older, 5), (newer, 6)):
+        anchored = _anchored(path, case, "--checkpoint", saved)
+        assert anchored.exit_code == 9 and f"BROKEN at entry #{seq}" in anchored.output
+        assert "rebuilt" in anchored.output and saved.name in anchored.output
+
+
+def test_a_wiped_custody_log_is_detected_against_a_reports_recorded_head(tmp_path: Path, case: Case) -> None:
+    copy = tmp_path / "copy.sqlite"
+    source, target = sqlite3.connect(case.archive), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    target.close()
+    assert _anchored(copy, case, "--report", case.signed).exit_code == 0
+    unsigned = _anchored(copy, case, "--report", case.unsigned)
+    assert unsigned.exit_code == 11 and "not signed" in unsigned.stderr
+    other = _anchored(_log(tmp_path), case, "--report", case.signed)
+    assert other.exit_code == 9 and "this archive's id is" in other.output
+    _attack(copy, "DELETE FROM custody", "DELETE FROM meta WHERE key = 'custody_head'")
+    assert invoke("custody", "--verify", "--archive", copy).exit_code == 0
+    anchored = _anchored(copy, case, "--report", case.signed)
+    recorded = json.loads(case.signed.read_text(encoding="utf-8"))["custody"]["head"]["seq"]
+    assert anchored.exit_code == 9 and f"report {case.signed.name} (made" in anchored.output
+    assert f"recorded entry #{recorded} as its head" in anchored.output
 
 
 def test_a_version_2_archive_gains_the_custody_table(tmp_path: Path) -> None:
@@ -502,10 +760,23 @@ def test_tsq_tsr_round_trip_with_a_local_openssl_tsa(case: Case, tsa: Path, tmp_
     ok = invoke("verify", report, case.evidence, "--key", case.pub, "--tsa-ca", tsa / "ca.crt")
     assert ok.exit_code == 0, ok.output + ok.stderr
     assert "time-stamped 20" in ok.output and "token verified against ca.crt" in ok.output
-    unchecked = invoke("verify", report, case.evidence)
+    unchecked = invoke("verify", report, case.evidence, "--key", case.pub)
     assert unchecked.exit_code == 0 and "present but not checked" in unchecked.output
-    wrong_ca = invoke("verify", report, case.evidence, "--tsa-ca", tsa / "other-ca.crt")
+    wrong_ca = invoke("verify", report, case.evidence, "--key", case.pub, "--tsa-ca", tsa / "other-ca.crt")
     assert wrong_ca.exit_code == 8 and "TIMESTAMP INVALID" in wrong_ca.output
+
+
+def test_timestamp_request_never_writes_through_a_link(case: Case, tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    shutil.copyfile(case.signed, report)
+    link, elsewhere = tmp_path / "r.tsq", tmp_path / "elsewhere.bin"
+    link.symlink_to(elsewhere)
+    refused = invoke("timestamp-request", report)
+    assert refused.exit_code == 2 and "--overwrite" in refused.stderr and not elsewhere.exists()
+    elsewhere.write_bytes(b"not to be touched")
+    assert invoke("timestamp-request", report, "--overwrite").exit_code == 0
+    assert not link.is_symlink() and link.read_bytes()[:1] == b"\x30"  # a DER request in its own file
+    assert elsewhere.read_bytes() == b"not to be touched"
 
 
 def test_a_token_for_another_report_or_no_token_is_refused(case: Case, tsa: Path, tmp_path: Path) -> None:
@@ -513,11 +784,11 @@ def test_a_token_for_another_report_or_no_token_is_refused(case: Case, tsa: Path
     shutil.copyfile(case.signed, report)
     other = tmp_path / "other.json"
     shutil.copyfile(case.unsigned, other)
-    missing = invoke("verify", report, case.evidence, "--tsa-ca", tsa / "ca.crt")
+    missing = invoke("verify", report, case.evidence, "--key", case.pub, "--tsa-ca", tsa / "ca.crt")
     assert missing.exit_code == 8 and "no time-stamp token" in missing.output
     assert invoke("timestamp-request", other).exit_code == 0
     stamp(tsa, tmp_path / "other.tsq", tmp_path / "r.tsr")  # the other report's token, beside this one
-    mismatch = invoke("verify", report, case.evidence, "--tsa-ca", tsa / "ca.crt")
+    mismatch = invoke("verify", report, case.evidence, "--key", case.pub, "--tsa-ca", tsa / "ca.crt")
     assert mismatch.exit_code == 8 and "other data" in mismatch.output
 
 
@@ -533,8 +804,11 @@ def test_the_evidence_file_is_unchanged_after_every_command(case: Case, tmp_path
         ("check", evidence),
         ("check", "--json", "--archive", archive, evidence),
         ("report", evidence, "--archive", archive, "--out", tmp_path / "r", "--sign", case.key),
-        ("verify", tmp_path / "r" / "reshared.mp4.provenance.json", evidence, "--archive", archive),
-        ("verify", case.signed, evidence),
+        ("verify", tmp_path / "r" / "reshared.mp4.provenance.json", evidence, "--key", case.pub, "--archive", archive),
+        ("verify", case.signed, evidence, "--key", case.pub),
+        ("custody", "checkpoint", "--sign", case.key, "--out", tmp_path / "checkpoint.json", "--archive", archive),
+        ("custody", "--verify", "--archive", archive, "--checkpoint", tmp_path / "checkpoint.json",
+         "--report", tmp_path / "r" / "reshared.mp4.provenance.json", "--key", case.pub),
         ("custody", evidence, "--archive", archive),
         ("custody", "--verify", "--archive", archive),
         ("timestamp-request", tmp_path / "r" / "reshared.mp4.provenance.json"),

@@ -148,6 +148,27 @@ def test_export_refuses_to_overwrite(clip: Path, tmp_path: Path) -> None:
     assert len(stdout.output.splitlines()) == 12
 
 
+def test_export_out_refuses_the_evidence_folder_unless_beside(clip: Path) -> None:
+    beside = clip.parent / "zoom.pdq.txt"
+    before = sorted(p.name for p in clip.parent.iterdir())
+    refused = CliRunner().invoke(cli, ["export", str(clip), "--format", "pdq", "--out", str(beside)])
+    assert refused.exit_code == 2 and "--beside" in refused.output, refused.output
+    assert sorted(p.name for p in clip.parent.iterdir()) == before  # nothing written beside the evidence
+    itself = CliRunner().invoke(cli, ["export", str(clip), "--format", "pdq", "--out", str(clip), "--beside"])
+    assert itself.exit_code == 2 and "input file itself" in itself.output
+    try:
+        result = invoke("export", str(clip), "--format", "pdq", "--out", str(beside), "--beside")
+        assert result.exit_code == 0 and len(beside.read_text().splitlines()) == 6
+    finally:
+        beside.unlink(missing_ok=True)
+
+
+def test_export_out_into_a_missing_folder_is_a_usage_error(clip: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["export", str(clip), "--format", "pdq", "--out", str(tmp_path / "no" / "x.txt")])
+    assert result.exit_code == 2 and "does not exist" in result.output, result.output
+    assert not (tmp_path / "no").exists()
+
+
 def test_hash_item_key_and_times(tmp_path: Path) -> None:
     listing = tmp_path / "list.txt"
     listing.write_text("a" * 64 + "\n" + "b" * 64 + ",80\n")

@@ -5,8 +5,11 @@ and hash-chained: ``entry_hash`` is the SHA-256 of the canonical JSON of the ent
 with ``prev_hash``, the previous entry's hash (64 zeros for the first). Editing an entry changes its
 hash; deleting one leaves a gap and a link that no longer fits; the archive's ``meta`` table keeps
 the last entry's number and hash, so entries cut from the end are noticed too. Someone able to
-rewrite the whole file could rebuild the whole chain: the signed reports, which record the entry
-they made, anchor it from outside.
+write the database can still wipe the log (rows and head) or rebuild it with recomputed hashes, and
+nothing inside the file can show that. Anchors kept elsewhere do: a signed checkpoint
+(``provenance custody checkpoint``) or an evidence report records the head (number and hash) the
+log had then, and ``verify_chain(store, anchors)`` checks that the log still passes through each.
+The archive's ``meta`` also keeps the latest checkpoint, which catches a careless wipe only.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from provenance.archive.migrations import write_transaction
 from provenance.archive.store import ArchiveStore
 from provenance.canonical import canonical_bytes
+from provenance.codec import storable_text
 from provenance.errors import ArchiveError
 from provenance.times import utc_now_micro
 from provenance.version import __version__
@@ -31,6 +35,9 @@ GENESIS = "0" * 64
 
 HEAD_KEY = "custody_head"
 """The ``meta`` key holding ``"<seq>:<entry_hash>"`` of the last entry."""
+
+CHECKPOINT_KEY = "custody_checkpoint"
+"""The ``meta`` key holding the latest signed checkpoint (its JSON text), see ``record_checkpoint``."""
 
 _COLUMNS = "seq, at, examiner, command, tool_version, sha256, path, case_id, prev_hash, entry_hash"
 
@@ -60,6 +67,16 @@ class CustodyEntry:
 
 
 @dataclass(frozen=True)
+class CustodyAnchor:
+    """A head of the log recorded outside it (a checkpoint, a report): the log must still pass through it."""
+
+    seq: int  # 0 for a log that was empty
+    entry_hash: str  # GENESIS when seq is 0
+    archive_id: str
+    source: str  # what recorded it, for messages: e.g. "checkpoint weekly.json (made 2024-03-01T10:00:00Z)"
+
+
+@dataclass(frozen=True)
 class ChainStatus:
     """The result of ``verify_chain``: intact, or the first entry where the chain breaks and why."""
 
@@ -69,6 +86,7 @@ class ChainStatus:
     head_hash: str | None
     broken_at: int | None  # the number of the first broken entry
     reason: str
+    anchors: int = 0  # how many anchors the log was checked against
 
 
 def current_examiner(examiner: str | None = None) -> str:
@@ -108,7 +126,7 @@ def append_entries(store: ArchiveStore, readings: Sequence[Reading], *, command:
             for reading in readings:
                 seq += 1
                 at = utc_now_micro()
-                path = os.path.abspath(reading.path)
+                path = storable_text(os.path.abspath(reading.path))
                 hashed = entry_hash(seq, at, who, command, __version__, reading.sha256, path, case, prev)
                 conn.execute(f"INSERT INTO custody ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              (seq, at, who, command, __version__, reading.sha256, path, case, prev, hashed))
@@ -142,13 +160,51 @@ def custody_entries(store: ArchiveStore, sha256: str | None = None) -> tuple[Cus
     return tuple(_entry(r) for r in rows)
 
 
-def verify_chain(store: ArchiveStore) -> ChainStatus:
-    """Check every link of the custody log and its recorded head; report the first broken entry."""
+def record_checkpoint(store: ArchiveStore, text: str) -> None:
+    """Keep ``text`` (a signed checkpoint's JSON) in the archive's ``meta`` as the latest checkpoint."""
+    try:
+        with write_transaction(store.connection):
+            store.connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (CHECKPOINT_KEY, text))
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"could not record the checkpoint in {store.path}: {exc}: check free disk space and "
+                           "permissions, then retry") from exc
+
+
+def recorded_checkpoint(store: ArchiveStore) -> str | None:
+    """The latest checkpoint's JSON text kept in the archive's ``meta``, or None."""
+    row = store.connection.execute("SELECT value FROM meta WHERE key = ?", (CHECKPOINT_KEY,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _anchor_break(entries: Sequence[CustodyEntry], archive_id: str, anchor: CustodyAnchor) -> ChainStatus | None:
+    if anchor.archive_id != archive_id:
+        return ChainStatus(False, len(entries), None, None, None,
+                           f"{anchor.source} is of archive {anchor.archive_id}, but this archive's id is "
+                           f"{archive_id}: the archive was recreated, or it is not the one {anchor.source} is of")
+    if anchor.seq > len(entries):
+        return ChainStatus(False, len(entries), None, None, len(entries) + 1,
+                           f"the log has {len(entries)} entries, but {anchor.source} recorded entry #{anchor.seq} "
+                           "as its head: entries were removed (the log was wiped or cut short, and its head rewritten)")
+    found = entries[anchor.seq - 1].entry_hash if anchor.seq else GENESIS
+    if found != anchor.entry_hash:
+        return ChainStatus(False, len(entries), None, None, anchor.seq,
+                           f"entry #{anchor.seq} hashes to {found[:16]}…, but {anchor.source} recorded "
+                           f"{anchor.entry_hash[:16]}…: the log up to it was rebuilt (entries rewritten, their hashes "
+                           "recomputed)")
+    return None
+
+
+def verify_chain(store: ArchiveStore, anchors: Sequence[CustodyAnchor] = ()) -> ChainStatus:
+    """Check every link of the custody log, its recorded head, and that it passes through each of ``anchors``.
+
+    Reports the first broken entry, or the first anchor the log no longer agrees with.
+    """
     conn = store.connection
     conn.execute("BEGIN")  # one snapshot, even while another process appends
     try:
         rows = conn.execute(f"SELECT {_COLUMNS} FROM custody ORDER BY seq").fetchall()
         head = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
+        archive_id = conn.execute("SELECT value FROM meta WHERE key = 'archive_id'").fetchone()
     finally:
         conn.execute("COMMIT")
     prev, expected = GENESIS, 1
@@ -175,6 +231,13 @@ def verify_chain(store: ArchiveStore) -> ChainStatus:
         said = recorded.split(":", 1)[0] if recorded else "none"
         return broken(expected, f"the log ends at entry #{expected - 1}, but the archive recorded #{said} as its "
                                 "last entry: entries were removed from the end")
+    for anchor in anchors:
+        failed = _anchor_break(entries, "" if archive_id is None else str(archive_id[0]), anchor)
+        if failed is not None:
+            return failed
+    named = ", ".join(a.source for a in anchors) if len(anchors) <= 3 else f"{len(anchors)} checkpoints and reports"
+    through = f"; it passes through the head recorded by {named}" if anchors else ""
     return ChainStatus(True, len(entries), entries[-1].seq if entries else None,
                        entries[-1].entry_hash if entries else None, None,
-                       f"custody log intact: {len(entries)} entries, every link and hash checked")
+                       f"custody log intact: {len(entries)} entries, every link and hash checked{through}",
+                       len(anchors))

@@ -37,6 +37,7 @@ from provenance.codec import (
     fingerprint_from_json,
     fingerprint_to_json,
     from_jsonable,
+    storable_text,
     to_jsonable,
 )
 from provenance.errors import ArchiveError, UsageError
@@ -234,6 +235,10 @@ def _cannot_open(path: Path, exc: Exception) -> str:
     return f"cannot open the archive {path}: {exc}: check the path, its permissions and free disk space"
 
 
+def _storable(value: str | None) -> str | None:
+    return None if value is None else storable_text(value)
+
+
 def _canonical_json(data: object) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -423,7 +428,7 @@ class ArchiveStore:
         cur = self._conn.execute(
             "INSERT INTO items (sha256, name, kind, size, duration, added_at, record, content_box) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sha256, fp.identity.name, fp.metadata.kind, int(fp.identity.size), float(fp.duration),
+            (sha256, storable_text(fp.identity.name), fp.metadata.kind, int(fp.identity.size), float(fp.duration),
              utc_now_micro(), fingerprint_to_json(fp), _canonical_json(to_jsonable(fp.content_box))),
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
@@ -442,7 +447,7 @@ class ArchiveStore:
                 "INSERT INTO sightings (item_id, source_url, platform, uploader, first_seen, label, title, "
                 "video_id, file_name, added_at, first_seen_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
-                (item_id, *(getattr(s, name) for name in _SIGHTING_FIELDS), s.added_at or now,
+                (item_id, *(_storable(getattr(s, name)) for name in _SIGHTING_FIELDS), s.added_at or now,
                  migrations.first_seen_utc(s.first_seen)),
             )
             added += cur.rowcount
@@ -542,15 +547,20 @@ class ArchiveStore:
         return () if found is None else self._sightings_of(found[0])
 
     def items(self) -> list[ItemSummary]:
-        """A summary of every archived item, in the order they were added."""
+        """A summary of every archived item, oldest sighting first.
+
+        Items are ordered by their earliest dated sighting (compared in UTC); items with no dated
+        sighting come last; ties and the undated keep the order they were added in.
+        """
         rows = self._conn.execute(
             """
             SELECT i.sha256, i.name, i.kind, i.size, i.duration, i.added_at,
                    (SELECT count(*) FROM frames f WHERE f.item_id = i.id),
                    (SELECT count(*) FROM sightings s WHERE s.item_id = i.id),
                    (SELECT s.first_seen FROM sightings s WHERE s.item_id = i.id AND s.first_seen IS NOT NULL
-                    ORDER BY s.first_seen_utc IS NULL, s.first_seen_utc, s.first_seen LIMIT 1)
-            FROM items i ORDER BY i.added_at, i.id
+                    ORDER BY s.first_seen_utc IS NULL, s.first_seen_utc, s.first_seen LIMIT 1),
+                   (SELECT min(s.first_seen_utc) FROM sightings s WHERE s.item_id = i.id) AS earliest_utc
+            FROM items i ORDER BY earliest_utc IS NULL, earliest_utc, i.added_at, i.id
             """
         ).fetchall()
         return [

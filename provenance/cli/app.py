@@ -14,7 +14,7 @@ from provenance.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog=f"Exit codes:\n\n{EXIT_TEXT}")
+             epilog=EXIT_TEXT)
 @click.version_option(__version__, prog_name="provenance")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:

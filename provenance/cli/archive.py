@@ -8,10 +8,13 @@ import sys
 
 import click
 
-from provenance.cli.options import FAST_HELP, archive_option, handles_errors, resolve_archive, sampling
+from provenance.cli.options import FAST_HELP, archive_option, exit_codes_help, handles_errors, resolve_archive, sampling
+
+NO_SUCH_ITEM = {2: "usage error: bad option, or no archived item has that SHA-256 or prefix"}
+"""Exit code 2 as ``show`` and ``remove`` mean it."""
 
 
-@click.group()
+@click.group(epilog=exit_codes_help((3, 4, 5)))
 def archive() -> None:
     """Build and inspect the archive of known media (a SQLite file).
 
@@ -24,7 +27,8 @@ def archive() -> None:
     """
 
 
-@archive.command("add")
+@archive.command("add", epilog=exit_codes_help((3, 4, 5), notes={
+    4: "one or more files are unreadable media (reported and skipped; the others were added)"}))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @archive_option(required_default=True)
 @click.option("--source-url", help="Where the file was found.")
@@ -82,27 +86,38 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
         sys.exit(4)
 
 
-@archive.command("list")
+@archive.command("list", epilog=exit_codes_help((5,)))
 @archive_option(required_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handles_errors
 def archive_list(archive: str | None, as_json: bool) -> None:
-    """List archived items, oldest sighting first."""
+    """List archived items, oldest sighting first; items with no dated sighting last, in the order added.
+
+    The columns: the SHA-256's first 16 digits, kind, duration, the earliest first-seen date, the
+    platforms of the item's sightings (earliest first) and the file name. --json lists the same
+    items in the same order.
+    """
     from provenance.archive.store import ArchiveStore
     from provenance.codec import to_jsonable
 
     with ArchiveStore.open(resolve_archive(archive), create=False) as store:
         items = store.items()
-    if as_json:
-        click.echo(json.dumps(to_jsonable(items), indent=2))
-        return
-    for it in items:
-        click.echo(f"{it.sha256[:16]}  {it.kind:<5} {float(it.duration or 0):8.1f} s  "
-                   f"{it.earliest_first_seen or '-':<20} {it.name}")
+        if as_json:
+            click.echo(json.dumps(to_jsonable(items), indent=2))
+            return
+        platforms = [",".join(dict.fromkeys(s.platform for s in store.sightings(it.sha256) if s.platform)) or "-"
+                     for it in items]
+    seen_width = max([len("FIRST SEEN"), *(len(it.earliest_first_seen or "-") for it in items)])
+    platform_width = max([len("PLATFORM"), *(len(p) for p in platforms)])
+    click.echo(f"{'SHA-256':<16}  {'KIND':<6} {'DURATION':>10}  {'FIRST SEEN':<{seen_width}}  "
+               f"{'PLATFORM':<{platform_width}}  NAME")
+    for it, platform in zip(items, platforms, strict=True):
+        click.echo(f"{it.sha256[:16]}  {it.kind:<6} {float(it.duration or 0):8.1f} s  "
+                   f"{it.earliest_first_seen or '-':<{seen_width}}  {platform:<{platform_width}}  {it.name}")
     click.echo(f"{len(items)} item(s)")
 
 
-@archive.command("show")
+@archive.command("show", epilog=exit_codes_help((5,), notes=NO_SUCH_ITEM))
 @click.argument("sha256")
 @archive_option(required_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -129,7 +144,7 @@ def archive_show(sha256: str, archive: str | None, as_json: bool) -> None:
         click.echo(f"    {sighting_when(s):<25} {sighting_detail(s)}")
 
 
-@archive.command("remove")
+@archive.command("remove", epilog=exit_codes_help((5,), notes=NO_SUCH_ITEM))
 @click.argument("sha256")
 @archive_option(required_default=True)
 @handles_errors
@@ -144,7 +159,7 @@ def archive_remove(sha256: str, archive: str | None) -> None:
     click.echo(f"removed {sha256}")
 
 
-@archive.command("stats")
+@archive.command("stats", epilog=exit_codes_help((5,)))
 @archive_option(required_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handles_errors

@@ -6,15 +6,16 @@ import sys
 
 import click
 
-from provenance.cli.options import FAST_HELP, archive_option, decode_progress, handles_errors, sampling
+from provenance.cli.options import FAST_HELP, archive_option, decode_progress, exit_codes_help, handles_errors, sampling
 
 
-@click.command("check")
+@click.command("check", epilog=exit_codes_help((0, 1, 3, 4, 5)))
 @click.argument("file", type=click.Path(dir_okay=True, allow_dash=False))
 @archive_option(required_default=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON record instead of text.")
 @click.option("--keyframes", "keyframes_dir", type=click.Path(file_okay=False),
               help="Write each shot's keyframe as a JPEG, plus a contact sheet, into this folder.")
+@click.option("--beside", is_flag=True, help="Allow --keyframes in the folder that holds FILE (on purpose).")
 @click.option("--claimed-date", help="The date the footage is said to be from (YYYY-MM-DD), to test against "
                                       "the earliest archived appearance.")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
@@ -24,11 +25,13 @@ from provenance.cli.options import FAST_HELP, archive_option, decode_progress, h
 @click.option("--structure", is_flag=True, help="Also report the box structure, the most likely last writer, "
                                                  "edit indicators and C2PA Content Credentials.")
 @handles_errors
-def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | None, claimed_date: str | None,
-          fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None, structure: bool) -> None:
+def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | None, beside: bool,
+          claimed_date: str | None, fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None,
+          structure: bool) -> None:
     """Examine FILE: identity hashes, metadata, frame hashes, shots; matches with --archive.
 
-    The file is opened read-only; nothing is written beside it.
+    The file is opened read-only, once; nothing is written beside it (--keyframes into its
+    folder needs --beside).
 
     \b
     Examples:
@@ -38,10 +41,13 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
       provenance check photo.jpg --keyframes out/
     """
     from provenance.checking import check as run_check
+    from provenance.errors import UsageError
 
+    if beside and keyframes_dir is None:
+        raise UsageError("--beside only allows --keyframes DIR in the evidence's folder: give --keyframes too")
     params = sampling(fps, fast)
     report = run_check(file, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
-                       examiner=examiner,
+                       beside=beside, examiner=examiner,
                        progress=decode_progress() if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         click.echo("\r\033[K", err=True, nl=False)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
-from provenance.cli.options import archive_option, handles_errors, resolve_archive, sampling
+from provenance.cli.options import archive_option, exit_codes_help, handles_errors, resolve_archive, sampling
 
 EXAMINER_HELP = "Who examines the file, for the record and the custody log (default: the OS user)."
 
 
-@click.command("report")
+@click.command("report", epilog=exit_codes_help((3, 4, 5)))
 @click.argument("file", type=click.Path(dir_okay=True, allow_dash=False))
 @archive_option(required_default=False)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -57,13 +58,17 @@ def report(file: str, archive: str | None, out_dir: str | None, beside: bool, ex
     click.echo(f"sha256  {files.sha256}; {files.matches} match(es); {signed}; {logged}")
 
 
-@click.command("keygen")
+@click.command("keygen", epilog=exit_codes_help(notes={2: "usage error: bad option, a key file of that name exists, "
+                                                          "or it cannot be written"}))
 @click.argument("name", type=click.Path(dir_okay=False))
 @handles_errors
 def keygen(name: str) -> None:
     """Make an Ed25519 key pair: NAME.key (private, mode 0600) and NAME.pub (share it with verifiers).
 
     Existing files are never overwritten. Keep NAME.key private: whoever holds it can sign reports.
+    The last line printed is the key's trusted-keys line: a verifier who adds it to
+    ~/.config/provenance/trusted_keys ($XDG_CONFIG_HOME honoured) accepts reports signed with it
+    without --key.
 
     \b
     Examples:
@@ -71,19 +76,26 @@ def keygen(name: str) -> None:
       provenance report clip.mp4 --out reports/ --sign ~/keys/desk.key
       provenance verify reports/clip.mp4.provenance.json clip.mp4 --key ~/keys/desk.pub
     """
-    from provenance.evidence.signing import generate_key_pair
+    from pathlib import Path
+
+    from provenance.evidence.signing import generate_key_pair, load_public_key
+    from provenance.evidence.trust import trusted_key_line, trusted_keys_path
 
     files = generate_key_pair(name)
     click.echo(f"private key  {files.private_key}  (mode 0600; keep it secret)")
     click.echo(f"public key   {files.public_key}")
     click.echo(f"key id       {files.key_id}")
+    click.echo(f"to trust it, a verifier adds this line to {trusted_keys_path()}:")
+    click.echo(trusted_key_line(load_public_key(files.public_key), Path(files.public_key).stem))
 
 
-@click.command("verify", epilog="Exit codes: 0 intact; 6 file altered; 7 report altered, bad signature, wrong key or "
-                                "unsigned; 8 time stamp missing or invalid; 2 usage; 5 archive error.")
+@click.command("verify", epilog=exit_codes_help((3, 4, 5, 6, 7, 8, 10, 11), notes={
+    0: "intact: the file is the one the report describes, and the report is as signed",
+    3: "openssl is not installed (it checks the time-stamp token of --tsa-ca)"}))
 @click.argument("report_path", metavar="REPORT", type=click.Path(exists=True, dir_okay=False))
 @click.argument("file", required=False, type=click.Path(dir_okay=True))
-@click.option("--key", type=click.Path(dir_okay=False), help="The public key the report must be signed with.")
+@click.option("--key", type=click.Path(dir_okay=False),
+              help="The public key the report must be signed with (without it: a key in the trusted_keys file).")
 @click.option("--tsa-ca", type=click.Path(dir_okay=False),
               help="CA file to check the RFC 3161 token (REPORT's name with .tsr) against; makes the token required.")
 @click.option("--tsr", "token", type=click.Path(dir_okay=False), help="The time-stamp token, if not beside REPORT.")
@@ -95,8 +107,12 @@ def verify(report_path: str, file: str | None, key: str | None, tsa_ca: str | No
            allow_unsigned: bool, archive: str | None, examiner: str | None) -> None:
     """Check REPORT's signature and that FILE (default: the path it records) is the file it describes.
 
-    Prints one line and exits with a documented code. FILE is read-only; with --archive the reading
-    is logged in the custody log.
+    The signature must be by the key given with --key, or by one listed in
+    ~/.config/provenance/trusted_keys ($XDG_CONFIG_HOME honoured; one 'ed25519 BASE64KEY comment'
+    line per key, as `provenance keygen` prints it): a valid signature by any other key is
+    refused. The HTML page beside REPORT is checked against the digest the record holds. Prints
+    one line and exits with a documented code. FILE is read-only; with --archive the reading is
+    logged in the custody log.
 
     \b
     Examples:
@@ -112,37 +128,58 @@ def verify(report_path: str, file: str | None, key: str | None, tsa_ca: str | No
         sys.exit(result.exit_code)
 
 
-@click.command("custody", epilog="Exit codes: 0 ok; 9 the chain is broken (with --verify); 5 archive error.")
+@click.command("custody", epilog=exit_codes_help((4, 5, 9, 10, 11)))
 @click.argument("file", required=False, type=click.Path(dir_okay=True))
 @click.option("--sha256", help="Show the history of this SHA-256 without reading any file.")
 @click.option("--verify", "check_chain", is_flag=True, help="Check the whole log's hash chain.")
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="With --verify: a signed checkpoint kept elsewhere; the log must still pass through its head. "
+                   "Repeatable.")
+@click.option("--report", "reports", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="With --verify: a signed evidence report; the log must still pass through the head it recorded. "
+                   "Repeatable.")
+@click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False),
+              help="A public key the checkpoints and reports may be signed with (default: the trusted_keys file). "
+                   "Repeatable.")
 @archive_option(required_default=True)
 @click.option("--examiner", help=EXAMINER_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @handles_errors
-def custody(file: str | None, sha256: str | None, check_chain: bool, archive: str | None, examiner: str | None,
+def custody(file: str | None, sha256: str | None, check_chain: bool, checkpoints: tuple[str, ...],
+            reports: tuple[str, ...], keys: tuple[str, ...], archive: str | None, examiner: str | None,
             as_json: bool) -> None:
     """Print the custody history of FILE (who read it, when, with what, the SHA-256 seen), or check the log.
 
     Reading FILE to hash it is itself logged. Without FILE or --sha256, every entry is printed.
+    --verify checks every link; it can show the log consistent, not complete: whoever can write the
+    archive could wipe or rebuild it. Give --checkpoint (made by `provenance custody checkpoint
+    --sign KEY --out FILE`) or --report files kept elsewhere to detect that.
 
     \b
     Examples:
       provenance custody clip.mp4 --archive cases.sqlite
-      provenance custody --verify --archive cases.sqlite
+      provenance custody --verify --archive cases.sqlite --checkpoint ~/safe/cases-week12.json
+      provenance custody checkpoint --sign ~/keys/desk.key --out ~/safe/cases-week12.json --archive cases.sqlite
     """
-    from provenance.archive.custody import Reading, append_entries, custody_entries, verify_chain
+    from provenance.archive.custody import Reading, append_entries, custody_entries
     from provenance.archive.store import ArchiveStore
     from provenance.codec import to_jsonable
     from provenance.errors import CustodyChainError, UsageError
+    from provenance.evidence.checkpoint import verify_custody
 
     if file and sha256:
         raise UsageError("give FILE or --sha256, not both")
+    if (checkpoints or reports) and not check_chain:
+        raise UsageError("--checkpoint and --report are what --verify checks the log against: give --verify too")
     path = resolve_archive(archive)
     with ArchiveStore.open(path, create=False) as store:
         if check_chain:
-            status = verify_chain(store)
-            line = status.reason if status.ok else f"CUSTODY LOG BROKEN at entry #{status.broken_at}: {status.reason}"
+            status = verify_custody(store, checkpoints, reports, keys)
+            where = f" at entry #{status.broken_at}" if status.broken_at is not None else ""
+            line = status.reason if status.ok else f"CUSTODY LOG BROKEN{where}: {status.reason}"
+            if status.ok and not (checkpoints or reports):
+                line += (" (consistent, not proven complete: whoever can write the archive could wipe or rebuild it; "
+                         "give --checkpoint or --report files kept elsewhere)")
             click.echo(line)
             if not status.ok:
                 sys.exit(CustodyChainError.exit_code)
@@ -167,7 +204,63 @@ def custody(file: str | None, sha256: str | None, check_chain: bool, archive: st
                    f"{e.path}{case}")
 
 
-@click.command("timestamp-request")
+@click.command("checkpoint", epilog=exit_codes_help((5, 9)))
+@click.option("--sign", "key", required=True, type=click.Path(dir_okay=False),
+              help="Sign the checkpoint with this Ed25519 private key (made by `provenance keygen`).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The checkpoint file to write. Keep it away from the archive (another disk, a colleague).")
+@archive_option(required_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing checkpoint file.")
+@handles_errors
+def checkpoint(key: str, out: str, archive: str | None, overwrite: bool) -> None:
+    """Write a signed checkpoint of the custody log: its head (entry number and hash), entry count, time, archive id.
+
+    The log is checked first; a broken log gets no checkpoint. The checkpoint is also kept in the
+    archive. Later, `provenance custody --verify --checkpoint FILE` detects a log wiped, cut short
+    or rebuilt since, which the log alone cannot show.
+
+    \b
+    Examples:
+      provenance custody checkpoint --sign ~/keys/desk.key --out ~/safe/cases-week12.json --archive cases.sqlite
+      provenance custody --verify --archive cases.sqlite --checkpoint ~/safe/cases-week12.json
+    """
+    from provenance.evidence.checkpoint import make_checkpoint
+
+    written = make_checkpoint(resolve_archive(archive), key, out, overwrite=overwrite)
+    made = written.checkpoint
+    click.echo(f"checkpoint  {written.path}")
+    click.echo(f"custody log of {made.archive} (archive id {made.archive_id}): {made.entries} entries, head "
+               f"#{made.head.seq} {made.head.entry_hash[:16]}; signed by key {written.key_id[:16]}; also kept in the "
+               "archive")
+
+
+class CustodyCommands(click.Group):
+    """``provenance custody``: the log command itself, unless the first word is a subcommand (``checkpoint``).
+
+    ``custody FILE``, ``custody --verify`` and ``custody --help`` run the log command as they always
+    did; ``custody checkpoint ...`` runs the subcommand. A file named like a subcommand is given as
+    ``./checkpoint``.
+    """
+
+    def __init__(self, default: click.Command, subcommands: tuple[click.Command, ...]) -> None:
+        super().__init__(default.name, commands=subcommands, help=default.help, short_help=default.short_help,
+                         epilog=default.epilog)
+        self.default = default
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """The subcommand's group context when ``args`` start with its name, else the log command's own."""
+        if args and args[0] in self.commands:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        return self.default.make_context(info_name, args, parent=parent, **extra)
+
+
+custody_commands = CustodyCommands(custody, (checkpoint,))
+"""``custody`` with its ``checkpoint`` subcommand, as registered."""
+
+
+@click.command("timestamp-request", epilog=exit_codes_help((7,), notes={
+    7: "REPORT is not a provenance report (not a JSON object): altered, or another file"}))
 @click.argument("report_path", metavar="REPORT", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), help="Where to write the request (default: REPORT's name "
                                                              "with .tsq).")
@@ -192,5 +285,5 @@ def timestamp_request(report_path: str, out: str | None, overwrite: bool) -> Non
     click.echo(f"digest  sha256 {request.digest}")
 
 
-COMMANDS = (report, keygen, verify, custody, timestamp_request)
+COMMANDS = (report, keygen, verify, custody_commands, timestamp_request)
 """The commands ``provenance.cli.app`` registers."""

@@ -8,24 +8,24 @@ module level; the library is imported inside each command.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from provenance.cli.options import archive_option, handles_errors, resolve_archive, sampling
+from provenance.cli.options import archive_option, exit_codes_help, handles_errors, resolve_archive, sampling
 
 FORMAT_CHOICE = click.Choice(["pdq", "vpdq"])
 
 
-@click.command("export")
+@click.command("export", epilog=exit_codes_help((3, 4)))
 @click.argument("file", type=click.Path(dir_okay=True, allow_dash=False))
 @click.option("--format", "fmt", type=FORMAT_CHOICE, required=True,
               help="pdq: one 'pdq_hex,quality' line per sampled frame; vpdq: 'frame,quality,pdq_hex,timestamp'.")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 1, as vPDQ's own default).")
 @click.option("--out", "out", type=click.Path(dir_okay=False),
               help="Write the lines to this new file instead of standard output (never over an existing file).")
+@click.option("--beside", is_flag=True, help="Allow --out in the folder that holds FILE (on purpose).")
 @handles_errors
-def export(file: str, fmt: str, fps: float | None, out: str | None) -> None:
+def export(file: str, fmt: str, fps: float | None, out: str | None, beside: bool) -> None:
     """Write the PDQ or vPDQ hashes of FILE in the line formats ThreatExchange and its matcher use.
 
     Frames are sampled and hashed exactly as `provenance check` does (borders removed). FILE is
@@ -38,25 +38,23 @@ def export(file: str, fmt: str, fps: float | None, out: str | None) -> None:
       provenance export clip.mp4 --format vpdq --fps 2 --out clip.vpdq.txt
     """
 
-    from provenance.errors import UsageError
     from provenance.fingerprinting import fingerprint
-    from provenance.ingest.interop import DEFAULT_FPS, export_lines
+    from provenance.ingest.interop import DEFAULT_FPS, export_destination, export_lines, write_export
+    from provenance.report.formatters import shown_name
 
-    if out is not None and Path(out).exists():
-        raise UsageError(f"{out} already exists: give a new file name (export never overwrites)")
+    target = export_destination(out, file, beside=beside) if out is not None else None
     fp = fingerprint(file, sampling(fps if fps is not None else DEFAULT_FPS))
     text = "".join(f"{line}\n" for line in export_lines(fp, fmt))
-    if out is None:
+    if target is None:
         sys.stdout.write(text)
         return
-    if Path(out).resolve() == Path(fp.identity.path).resolve():
-        raise UsageError("--out names the input file itself: choose another file")
-    with open(out, "x", encoding="utf-8") as handle:
-        handle.write(text)
-    click.echo(f"{len(fp.frames)} {fmt} line(s) of {fp.identity.name} written to {out}", err=True)
+    write_export(target, text)
+    click.echo(f"{len(fp.frames)} {fmt} line(s) of {shown_name(fp.identity.name)} written to "
+               f"{shown_name(str(target))}", err=True)
 
 
-@click.command("import-hashes")
+@click.command("import-hashes", epilog=exit_codes_help((5,), notes={
+    2: "usage error: bad option, LIST is missing, or a line of it is malformed (the message names it)"}))
 @click.argument("hash_list", metavar="LIST", type=click.Path(dir_okay=False, allow_dash=False))
 @click.option("--format", "fmt", type=FORMAT_CHOICE, required=True,
               help="pdq: 'pdq_hex' or 'pdq_hex,quality' lines; vpdq: 'frame,quality,pdq_hex,timestamp' lines.")

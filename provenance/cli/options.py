@@ -1,13 +1,21 @@
 """What the commands share: error handling and exit codes, the ``--archive`` option, sampling, progress.
 
 Only click and the standard library are imported here, so ``provenance --help`` starts fast.
+
+Standard output closed early (``provenance archive list | head -1``, ``check --json | true``) is not
+an error: the command stops at once, silently, with exit 0. Standard output is then pointed at
+``/dev/null``, so that Python's own flush at exit cannot fail again (the Python documentation's
+"Note on SIGPIPE"). A broken pipe that is not standard output's is an internal error like any other.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import select
 import sys
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import click
@@ -15,40 +23,122 @@ import click
 from provenance.errors import EXIT_CODES, ProvenanceError
 
 INTERNAL_ERROR = 70
-EXIT_TEXT = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items()) + (
-    f"\n  {INTERNAL_ERROR} internal error (a bug: rerun with --debug and report the traceback)"
-    "\n  130 interrupted (Ctrl-C)"
-)
+INTERRUPTED = 130
+ALWAYS = (0, 2, INTERNAL_ERROR, INTERRUPTED)
+"""The codes every command can end with: success, a usage error (click's own too), a bug, Ctrl-C."""
+_CLI_CODES = {
+    INTERNAL_ERROR: "internal error (a bug: rerun with --debug and report the traceback)",
+    INTERRUPTED: "interrupted (Ctrl-C)",
+}
+HELP_WIDTH = 78  # click wraps help at 80 columns when the terminal's width is unknown, and indents the epilog by 2
+
+
+def exit_codes_help(codes: Iterable[int] = (), notes: Mapping[int, str] | None = None) -> str:
+    """The "Exit codes:" table for a command's help: ``codes`` and ``ALWAYS``, described by ``EXIT_CODES``.
+
+    ``notes`` replaces a code's text where a command means something narrower by it. Code 0 reads
+    plain "success" unless ``codes`` names it (``EXIT_CODES`` words it for ``check``). Codes that
+    ``EXIT_CODES`` does not (yet) hold and ``notes`` does not describe are left out. The table
+    starts with click's ``\\b`` marker, so click prints it line by line instead of rewrapping it.
+    """
+    codes = set(codes)
+    texts = {**EXIT_CODES, **_CLI_CODES, **({} if 0 in codes else {0: "success"}), **(notes or {})}
+    wanted = sorted({*ALWAYS, *codes} & texts.keys())
+    lines = ["\b", "Exit codes:"]
+    for code in wanted:
+        wrapped = textwrap.wrap(texts[code], width=HELP_WIDTH - 2 - 7)
+        lines.append(f"  {code:>3}  {wrapped[0]}")
+        lines.extend(f"{'':7}{more}" for more in wrapped[1:])
+    return "\n".join(lines)
+
+
+EXIT_TEXT = exit_codes_help(EXIT_CODES)
+"""Every exit code, as the table ``provenance --help`` ends with."""
 ARCHIVE_ENV = "PROVENANCE_ARCHIVE"
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"provenance: error: {message}", err=True)
+    from provenance.report.formatters import shown_text  # a name in a message can hold any character
+
+    click.echo(f"provenance: error: {shown_text(message)}", err=True)
     sys.exit(code)
 
 
+def _stdout_closed() -> bool:
+    """True when standard output is a pipe (or socket) whose reading end is gone."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (click's test runner): not its pipe
+        return False
+    if not hasattr(select, "poll"):  # no way to ask (Windows): standard output is the likely pipe
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: what is still buffered, and Python's flush at exit, go nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _flush_stdout() -> bool:
+    """Flush standard output; False (and silenced) when its reader has gone."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        _silence_stdout()
+        return False
+    return True
+
+
+def _internal_error(exc: Exception) -> None:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    _fail(f"internal error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)", INTERNAL_ERROR)
+
+
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into one line on stderr and the documented exit code (traceback with --debug)."""
+    """Turn library errors into one line on stderr and the documented exit code (traceback with --debug).
+
+    The line shows the message with ``shown_text`` (a newline or a byte that is not UTF-8 in a name
+    is escaped, so it stays one line). Standard output closed by its reader ends the command
+    silently with exit 0 (see the module notes).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = click.get_current_context().find_root().params.get("debug", False)
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            if not _flush_stdout():
+                sys.exit(0)
+            return result
+        except BrokenPipeError as exc:
+            if not _stdout_closed():
+                if debug:
+                    raise
+                _internal_error(exc)
+            _silence_stdout()
+            sys.exit(0)
         except ProvenanceError as exc:
             if debug:
                 raise
-            _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
+            _fail(str(exc) or type(exc).__name__, exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
+            _flush_stdout()
             raise
         except Exception as exc:
             if debug:
                 raise
-            text = str(exc).splitlines()[0] if str(exc) else ""
-            _fail(f"internal error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)",
-                  INTERNAL_ERROR)
+            _internal_error(exc)
 
     return wrapper
 

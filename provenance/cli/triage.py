@@ -12,17 +12,15 @@ from typing import Any
 
 import click
 
-from provenance.cli.options import handles_errors, resolve_archive
+from provenance.cli.options import INTERRUPTED, exit_codes_help, handles_errors, resolve_archive
 
-EXIT_TEXT = """\b
-Exit codes:
-  0    every media file was triaged (known, partly known or new)
-  2    usage error: bad option, an input that does not exist, --out is a file
-  3    ffmpeg/ffprobe not installed
-  4    one or more files are error rows (corrupt, truncated, empty, unreadable); the rest were triaged
-  5    archive error: the archive is missing (without --add-new), unreadable, or a write failed
-  70   internal error (a bug: rerun with --debug and report the traceback)
-  130  interrupted (Ctrl-C): rerun the same command to finish the rest"""
+EXIT_TEXT = exit_codes_help((3, 4, 5), notes={
+    0: "every media file was triaged (known, partly known or new)",
+    2: "usage error: bad option, an input that does not exist, --out is a file",
+    4: "one or more files are error rows (corrupt, truncated, empty, unreadable); the rest were triaged",
+    5: "archive error: the archive is missing (without --add-new), unreadable, or a write failed",
+    INTERRUPTED: "interrupted (Ctrl-C): rerun the same command to finish the rest",
+})
 
 
 def _clock(seconds: float) -> str:
@@ -50,7 +48,9 @@ class _Bar:
         share = progress.done / progress.total if progress.total else 1.0
         filled = round(share * self.WIDTH)
         eta = "ETA --:--:--" if progress.eta is None else f"ETA {_clock(progress.eta)}"
-        name = progress.current.rsplit("/", 1)[-1].replace("\n", " ")[:40]
+        from provenance.report.formatters import shown_name
+
+        name = shown_name(progress.current.rsplit("/", 1)[-1])[:40]
         line = (f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {progress.done}/{progress.total} files "
                 f"{share:4.0%}  {_clock(progress.elapsed)} elapsed  {eta}  {name}")
         click.echo(f"{line:<130}", err=True, nl=False)
@@ -74,8 +74,12 @@ class _Bar:
 @click.option("--add-new", is_flag=True,
               help="Add the files that match nothing in the archive to it, with their sightings "
                    "(yt-dlp .info.json sidecars included).")
+@click.option("--beside", is_flag=True,
+              help="Allow --out inside a folder to triage, or in the folder of a file to triage (on purpose); "
+                   "the walk leaves the report folder out.")
 @handles_errors
-def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int | None, add_new: bool) -> None:
+def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int | None, add_new: bool,
+            beside: bool) -> None:
     """Triage folders of downloaded videos and pictures: same footage, known, new.
 
     Walks DIRS recursively (files may be given too) and tells media by content, not by name;
@@ -98,11 +102,13 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
       provenance triage downloads/ --archive cases.sqlite --out report --add-new
       xdg-open report/index.html
     """
+    from provenance.report.formatters import shown_name
     from provenance.triage import triage
 
     bar = _Bar()
     try:
-        result = triage(list(dirs), out_dir, resolve_archive(archive), jobs=jobs, add_new=add_new, progress=bar)
+        result = triage(list(dirs), out_dir, resolve_archive(archive), jobs=jobs, add_new=add_new, progress=bar,
+                        beside=beside)
     finally:
         bar.close()
     counts = {v: sum(1 for r in result.rows if r.verdict == v) for v in ("known", "partly_known", "new", "error")}
@@ -114,7 +120,7 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
     click.echo(f"fingerprinted {result.analysed} distinct files in this run ({result.reused} done before), "
                f"{result.video_seconds:.0f} s of footage, {result.elapsed:.1f} s ({rate:.0f} files/min)")
     if add_new:
-        click.echo(f"added {result.added} new item(s) to {result.archive}")
-    click.echo(f"report: {result.out_dir}/index.html")
+        click.echo(f"added {result.added} new item(s) to {shown_name(result.archive or '')}")
+    click.echo(f"report: {shown_name(result.out_dir)}/index.html")
     if result.errors:
         sys.exit(4)

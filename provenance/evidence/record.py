@@ -2,7 +2,9 @@
 
 ``EvidenceRecord`` is what ``make_report`` assembles; ``to_json`` gives its serialised form (schema
 ``provenance.evidence``), the one that is signed, time-stamped and rendered. The page is rendered
-from that serialised form on purpose: it shows exactly what the signature covers.
+from that serialised form on purpose: it shows exactly what the signature covers. It is rendered
+before its own SHA-256 is added to the record (``page``) and the record signed, so the page shows
+everything the record holds except its own digest and the signature value.
 """
 
 from __future__ import annotations
@@ -54,13 +56,37 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class CustodyHead:
+    """The custody log's last entry when the report was made: a fixed point the log must still pass through."""
+
+    seq: int
+    entry_hash: str
+
+
+@dataclass(frozen=True)
 class CustodyRecord:
-    """The custody entry the report made, and the evidence file's whole history in the log."""
+    """The custody entry the report made, the log's head then, and the evidence file's history in the log."""
 
     archive: str  # absolute path of the archive
     archive_id: str
     entry: CustodyEntry
     history: tuple[CustodyEntry, ...]
+    head: CustodyHead
+
+
+@dataclass(frozen=True)
+class PageDigest:
+    """The HTML page as written: its file name (beside the JSON record) and SHA-256."""
+
+    name: str
+    sha256: str
+    bytes: int
+    media_type: str = "text/html"
+
+    @classmethod
+    def of(cls, page: bytes, name: str) -> PageDigest:
+        """The digest of the page bytes ``page``, written as ``name``."""
+        return cls(name=name, sha256=hashlib.sha256(page).hexdigest(), bytes=len(page))
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,7 @@ class EvidenceRecord:
     contact_sheet: ContactSheet | None
     timelines: tuple[Timeline, ...]
     custody: CustodyRecord | None
+    page: PageDigest | None = None  # None only while the page itself is being rendered
 
     def to_json(self) -> dict[str, object]:
         """The serialised record (schema ``provenance.evidence``), in its documented key order."""
@@ -94,4 +121,5 @@ class EvidenceRecord:
             },
             "timelines": [to_jsonable(t) for t in self.timelines],
             "custody": to_jsonable(self.custody),
+            "page": to_jsonable(self.page),
         }

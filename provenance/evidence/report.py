@@ -3,8 +3,9 @@
 The JSON record (schema ``provenance.evidence``) holds the full check record (identity, metadata,
 frames, shots, matches, earliest appearance, tool version and parameters, time of examination),
 the examiner and case, the environment, the SHA-256 of the embedded contact sheet, each match's
-durations for its timeline, and the custody entry this report made. It is signed (Ed25519, over its
-canonical form) when a key is given. The HTML page is rendered from that record.
+durations for its timeline, the custody entry this report made (with the log's head then), and the
+SHA-256 of the HTML page. The page is rendered from the record first; its digest then goes into the
+record, which is signed last (Ed25519, over its canonical form) when a key is given.
 
 Evidence is never written to: the file is read by ``check`` (read-only), keyframes are decoded
 into a temporary folder that is removed, and the two reports go into the folder asked for, which
@@ -28,13 +29,14 @@ from provenance.checking import check
 from provenance.errors import UsageError
 from provenance.evidence.record import (
     ContactSheet,
+    CustodyHead,
     CustodyRecord,
     Environment,
     EvidenceRecord,
+    PageDigest,
     Timeline,
 )
-from provenance.evidence.signing import load_private_key, sign_record
-from provenance.evidence.timestamp import report_digest
+from provenance.evidence.signing import key_id, load_private_key, sign_record
 from provenance.files import write_atomic
 from provenance.model import SamplingParams
 from provenance.report.html import render_html
@@ -115,7 +117,7 @@ def make_report(
     json_path, html_path = report_paths(path, out_dir, beside)
     if not overwrite:
         for target in (json_path, html_path):
-            if target.exists():
+            if os.path.lexists(target):  # a dangling link counts: replacing it must be asked for too
                 raise UsageError(f"{target} exists: give --overwrite to replace it (a signed report is never "
                                  "replaced silently)")
     key = load_private_key(key_path) if key_path else None  # a bad key fails before the long examination
@@ -144,24 +146,27 @@ def make_report(
             (entry,) = append_entries(store, [Reading(fp.identity.sha256, fp.identity.path)],
                                       command="provenance report", examiner=who, case=case)
             entry_seq = entry.seq
+            # the entry was appended in one write transaction, so it is the log's head at this moment
             custody = CustodyRecord(archive=os.path.abspath(archive), archive_id=store.archive_id(), entry=entry,
-                                    history=custody_entries(store, fp.identity.sha256))
+                                    history=custody_entries(store, fp.identity.sha256),
+                                    head=CustodyHead(entry.seq, entry.entry_hash))
 
     evidence = EvidenceRecord(
         generated_at=utc_now(), examiner=who, case=case, environment=environment(), check=examined,
         contact_sheet=None if sheet is None else ContactSheet.of(sheet, html_path.name),
         timelines=tuple(timelines), custody=custody,
     )
-    record = evidence.to_json()
-    key_id = None
+    signer = key_id(key.public_key()) if key is not None else None
+    page = render_html(evidence.to_json(), sheet, json_name=json_path.name, signer_key_id=signer)
+    # the bytes write_atomic writes (UTF-8, undecodable name bytes as \udcXX), whose digest the record holds
+    page_bytes = page.encode("utf-8", errors="backslashreplace")
+    record = replace(evidence, page=PageDigest.of(page_bytes, html_path.name)).to_json()
     if key is not None:
         record = sign_record(record, key)
-        key_id = str(record["signature"]["key_id"])  # type: ignore[index]
-    page = render_html(record, sheet, json_name=json_path.name, report_digest=report_digest(record))
     try:
         write_atomic(json_path, json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
         write_atomic(html_path, page)
     except OSError as exc:
         raise UsageError(f"cannot write the report into {json_path.parent}: {exc.strerror or exc}: check the "
                          "folder's permissions and free space") from None
-    return ReportFiles(str(json_path), str(html_path), fp.identity.sha256, len(report.matches), key_id, entry_seq)
+    return ReportFiles(str(json_path), str(html_path), fp.identity.sha256, len(report.matches), signer, entry_seq)

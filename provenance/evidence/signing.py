@@ -3,7 +3,8 @@
 Keys are PEM files: the private key as unencrypted PKCS#8, written with mode 0600 and never
 overwritten; the public key as SubjectPublicKeyInfo. A report's signature block signs the
 canonical form of the report without that block (see ``provenance.canonical``) and
-carries the public key, so anyone can check it; ``--key`` pins the key a verifier expects.
+carries the public key, so anyone can check it. That only shows the report is as *some* key signed
+it: whether that key is trusted is ``provenance.evidence.trust``'s question (``--key`` pins one).
 """
 
 from __future__ import annotations

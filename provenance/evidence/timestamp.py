@@ -98,11 +98,16 @@ def write_timestamp_request(report_path: str | os.PathLike[str], out: str | os.P
     digest = report_digest(record)
     nonce = secrets.randbits(63) | (1 << 62)
     target = Path(out) if out is not None else sibling(report_path, ".tsq")
-    if target.exists() and not overwrite:
+    if os.path.lexists(target) and not overwrite:  # a dangling link counts: writing would create its target
         raise UsageError(f"{target} exists: give --overwrite to replace it")
+    # a new file renamed into place: a link at the target is replaced, never written through
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
-        target.write_bytes(timestamp_request_der(bytes.fromhex(digest), nonce))
+        with open(tmp, "xb") as handle:
+            handle.write(timestamp_request_der(bytes.fromhex(digest), nonce))
+        os.replace(tmp, target)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     return TimestampRequest(str(target), digest, nonce)
 

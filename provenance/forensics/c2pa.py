@@ -8,16 +8,18 @@ missing one says nothing about authenticity.
 The validation state is c2pa's: ``Invalid`` (a signature or hash does not verify: the file changed
 after signing, or the manifest is damaged), ``Valid`` (signature and hashes verify, the signer is
 not on a trust list known here) or ``Trusted`` (valid and the signer is on a trust list).
+
+The file is read through one open ``MediaSource`` (given, or opened here once): its first bytes
+decide the media type, and c2pa reads the same open file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from provenance.media.identity import validate_input_path
+from provenance.media.source import MediaSource, reads_source
 
 ABSENT = "no manifest (unknown provenance)"
 READER_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
@@ -67,10 +69,9 @@ class C2paReport:
         return self.active is not None
 
 
-def _mime_type(path: str) -> str | None:
+def _mime_type(source: MediaSource) -> str | None:
     """The media type c2pa needs, from the file's first bytes (extensions lie)."""
-    with open(path, "rb") as handle:
-        head = handle.read(64)
+    head = source.pread(64)
     if head[:3] == b"\xff\xd8\xff":
         return "image/jpeg"
     if head[:8] == b"\x89PNG\r\n\x1a\n":
@@ -143,10 +144,10 @@ def _statement(state: str, manifest: C2paManifest, failures: tuple[str, ...]) ->
     return f"INVALID: {failures[0] if failures else 'the manifest does not verify'} ({who})"
 
 
-def read_c2pa(path: str | os.PathLike[str]) -> C2paReport:
-    """The Content Credentials of the file at ``path`` (read-only, no network access)."""
-    absolute = validate_input_path(path)
-    mime = _mime_type(absolute)
+@reads_source
+def read_c2pa(source: MediaSource) -> C2paReport:
+    """The Content Credentials of ``source`` (an open MediaSource, or a path; read-only, no network access)."""
+    mime = _mime_type(source)
     try:
         import c2pa
     except ImportError:
@@ -155,7 +156,7 @@ def read_c2pa(path: str | os.PathLike[str]) -> C2paReport:
         return C2paReport("not checked", f"C2PA not checked: c2pa does not read this format ({mime or 'unknown'})")
     context = c2pa.Context(settings=c2pa.Settings.from_dict(READER_SETTINGS))
     try:
-        with open(absolute, "rb") as stream, c2pa.Reader(mime, stream, context=context) as reader:
+        with open(source.fd_path, "rb") as stream, c2pa.Reader(mime, stream, context=context) as reader:
             store = json.loads(reader.json())
             state = str(reader.get_validation_state() or "Invalid")
             results = reader.get_validation_results() or {}

@@ -8,9 +8,18 @@ leaves a sizeable picture, since a dark or empty clip would otherwise be cut dow
 In a compilation every part may be padded its own way, so ``border_runs`` first finds each
 frame's borders from the frames within a second of it, splits the item into runs that share
 them, and then finds each run's box from all of its frames, so the box is stable within a run.
+
+A video is not held whole: ``RunSplitter`` makes the same split from frames fed a chunk at a time,
+and ``chunked_content_box`` finds the same box as ``detect_content_box`` from a run's frames read
+back in chunks, keeping per-line sums only. Both give the whole-array functions' results bit for
+bit: per-frame values are computed the same way, sums down the frames are added in numpy's own
+order, and medians over the frames are found by counting (two passes), not sorting.
 """
 
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -33,10 +42,16 @@ def _flat_lines(gray: np.ndarray, axis: int, still: bool) -> np.ndarray:
     """Which lines (rows for axis=1, columns for axis=2) look like border, over all frames."""
     data = gray.astype(np.float32)
     spread = data.std(axis=axis).max(axis=0)  # per line: worst within-frame spread
+    steady = data.mean(axis=axis).std(axis=0) if not still and len(gray) > 1 else None  # over (N, lines)
+    return _flat(spread, steady, still)
+
+
+def _flat(spread: np.ndarray, steady: np.ndarray | None, still: bool) -> np.ndarray:
+    """Lines flat in every frame (``spread``: the largest within-frame spread) and, unless ``steady`` is
+    None (one frame), steady over time (``steady``: the spread of each line's mean over the frames)."""
     flat = spread <= (FLAT_STD_STILL if still else FLAT_STD_VIDEO)
-    if not still and len(gray) > 1:
-        means = data.mean(axis=axis)  # (N, lines)
-        flat &= means.std(axis=0) <= STEADY_STD
+    if steady is not None:
+        flat &= steady <= STEADY_STD
     return flat
 
 
@@ -72,7 +87,11 @@ def _detail(gray: np.ndarray, axis: int) -> np.ndarray:
 
 def _blurred_bands(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
     """Symmetric blurred bands on both ends (a clip centred on a blurred copy of itself), or None."""
-    raw = _detail(gray, axis)
+    return _bands_in(_detail(gray, axis))
+
+
+def _bands_in(raw: np.ndarray) -> tuple[int, int] | None:
+    """``_blurred_bands`` from each line's detail (``_detail``)."""
     n = len(raw)
     # a running median over 5 lines, so one textured line in a blurred band does not end the band
     padded = np.pad(raw, 2, mode="edge")
@@ -95,8 +114,13 @@ def _centred_edges(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
     data = gray.astype(np.float32)
     step = np.abs(np.diff(data, axis=axis))  # (N, n-1, W) for rows
     per_frame = step.mean(axis=3 - axis)  # mean along each boundary line, per frame
-    strength = np.median(per_frame, axis=0)  # boundary i lies between lines i and i+1
-    n = strength.shape[0] + 1
+    return _edges_in(np.median(per_frame, axis=0), lambda: _detail(gray, 2 if axis == 1 else 1))
+
+
+def _edges_in(strength: np.ndarray, detail_of: Callable[[], np.ndarray]) -> tuple[int, int] | None:
+    """``_centred_edges`` from ``strength``, the median over frames of the mean step across each boundary
+    between neighbouring lines, and ``detail_of()``, the detail (``_detail``) of the lines across them."""
+    n = strength.shape[0] + 1  # boundary i lies between lines i and i+1
     base = float(np.median(strength))
     best, pick = 0.0, None
     for i in range(max(1, int(0.05 * n)), int(0.45 * n)):
@@ -110,7 +134,7 @@ def _centred_edges(gray: np.ndarray, axis: int) -> tuple[int, int] | None:
     if pick is None or best < EDGE_MIN or best < EDGE_RATIO * base:
         return None
     # what lies outside must carry less detail than the clip: bars, or a blurred copy of it
-    detail = _detail(gray, 2 if axis == 1 else 1)
+    detail = detail_of()
     outside = np.concatenate([detail[: pick[0]], detail[pick[1]:]])
     inside = detail[pick[0] : pick[1]]
     if not len(outside) or float(np.mean(outside)) > BLUR_ENERGY * float(np.mean(inside)):
@@ -140,12 +164,18 @@ def detect_content_box(gray: np.ndarray, *, still: bool = False) -> ContentBox:
     if gray.size == 0:
         return FULL_BOX
     _, height, width = gray.shape
+    return _nested_box(lambda x0, y0, x1, y1: _detect_once(gray[:, y0:y1, x0:x1], still), height, width)
+
+
+def _nested_box(detect_once: Callable[[int, int, int, int], tuple[int, int, int, int]], height: int,
+                width: int) -> ContentBox:
+    """The box of ``detect_content_box``: ``detect_once(x0, y0, x1, y1)`` gives the bounds of the picture
+    inside that region of the frame, relative to it; it looks once in the whole frame, once inside."""
     x0, y0, x1, y1 = 0, 0, width, height
     for _ in range(2):
-        inner = gray[:, y0:y1, x0:x1]
-        if min(inner.shape[1:]) < 8:
+        if min(y1 - y0, x1 - x0) < 8:
             break
-        left, top, right, bottom = _detect_once(inner, still)
+        left, top, right, bottom = detect_once(x0, y0, x1, y1)
         if (left, top, right, bottom) == (0, 0, x1 - x0, y1 - y0):
             break
         x0, y0, x1, y1 = x0 + left, y0 + top, x0 + right, y0 + bottom
@@ -207,3 +237,242 @@ def border_runs(gray: np.ndarray, fps: float, *, still: bool = False) -> list[tu
 def _differs(a: tuple[int, ...], b: tuple[int, ...], slack: int = 2) -> bool:
     """Whether two border signatures differ by more than ``slack`` lines on any side."""
     return any(abs(x - y) > slack for x, y in zip(a, b, strict=True))
+
+
+Frames = Callable[[], Iterable[np.ndarray]]
+"""Reads a video's frames (or a run of them) again from the first: each call yields (k, H, W) uint8 chunks in order."""
+
+
+class RunSplitter:
+    """``border_runs``' split of a video's frames (two or more) into runs with the same borders, chunk by chunk.
+
+    A frame's borders are judged from the frames within ``round(fps)`` of it, so a run is known to have
+    ended that many frames after the next one begins: ``feed`` returns the (first, stop) of the runs
+    known to have ended, ``finish`` the rest. Only those few frames' per-line statistics are kept.
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.radius = max(1, round(fps))  # one second either side
+        self.count = 0  # frames fed
+        self._judged = 0  # frames whose borders are known
+        self._first = 0  # the first frame of the open run, and its borders
+        self._first_signature: tuple[int, ...] = ()
+        self._oldest = 0  # the frame of self._lines[0]
+        self._lines: deque[tuple[np.ndarray, ...]] = deque()  # per frame: row spread and mean, column spread and mean
+
+    def feed(self, frames: np.ndarray) -> list[tuple[int, int]]:
+        """Take the next (k, H, W) grey frames; the runs now known to have ended."""
+        data = frames.astype(np.float32)
+        self._lines.extend(zip(data.std(axis=2), data.mean(axis=2), data.std(axis=1), data.mean(axis=1), strict=True))
+        self.count += len(frames)
+        ended: list[tuple[int, int]] = []
+        while self._judged + self.radius < self.count:
+            ended += self._judge()
+        return ended
+
+    def finish(self) -> list[tuple[int, int]]:
+        """The runs that end with the last frame fed (the last one among them)."""
+        ended: list[tuple[int, int]] = []
+        while self._judged < self.count:
+            ended += self._judge()
+        if self.count > self._first:
+            ended.append((self._first, self.count))
+        self._first = self.count
+        return ended
+
+    def _judge(self) -> list[tuple[int, int]]:
+        """Find the borders of the next frame; the run it ends, if it starts a new one."""
+        i = self._judged
+        start, stop = max(0, i - self.radius), min(self.count, i + self.radius + 1)
+        window = [self._lines[k - self._oldest] for k in range(start, stop)]
+        row_spread, row_mean, col_spread, col_mean = (np.stack([w[n] for w in window]) for n in range(4))
+        flat_rows = (row_spread.max(axis=0) <= FLAT_STD_VIDEO) & (row_mean.std(axis=0) <= STEADY_STD)
+        flat_cols = (col_spread.max(axis=0) <= FLAT_STD_VIDEO) & (col_mean.std(axis=0) <= STEADY_STD)
+        own = self._lines[i - self._oldest]
+        signature = (*_peel(flat_rows, own[1]), *_peel(flat_cols, own[3]))
+        self._judged += 1
+        while self._oldest < self._judged - self.radius:  # no later window reaches back to it
+            self._lines.popleft()
+            self._oldest += 1
+        if i == 0:
+            self._first_signature = signature
+        elif _differs(signature, self._first_signature):
+            ended = [(self._first, i)]
+            self._first, self._first_signature = i, signature
+            return ended
+        return []
+
+
+def chunked_content_box(read: Frames, count: int, height: int, width: int) -> ContentBox:
+    """``detect_content_box`` of ``count`` frames of a video (``height`` x ``width``) that ``read()``
+    yields in chunks, value for value, in memory that does not grow with ``count``.
+
+    Each look (in the whole frame, then inside what it found) reads the frames twice: once for each
+    line's largest spread, its sums over time and the first half of each median, once more for the
+    spread of each line's mean over time (which needs the mean first) and the second half.
+    """
+    if count == 0 or height == 0 or width == 0:
+        return FULL_BOX
+    return _nested_box(lambda x0, y0, x1, y1: _RegionLines(read, count, (x0, y0, x1, y1)).bounds(), height, width)
+
+
+def _running_sum(total: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """``total`` plus the (k, L) ``rows`` one after another: numpy's own order when it sums down axis 0, so
+    sums made chunk by chunk equal the sum of the whole (N, L) array, bit for bit."""
+    return np.add.reduce(rows if total is None else np.concatenate([total[None], rows]), axis=0)
+
+
+def _mean_of(total: np.ndarray, count: int, dtype: type[np.floating]) -> np.ndarray:
+    """``total`` divided by ``count`` as ``np.mean`` divides its sum (by an intp count, into ``dtype``)."""
+    return np.true_divide(total, np.intp(count), out=np.empty(total.shape, dtype), casting="unsafe")
+
+
+class _FrameMedian:
+    """``np.median(values, axis=0)`` of (N, L) per-frame values fed chunk by chunk in two passes, with no
+    (N, L) array kept.
+
+    The values are float32 means of sums of ``scale`` whole grey levels, so ``rint(value * scale)`` is
+    the integer sum behind each: an order-keeping key. The first pass counts the keys' high halves per
+    line, which puts each middle rank in one bucket; the second counts the low halves inside that
+    bucket and keeps the values seen there; ``result`` averages the middle values as ``np.median`` does.
+    """
+
+    def __init__(self, count: int, lines: int, scale: int) -> None:
+        half = count // 2
+        self.ranks = (half - 1, half) if count % 2 == 0 else (half,)
+        self.scale = scale
+        bits = max(2, (255 * scale).bit_length())
+        self.shift = (bits + 1) // 2
+        self.lines = np.arange(lines)
+        self.high = np.zeros((lines, 1 << (bits - self.shift)), dtype=np.int64)
+        self.bucket: list[np.ndarray] = []
+        self.within: list[np.ndarray] = []
+        self.low = [np.zeros((lines, 1 << self.shift), dtype=np.int64) for _ in self.ranks]
+        self.seen = [np.zeros((lines, 1 << self.shift), dtype=np.float32) for _ in self.ranks]
+
+    def _keys(self, values: np.ndarray) -> np.ndarray:
+        return np.rint(values.astype(np.float64) * self.scale).astype(np.int64)
+
+    def first(self, values: np.ndarray) -> None:
+        """Count (k, L) values in the first pass."""
+        bins = self.high.shape[1]
+        where = self.lines * bins + (self._keys(values) >> self.shift)
+        self.high += np.bincount(where.ravel(), minlength=self.high.size).reshape(self.high.shape)
+
+    def second(self, values: np.ndarray) -> None:
+        """Count the same values again, chunk for chunk, in the second pass."""
+        if not self.bucket:  # the first pass is over: find each rank's bucket
+            cum = np.cumsum(self.high, axis=1)
+            for rank in self.ranks:
+                bucket = np.argmax(cum > rank, axis=1)
+                self.bucket.append(bucket)
+                self.within.append(rank - (cum[self.lines, bucket] - self.high[self.lines, bucket]))
+        keys = self._keys(values)
+        high, low = keys >> self.shift, keys & ((1 << self.shift) - 1)
+        lines = np.broadcast_to(self.lines, keys.shape)
+        for counts, seen, bucket in zip(self.low, self.seen, self.bucket, strict=True):
+            inside = high == bucket
+            line, digit = lines[inside], low[inside]
+            counts += np.bincount(line * counts.shape[1] + digit, minlength=counts.size).reshape(counts.shape)
+            seen[line, digit] = values[inside]  # one value per key: equal sums make equal means
+
+    def result(self) -> np.ndarray:
+        """The (L,) medians, after both passes."""
+        middle = [seen[self.lines, np.argmax(np.cumsum(counts, axis=1) > within[:, None], axis=1)]
+                  for counts, seen, within in zip(self.low, self.seen, self.within, strict=True)]
+        return np.mean(np.stack(middle), axis=0)
+
+
+class _LineSums:
+    """One direction's statistics (rows or columns) of a region of ``count`` frames, summed chunk by chunk."""
+
+    def __init__(self, count: int, lines: int, across: int) -> None:
+        self.count, self.across = count, across  # ``across``: the pixels along each line
+        self.spread = np.full(lines, -np.inf, dtype=np.float32)
+        self.tone_sum = np.zeros(lines, dtype=np.int64)
+        self.mean_sum: np.ndarray | None = None
+        self.mean: np.ndarray | None = None
+        self.deviation_sum: np.ndarray | None = None
+        self.detail_sum: np.ndarray | None = None
+        # the step between neighbouring lines is a mean along them of ``across`` pixels
+        self.median = _FrameMedian(count, lines - 1, across) if count > 1 else None
+
+    def first(self, spread: np.ndarray, means: np.ndarray, tone: np.ndarray, step: np.ndarray,
+              detail: np.ndarray) -> None:
+        """Per-frame (k, ...) values of one chunk in the first read."""
+        self.spread = np.maximum(self.spread, spread.max(axis=0))
+        self.tone_sum += tone
+        self.detail_sum = _running_sum(self.detail_sum, detail)
+        if self.median is not None:
+            self.mean_sum = _running_sum(self.mean_sum, means)
+            self.median.first(step)
+
+    def second(self, means: np.ndarray, step: np.ndarray) -> None:
+        """Per-frame values of one chunk in the second read (two frames or more)."""
+        if self.mean is None:
+            assert self.mean_sum is not None
+            self.mean = _mean_of(self.mean_sum, self.count, np.float32)
+        self.deviation_sum = _running_sum(self.deviation_sum, np.square(means - self.mean))
+        assert self.median is not None
+        self.median.second(step)
+
+    def flat(self) -> np.ndarray:
+        """``_flat_lines`` of these lines."""
+        steady = None
+        if self.deviation_sum is not None:
+            steady = np.sqrt(_mean_of(self.deviation_sum, self.count, np.float32))
+        return _flat(self.spread, steady, still=False)
+
+    def tone(self) -> np.ndarray:
+        """Each line's mean grey over all frames (float64, as numpy's mean of uint8)."""
+        return _mean_of(self.tone_sum.astype(np.float64), self.count * self.across, np.float64)
+
+    def detail(self) -> np.ndarray:
+        """``_detail`` of these lines."""
+        assert self.detail_sum is not None
+        per_line = _mean_of(self.detail_sum, self.count, np.float32)
+        return np.append(per_line, per_line[-1])
+
+    def bounds(self) -> tuple[int, int]:
+        """First and one-past-last line of the picture: bars, else centred edges, else blurred bands."""
+        start, end = _peel(self.flat(), self.tone())
+        if start == 0 and end == len(self.spread):
+            detail = self.detail()
+            edges = _edges_in(self.median.result(), lambda: detail) if self.median is not None else None
+            start, end = edges or _bands_in(detail) or (start, end)
+        return start, end
+
+
+class _RegionLines:
+    """``_detect_once`` of a region (x0, y0, x1, y1) of a video's frames, from two reads of them."""
+
+    def __init__(self, read: Frames, count: int, region: tuple[int, int, int, int]) -> None:
+        self.region = region
+        x0, y0, x1, y1 = region
+        self.rows = _LineSums(count, y1 - y0, x1 - x0)
+        self.cols = _LineSums(count, x1 - x0, y1 - y0)
+        for chunk in read():
+            data, rows_step, cols_step = self._steps(chunk)
+            grad = rows_step[:, :, :-1] + cols_step[:, :-1, :]
+            inner = chunk[:, y0:y1, x0:x1]
+            self.rows.first(data.std(axis=2), data.mean(axis=2), inner.sum(axis=(0, 2), dtype=np.int64),
+                            rows_step.mean(axis=2), grad.mean(axis=2))
+            self.cols.first(data.std(axis=1), data.mean(axis=1), inner.sum(axis=(0, 1), dtype=np.int64),
+                            cols_step.mean(axis=1), grad.mean(axis=1))
+        if count > 1:
+            for chunk in read():
+                data, rows_step, cols_step = self._steps(chunk)
+                self.rows.second(data.mean(axis=2), rows_step.mean(axis=2))
+                self.cols.second(data.mean(axis=1), cols_step.mean(axis=1))
+
+    def _steps(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The region of a chunk as float32, and its absolute steps down (between rows) and across."""
+        x0, y0, x1, y1 = self.region
+        data = chunk[:, y0:y1, x0:x1].astype(np.float32)
+        return data, np.abs(np.diff(data, axis=1)), np.abs(np.diff(data, axis=2))
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """Pixel bounds (left, top, right, bottom) of the picture inside the region, relative to it."""
+        top, bottom = self.rows.bounds()
+        left, right = self.cols.bounds()
+        return left, top, right, bottom

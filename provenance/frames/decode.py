@@ -3,7 +3,9 @@
 ffmpeg does the decoding, the sampling (its ``fps`` filter) and the scaling in C; Python only
 receives small raw frames. Sample ``k`` is the frame on screen at ``k / fps`` seconds after the
 first frame, so sample times are exact multiples of ``1 / fps``. ffmpeg applies the display
-matrix (rotation) itself, so a rotated remux decodes to the same upright picture.
+matrix (rotation) itself, so a rotated remux decodes to the same upright picture. ffmpeg reads the
+open file of a ``MediaSource`` (``provenance.media.source.ffmpeg_input``), never the file's name, so
+it decodes the bytes that were hashed even if another file has been renamed over the path since.
 
 ``keyframes_only`` is the fast mode: the decoder skips every frame that is not a keyframe
 (``-skip_frame nokey``), which is most of the decoding work, and there is no ``fps`` filter. The
@@ -26,7 +28,8 @@ from typing import IO, Any
 import numpy as np
 
 from provenance.errors import MissingToolError, UnreadableMediaError
-from provenance.tools import INSTALL_HINT, ffmpeg_url, require_ffmpeg
+from provenance.media.source import FfmpegInput, MediaSource, ffmpeg_input, reads_source
+from provenance.tools import INSTALL_HINT, require_ffmpeg
 
 _SHOWINFO_TB = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] config in time_base: (\d+)/(\d+)")
 _SHOWINFO_PTS = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] n: *\d+ pts: *(-?\d+) ")
@@ -37,7 +40,8 @@ _MAX_ERROR_LINES = 200
 
 @dataclass(frozen=True)
 class DecodedFrames:
-    """Sampled frames of one file: ``pixels`` is (N, H, W) grey or (N, H, W, 3) RGB uint8."""
+    """Sampled frames of one file: ``pixels`` is (N, H, W) grey or (N, H, W, 3) RGB uint8 (no frame when a
+    ``consume`` callback took them)."""
 
     pixels: np.ndarray
     times: np.ndarray  # (N,) float64 seconds
@@ -62,7 +66,7 @@ class SideOutput:
 class _Plan:
     """The settings of one :func:`decode_frames` call; ``fps`` is already None in keyframes mode."""
 
-    path: str
+    path: str  # the file's absolute path, for messages; ffmpeg reads ``given``
     fps: float | None
     width: int
     height: int
@@ -71,6 +75,7 @@ class _Plan:
     max_frames: int | None
     side: SideOutput | None
     keyframes_only: bool
+    given: FfmpegInput
 
     @property
     def frame_bytes(self) -> int:
@@ -82,8 +87,9 @@ class _Plan:
         return (count, self.height, self.width, 3) if self.color else (count, self.height, self.width)
 
 
+@reads_source
 def decode_frames(
-    path: str,
+    source: MediaSource,
     *,
     fps: float | None,
     width: int,
@@ -94,26 +100,34 @@ def decode_frames(
     progress: Callable[[float], None] | None = None,
     side: SideOutput | None = None,
     keyframes_only: bool = False,
+    consume: Callable[[np.ndarray], None] | None = None,
 ) -> DecodedFrames:
-    """Decode ``path`` into frames of ``width`` x ``height`` (squashed, area-averaged).
+    """Decode ``source`` (an open MediaSource, or a path) into ``width`` x ``height`` frames (squashed, area-averaged).
 
     ``fps`` None keeps every frame (stills). ``select`` keeps only those sample numbers (after the
     fps filter), which is how keyframes are fetched again at full size. ``progress`` is called with
     the seconds decoded so far. ``side`` adds a second output from the same decode, read from its
     own pipe. ``keyframes_only`` decodes only the keyframes and ignores ``fps`` (see the module
-    notes; ``select`` then counts keyframes). The input is only read.
+    notes; ``select`` then counts keyframes). The input is only read, through the source's descriptor.
+    ``consume`` is handed the frames as they arrive, in (k, H, W) blocks in order, instead of keeping
+    them: ``pixels`` is then empty, and ``times`` still has one entry per frame.
     """
-    plan = _Plan(path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
-                 keyframes_only)
+    plan = _Plan(source.path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
+                 keyframes_only, ffmpeg_input(source))
     proc, side_read = _start_ffmpeg(plan)
     side_reader = _SideReader(side_read, side) if side is not None else None
     assert proc.stderr is not None and proc.stdout is not None
-    log = _LogReader(proc.stderr, keyframes_only)
-    data = _read_main_output(proc.stdout, plan, log, progress)
+    log = _LogReader(proc.stderr, keyframes_only, (plan.given.url, "file:" + plan.path))
+    try:
+        data, count = _read_main_output(proc.stdout, plan, log, progress, consume)
+    except BaseException:  # a callback failed (or an interrupt): leave no ffmpeg writing to a pipe nobody reads
+        proc.kill()
+        proc.wait()
+        raise
     proc.stdout.close()
     code = proc.wait()
     log.join()
-    return _decoded(plan, data, code, log, side_reader)
+    return _decoded(plan, data, count, code, log, side_reader)
 
 
 def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int]:
@@ -122,7 +136,7 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int]:
 
     require_ffmpeg()
     in_kwargs: dict[str, object] = {"skip_frame": "nokey"} if plan.keyframes_only else {}
-    stream = _sampled(ffmpeg.input(ffmpeg_url(plan.path), nostdin=None, **in_kwargs)["v:0"], plan)
+    stream = _sampled(ffmpeg.input(plan.given.url, nostdin=None, **in_kwargs)["v:0"], plan)
     side_read, side_write = os.pipe() if plan.side is not None else (-1, -1)
     stream, side_stream = _split_side(stream, plan)
     stream = stream.filter("scale", plan.width, plan.height, flags="area")
@@ -137,7 +151,7 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int]:
     args = output.global_args("-hide_banner", *log_args).compile()
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=(side_write,) if plan.side is not None else ())
+                                pass_fds=(*plan.given.pass_fds, *((side_write,) if plan.side is not None else ())))
     except OSError as exc:  # pragma: no cover - require_ffmpeg checked already
         raise MissingToolError(f"cannot run ffmpeg ({exc}): {INSTALL_HINT}") from exc
     if plan.side is not None:
@@ -213,8 +227,9 @@ class _SideReader:
 class _LogReader:
     """Drains ffmpeg's stderr on a thread: its error lines and, in keyframes mode, showinfo's pts and time base."""
 
-    def __init__(self, stderr: IO[bytes], keyframes_only: bool) -> None:
+    def __init__(self, stderr: IO[bytes], keyframes_only: bool, names: tuple[str, str]) -> None:
         self.lines: list[bytes] = []
+        self._names = names  # (the input's URL, the file's name as messages show it)
         self.key_pts: list[int] = []
         self.time_base: list[Fraction] = []
         self._keyframes_only = keyframes_only
@@ -249,31 +264,46 @@ class _LogReader:
         return keyframe_times(self.key_pts, self.time_base)[-1] if self.key_pts and self.time_base else 0.0
 
     def errors(self) -> tuple[str, ...]:
-        """The non-blank lines kept, as text."""
-        return tuple(line.decode("utf-8", "replace").strip() for line in self.lines if line.strip())
+        """The non-blank lines kept, as text, naming the file rather than the link ffmpeg was given."""
+        url, shown = self._names
+        return tuple(line.decode("utf-8", "replace").strip().replace(url, shown) for line in self.lines
+                     if line.strip())
 
 
-def _read_main_output(stdout: IO[bytes], plan: _Plan, log: _LogReader,
-                      progress: Callable[[float], None] | None) -> bytes:
-    """All of the main output, calling ``progress`` with the seconds decoded as it arrives."""
-    if progress is None:
-        return stdout.read()
+def _read_main_output(stdout: IO[bytes], plan: _Plan, log: _LogReader, progress: Callable[[float], None] | None,
+                      consume: Callable[[np.ndarray], None] | None) -> tuple[bytes, int]:
+    """All of the main output (none of it when ``consume`` takes the frames as they arrive) and how many
+    frames it held, calling ``progress`` with the seconds decoded as it arrives."""
+    frame_bytes = plan.frame_bytes
+    if progress is None and consume is None:
+        data = stdout.read()
+        return data, len(data) // frame_bytes
     chunks: list[bytes] = []
     got = 0
-    frame_bytes = plan.frame_bytes
+    rest = b""  # the start of a frame that a block cut short
     batch = frame_bytes * max(1, int(plan.fps or 1) * 5)  # report about every 5 s of video
     while block := stdout.read(batch):
-        chunks.append(block)
         got += len(block)
-        progress(log.keyframe_seconds() if plan.keyframes_only else got // frame_bytes / (plan.fps or 1))
-    return b"".join(chunks)
+        if consume is None:
+            chunks.append(block)
+        else:
+            block = rest + block if rest else block
+            count = len(block) // frame_bytes
+            if count:
+                consume(np.frombuffer(block, dtype=np.uint8, count=count * frame_bytes).reshape(plan.shape(count)))
+            rest = block[count * frame_bytes :]
+        if progress is not None:
+            progress(log.keyframe_seconds() if plan.keyframes_only else got // frame_bytes / (plan.fps or 1))
+    return b"".join(chunks), got // frame_bytes
 
 
-def _decoded(plan: _Plan, data: bytes, code: int, log: _LogReader, side_reader: _SideReader | None) -> DecodedFrames:
-    """The frames of the main output ``data`` with their times, and the side output's; raises without a frame."""
+def _decoded(plan: _Plan, data: bytes, count: int, code: int, log: _LogReader,
+             side_reader: _SideReader | None) -> DecodedFrames:
+    """The ``count`` frames of the main output (those kept in ``data``) with their times, and the side
+    output's; raises without a frame."""
     side_pixels, side_times = side_reader.finish(plan.fps) if side_reader is not None else (None, None)
-    count = len(data) // plan.frame_bytes
-    pixels = np.frombuffer(data[: count * plan.frame_bytes], dtype=np.uint8).reshape(plan.shape(count))
+    kept = len(data) // plan.frame_bytes
+    pixels = np.frombuffer(data[: kept * plan.frame_bytes], dtype=np.uint8).reshape(plan.shape(kept))
     times = _sample_times(plan, count, log)
     if plan.keyframes_only and side_times is not None:
         side_times = times[: len(side_times)].copy()

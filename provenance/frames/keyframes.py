@@ -3,19 +3,32 @@
 The keyframes are decoded again at full size with the same ``fps`` filter as the fingerprint,
 selecting exactly the chosen sample numbers, so a keyframe is the very frame that was hashed.
 They are meant for reverse image search, so they are written upright (rotation applied) and at
-the display aspect ratio. Files go only into the folder the user names.
+the display aspect ratio. They are decoded from the check's open file (a ``MediaSource``), the very
+bytes the fingerprint describes, never from the name again.
+
+Files go only into the folder the user names, and never into the evidence's own folder unless the
+user says so (``beside``). Their names are predictable (the SHA-256 and the shot times), so each
+JPEG is encoded in memory and written under a new temporary name, then renamed into place: a link
+planted at a keyframe's name is replaced, never written through. All the files are written or none
+(a failure removes what was written), and the folder is created only when there is something to
+put in it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from provenance.errors import UsageError
+from provenance.files import write_all_atomic
 from provenance.frames.decode import decode_frames
 from provenance.media.display import display_dims
+from provenance.media.source import MediaSource
 from provenance.model import Fingerprint, KeyframeImage
 from provenance.times import timestamp_label
 
@@ -32,13 +45,46 @@ def display_size(fp: Fingerprint) -> tuple[int, int]:
     return max(2, round(width * scale)), max(2, round(height * scale))
 
 
-def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
+def _jpeg(name: str, rgb: np.ndarray) -> bytes:
+    """The JPEG bytes of an RGB picture (encoded in memory: nothing is written by OpenCV)."""
     import cv2
 
     ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
-        raise UsageError(f"could not encode {path.name} as JPEG")
-    path.write_bytes(buf.tobytes())
+        raise UsageError(f"could not encode {name} as JPEG")
+    return bytes(buf.tobytes())
+
+
+def _same_folder(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def keyframes_folder(evidence: str, out_dir: str, *, beside: bool = False) -> Path:
+    """The folder to write ``evidence``'s keyframes into: ``out_dir``, checked (nothing is created here).
+
+    Raises UsageError when ``out_dir`` is something other than a folder, or is the folder that holds
+    the evidence (by the name given or, when that is a link, by the file's real place), unless
+    ``beside``. Folders are compared by device and inode, so another spelling or a link to the
+    evidence's folder is recognised.
+    """
+    folder = Path(out_dir)
+    try:
+        found = os.stat(folder)
+    except FileNotFoundError:
+        return folder  # a folder still to be made holds no evidence
+    except OSError as exc:
+        raise UsageError(f"--keyframes {out_dir}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(found.st_mode):
+        raise UsageError(f"--keyframes {out_dir}: not a folder")
+    if beside:
+        return folder
+    absolute = os.path.abspath(evidence)
+    for home in {os.path.dirname(absolute), os.path.dirname(os.path.realpath(absolute))}:
+        with contextlib.suppress(OSError):
+            if _same_folder(found, os.stat(home)):
+                raise UsageError(f"--keyframes {out_dir} is the folder that holds the evidence; nothing is "
+                                 "written beside evidence unless --beside is given")
+    return folder
 
 
 def contact_sheet(images: list[np.ndarray], labels: list[str]) -> np.ndarray:
@@ -62,38 +108,55 @@ def contact_sheet(images: list[np.ndarray], labels: list[str]) -> np.ndarray:
     return sheet
 
 
-def write_keyframes(path: str, fp: Fingerprint, out_dir: str) -> tuple[tuple[KeyframeImage, ...], str]:
-    """Decode the keyframes of ``fp`` from ``path`` and write them and a contact sheet into ``out_dir``.
+def write_keyframes(source: MediaSource, fp: Fingerprint, out_dir: str, *,
+                    beside: bool = False) -> tuple[tuple[KeyframeImage, ...], str]:
+    """Decode the keyframes of ``fp`` from ``source`` and write them and a contact sheet into ``out_dir``.
 
-    Returns the images written and the contact sheet's path. ``out_dir`` is created if missing.
+    ``source`` is the open file ``fp`` was made from. Returns the images written and the contact
+    sheet's path. ``out_dir`` is created if missing; it may be the evidence's own folder only with
+    ``beside`` (see :func:`keyframes_folder`). Raises UsageError when the files cannot be written,
+    having removed any it wrote.
     """
-    folder = Path(out_dir)
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--keyframes {out_dir}: not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = keyframes_folder(source.path, out_dir, beside=beside)
     width, height = display_size(fp)
     samples = tuple(sorted({shot.keyframe_sample for shot in fp.shots}))
     if not samples:
         return (), ""
     if fp.is_still:
-        decoded = decode_frames(path, fps=None, width=width, height=height, color=True, max_frames=1)
+        decoded = decode_frames(source, fps=None, width=width, height=height, color=True, max_frames=1)
         pictures = {0: decoded.pixels[0]}
     else:
-        decoded = decode_frames(path, fps=fp.params.fps, width=width, height=height, color=True, select=samples,
-                                keyframes_only=fp.params.keyframes_only)
+        decoded = decode_frames(source, fps=fp.params.fps, width=width, height=height, color=True,
+                                select=samples, keyframes_only=fp.params.keyframes_only)
         pictures = dict(zip(samples, decoded.pixels, strict=False))
+    source.ensure_unchanged()  # the pictures are of the bytes hashed, or nothing is written
     stem = f"{fp.identity.sha256[:12]}"
     written: list[KeyframeImage] = []
+    files: list[tuple[Path, bytes]] = []
     images, labels = [], []
     for shot in fp.shots:
         picture = pictures.get(shot.keyframe_sample)
         if picture is None:
             continue
         name = f"{stem}_shot{shot.index + 1:03d}_t{timestamp_label(shot.keyframe_time)}.jpg"
-        _write_jpeg(folder / name, picture)
+        files.append((folder / name, _jpeg(name, picture)))
         written.append(KeyframeImage(shot=shot.index, time=shot.keyframe_time, path=str(folder / name)))
         images.append(picture)
         labels.append(f"#{shot.index + 1}  {timestamp_label(shot.keyframe_time).replace('-', ':')}")
     sheet_path = folder / f"{stem}_contact_sheet.jpg"
-    _write_jpeg(sheet_path, contact_sheet(images, labels))
+    files.append((sheet_path, _jpeg(sheet_path.name, contact_sheet(images, labels))))
+    _write_into(folder, files)
     return tuple(written), str(sheet_path)
+
+
+def _write_into(folder: Path, files: list[tuple[Path, bytes]]) -> None:
+    """Write ``files`` into ``folder`` (made if missing), all or none: a failure leaves no file (nor a new folder)."""
+    made = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_all_atomic(files)
+    except OSError as exc:
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise UsageError(f"cannot write the keyframes into {folder}: {exc.strerror or exc}") from None

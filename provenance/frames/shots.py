@@ -21,18 +21,33 @@ def histogram_distances(gray: np.ndarray) -> np.ndarray:
     """Total variation distance between the grey histograms of consecutive frames, shape (N-1,)."""
     if len(gray) < 2:
         return np.zeros(0)
+    return histogram_steps(grey_histograms(gray))
+
+
+def grey_histograms(gray: np.ndarray) -> np.ndarray:
+    """The 32-bin grey histogram of each of (N, H, W) frames, as shares of the frame: (N, 32) float64."""
     bins = (gray.reshape(len(gray), -1) >> 3).astype(np.int64)  # 32 bins
     counts = np.stack([np.bincount(row, minlength=32) for row in bins]).astype(np.float64)
     counts /= counts.sum(axis=1, keepdims=True)
-    return 0.5 * np.abs(np.diff(counts, axis=0)).sum(axis=1)
+    return counts
+
+
+def histogram_steps(histograms: np.ndarray) -> np.ndarray:
+    """Total variation distance between consecutive rows of (N, 32) ``grey_histograms``, shape (N-1,);
+    each distance depends on its two rows only, so the histograms may come a chunk at a time."""
+    return 0.5 * np.abs(np.diff(histograms, axis=0)).sum(axis=1)
 
 
 def find_cuts(pdq: np.ndarray, gray: np.ndarray) -> list[int]:
     """Sample numbers that start a new shot (never 0); ``pdq`` is (N, 32) packed, ``gray`` (N, H, W)."""
+    return cuts_between(pdq, histogram_distances(gray))
+
+
+def cuts_between(pdq: np.ndarray, hist_dist: np.ndarray) -> list[int]:
+    """``find_cuts`` from the (N, 32) packed PDQ hashes and the (N-1,) ``histogram_distances`` of the frames."""
     if len(pdq) < 2:
         return []
     hash_dist = np.unpackbits(np.bitwise_xor(pdq[1:], pdq[:-1]), axis=1).sum(axis=1)
-    hist_dist = histogram_distances(gray)
     cuts = np.flatnonzero((hash_dist >= CUT_HASH_DISTANCE) & (hist_dist >= CUT_HISTOGRAM_DISTANCE)) + 1
     return [int(c) for c in cuts]
 

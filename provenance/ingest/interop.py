@@ -13,6 +13,10 @@ archive item of kind ``"hashes"``: no media, no pHash (PDQ is its only hash algo
 of the list with their times (vPDQ timestamps, or line k at k / fps for PDQ lines, which carry no
 time). Its SHA-256 key is the SHA-256 of the list file's bytes followed by the UTF-8 label, so the
 same list imported under two labels is two items and importing it again is idempotent.
+
+``export_destination`` checks where ``export --out`` may put the lines (a new file, not in the
+folder that holds the evidence unless asked on purpose) and ``write_export`` writes them there,
+leaving no file behind when it fails.
 """
 
 from __future__ import annotations
@@ -158,6 +162,44 @@ def export_lines(fp: Fingerprint, fmt: str) -> list[str]:
         frame = math.floor(f.time * rate + 1e-6) if rate else f.index
         lines.append(str(VpdqLine(frame, f.pdq_quality, f.pdq, round(max(f.time, 0.0), 3))))
     return lines
+
+
+def export_destination(out: str | os.PathLike[str], evidence: str | os.PathLike[str], *,
+                       beside: bool = False) -> Path:
+    """The file ``export --out`` writes the lines of ``evidence`` to, once it is known to be a fit place.
+
+    Raises ``UsageError`` when ``out`` exists (export never overwrites; the evidence itself is one),
+    when its folder does not exist, and when it is in the folder that holds the evidence, unless
+    ``beside`` (nothing is written beside evidence unless asked on purpose).
+    """
+    target = Path(out).expanduser()
+    if os.path.lexists(target):
+        if os.path.realpath(target) == os.path.realpath(evidence):
+            raise UsageError(f"--out {out} names the input file itself: choose another file")
+        raise UsageError(f"--out {out} already exists: give a new file name (export never overwrites)")
+    folder = os.path.realpath(target.parent)
+    if not os.path.isdir(folder):
+        raise UsageError(f"--out {out}: the folder {target.parent} does not exist")
+    if not beside and folder == os.path.dirname(os.path.realpath(evidence)):
+        raise UsageError(f"--out {out} is in the folder that holds the evidence; nothing is written beside "
+                         "evidence unless --beside is given")
+    return target
+
+
+def write_export(out: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to the new file ``out``, created exclusively; a failed write leaves no file."""
+    try:
+        handle = open(out, "x", encoding="utf-8")  # noqa: SIM115 - closed below; its errors are told apart
+    except FileExistsError:
+        raise UsageError(f"--out {out} already exists: give a new file name (export never overwrites)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {out}: {exc.strerror or exc}") from None
+    try:
+        with handle:
+            handle.write(text)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
 
 
 def _utc(seconds: float) -> str:

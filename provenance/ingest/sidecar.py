@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ MAX_SIDECAR_BYTES = 64 << 20
 """Larger files are not yt-dlp sidecars we want to parse (a video's is usually well under 1 MB)."""
 
 _FORMAT_SUFFIX = re.compile(r"\.f[0-9]+[a-z0-9-]*$")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ def _text(info: dict[str, object], *keys: str) -> str | None:
     for key in keys:
         value = info.get(key)
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            # JSON may escape a lone surrogate (\ud800), which no UTF-8 text (nor SQLite) can hold
+            return _LONE_SURROGATE.sub("\ufffd", value.strip())
         if isinstance(value, int) and not isinstance(value, bool) and key in ("id", "uploader_id"):
             return str(value)
     return None
@@ -65,9 +69,9 @@ def _text(info: dict[str, object], *keys: str) -> str | None:
 
 def _first_seen(info: dict[str, object]) -> str | None:
     timestamp = info.get("timestamp")
-    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) and math.isfinite(timestamp):
-        try:
-            moment = datetime.fromtimestamp(timestamp, UTC)
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+        try:  # an integer of hundreds of digits is valid JSON, but math.isfinite cannot take it
+            moment = datetime.fromtimestamp(timestamp, UTC) if math.isfinite(timestamp) else None
         except (OverflowError, OSError, ValueError):
             moment = None
         if moment is not None:
@@ -96,6 +100,28 @@ def sighting_from_info(info: dict[str, object]) -> Sighting | None:
     return sighting
 
 
+def _read_regular(path: Path) -> bytes | None:
+    """At most ``MAX_SIDECAR_BYTES + 1`` bytes of ``path``, or None when what opened is not a regular file.
+
+    Opened without blocking, so a FIFO put in the sidecar's place after it was looked at cannot hang us.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        chunks, total = [], 0
+        while total <= MAX_SIDECAR_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_SIDECAR_BYTES + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_ytdlp_sidecar(media_path: str | Path) -> SidecarResult:
     """Look for yt-dlp's ``.info.json`` beside ``media_path`` and read it (read-only) as a Sighting.
 
@@ -104,25 +130,34 @@ def read_ytdlp_sidecar(media_path: str | Path) -> SidecarResult:
     ``file_name`` and ``added_at`` of the sighting are left for the caller to fill.
     """
     for candidate in sidecar_candidates(media_path):
-        if not candidate.is_file():
-            continue
-        where = str(candidate)
         try:
-            if candidate.stat().st_size > MAX_SIDECAR_BYTES:
-                return SidecarResult(None, where, f"{where}: too large for a yt-dlp info file; ignored")
-            with candidate.open("rb") as handle:
-                raw = handle.read()
+            entry = os.stat(candidate)
+        except OSError:
+            continue  # missing, or a name the file system cannot hold (too long with the suffix)
+        if not stat.S_ISREG(entry.st_mode):
+            continue  # a FIFO or device under a sidecar's name could block or never end
+        where = str(candidate)
+        if entry.st_size > MAX_SIDECAR_BYTES:
+            return SidecarResult(None, where, f"{where}: too large for a yt-dlp info file; ignored")
+        try:
+            raw = _read_regular(candidate)
         except OSError as exc:
-            return SidecarResult(None, where, f"{where}: cannot read it ({exc.strerror}); ignored")
+            return SidecarResult(None, where, f"{where}: cannot read it ({exc.strerror or exc}); ignored")
+        if raw is None:
+            continue
+        if len(raw) > MAX_SIDECAR_BYTES:
+            return SidecarResult(None, where, f"{where}: too large for a yt-dlp info file; ignored")
         try:
             info = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             return SidecarResult(None, where, f"{where}: not valid JSON ({exc}); ignored")
+        except RecursionError:
+            return SidecarResult(None, where, f"{where}: JSON nested too deeply to be a yt-dlp info file; ignored")
         if not isinstance(info, dict):
             return SidecarResult(None, where, f"{where}: not a yt-dlp info object; ignored")
         kind = info.get("_type", "video")
         if kind not in ("video", None):
-            return SidecarResult(None, where, f"{where}: describes a {kind}, not one video; ignored")
+            return SidecarResult(None, where, f"{where}: describes a {str(kind)[:40]}, not one video; ignored")
         sighting = sighting_from_info(info)
         if sighting is None:
             return SidecarResult(None, where, f"{where}: has neither webpage_url nor id; ignored")

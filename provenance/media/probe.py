@@ -1,26 +1,29 @@
 """Container, stream and tag metadata of a media file, from one ffprobe run, normalised into ``Metadata``.
 
-ffprobe is run through ffmpeg-python (``-show_format -show_streams -of json``; no frame scan, so it
-stays cheap) on ``file:`` + the absolute path, so a name like ``pipe:1`` or ``-i`` is only ever a
-file. ``-pattern_type none`` stops the image2 demuxer from reading ``a%d.jpg`` as a numbered sequence
-of other files. The JSON is kept verbatim (``raw_probe``); the fields investigators ask about first
-(device, dates, place, rotation, codecs) are pulled out of it. Stills also get their EXIF.
+ffprobe is run once (``-show_format -show_streams -of json``; no frame scan, so it stays cheap) on
+the open file of a ``MediaSource`` (``provenance.media.source.ffmpeg_input``), so it reads the bytes
+that were hashed, and a name like ``pipe:1``, ``-i`` or ``a%d.jpg`` (a numbered sequence of other
+files to the image2 demuxer) is only ever that file. The JSON is kept verbatim (``raw_probe``) but
+for ``format.filename``, which would name the private link ffprobe was given: it names the examined
+file instead, as ``file:`` + its absolute path (the form earlier versions recorded). The fields
+investigators ask about first (device, dates, place, rotation, codecs) are pulled out of it. Stills
+also get their EXIF, read through the same open file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+import subprocess
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from provenance.errors import MissingToolError, UnreadableMediaError
 from provenance.media.exif import read_exif
-from provenance.media.identity import validate_input_path
 from provenance.media.location import parse_iso6709
+from provenance.media.source import FfmpegInput, MediaSource, ffmpeg_input, reads_source
 from provenance.model import ExifInfo, Location, Metadata, StreamInfo
-from provenance.tools import INSTALL_HINT, ffmpeg_url, require_ffmpeg
+from provenance.tools import INSTALL_HINT, require_ffmpeg
 
 MAX_SIDE = 32768
 """Widest or tallest picture accepted (pixels)."""
@@ -206,11 +209,10 @@ def _stderr_reason(stderr: bytes, url: str) -> str:
     return last if first == last else f"{last} ({first})"
 
 
-def _looks_like_heif(path: str) -> bool:
+def _looks_like_heif(source: MediaSource) -> bool:
     """True when the file starts with an ISO BMFF ``ftyp`` box naming a HEIF/HEIC/AVIF brand."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(32)
+        head = source.pread(32)
     except OSError:
         return False
     if head[4:8] != b"ftyp":
@@ -218,21 +220,25 @@ def _looks_like_heif(path: str) -> bool:
     return head[8:12] in _HEIF_BRANDS or any(head[i : i + 4] in _HEIF_BRANDS for i in range(16, 29, 4))
 
 
-def _run_ffprobe(url: str) -> dict[str, Any]:
-    """ffprobe's JSON for ``url``; raises UnreadableMediaError or MissingToolError.
+def _run_ffprobe(given: FfmpegInput) -> dict[str, Any]:
+    """ffprobe's JSON for the input ``given``; raises UnreadableMediaError or MissingToolError.
 
     ffprobe replaces tag bytes that are not UTF-8 (its default ``-string_validation replace``), so the
-    JSON always decodes.
+    JSON always decodes. ``-pattern_type none`` is kept from when ffprobe was given the file's own
+    name; the name it is given now has no pattern in it, and the record is the same either way.
     """
-    import ffmpeg  # ffmpeg-python builds the command line; never a shell string
-
-    options: dict[str, Any] = {"hide_banner": None, "loglevel": "error", "pattern_type": "none"}
+    # the command as a list, never a shell string; the descriptor of the opened file is passed down
+    args = ["ffprobe", "-show_format", "-show_streams", "-of", "json", "-hide_banner", "-loglevel", "error",
+            "-pattern_type", "none", given.url]
     try:
-        data = ffmpeg.probe(url, cmd="ffprobe", **options)
-    except ffmpeg.Error as exc:
-        raise UnreadableMediaError(_stderr_reason(exc.stderr or b"", url)) from None
-    except FileNotFoundError as exc:
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=False,
+                              pass_fds=given.pass_fds)
+    except OSError as exc:
         raise MissingToolError(f"cannot run ffprobe ({exc}): {INSTALL_HINT}") from None
+    if proc.returncode != 0:
+        raise UnreadableMediaError(_stderr_reason(proc.stderr or b"", given.url))
+    try:
+        data = json.loads(proc.stdout.decode("utf-8"))
     except ValueError as exc:
         raise UnreadableMediaError(f"ffprobe gave output that is not JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -256,16 +262,21 @@ def _check_dimensions(stream: StreamInfo, path: str) -> None:
         )
 
 
-def _probe_json(absolute: str) -> dict[str, Any]:
-    """ffprobe's JSON for the validated path ``absolute``, with a hint when an unreadable file is HEIF."""
+def _probe_json(source: MediaSource) -> dict[str, Any]:
+    """ffprobe's JSON for ``source``, with a hint when an unreadable file is HEIF."""
     require_ffmpeg()
+    given = ffmpeg_input(source)
     try:
-        return _run_ffprobe(ffmpeg_url(absolute))
+        data = _run_ffprobe(given)
     except UnreadableMediaError as exc:
         reason = str(exc)
-        if _looks_like_heif(absolute):
+        if _looks_like_heif(source):
             reason += "; this is a HEIF/HEIC/AVIF image, which ffprobe reads only from FFmpeg 7.0 on"
-        raise UnreadableMediaError(f"ffprobe cannot read {absolute}: {reason}") from None
+        raise UnreadableMediaError(f"ffprobe cannot read {source.path}: {reason}") from None
+    fmt = data.get("format")
+    if isinstance(fmt, dict) and fmt.get("filename") == given.url:
+        fmt["filename"] = "file:" + source.path  # the examined file, not the link that led ffprobe to it
+    return data
 
 
 def _streams(data: Mapping[str, Any]) -> tuple[tuple[StreamInfo, ...], StreamInfo | None]:
@@ -374,8 +385,9 @@ def _brand_fields(tags: Mapping[str, Any], format_name: str) -> tuple[str | None
     return major, _brands(tags.get("compatible_brands"))
 
 
-def probe(path: str | os.PathLike[str], *, require_visual: bool = True) -> Metadata:
-    """Run ffprobe on ``path`` and normalise what it says into Metadata.
+@reads_source
+def probe(source: MediaSource, *, require_visual: bool = True) -> Metadata:
+    """Run ffprobe on ``source`` (an open MediaSource, or a path) and normalise what it says into Metadata.
 
     ``kind`` is "still" for a single image (image demuxers, or a one-frame PNG/JPEG/WebP/TIFF/BMP/GIF),
     "video" when there is a moving picture stream (an animated GIF is video), and "audio" when there
@@ -386,8 +398,8 @@ def probe(path: str | os.PathLike[str], *, require_visual: bool = True) -> Metad
     MissingToolError without ffprobe, and UnreadableMediaError when ffprobe cannot read the file,
     finds no video or image stream, or reports absurd dimensions.
     """
-    absolute = validate_input_path(path)
-    data = _probe_json(absolute)
+    absolute = source.path
+    data = _probe_json(source)
     fmt: Mapping[str, Any] = data.get("format") or {}
     streams, visual = _streams(data)
     format_name = str(fmt.get("format_name") or "")
@@ -398,7 +410,7 @@ def probe(path: str | os.PathLike[str], *, require_visual: bool = True) -> Metad
     device_date = _tag(tags, "com.apple.quicktime.creationdate")
     creation_time, note = _creation_time(tags, format_name, visual, device_date)
     origin = _container_origin(tags, location)
-    exif = read_exif(absolute) if kind == "still" else None
+    exif = read_exif(source.fd_path) if kind == "still" else None
     origin = origin.filled_from(exif)
     major_brand, compatible_brands = _brand_fields(tags, format_name)
 

@@ -30,9 +30,29 @@ Media:
 - ``device_text``: make and model of the recording device (the container's, else EXIF's).
 - ``exif_taken_text``: EXIF DateTimeOriginal with its offset.
 - ``bit_rate_text``: a bit rate in kb/s.
+
+Names and cells. The library keeps a name exactly as the OS gave it (``str`` with Python's
+surrogate escapes for bytes that are not UTF-8); these show it, with one escaping:
+
+- ``shown_name``: a file name or path for people (the terminal report, error lines, the triage
+  page, the progress line), escaped reversibly (``unescape_name``): a byte that is not UTF-8 as
+  ``\\xNN``, newline, carriage return and tab as ``\\n``, ``\\r``, ``\\t``, other control
+  characters as ``\\xNN`` (C0, DEL) or ``\\uNNNN`` (C1, and the invisible characters that reorder
+  or hide text: bidi controls, zero-width characters, line separators), and a backslash as
+  ``\\\\``. Every other character is kept, so ``видео копия.mp4`` reads as it is.
+- ``shown_text``: free text for people that may hold names (an error line, a warning, a metadata
+  tag): the same escapes, but a backslash is kept (the text is not meant to be turned back).
+- ``unicode_safe``: text for files that programs read (JSON, CSV): only the bytes that are not
+  UTF-8 are escaped (``\\xNN``); JSON escapes newlines, control characters and backslashes
+  itself (a newline in a name reads ``\\n`` there too).
+- ``spreadsheet_cell``: a CSV cell that a spreadsheet will not run as a formula: a cell that
+  starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading ``'`` (OWASP's
+  advice on CSV injection).
 """
 
 from __future__ import annotations
+
+import re
 
 from provenance.match.appearance import sighting_sentence, sighting_when
 from provenance.model import ExifInfo, Location, Metadata, Sighting, StreamInfo
@@ -43,13 +63,77 @@ __all__ = [
     "exif_taken_text",
     "format_bytes",
     "location_text",
+    "shown_name",
+    "shown_text",
     "sighting_detail",
     "sighting_sentence",
     "sighting_short",
     "sighting_when",
     "sighting_where",
+    "spreadsheet_cell",
     "stream_text",
+    "unescape_name",
+    "unicode_safe",
 ]
+
+# control characters, and the invisible ones that reorder or hide text (bidi controls, zero-width
+# characters, line and paragraph separators, the byte-order mark), and lone surrogates (U+DC80-U+DCFF
+# are the bytes that are not UTF-8, as Python decodes file names)
+_SPECIAL = "\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff"
+_IN_NAME = re.compile(f"[{_SPECIAL}\\\\]")
+_IN_TEXT = re.compile(f"[{_SPECIAL}]")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_ESCAPE = re.compile(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|([nrt\\]))")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as os.fsdecode keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def shown_name(name: str) -> str:
+    """A file name or path as every output shows it: special characters escaped, reversibly (see the module notes)."""
+    return _IN_NAME.sub(_escape, name)
+
+
+def shown_text(text: str) -> str:
+    """Free text (an error line, a warning) with the escapes of ``shown_name``, a backslash kept as it is."""
+    return _IN_TEXT.sub(_escape, text)
+
+
+def unicode_safe(text: str) -> str:
+    """``text`` with each byte that is not UTF-8 (a surrogate escape) written ``\\xNN``, all else kept."""
+    return _SURROGATE.sub(_escape, text)
+
+
+def _unescape(found: re.Match[str]) -> str:
+    byte, code, named = found.groups()
+    if byte is not None:
+        value = int(byte, 16)
+        return chr(0xDC00 + value) if value >= 0x80 else chr(value)
+    if code is not None:
+        return chr(int(code, 16))
+    return {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}[named]
+
+
+def unescape_name(shown: str) -> str:
+    """The name ``shown_name`` showed (``os.fsencode`` of it gives the bytes on disk)."""
+    return _ESCAPE.sub(_unescape, shown)
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell as text, with a leading ``'`` when a spreadsheet would read it as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _words(*values: str | None) -> str:

@@ -3,6 +3,8 @@
 Everything is inline: CSS in the page, the contact sheet as a ``data:`` URI, each match's timeline
 as SVG. Nothing is fetched when it is opened, so it reads the same offline, years later. The page
 is built only from the (signed) JSON record and the contact sheet whose SHA-256 that record holds.
+It is rendered before the page's own SHA-256 is put into the record and the record is signed, so
+it names the signing key but cannot show the signature or any digest over the finished record.
 """
 
 from __future__ import annotations
@@ -100,8 +102,11 @@ def _environment() -> jinja2.Environment:
 
 
 def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_name: str,
-                report_digest: str) -> str:
-    """The HTML page for ``record`` (an evidence record), with ``contact_sheet`` (JPEG bytes) embedded."""
+                signer_key_id: str | None) -> str:
+    """The HTML page for ``record`` (an evidence record, not yet signed), with ``contact_sheet`` (JPEG) embedded.
+
+    ``signer_key_id`` is the key the record is about to be signed with (None: it will not be).
+    """
     check = record["check"]
     fp_file = check["file"]
     # the record's metadata is Metadata without the raw ffprobe text, which is kept apart ("ffprobe")
@@ -119,7 +124,6 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
     for sha, raw in ((appearance or {}).get("sightings") or [])[:50]:
         s = from_jsonable(Sighting, raw)
         sightings.append({"when": fmt.sighting_when(s), "sha": sha[:12], "where": fmt.sighting_where(s)})
-    signature = record.get("signature") or None
     custody = record.get("custody") or {}
     history: Sequence[Mapping[str, Any]] = custody.get("history") or []
     template = resources.files("provenance.report").joinpath("templates", TEMPLATE).read_text("utf-8")
@@ -130,9 +134,9 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
         "sheet_uri": sheet_uri,
         "sheet_sha256": hashlib.sha256(contact_sheet).hexdigest() if contact_sheet else None,
         "shots": check.get("shots") or [], "matches": _matches(record), "statement": statement,
-        "appearance": appearance, "sightings": sightings, "signature": signature, "custody": custody,
+        "appearance": appearance, "sightings": sightings, "signer_key_id": signer_key_id, "custody": custody,
         "history": history, "warnings": check.get("warnings") or [], "json_name": json_name,
-        "report_digest": report_digest, "parameters": _plain(check.get("parameters") or {}),
+        "parameters": _plain(check.get("parameters") or {}),
         "environment": _plain(record.get("environment") or {}),
     }
     return _environment().from_string(template).render(**context)

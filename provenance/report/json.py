@@ -3,6 +3,12 @@
 Schema ``provenance.check`` version ``SCHEMA_VERSION`` (documented in README.md, "The JSON
 record"). The matching contract of ``../shared/bench/README.md`` is kept: top-level ``sha256``,
 and ``matches[].sha256``, ``score``, ``segments`` and ``edits`` (a list of edit names).
+
+Names and other text keep their characters (JSON escapes a newline, a control character and a
+backslash itself, so ``"a\\nb.mp4"`` reads as the terminal report shows that name). A byte of a name
+that is not UTF-8, which no JSON string can hold, is written ``\\xNN`` (``json_text``, through
+``provenance.report.formatters.unicode_safe``), the escape the terminal report uses too: the record is
+always valid UTF-8 JSON. ``check_record`` itself keeps names exactly, as Python gives them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from provenance.hashing.pdq import MIN_QUALITY
 from provenance.match.align import CANDIDATE_RADIUS
 from provenance.match.verdict import VERDICTS
 from provenance.model import SCHEMA_VERSION, CheckReport, Match
+from provenance.report.formatters import unicode_safe
 from provenance.version import __version__
 
 
@@ -75,6 +82,22 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
     return record
 
 
+def _valid_unicode(value: object) -> object:
+    """``value`` with each byte that is not UTF-8 (a surrogate escape) in its strings written ``\\xNN``."""
+    if isinstance(value, str):
+        return unicode_safe(value)
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_unicode(v) for v in value]
+    return value
+
+
+def json_text(record: object) -> str:
+    """A JSON-ready record as indented, valid UTF-8 JSON text (characters kept, bytes that are not UTF-8 escaped)."""
+    return json.dumps(_valid_unicode(record), indent=2, ensure_ascii=False)
+
+
 def render_json(report: CheckReport, structure: object | None = None) -> str:
     """The record as indented JSON text (with the structure report of ``check --structure`` when given)."""
-    return json.dumps(check_record(report, structure), indent=2, ensure_ascii=False)
+    return json_text(check_record(report, structure))

@@ -1,9 +1,15 @@
-"""The human-readable report of a check, for the terminal."""
+"""The human-readable report of a check, for the terminal.
+
+Names are shown with ``formatters.shown_name`` and every line with ``formatters.shown_text``, so
+no name or tag of the file can put control characters (or bytes that are not UTF-8) on the terminal.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from provenance.match.verdict import VERDICTS
-from provenance.model import CheckReport, Fingerprint, Match
+from provenance.model import CheckReport, Fingerprint, Match, Sighting
 from provenance.report import formatters as fmt
 from provenance.times import timestamp_label
 from provenance.version import __version__
@@ -11,7 +17,8 @@ from provenance.version import __version__
 
 def _fingerprint_lines(fp: Fingerprint) -> list[str]:
     ident, meta = fp.identity, fp.metadata
-    lines = ["FILE", f"  name        {ident.name}", f"  size        {fmt.format_bytes(ident.size)}",
+    lines = ["FILE", f"  name        {fmt.shown_name(ident.name)}",
+             f"  size        {fmt.format_bytes(ident.size)}",
              f"  SHA-256     {ident.sha256}", f"  SHA-1       {ident.sha1}", f"  MD5         {ident.md5}",
              f"  modified    {ident.modified}  (file system, as observed; changed {ident.changed})", "", "MEDIA"]
     brands = f" (brand {meta.major_brand}; {' '.join(meta.compatible_brands)})" if meta.major_brand else ""
@@ -51,7 +58,7 @@ def _fingerprint_lines(fp: Fingerprint) -> list[str]:
 
 def _match_lines(n: int, m: Match) -> list[str]:
     lines = [f"  {n}. {m.score * 100:.0f}%  {VERDICTS[m.verdict]}",
-             f"     item {m.item_name}  (sha256 {m.sha256})"]
+             f"     item {fmt.shown_name(m.item_name)}  (sha256 {m.sha256})"]
     for seg in m.segments:
         lines.append(f"     query {seg.query_start:7.2f} - {seg.query_end:7.2f} s  =  archive "
                      f"{seg.archive_start:7.2f} - {seg.archive_end:7.2f} s")
@@ -63,17 +70,22 @@ def _match_lines(n: int, m: Match) -> list[str]:
     return lines
 
 
+def _names_shown(s: Sighting) -> Sighting:
+    return replace(s, file_name=fmt.shown_name(s.file_name)) if s.file_name else s
+
+
 def render_text(report: CheckReport) -> str:
     """The report as plain text, sections in the order an investigator reads them."""
     fp = report.fingerprint
-    lines = [f"provenance {__version__}: check of {fp.identity.name}, examined {report.examined_at}", ""]
+    name = fmt.shown_name(fp.identity.name)
+    lines = [f"provenance {__version__}: check of {name}, examined {report.examined_at}", ""]
     lines += _fingerprint_lines(fp)
     if report.keyframes:
-        lines += ["", "KEYFRAMES", *[f"  {k.path}" for k in report.keyframes]]
+        lines += ["", "KEYFRAMES", *[f"  {fmt.shown_name(k.path)}" for k in report.keyframes]]
         if report.contact_sheet:
-            lines.append(f"  contact sheet: {report.contact_sheet}")
+            lines.append(f"  contact sheet: {fmt.shown_name(report.contact_sheet)}")
     if report.archive is not None:
-        lines += ["", f"MATCHES in {report.archive}"]
+        lines += ["", f"MATCHES in {fmt.shown_name(report.archive)}"]
         if not report.matches:
             lines.append("  none")
         for n, match in enumerate(report.matches, 1):
@@ -81,8 +93,8 @@ def render_text(report: CheckReport) -> str:
         if report.appearance:
             lines += ["", "EARLIEST APPEARANCE", f"  {report.appearance.statement}"]
             for sha, s in report.appearance.sightings[:20]:
-                lines.append(f"    {fmt.sighting_when(s):<25} {sha[:12]}  {fmt.sighting_where(s)}")
+                lines.append(f"    {fmt.sighting_when(s):<25} {sha[:12]}  {fmt.sighting_where(_names_shown(s))}")
     warnings = list(fp.warnings) + list(report.extra_warnings)
     if warnings:
         lines += ["", "WARNINGS", *[f"  ! {w}" for w in warnings]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(fmt.shown_text(line) for line in lines) + "\n"

@@ -6,6 +6,9 @@ keyed by their bytes on disk (any name, newlines included); contents by SHA-256.
 size, times and inode are unchanged since it was hashed is not hashed again, and a content with
 a result is not decoded again. ``attempts`` records each time a content was handed to a worker,
 and every entry records its run, so a test (or a person) can see that nothing was redone.
+
+Names that are not UTF-8 (Python's surrogate escapes) are kept exactly: in JSON columns as the
+JSON escape ``\\udcXX``, which reads back as the same name; an error text shows them ``\\xNN``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from provenance.codec import fingerprint_from_json, fingerprint_to_json, from_jsonable, to_jsonable
 from provenance.errors import ArchiveError
 from provenance.model import Appearance, FileIdentity, Match, Sighting
+from provenance.report.formatters import unicode_safe
 from provenance.times import utc_now
 from provenance.triage.results import Candidate, ContentResult, Hashed, StoredContent, StoredPath
 from provenance.vision.features import FrameFeatures
@@ -53,8 +57,17 @@ def _path_key(path: str) -> bytes:
     return os.fsencode(path)
 
 
+def _storable(text: str) -> str:
+    """JSON text SQLite can store: a lone surrogate (a byte of a name that is not UTF-8) as its JSON escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _dumps(value: object) -> str:
-    return json.dumps(to_jsonable(value), separators=(",", ":"), ensure_ascii=False)
+    return _storable(json.dumps(to_jsonable(value), separators=(",", ":"), ensure_ascii=False))
+
+
+def _error(text: str | None) -> str | None:
+    return None if text is None else unicode_safe(text)
 
 
 def _array_bytes(array: np.ndarray) -> bytes:
@@ -155,6 +168,11 @@ class Journal:
         except sqlite3.Error as exc:
             raise ArchiveError(f"cannot write the triage journal {self.path}: {exc}: check free disk space") from exc
 
+    def is_empty(self) -> bool:
+        """True when no path or content is journaled (nothing a rerun could resume from)."""
+        row = self._conn.execute("SELECT (SELECT count(*) FROM paths) + (SELECT count(*) FROM contents)").fetchone()
+        return int(row[0]) == 0
+
     # -- the archive the results were matched against --------------------------------------------
 
     def check_archive(self, archive_id: str | None) -> None:
@@ -175,7 +193,7 @@ class Journal:
     def begin_run(self, inputs: Iterable[str], jobs: int) -> int:
         """Record the start of a run; returns its id."""
         self._write("INSERT INTO runs (started_at, status, inputs, jobs, pid) VALUES (?, 'running', ?, ?, ?)",
-                    (utc_now(), json.dumps(list(inputs), ensure_ascii=False), jobs, os.getpid()))
+                    (utc_now(), _dumps(list(inputs)), jobs, os.getpid()))
         return int(self._conn.execute("SELECT max(id) FROM runs").fetchone()[0])
 
     def end_run(self, run_id: int, status: str) -> None:
@@ -204,8 +222,8 @@ class Journal:
             "INSERT OR REPLACE INTO paths (path, size, mtime_ns, ctime_ns, inode, sha256, identity, sightings, "
             "error, warnings, run_id, hashed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (_path_key(candidate.path), candidate.size, candidate.mtime_ns, candidate.ctime_ns, candidate.inode,
-             sha, _dumps(hashed.identity) if hashed.identity else None, _dumps(hashed.sightings), hashed.error,
-             json.dumps(list(hashed.warnings), ensure_ascii=False), run_id, utc_now()))
+             sha, _dumps(hashed.identity) if hashed.identity else None, _dumps(hashed.sightings),
+             _error(hashed.error), _dumps(list(hashed.warnings)), run_id, utc_now()))
 
     # -- contents ---------------------------------------------------------------------------------
 
@@ -226,8 +244,8 @@ class Journal:
             "INSERT OR REPLACE INTO contents (sha256, path, error, fingerprint, variants, features, matches, "
             "appearance, thumbnail, run_id, started_at, finished_at, seconds, pid) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (result.sha256, _path_key(result.path), result.error,
-             fingerprint_to_json(result.fingerprint) if result.fingerprint else None, variants, features,
+            (result.sha256, _path_key(result.path), _error(result.error),
+             _storable(fingerprint_to_json(result.fingerprint)) if result.fingerprint else None, variants, features,
              _dumps(result.matches), _dumps(result.appearance) if result.appearance else None,
              result.thumbnail, run_id, result.started_at, result.finished_at, result.seconds, result.pid))
 

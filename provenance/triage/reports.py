@@ -5,9 +5,11 @@ The per-file record is the ``check --json`` record (``provenance.report.json.che
 file's query view, under schema ``provenance.triage.file``, with a ``triage`` object added: verdict,
 cluster (members earliest first, with their sightings) and this file's own sightings.
 
-Names are shown as they are, with two exceptions for reading: in HTML a newline in a name is shown
-as "↵", and other control characters and bytes that are not UTF-8 as "�" (the JSON and CSV keep
-every name exactly; bytes that are not UTF-8 appear there as ``\\udcXX``).
+The JSON reports and the CSV files keep every name exactly, but for the bytes of a name that are not
+UTF-8, written ``\\xNN`` (``provenance.report.formatters.unicode_safe``: the files are always valid
+UTF-8); every CSV cell that a spreadsheet would take for a formula gets a leading ``'``
+(``spreadsheet_cell``). The page shows names as the terminal does (``shown_name``: a newline as
+``\\n``, a byte that is not UTF-8 as ``\\xNN``...), and errors, warnings and reasons with ``shown_text``.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from provenance.codec import to_jsonable
 from provenance.files import write_atomic
-from provenance.model import CheckReport
-from provenance.report.formatters import sighting_short, sighting_when
-from provenance.report.json import check_record
+from provenance.model import CheckReport, Sighting
+from provenance.report.formatters import (
+    shown_name,
+    shown_text,
+    sighting_short,
+    sighting_when,
+    spreadsheet_cell,
+    unicode_safe,
+)
+from provenance.report.json import check_record, json_text
 from provenance.times import utc_now
 from provenance.triage.results import VERDICT_TEXT, Cluster, FileRow, Skipped, TriageResult
 from provenance.version import __version__
@@ -37,12 +45,6 @@ CSV_COLUMNS = (
     "earliest_in_batch", "source_url", "matches", "best_score", "added_to_archive", "detected", "error",
     "warnings", "report",
 )
-
-
-def readable(path: str) -> str:
-    """A name for people: a newline as "↵", other control characters and undecodable bytes as "�"."""
-    text = os.fsencode(path).decode("utf-8", "replace").replace("\n", "↵")
-    return "".join("�" if ord(c) < 32 or ord(c) == 127 else c for c in text)
 
 
 def _cluster_record(cluster: Cluster, reports: dict[str, str]) -> dict[str, object]:
@@ -93,11 +95,16 @@ def file_record(row: FileRow, cluster: Cluster | None, archive: str | None, repo
     return record
 
 
-def _csv_row(row: FileRow, cluster: Cluster | None) -> list[object]:
+def _cells(values: Sequence[object]) -> list[str]:
+    """One CSV row: each value as valid Unicode (``unicode_safe``), safe from formula injection."""
+    return [spreadsheet_cell(unicode_safe(str(v))) for v in values]
+
+
+def _csv_row(row: FileRow, cluster: Cluster | None) -> list[str]:
     first = row.appearance.earliest if row.appearance else None
     batch = min((s.first_seen for s in row.sightings if s.first_seen), default="")
     url = next((s.source_url for s in row.sightings if s.source_url), "")
-    return [
+    return _cells([
         row.path, os.path.basename(row.path), row.verdict, row.cluster or "", len(cluster.members) if cluster else "",
         cluster.verdict if cluster else "", row.kind or "", "" if row.duration is None else f"{row.duration:.3f}",
         row.identity.size if row.identity else "", row.sha256 or "", f"{row.coverage:.4f}",
@@ -106,17 +113,21 @@ def _csv_row(row: FileRow, cluster: Cluster | None) -> list[object]:
         ";".join(f"{m.sha256}:{m.verdict}" for m in row.matches),
         f"{max(m.score for m in row.matches):.4f}" if row.matches else "",
         "yes" if row.added_to_archive else "", row.detected, row.error or "", " | ".join(row.warnings), row.report,
-    ]
+    ])
 
 
 def summary_csv(rows: Sequence[FileRow], clusters: dict[str, Cluster]) -> str:
-    """``summary.csv``: one row per file (names with commas, quotes or newlines are quoted)."""
+    """``summary.csv``: one row per file (names with commas, quotes or newlines are quoted; no cell is a formula)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         writer.writerow(_csv_row(row, clusters.get(row.cluster or "")))
     return out.getvalue()
+
+
+def _sighting_short(s: Sighting | None) -> str:
+    return shown_text(sighting_short(s))
 
 
 def _thumb(data: bytes) -> str:
@@ -141,11 +152,12 @@ def index_html(result: TriageResult, inputs: Sequence[str]) -> str:
                 return "" if relative == "." else relative + os.sep
         return parent + os.sep
 
-    env.filters["readable"] = readable
+    env.filters["readable"] = shown_name
+    env.filters["text"] = shown_text
     env.filters["basename"] = os.path.basename
     env.filters["folder"] = folder
     env.filters["thumb"] = _thumb
-    env.filters["sighting_short"] = sighting_short
+    env.filters["sighting_short"] = _sighting_short
     env.filters["sighting_when"] = sighting_when
     by_cluster: dict[str, list[FileRow]] = {}
     for row in result.rows:
@@ -167,7 +179,7 @@ def write_reports(result: TriageResult, inputs: Sequence[str]) -> None:
     reports = {row.path: row.report for row in result.rows}
     for row in result.rows:
         record = file_record(row, clusters.get(row.cluster or ""), result.archive, reports)
-        write_atomic(out / row.report, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(out / row.report, json_text(record) + "\n")
     write_atomic(out / "summary.csv", summary_csv(result.rows, clusters))
     write_atomic(out / "skipped.csv", _skipped_csv(result.skipped))
     write_atomic(out / "index.html", index_html(result, inputs))
@@ -178,5 +190,5 @@ def _skipped_csv(skipped: Sequence[Skipped]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(("path", "reason"))
     for s in skipped:
-        writer.writerow((s.path, s.reason))
+        writer.writerow(_cells((s.path, s.reason)))
     return out.getvalue()

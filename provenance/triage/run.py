@@ -16,6 +16,11 @@ The order of work, and why:
 5. Write the reports (``reports``).
 
 Inputs are opened read-only; everything is written into ``out_dir`` (and the archive with ``add_new``).
+``out_dir`` may not lie inside a folder given as input, nor be (or be made in) the folder that holds
+a file given as input (the report would be written among the evidence), unless ``beside`` says so
+on purpose; the walk then leaves it out. A run that fails (or is interrupted) before anything is
+journaled removes the report folder it created (never one that existed before); once the journal
+holds results they are kept, and a rerun resumes from them.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from provenance.fingerprinting import analyse
 from provenance.ingest.add import ARCHIVE_FPS, sightings_for
 from provenance.model import Fingerprint, SamplingParams, Sighting
 from provenance.triage.assemble import assemble
-from provenance.triage.journal import Journal
+from provenance.triage.journal import JOURNAL_NAME, Journal
 from provenance.triage.pool import WorkerPool, cluster_in_pool, run_pool
 from provenance.triage.reports import write_reports
 from provenance.triage.results import ContentResult, FileRow, Hashed, Progress, TriageResult
@@ -114,6 +119,41 @@ def _contents(journal: Journal, hashed: Sequence[Hashed], fresh: dict[str, Conte
     return contents
 
 
+def _refuse_evidence_folder(out: Path, out_dir: str, inputs: Sequence[str]) -> None:
+    """Raise ``UsageError`` when ``out`` is inside an input folder, or is (or is in) the folder of an input file."""
+    target = os.path.realpath(out)
+    for given in inputs:
+        real = os.path.realpath(given)
+        if os.path.isdir(real):
+            if target == real or target.startswith(real.rstrip(os.sep) + os.sep):
+                raise UsageError(f"--out {out_dir} is inside {given}, a folder to triage: the report would be "
+                                 "written among the evidence; give a folder elsewhere, or --beside to do it on purpose")
+        elif os.path.dirname(real) in (target, os.path.dirname(target)):
+            raise UsageError(f"--out {out_dir} is in the folder that holds {given}: the report would be written "
+                             "beside the evidence; give a folder elsewhere, or --beside to do it on purpose")
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder`` that does not exist yet (what ``mkdir(parents=True)`` creates), or None."""
+    missing = None
+    for path in (folder.absolute(), *folder.absolute().parents):
+        if os.path.lexists(path):
+            break
+        missing = path
+    return missing
+
+
+def _nothing_to_resume(out: Path) -> bool:
+    """True when the report folder's journal holds no result (or there is no journal)."""
+    if not (out / JOURNAL_NAME).exists():
+        return True
+    try:
+        with Journal.open(out) as journal:
+            return journal.is_empty()
+    except ArchiveError:
+        return False
+
+
 def triage(
     inputs: Sequence[str],
     out_dir: str,
@@ -122,13 +162,15 @@ def triage(
     jobs: int | None = None,
     add_new: bool = False,
     progress: Callable[[Progress], None] | None = None,
+    beside: bool = False,
 ) -> TriageResult:
     """Triage every media file under ``inputs`` against ``archive``; write the reports into ``out_dir``.
 
     Rerunning with the same ``out_dir`` resumes: paths and contents already journaled there are not
-    hashed or decoded again. Raises ``UsageError`` for a missing input, ``ArchiveError`` when the
-    archive cannot be read (or is missing without ``add_new``), ``MissingToolError`` without ffmpeg.
-    A bad file never raises: it becomes an error row.
+    hashed or decoded again. Raises ``UsageError`` for a missing input or an ``out_dir`` among the
+    evidence (unless ``beside``: see the module notes), ``ArchiveError`` when the archive cannot be
+    read (or is missing without ``add_new``), ``MissingToolError`` without ffmpeg. A bad file never
+    raises: it becomes an error row.
     """
     start = time.monotonic()
     if not inputs:
@@ -139,7 +181,22 @@ def triage(
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out_dir}: not a folder")
+    if not beside:
+        _refuse_evidence_folder(out, out_dir, inputs)
+    created = _first_missing(out)
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = _triage_into(out, inputs, archive, jobs, add_new, progress)
+    except BaseException:
+        if created is not None and _nothing_to_resume(out):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    return replace(result, elapsed=round(time.monotonic() - start, 3))
+
+
+def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | None, add_new: bool,
+                 progress: Callable[[Progress], None] | None) -> TriageResult:
+    """The steps of :func:`triage` once the report folder ``out`` exists (``elapsed`` left at 0)."""
     for stale in out.glob(".cluster-frames-*"):  # left by a run killed while clustering
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
@@ -178,4 +235,4 @@ def triage(
             reused=outcome.reused, video_seconds=outcome.video_seconds, elapsed=0.0, added=added)
         write_reports(result, inputs)
         journal.end_run(run_id, "finished")
-    return replace(result, elapsed=round(time.monotonic() - start, 3))
+    return result

@@ -9,6 +9,11 @@ A content is decoded once, at the archive rate (``ingest.ARCHIVE_FPS``, 8 sample
 ``check.as_query`` takes every 4th sample as the query view (2 per second), which is matched by
 ``check.match_against``, exactly as ``provenance check`` does: frame hashes, then local
 features where the hashes explain less than half of the file. The archive itself is not changed.
+
+What a decoder running inside the worker prints (OpenCV's FFmpeg, which makes the thumbnail,
+logs every damaged macroblock on the process's stderr) is caught while a content is analysed and
+becomes a warning of that file's record, never lines on the terminal. ffmpeg and ffprobe run as
+child processes whose stderr is read by their callers already.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ import contextlib
 import ctypes
 import os
 import signal
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
@@ -26,7 +34,7 @@ import numpy as np
 
 from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
-from provenance.fingerprinting import analyse, as_query
+from provenance.fingerprinting import Analysis, analyse, as_query
 from provenance.ingest.add import ARCHIVE_FPS
 from provenance.ingest.sidecar import read_ytdlp_sidecar
 from provenance.match.against_archive import match_against
@@ -40,6 +48,7 @@ from provenance.triage.thumbs import thumbnail_jpeg
 from provenance.vision.features import FrameFeatures
 
 _PR_SET_PDEATHSIG = 1
+_MAX_STDERR_BYTES = 64 * 1024  # of what a decoder printed, kept to name the first line and count them
 _batch: tuple[str, ArchiveFrames, SearchFn] | None = None
 
 
@@ -73,6 +82,39 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ProvenanceError):
         return text or type(exc).__name__
     return f"internal error: {type(exc).__name__}: {text}"
+
+
+@contextlib.contextmanager
+def _stderr_caught() -> Iterator[list[str]]:
+    """Send this process's stderr (the file descriptor, so C libraries too) to a scratch file meanwhile.
+
+    The list it gives is filled, on leaving, with the lines written (the first 64 KiB of them).
+    Without a usable stderr nothing is redirected and the list stays empty.
+    """
+    lines: list[str] = []
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield lines
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                sink.seek(0)
+                text = sink.read(_MAX_STDERR_BYTES).decode("utf-8", "replace")
+                lines.extend(line.strip() for line in text.splitlines() if line.strip())
+    finally:
+        os.close(saved)
+
+
+def _stderr_warning(lines: list[str]) -> str:
+    return f"a decoder printed {len(lines)} line(s) on stderr while this file was read; first: {lines[0]}"
 
 
 def hash_path(task: HashTask) -> Hashed:
@@ -109,22 +151,32 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
                              thumbnail=thumbnail, started_at=started_at, finished_at=utc_now(),
                              seconds=round(time.perf_counter() - start, 4), pid=os.getpid())
 
-    try:
-        analysis = analyse(task.path, SamplingParams(fps=ARCHIVE_FPS),
-                           features="all" if task.archive_features else "query")
-    except (MissingToolError, ArchiveError):
-        raise
-    except Exception as exc:
-        return result(error=_describe(exc))
+    analysis: Analysis | None = None
+    error, thumbnail = "", b""
+    with _stderr_caught() as printed:
+        try:
+            analysis = analyse(task.path, SamplingParams(fps=ARCHIVE_FPS),
+                               features="all" if task.archive_features else "query")
+        except (MissingToolError, ArchiveError):
+            raise
+        except Exception as exc:
+            error = _describe(exc)
+        if analysis is not None and analysis.fingerprint.identity.sha256 == task.sha256:
+            thumbnail = thumbnail_jpeg(task.path, analysis.fingerprint)
+    if analysis is None:
+        return result(error=f"{error}; {_stderr_warning(printed)}" if printed else error)
     fp = analysis.fingerprint
     if fp.identity.sha256 != task.sha256:
         return result(error="the file changed between hashing and decoding: copy it somewhere stable and rerun")
+    if printed:
+        fp = replace(fp, warnings=(*fp.warnings, _stderr_warning(printed)))
+        analysis = replace(analysis, fingerprint=fp)
     query = as_query(analysis)
     matches = match_against(query, task.archive) if task.archive is not None else ()
     appearance = earliest_appearance(matches, fp.metadata, None)
     return result(fingerprint=fp, variants=query.dihedral_pdq,
                   features=analysis.features if task.archive_features else (), matches=matches,
-                  appearance=appearance, thumbnail=thumbnail_jpeg(task.path, fp))
+                  appearance=appearance, thumbnail=thumbnail)
 
 
 def cluster_links(task: ClusterTask) -> tuple[Link, ...]:

@@ -3,7 +3,8 @@
 ``ffprobe -select_streams v:0 -show_entries packet=pts_time,flags -of csv=p=0`` lists every video
 packet in decode order without decoding anything. A camera writes keyframes at a fixed interval
 (often one a second); x264 by default at most every 250 frames, with scene cuts in between; a
-stream cut with ``-c copy`` may start with packets that are not keyframes.
+stream cut with ``-c copy`` may start with packets that are not keyframes. ffprobe reads the open
+file of a ``MediaSource`` (``provenance.media.source.ffmpeg_input``), never the file's name.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import subprocess
 
 from provenance.errors import MissingToolError
 from provenance.forensics.structure.model import GopStats
-from provenance.tools import INSTALL_HINT, ffmpeg_url
+from provenance.media.source import MediaSource, ffmpeg_input, reads_source
+from provenance.tools import INSTALL_HINT
 
 TIMEOUT_SECONDS = 300
 
@@ -22,18 +24,21 @@ class GopError(RuntimeError):
     """ffprobe could not list the packets (the message says why)."""
 
 
-def packet_flags(path: str) -> list[tuple[float | None, bool]]:
+@reads_source
+def packet_flags(source: MediaSource) -> list[tuple[float | None, bool]]:
     """(presentation time or None, is keyframe) of each packet of the first video stream, in decode order."""
+    given = ffmpeg_input(source)
     command = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
-               "-of", "csv=p=0", ffmpeg_url(path)]
+               "-of", "csv=p=0", given.url]
     try:
-        proc = subprocess.run(command, capture_output=True, timeout=TIMEOUT_SECONDS, check=False)
+        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT_SECONDS,
+                              check=False, pass_fds=given.pass_fds)
     except FileNotFoundError:
         raise MissingToolError(f"ffprobe not found on PATH: {INSTALL_HINT}") from None
     except subprocess.TimeoutExpired:
         raise GopError(f"ffprobe took longer than {TIMEOUT_SECONDS} s to list the packets") from None
     if proc.returncode != 0:
-        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = proc.stderr.decode("utf-8", "replace").replace(given.url, source.path).strip().splitlines()
         raise GopError(f"ffprobe could not list the packets: {reason[-1] if reason else proc.returncode}")
     packets = []
     for line in proc.stdout.decode("ascii", "replace").splitlines():

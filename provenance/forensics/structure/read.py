@@ -4,12 +4,12 @@ One walk of the box tree (``boxes.read_tree``), then the boxes that carry proven
 ``ftyp``; ``mvhd``; per track ``tkhd``, ``mdhd``, ``hdlr``, ``elst``, ``stsd`` and the sample-table
 totals; user data (QuickTime text atoms, 3GPP asset boxes, iTunes ``ilst``, QuickTime ``keys``);
 XMP; ``uuid`` boxes; the encoder SEI strings of the first video samples; and, through ffprobe, the
-GOP statistics. A box that cannot be decoded is recorded in ``problems`` and the rest goes on.
+GOP statistics. A box that cannot be decoded is recorded in ``problems`` and the rest goes on. The
+walk and ffprobe read one open file (a ``MediaSource``), never the name twice.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 
 from provenance.forensics.structure import fields
@@ -18,7 +18,7 @@ from provenance.forensics.structure.fields import FieldError
 from provenance.forensics.structure.gop import GopError, gop_stats, packet_flags
 from provenance.forensics.structure.model import BoxStructure, MetaItem, SampleEntry, SeiString, TopBox, Track, XmpInfo
 from provenance.forensics.structure.sei import track_sei
-from provenance.media.identity import validate_input_path
+from provenance.media.source import MediaSource, reads_source
 
 MAX_TABLE_READ = 8 * 1024 * 1024  # bytes of one sample table read to total it (stts)
 MAX_XMP_READ = 2 * 1024 * 1024
@@ -202,16 +202,19 @@ def _sei(reader: BoxReader, tree: tuple[Box, ...], tracks: list[tuple[Track, Box
     return found
 
 
-def read_structure(path: str | os.PathLike[str], *, gop: bool = True) -> BoxStructure:
-    """The box structure of the file at ``path`` and what its boxes say; the file is only read.
+@reads_source
+def read_structure(source: MediaSource, *, gop: bool = True) -> BoxStructure:
+    """The box structure of ``source`` (an open MediaSource, or a path) and what its boxes say; it is only read.
 
-    ``gop=False`` skips the ffprobe packet scan. Raises ``UsageError`` / ``UnreadableMediaError``
-    for bad paths and ``StructureError`` when the file is not an ISO BMFF / QuickTime file.
+    The box walk and the packet scan read the same open file. ``gop=False`` skips the ffprobe packet
+    scan. Raises ``UsageError`` / ``UnreadableMediaError`` for bad paths and ``StructureError`` when
+    the file is not an ISO BMFF / QuickTime file.
     """
-    absolute = validate_input_path(path)
+    absolute = source.path
     problems: list[str] = []
     xmp: list[XmpInfo] = []
-    with BoxReader(absolute) as reader:
+    with BoxReader(source.fd_path) as reader:
+        reader.path = absolute  # messages name the file, not /dev/fd/N
         tree, walk_problems = read_tree(reader)
         problems += walk_problems
         top = tuple(TopBox(b.type, b.offset, b.size, fields.UUID_LABELS.get(b.user_type or "")) for b in tree)
@@ -245,7 +248,7 @@ def read_structure(path: str | os.PathLike[str], *, gop: bool = True) -> BoxStru
     stats = None
     if gop and any(t.handler_type == "vide" for t, _ in tracks):
         try:
-            stats = gop_stats(packet_flags(absolute))
+            stats = gop_stats(packet_flags(source))
         except GopError as exc:
             problems.append(str(exc))
     return BoxStructure(
