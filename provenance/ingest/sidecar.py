@@ -12,7 +12,10 @@ The file is only read. Fields used::
     title (else fulltitle)                -> title
     id                                    -> video_id
 
-A sidecar that is unreadable or not yt-dlp's shape gives no sighting and a warning, never an error.
+A sidecar that is unreadable or not yt-dlp's shape gives no sighting and a warning, never an error;
+a FIFO or device under a sidecar's name, or a name too long for the file system, is not a sidecar
+(it is never opened for a blocking read), and text fields that JSON escapes as lone surrogates are
+kept with U+FFFD in their place, so that the sighting can be stored.
 """
 
 from __future__ import annotations
