@@ -427,7 +427,15 @@ def journal_rows(out: Path, sql: str) -> list[tuple]:
 
 def interrupt_after(args: list[str], out: Path, contents: int, sig: signal.Signals) -> tuple[int, bytes]:
     """Start the CLI, send ``sig`` once the journal holds ``contents`` results; (exit status, stderr)."""
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Started from a shell's background job (``cmd &`` without job control, nohup) this process ignores
+    # SIGINT, the child would inherit that and Python would install no KeyboardInterrupt handler in it:
+    # the Ctrl-C would be lost and the run finish (exit 4). A handler (unlike SIG_IGN) is reset to the
+    # default by exec, so the child starts as a terminal's foreground job does.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 180  # generous: CI machines may be loaded
     try:
         while time.monotonic() < deadline and proc.poll() is None:
