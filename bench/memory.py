@@ -8,10 +8,11 @@ The clips are 1920x1080 at 30 fps H.264 (x264 ``ultrafast``), made once and cach
 (default /tmp/provenance-memory): one minute of ffmpeg's ``--source`` (``testsrc2`` by default),
 and the longer ones that minute repeated with ffmpeg's concat demuxer (stream copy, so a 60-minute
 clip costs no hour of encoding; what is decoded and sampled is a full-length 1080p clip all the
-same). For each length, each in its own process started from a small launcher (as in
-``bench/open.py``):
+same; x264 ``ultrafast`` of ``testsrc2`` takes about 115 MB a minute, so the four clips take 12 GB of
+disk). For each length, each in its own process started from a small launcher
+(``bench/launcher.py``, shared with ``bench/open.py``):
 
-* ``provenance check --json CLIP``: sampled at 2 a second, the query's local features;
+* ``provenance check --json CLIP``: sampled at 2 a second (no local features without an archive);
 * ``provenance archive add --archive NEW CLIP``: sampled at 8 a second, every feature frame kept
   and written to a fresh archive.
 
@@ -34,31 +35,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WIDTH, HEIGHT, RATE = 1920, 1080, 30
+from launcher import ROOT, launch  # bench/launcher.py
 
-LAUNCHER = """
-import resource, subprocess, sys, tempfile, time
-t0 = time.perf_counter()
-errors = tempfile.TemporaryFile()
-child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, stderr=errors)
-anon = 0
-while child.poll() is None:
-    try:
-        with open(f"/proc/{child.pid}/status") as status:
-            anon = max([anon] + [int(line.split()[1]) for line in status if line.startswith("RssAnon:")])
-    except OSError:
-        pass
-    time.sleep(0.01)
-errors.seek(0)
-err = errors.read().decode("utf-8", "replace").strip().splitlines()
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, anon, child.returncode)
-print(err[-1] if err else "")
-"""
-"""Runs a command and prints its wall seconds, peak resident KB, largest sampled anonymous KB, exit code
-and last line of stderr. The children's peak is the largest of this small process's children (the
-tool; ffmpeg is the tool's child, not this one's), and a forked child's peak counts the memory of the
-process it was forked from, hence a launcher this small."""
+WIDTH, HEIGHT, RATE = 1920, 1080, 30
 
 
 def log(message: str) -> None:
@@ -109,15 +88,9 @@ class Run:
 
 
 def measured(argv: list[str]) -> Run:
-    """One run of ``argv`` (which must succeed) from the launcher, this checkout first on the import path."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL)
-    lines = proc.stdout.splitlines()
-    seconds, peak_kb, anon_kb, code = lines[0].split()
-    if int(code) not in (0, 1):  # check exits 1 when it found matches: not a failure
-        raise SystemExit(f"failed ({code}): {' '.join(argv)}: {lines[1] if len(lines) > 1 else proc.stderr[-300:]}")
-    return Run(float(seconds), int(peak_kb) / 1024, int(anon_kb) / 1024)
+    """One run of ``argv`` (which must succeed) from the launcher (``bench/launcher.py``)."""
+    run = launch(argv)
+    return Run(run.seconds, run.peak_mb, run.own_mb)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import sqlite3
 import statistics
@@ -48,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from index import FRAMES_PER_ITEM, synthetic_archive  # noqa: E402  (bench/index.py)
+from launcher import launch  # noqa: E402  (bench/launcher.py)
 
 
 def make_archive(path: Path, items: int) -> None:
@@ -80,27 +80,6 @@ def make_clip(path: Path, source: str = "testsrc2") -> None:
                     str(path)], check=True)
 
 
-LAUNCHER = """
-import resource, subprocess, sys, time
-t0 = time.perf_counter()
-child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-anon = 0
-while child.poll() is None:
-    try:
-        with open(f"/proc/{child.pid}/status") as status:
-            anon = max([anon] + [int(line.split()[1]) for line in status if line.startswith("RssAnon:")])
-    except OSError:
-        pass
-    time.sleep(0.01)
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, anon, child.returncode)
-"""
-"""Runs a command and prints its wall seconds, peak resident KB, largest sampled anonymous KB and exit
-code. A child's peak counts the memory of the process it was forked from, so the tool is started
-from this small process, not from the benchmark holding millions of frames. The resident peak
-includes the pages of memory-mapped files, which are the page cache's (shared, dropped under memory
-pressure); RssAnon, sampled every 10 ms from /proc, is the process's own memory."""
-
-
 @dataclass(frozen=True)
 class Run:
     """One timed run of the tool."""
@@ -114,14 +93,9 @@ class Run:
 
 
 def timed_child(argv: list[str]) -> Run:
-    """One run of ``argv`` (which must succeed), with this checkout first on the import path."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL)
-    seconds, peak_kb, anon_kb, code = proc.stdout.split()
-    if int(code) not in (0, 1):  # 1: check found matches, not a failure
-        raise SystemExit(f"failed ({code}): {' '.join(argv)}: {proc.stderr[-300:]}")
-    return Run(float(seconds), int(peak_kb) / 1024, int(anon_kb) / 1024)
+    """One run of ``argv`` (which must succeed) from the launcher (``bench/launcher.py``)."""
+    run = launch(argv)
+    return Run(run.seconds, run.peak_mb, run.own_mb)
 
 
 def main(argv: list[str] | None = None) -> int:
