@@ -15,21 +15,13 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8 to ``path`` through a new temporary file beside it and a rename.
 
-    The temporary name is created exclusively (``open(..., "x")``: ``O_CREAT | O_EXCL``, which never
-    follows a link planted under that name), with the usual permissions rather than ``mkstemp``'s
-    0600, so a report can be shared like any other file. Lone surrogates (undecodable bytes of a
-    file name) are written as ``\\udcXX``, which JSON reads back. On any failure the temporary file
-    is removed and ``path`` is left as it was.
+    The folder is made when missing; the rest is :func:`write_all_atomic` of one file: the temporary
+    name is created exclusively (never through a link planted there), with the usual permissions, and
+    on any failure it is removed and ``path`` is left as it was. Lone surrogates (undecodable bytes of
+    a file name) are written as ``\\udcXX``, which JSON reads back.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", errors="backslashreplace", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_all_atomic([(path, text.encode("utf-8", "backslashreplace"))])
 
 
 def _temporary_beside(path: Path) -> Path:
