@@ -40,6 +40,7 @@ from provenance.evidence.signing import SignatureInfo, check_signature, load_pub
 from provenance.evidence.timestamp import TimestampInfo, find_token, verify_timestamp
 from provenance.evidence.trust import TrustedKey, load_trusted_keys, untrusted_hint
 from provenance.media.identity import file_identity
+from provenance.model import FileIdentity
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,32 @@ def check_page(record: Mapping[str, object], report_path: str | os.PathLike[str]
     return True, f"page intact ({name})"
 
 
+def _differences(seen: FileIdentity, recorded: Mapping[str, object]) -> list[str]:
+    """Which of the file's SHA-256, SHA-1, MD5 and size differ from what the report records."""
+    found = {"SHA-256": seen.sha256, "SHA-1": seen.sha1, "MD5": seen.md5, "size": seen.size}
+    wanted = {"SHA-256": recorded["sha256"], "SHA-1": recorded["sha1"], "MD5": recorded["md5"],
+              "size": recorded["size"]}
+    return [name for name in found if found[name] != wanted[name]]
+
+
+def _time_stamp(record: Mapping[str, object], report_path: str | os.PathLike[str],
+                token: str | os.PathLike[str] | None,
+                tsa_ca: str | os.PathLike[str] | None) -> tuple[TimestampInfo | None, str]:
+    """The report's time stamp and what to say of it: checked against ``tsa_ca`` when given (then the
+    token, ``token`` or the ``.tsr`` beside the report, must be there: ``TimestampError``), else only
+    mentioned when present."""
+    token_path = Path(token) if token is not None else find_token(report_path)
+    if tsa_ca is None:
+        if token_path is None:
+            return None, ""
+        return None, f"; time-stamp token {token_path.name} present but not checked (give --tsa-ca CAFILE)"
+    if token_path is None or not token_path.is_file():
+        raise TimestampError(f"no time-stamp token beside {Path(report_path).name} (expected "
+                             f"{Path(report_path).with_suffix('.tsr').name})")
+    stamp = verify_timestamp(record, token_path, tsa_ca)
+    return stamp, f"; time-stamped {stamp.time} by {stamp.tsa or 'the TSA'}, token verified against {Path(tsa_ca).name}"
+
+
 def verify_report(
     report_path: str | os.PathLike[str],
     file_path: str | os.PathLike[str] | None = None,
@@ -156,10 +183,7 @@ def verify_report(
     seen = file_identity(target)
     if archive is not None:
         record_custody(archive, [Reading(seen.sha256, seen.path)], command="provenance verify", examiner=examiner)
-    found = {"SHA-256": seen.sha256, "SHA-1": seen.sha1, "MD5": seen.md5, "size": seen.size}
-    wanted = {"SHA-256": recorded["sha256"], "SHA-1": recorded["sha1"], "MD5": recorded["md5"],
-              "size": recorded["size"]}
-    differ = [name for name in found if found[name] != wanted[name]]
+    differ = _differences(seen, recorded)
     if differ:
         error = EvidenceAlteredError(
             f"FILE ALTERED: {seen.name} has SHA-256 {seen.sha256} ({seen.size:,} bytes), the report records "
@@ -178,22 +202,11 @@ def verify_report(
         return Verification(ReportIntegrityError.exit_code, f"PAGE ALTERED: {page_note} ({intact})",
                             signature is not None, True, seen.path, seen.sha256, signature, None, trusted_key, False)
 
-    stamp = None
-    token_path = Path(token) if token is not None else find_token(report_path)
-    stamp_note = ""
-    if tsa_ca is not None:
-        try:
-            if token_path is None or not token_path.is_file():
-                raise TimestampError(f"no time-stamp token beside {Path(report_path).name} (expected "
-                                     f"{Path(report_path).with_suffix('.tsr').name})")
-            stamp = verify_timestamp(record, token_path, tsa_ca)
-        except TimestampError as exc:
-            return Verification(exc.exit_code, f"TIMESTAMP INVALID: {exc} (file and report are intact)", True, True,
-                                seen.path, seen.sha256, signature, None, trusted_key, page_intact)
-        stamp_note = (f"; time-stamped {stamp.time} by {stamp.tsa or 'the TSA'}, token verified against "
-                      f"{Path(tsa_ca).name}")
-    elif token_path is not None:
-        stamp_note = f"; time-stamp token {token_path.name} present but not checked (give --tsa-ca CAFILE)"
+    try:
+        stamp, stamp_note = _time_stamp(record, report_path, token, tsa_ca)
+    except TimestampError as exc:
+        return Verification(exc.exit_code, f"TIMESTAMP INVALID: {exc} (file and report are intact)", True, True,
+                            seen.path, seen.sha256, signature, None, trusted_key, page_intact)
 
     file_part = f"file intact ({seen.name}, SHA-256 {seen.sha256}, {seen.size:,} bytes, as recorded)"
     if signature is None:
