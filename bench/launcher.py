@@ -22,17 +22,19 @@ import resource, subprocess, sys, tempfile, time
 t0 = time.perf_counter()
 errors = tempfile.TemporaryFile()
 child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, stderr=errors)
-anon = 0
+anon = hwm = 0
 while child.poll() is None:
     try:
         with open(f"/proc/{child.pid}/status") as status:
-            anon = max([anon] + [int(line.split()[1]) for line in status if line.startswith("RssAnon:")])
+            lines = status.read().splitlines()
+        anon = max([anon] + [int(line.split()[1]) for line in lines if line.startswith("RssAnon:")])
+        hwm = max([hwm] + [int(line.split()[1]) for line in lines if line.startswith("VmHWM:")])
     except OSError:
         pass
     time.sleep(0.01)
 errors.seek(0)
 err = errors.read().decode("utf-8", "replace").strip().splitlines()
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, anon, child.returncode)
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, anon, child.returncode, hwm)
 print(err[-1] if err else "")
 """
 """Runs a command and prints its wall seconds, peak resident KB, largest sampled anonymous KB, exit code
@@ -44,8 +46,9 @@ class Launched:
     """What the launcher measured of one run."""
 
     seconds: float
-    peak_mb: float  # ru_maxrss: the peak resident set, memory-mapped file pages included
+    peak_mb: float  # ru_maxrss of the children: the largest peak resident set of the tool or of its ffmpeg
     own_mb: float  # the largest RssAnon sampled: what the process itself needs
+    tool_peak_mb: float = 0.0  # the tool process's own peak resident set (VmHWM, last sampled), ffmpeg's not included
 
 
 def launch(argv: list[str]) -> Launched:
@@ -57,7 +60,7 @@ def launch(argv: list[str]) -> Launched:
     lines = proc.stdout.splitlines()
     if not lines:
         raise SystemExit(f"the launcher failed: {' '.join(argv)}: {proc.stderr[-300:]}")
-    seconds, peak_kb, anon_kb, code = lines[0].split()
+    seconds, peak_kb, anon_kb, code, hwm_kb = lines[0].split()
     if int(code) not in (0, 1):
         raise SystemExit(f"failed ({code}): {' '.join(argv)}: {lines[1] if len(lines) > 1 else ''}")
-    return Launched(float(seconds), int(peak_kb) / 1024, int(anon_kb) / 1024)
+    return Launched(float(seconds), int(peak_kb) / 1024, int(anon_kb) / 1024, int(hwm_kb) / 1024)

@@ -16,8 +16,10 @@ disk). For each length, each in its own process started from a small launcher
 * ``provenance archive add --archive NEW CLIP``: sampled at 8 a second, every feature frame kept
   and written to a fresh archive.
 
-It prints wall seconds, peak resident set (``ru_maxrss`` of the tool's process) and the largest
-anonymous memory sampled from /proc every 10 ms, each with its ratio to the 1-minute figure of the
+It prints wall seconds, the peak resident set (``peak``: ``ru_maxrss`` of the children, so the tool's
+or its ffmpeg decoder's, whichever is larger), the tool process's own peak resident set (``tool``:
+its ``VmHWM``, ffmpeg's not included) and the largest anonymous memory of the tool sampled from /proc
+every 10 ms (``own``), each with its ratio to the 1-minute figure of the
 same run (the first length given stands in when 1 is not asked for). Memory that stays flat as the
 clip grows is the goal: a ratio near 1.0 for the peaks, near the length for the times. The machine
 may be shared: times can differ by 10-20 % from one run to the next; memory much less. No figure
@@ -77,20 +79,22 @@ class Run:
     """One measured run of the tool."""
 
     seconds: float
-    peak_mb: float  # ru_maxrss: the peak resident set
+    peak_mb: float  # ru_maxrss: the peak resident set of the tool or of its ffmpeg, whichever is larger
     own_mb: float  # the largest RssAnon sampled: the process's own memory
+    tool_mb: float  # the tool process's peak resident set alone (VmHWM)
 
     def ratios(self, base: Run) -> str:
         """This run's figures and their ratios to ``base``."""
         return (f"{self.seconds:8.1f} s ({self.seconds / base.seconds:5.1f}x)  "
                 f"peak {self.peak_mb:6.0f} MB ({self.peak_mb / base.peak_mb:4.2f}x)  "
+                f"tool {self.tool_mb:6.0f} MB ({self.tool_mb / base.tool_mb:4.2f}x)  "
                 f"own {self.own_mb:6.0f} MB ({self.own_mb / base.own_mb:4.2f}x)")
 
 
 def measured(argv: list[str]) -> Run:
     """One run of ``argv`` (which must succeed) from the launcher (``bench/launcher.py``)."""
     run = launch(argv)
-    return Run(run.seconds, run.peak_mb, run.own_mb)
+    return Run(run.seconds, run.peak_mb, run.own_mb, run.tool_peak_mb)
 
 
 def main(argv: list[str] | None = None) -> int:

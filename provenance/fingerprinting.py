@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import IO
@@ -34,6 +34,7 @@ from provenance.media.probe import probe
 from provenance.media.source import MediaSource, opened
 from provenance.model import FULL_BOX, SCHEMA_VERSION, ContentBox, Fingerprint, FrameHash, Metadata, SamplingParams
 from provenance.version import __version__
+from provenance.vision.feature_spool import FeatureSpool
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
 
 QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
@@ -97,9 +98,11 @@ class Analysis:
 
     fingerprint: Fingerprint
     # (N, 8, 32) uint8 in the order of provenance.hashing.pdq.DIHEDRAL_NAMES; (N, 16, 32) when borders
-    # were removed from some frames: then 8..15 are the same turns of the whole, uncut frame
+    # were removed from some frames: then 8..15 are the same turns of the whole, uncut frame. Empty,
+    # (0, 8, 32), when made for the archive only (``features="archive"``): it is never matched
     dihedral_pdq: np.ndarray
-    features: tuple[FrameFeatures, ...] = ()  # ORB features and colour grids, FEATURE_FPS frames a second
+    # ORB features and colour grids, FEATURE_FPS frames a second (of an item: a FeatureSpool, on disk)
+    features: Sequence[FrameFeatures] = ()
     mirrored_features: tuple[FrameFeatures, ...] = ()  # the same of the mirrored frames (a subset)
 
 
@@ -125,7 +128,9 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
 
     ``progress(seconds_decoded, total_seconds_or_None)`` is called while a video decodes.
     ``features`` says which local features to compute while decoding: ``none``; ``query`` (at most
-    QUERY_FEATURE_FRAMES frames, also mirrored); ``archive`` (every feature frame); ``all`` (both).
+    QUERY_FEATURE_FRAMES frames, also mirrored); ``archive`` (every feature frame, spooled to disk, and
+    no turned hashes: what ``archive add`` keeps, in memory that does not grow with the duration);
+    ``all`` (both).
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -185,7 +190,7 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
     size = params.work_size
     side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
             if collector.mode != "none" else None)
-    frames = _FrameStream(params.fps, still=metadata.kind == "still")
+    frames = _FrameStream(params.fps, still=metadata.kind == "still", turned=collector.mode != "archive")
     if metadata.kind == "still":
         decoded = decode_frames(source, fps=None, width=size, height=size, max_frames=1, side=side,
                                 consume=frames.take)
@@ -228,8 +233,10 @@ class _FrameStream:
     its hashes: each border run is boxed and hashed as soon as it is known to have ended (``finish``: the
     last one). The same runs, boxes and hashes as ``border_runs`` and ``content_frames`` of all frames."""
 
-    def __init__(self, fps: float, still: bool) -> None:
-        self.fps, self.still = fps, still
+    def __init__(self, fps: float, still: bool, turned: bool = True) -> None:
+        # ``turned``: keep each frame's PDQ turned 8 ways, which only matching a query needs (an archived
+        # item's are never searched): 512 bytes a frame, 15 MB an hour at the archive's rate
+        self.fps, self.still, self.turned = fps, still, turned
         self.spool: _Spool | None = None
         self.reset()
 
@@ -290,11 +297,14 @@ class _FrameStream:
             whole = content_frames(gray, [(0, len(gray))], [FULL_BOX])
             content = whole if box.is_full else content_frames(gray, [(0, len(gray))], [box])
             self.parts["phash"].append(PHASH.hash_frames(content)[0])
-            pdq, quality, dihedral = PDQ.batch(content, dihedral=True)
+            if self.turned:
+                pdq, quality, dihedral = PDQ.batch(content, dihedral=True)
+                self.parts["dihedral"].append(dihedral)
+                self.parts["whole"].append(dihedral if box.is_full else PDQ.batch(whole, dihedral=True)[2])
+            else:
+                pdq, quality = PDQ.batch(content)
             self.parts["pdq"].append(pdq)
             self.parts["quality"].append(quality)
-            self.parts["dihedral"].append(dihedral)
-            self.parts["whole"].append(dihedral if box.is_full else PDQ.batch(whole, dihedral=True)[2])
             histograms = grey_histograms(content)
             if self.last_histogram is not None:
                 self.parts["steps"].append(histogram_steps(np.concatenate([self.last_histogram[None], histograms])))
@@ -422,26 +432,38 @@ class _FeatureCollector:
 
     def reset(self) -> None:
         """Forget what was collected (the decode is starting again)."""
+        # every feature frame of an item waits on disk for the archive (its length is not bounded);
+        # a query's few frames stay in memory
+        self.spool = FeatureSpool() if self.mode in ("archive", "all") else None
         self.normal: dict[int, FrameFeatures] = {}
+        self.spooled: list[int] = []
         self.mirrored: dict[int, FrameFeatures] = {}
 
     def take(self, index: int, frame: np.ndarray) -> None:
-        """Features of side frame ``index`` (called from the decoder's reader thread)."""
+        """Features of side frame ``index`` (called from the decoder's reader thread, in frame order)."""
         if self.still and index > 0:
             return
         in_query = index % self.stride == 0
-        if self.mode in ("archive", "all") or (self.mode == "query" and in_query):
+        if self.spool is not None:
+            self.spool.append(extract(frame[None], np.zeros(1))[0])
+            self.spooled.append(index)
+        elif in_query:
             self.normal[index] = extract(frame[None], np.zeros(1))[0]
         if self.mode in ("query", "all") and in_query:
             self.mirrored[index] = extract(frame[None], np.zeros(1), mirror=True)[0]
 
-    def results(self, times: np.ndarray) -> tuple[tuple[FrameFeatures, ...], tuple[FrameFeatures, ...]]:
+    def results(self, times: np.ndarray) -> tuple[Sequence[FrameFeatures], tuple[FrameFeatures, ...]]:
         """The features with their times, in frame order."""
-        def timed(found: dict[int, FrameFeatures]) -> tuple[FrameFeatures, ...]:
-            return tuple(replace(f, time=float(times[i]) if i < len(times) else i / FEATURE_FPS)
-                         for i, f in sorted(found.items()))
+        def time_of(i: int) -> float:
+            return float(times[i]) if i < len(times) else i / FEATURE_FPS
 
-        return timed(self.normal), timed(self.mirrored)
+        def timed(found: dict[int, FrameFeatures]) -> tuple[FrameFeatures, ...]:
+            return tuple(replace(f, time=time_of(i)) for i, f in sorted(found.items()))
+
+        if self.spool is None:
+            return timed(self.normal), timed(self.mirrored)
+        self.spool.retimed([time_of(i) for i in self.spooled])
+        return self.spool, timed(self.mirrored)
 
 
 def as_query(analysis: Analysis, fps: float = QUERY_FPS) -> Analysis:

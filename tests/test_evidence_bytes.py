@@ -316,3 +316,59 @@ def test_temporary_folder_with_a_pattern_in_its_name_is_refused(
     assert result.exit_code == 4, result.stderr
     assert "TMPDIR" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert os.listdir(scratch) == []
+
+
+def test_triage_thumbnail_is_of_the_file_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mandelbrot_clip: Path, testsrc_clip: Path
+) -> None:
+    from provenance.media.identity import file_identity
+    from provenance.triage.results import AnalyseTask
+    from provenance.triage.thumbs import thumbnail_jpeg
+    from provenance.triage.worker import analyse_content
+
+    evidence = tmp_path / "clip.mp4"
+    shutil.copyfile(mandelbrot_clip, evidence)
+    sha = file_identity(str(evidence)).sha256
+    honest = analyse_content(AnalyseTask(str(evidence), sha, None))
+    intruder = tmp_path / "intruder.mp4"
+    shutil.copyfile(testsrc_clip, intruder)
+    swapped = swap_during_probe(monkeypatch, intruder, evidence)
+    got = analyse_content(AnalyseTask(str(evidence), sha, None))
+    assert swapped == [True] and got.error is None and got.fingerprint is not None
+    assert got.fingerprint.identity.sha256 == sha
+    # the thumbnail is the opened file's picture, not the intruder's now at that name
+    assert got.thumbnail and got.thumbnail == honest.thumbnail
+    assert got.thumbnail != thumbnail_jpeg(str(evidence), got.fingerprint)
+
+
+def test_link_folders_left_by_killed_processes_are_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mandelbrot_clip: Path
+) -> None:
+    import subprocess
+    import sys
+
+    import provenance.media.source as source_module
+    from provenance.media.source import MediaSource
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(source_module, "_swept", set())
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(dead.stdout)
+    kept_file = tmp_path / "evidence.mp4"
+    kept_file.write_bytes(b"not to be touched")
+    stale = tmp_path / f"provenance-input-{dead_pid}-abc123"
+    stale.mkdir()
+    (stale / "input.mp4").symlink_to(kept_file)  # what kill -9 leaves: a folder with the one link
+    crowded = tmp_path / f"provenance-input-{dead_pid}-def456"
+    crowded.mkdir()
+    (crowded / "notes.txt").write_text("someone else's")  # not only a link: left alone
+    live = tmp_path / f"provenance-input-{os.getpid()}-ghi789"
+    live.mkdir()
+    (live / "input.mp4").symlink_to(kept_file)  # a live process's link: left alone
+    with MediaSource.open(mandelbrot_clip) as source:
+        made = Path(source.link).parent
+        assert made.name.startswith(f"provenance-input-{os.getpid()}-") and made.parent == tmp_path
+        assert not stale.exists() and crowded.exists() and live.exists()
+    assert not made.exists() and kept_file.read_bytes() == b"not to be touched"
+

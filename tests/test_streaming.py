@@ -158,3 +158,11 @@ def test_decode_hands_frames_over_without_keeping_them(bordered_compilation: Pat
     assert given.pixels.shape == (0, 32, 32)
     assert np.array_equal(given.times, kept.times)
     assert len(blocks) > 1 and np.array_equal(np.concatenate(blocks), kept.pixels)
+
+
+def test_a_failing_consumer_stops_the_decode(bordered_compilation: Path) -> None:
+    def refuse(frames: np.ndarray) -> None:
+        raise RuntimeError("no room for frames")
+
+    with pytest.raises(RuntimeError, match="no room for frames"):  # raised, not a decode left hanging on a pipe
+        decode_frames(str(bordered_compilation), fps=8.0, width=WORK, height=WORK, consume=refuse)

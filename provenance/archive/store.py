@@ -23,7 +23,7 @@ import random
 import re
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -381,7 +381,7 @@ class ArchiveStore:
     # -- writing -----------------------------------------------------------------------------
 
     def add(self, fp: Fingerprint, sightings: Sequence[Sighting] = (),
-            features: Sequence[FrameFeatures] = ()) -> AddResult:
+            features: Iterable[FrameFeatures] = ()) -> AddResult:
         """Archive a fingerprint with its sightings, in one transaction; idempotent by SHA-256.
 
         When the item (same SHA-256) is already archived, only the sightings not yet recorded are
@@ -409,9 +409,10 @@ class ArchiveStore:
                     self._conn.executemany(
                         "INSERT INTO features (item_id, time, aspect, points, descriptors, grid) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
-                        [(item_id, f.time, f.aspect, f.points.astype(np.float32).tobytes(),
+                        # a generator: one frame's bytes at a time, however long the item
+                        ((item_id, f.time, f.aspect, f.points.astype(np.float32).tobytes(),
                           f.descriptors.astype(np.uint8).tobytes(),
-                          None if f.grid is None else f.grid.astype(np.float32).tobytes()) for f in features],
+                          None if f.grid is None else f.grid.astype(np.float32).tobytes()) for f in features),
                     )
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 else:
@@ -436,7 +437,7 @@ class ArchiveStore:
     def _insert_frames(self, item_id: int, frames: Sequence[FrameHash]) -> None:
         self._conn.executemany(
             "INSERT INTO frames (item_id, sample, time, phash, pdq, pdq_quality) VALUES (?, ?, ?, ?, ?, ?)",
-            [_frame_row(item_id, frame) for frame in frames],
+            (_frame_row(item_id, frame) for frame in frames),
         )
 
     def _insert_sightings(self, item_id: int, sightings: Sequence[Sighting]) -> int:

@@ -96,6 +96,48 @@ def _open_read_only(path: str) -> int:
         raise UnreadableMediaError(f"cannot open {path}: {exc.strerror or exc}") from None
 
 
+_LINK_PREFIX = "provenance-input-"  # then the pid of the process whose link it holds, and a random part
+_swept: set[str] = set()  # the temporary folders already swept by this process
+
+
+def _sweep_stale_links() -> None:
+    """Remove the link folders of processes of this user that died without closing (``kill -9``).
+
+    Only a folder named for a process that no longer exists, owned by this user, holding nothing but
+    the one link, is removed; a link is removed, never what it pointed to.
+    """
+    parent = tempfile.gettempdir()
+    if parent in _swept:
+        return
+    _swept.add(parent)  # once a process and folder: what dies later is found by the next process
+    with contextlib.suppress(OSError), os.scandir(parent) as entries:
+        for entry in entries:
+            pid_text = entry.name[len(_LINK_PREFIX):].partition("-")[0]
+            if not entry.name.startswith(_LINK_PREFIX) or not pid_text.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or _alive(int(pid_text)):
+                    continue
+                inside = os.listdir(entry.path)
+                if len(inside) > 1 or any(not os.path.islink(os.path.join(entry.path, n)) for n in inside):
+                    continue
+                for name in inside:
+                    os.unlink(os.path.join(entry.path, name))
+                os.rmdir(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def _link_name(absolute: str) -> str:
     """``input`` plus the given name's extension (what follows its last dot, as ffmpeg reads it) when a plain one."""
     _stem, dot, extension = os.path.basename(absolute).rpartition(".")
@@ -156,7 +198,8 @@ class MediaSource:
         """The name ffmpeg is given: a link to ``/dev/fd/N`` with the given name's extension (made here once)."""
         if not self._link_dirs:
             try:
-                folder = tempfile.mkdtemp(prefix="provenance-input-")
+                _sweep_stale_links()
+                folder = tempfile.mkdtemp(prefix=f"{_LINK_PREFIX}{os.getpid()}-")
             except OSError as exc:
                 raise UnreadableMediaError(
                     f"cannot hand {self.path} to ffmpeg: no private folder can be made in {tempfile.gettempdir()} "

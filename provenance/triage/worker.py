@@ -40,6 +40,7 @@ from provenance.ingest.sidecar import read_ytdlp_sidecar
 from provenance.match.against_archive import match_against
 from provenance.match.appearance import earliest_appearance
 from provenance.media.identity import file_identity
+from provenance.media.source import opened
 from provenance.model import Appearance, Fingerprint, Match, SamplingParams
 from provenance.times import utc_now
 from provenance.triage.cluster import load_frames, query_links
@@ -155,14 +156,16 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
     error, thumbnail = "", b""
     with _stderr_caught() as printed:
         try:
-            analysis = analyse(task.path, SamplingParams(fps=ARCHIVE_FPS),
-                               features="all" if task.archive_features else "query")
+            # one open file for the record and the thumbnail: the picture shown is of the bytes hashed
+            with opened(task.path) as source:
+                analysis = analyse(source, SamplingParams(fps=ARCHIVE_FPS),
+                                   features="all" if task.archive_features else "query")
+                if analysis.fingerprint.identity.sha256 == task.sha256:
+                    thumbnail = thumbnail_jpeg(source, analysis.fingerprint)
         except (MissingToolError, ArchiveError):
             raise
         except Exception as exc:
             error = _describe(exc)
-        if analysis is not None and analysis.fingerprint.identity.sha256 == task.sha256:
-            thumbnail = thumbnail_jpeg(task.path, analysis.fingerprint)
     if analysis is None:
         return result(error=f"{error}; {_stderr_warning(printed)}" if printed else error)
     fp = analysis.fingerprint
