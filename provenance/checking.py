@@ -10,14 +10,17 @@ hashes, its metadata, its frames and its keyframes, comes from that one open fil
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from provenance.archive.custody import Reading, record_custody
+from provenance.dates import parse_date
 from provenance.fingerprinting import analyse
+from provenance.forensics.selfreport import SelfReport, self_report
 from provenance.frames.keyframes import keyframes_folder, write_keyframes
 from provenance.match.against_archive import match_against
 from provenance.match.appearance import earliest_appearance
 from provenance.media.source import MediaSource, opened
-from provenance.model import CheckReport, Match, SamplingParams
+from provenance.model import CheckReport, DateInterval, Match, SamplingParams
 from provenance.times import utc_now
 
 COMMAND = "provenance check"
@@ -28,7 +31,7 @@ def check(
     archive: str | None = None,
     *,
     params: SamplingParams | None = None,
-    claimed_date: str | None = None,
+    claimed_date: str | DateInterval | None = None,
     keyframes_dir: str | None = None,
     beside: bool = False,
     progress: Callable[[float, float | None], None] | None = None,
@@ -43,7 +46,12 @@ def check(
     ``beside`` (checked before the examination: UsageError). With ``archive``, the reading (who,
     when, the SHA-256 seen) is appended to the archive's custody log, unless the caller logs it
     itself (``log_custody=False``, as ``report`` does to record its own entry).
+
+    ``claimed_date`` (text in a ``provenance.dates.ACCEPTED_FORMS`` form, else ``DateError``, a usage
+    error, before the examination) is compared with the file's own creation time, and with the
+    earliest archived sighting when there is an archive (``CheckReport.appearance``).
     """
+    claimed = parse_date(claimed_date) if isinstance(claimed_date, str) else claimed_date
     examined_at = utc_now()
     with opened(path) as source:
         if keyframes_dir is not None:
@@ -54,10 +62,12 @@ def check(
         appearance = None
         if archive is not None:
             matches = match_against(analysis, archive)
-            appearance = earliest_appearance(matches, fp.metadata, claimed_date)
+            appearance = earliest_appearance(matches, fp.metadata, claimed)
             if log_custody:
                 record_custody(archive, [Reading(fp.identity.sha256, fp.identity.path)], command=COMMAND,
                                examiner=examiner, case=case)
+        elif claimed is not None:  # no archive: the claim is still compared with the file's own creation time
+            appearance = earliest_appearance((), fp.metadata, claimed, searched=False)
         keyframes, sheet = ((), None)
         if keyframes_dir is not None:
             keyframes, sheet_path = write_keyframes(source, fp, keyframes_dir, beside=beside)
@@ -71,3 +81,35 @@ def check(
         contact_sheet=sheet,
         examined_at=examined_at,
     )
+
+
+@dataclass(frozen=True)
+class Examination:
+    """``check --structure``: the check of a file and what the file says about itself, read through one open file."""
+
+    report: CheckReport
+    itself: SelfReport | None  # None unless the structure was asked for
+
+
+def examine(
+    path: str | MediaSource,
+    archive: str | None = None,
+    *,
+    structure: bool = False,
+    params: SamplingParams | None = None,
+    claimed_date: str | DateInterval | None = None,
+    keyframes_dir: str | None = None,
+    beside: bool = False,
+    progress: Callable[[float, float | None], None] | None = None,
+    examiner: str | None = None,
+) -> Examination:
+    """:func:`check` the file and, with ``structure``, read its boxes, last writer, edit indicators and C2PA.
+
+    The file is opened once: the structure is read from the very file that was hashed and decoded,
+    never from its name again (another file may have been renamed over it meanwhile).
+    """
+    with opened(path) as source:
+        report = check(source, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
+                       beside=beside, progress=progress, examiner=examiner)
+        itself = self_report(source, report.fingerprint.metadata) if structure else None
+    return Examination(report, itself)

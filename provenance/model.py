@@ -243,12 +243,19 @@ class Sighting:
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of the query that shows a stretch of an archived item."""
+    """A stretch of the query that shows a stretch of an archived item.
+
+    ``low_detail`` is how many of its seconds show frames with no detail on either side (PDQ
+    quality below ``provenance.hashing.pdq.MIN_QUALITY``) that count because they are consistent
+    with the archive at the aligned times (see ``provenance.match.lines.bridge_low_detail``); 0 in
+    records made before it was measured.
+    """
 
     query_start: float
     query_end: float
     archive_start: float
     archive_end: float
+    low_detail: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -278,15 +285,73 @@ class Match:
 
 
 @dataclass(frozen=True)
+class DateInterval:
+    """A date or time as someone gave it, as the stretch of moments it names (made by ``provenance.dates``).
+
+    ``2024`` is 2024-01-01T00:00:00Z to 2024-12-31T23:59:59Z (precision "year"); a time to the minute
+    is that minute. Without a zone (``zone_known`` false: a calendar date, or a local time such as
+    ``2024-03-01T10:00``) the bounds are the clock's as written, read as UTC; compared with a time
+    whose zone is known, ``provenance.dates`` widens them by every zone's offset (UTC-12 to UTC+14).
+    """
+
+    text: str  # as given or recorded
+    start: str  # ISO 8601 UTC, the interval's first second ("2024-01-01T00:00:00Z")
+    end: str  # ISO 8601 UTC, its last second, inclusive ("2024-12-31T23:59:59Z")
+    precision: str  # "year", "month", "day", "minute" or "second"
+    zone_known: bool
+
+
+@dataclass(frozen=True)
+class AppearanceSighting:
+    """One sighting of a matched item, as the earliest appearance lists it."""
+
+    sha256: str  # the archived item it is a sighting of
+    sighting: Sighting
+    seen: DateInterval | None  # its first_seen as an interval; None when it has none or it cannot be read
+    date_note: str | None = None  # why a first_seen that is there was not compared (not a date this tool reads)
+
+
+@dataclass(frozen=True)
+class DateComparison:
+    """A date the query is said to be from, tested against a moment its footage (or file) already existed.
+
+    The claim is ``--claimed-date`` or the file's own creation time; the evidence is the earliest
+    archived sighting or that creation time. The footage is older than claimed only when the evidence
+    ends before the claim begins: ``evidence_by`` (the evidence's latest moment) before ``claimed_from``
+    (the claim's earliest), both UTC and widened by the zone offsets where one side has no zone.
+    """
+
+    claim_source: str  # "--claimed-date", or the metadata field of the file's creation time
+    claimed: DateInterval
+    evidence_source: str  # "earliest sighting", or the metadata field of the file's creation time
+    evidence: DateInterval
+    evidence_sha256: str | None  # the archived item whose sighting is the evidence
+    claimed_from: str  # ISO 8601 UTC, as compared
+    evidence_by: str  # ISO 8601 UTC, as compared
+    relation: str  # "before" (older than claimed), "within" (cannot be told apart), "after"
+    older_than_claimed_days: int | None  # UTC days from evidence_by to claimed_from; None unless "before"
+    statement: str
+
+
+@dataclass(frozen=True)
 class Appearance:
-    """The earliest known appearance of the footage, and how it compares to what the query claims."""
+    """The earliest known appearance of the footage, and how it compares to what the query claims.
+
+    ``claimed_*`` and ``older_than_claimed_days`` are those of the main claim (``--claimed-date``,
+    else the file's own creation time) against the earliest sighting; ``comparisons`` holds every
+    comparison made, each stated (the claim and the file's creation time against the earliest
+    sighting, and the creation time against the claim).
+    """
 
     earliest: Sighting | None
     earliest_sha256: str | None
-    sightings: tuple[tuple[str, Sighting], ...]  # (archived sha256, sighting), oldest first
+    sightings: tuple[AppearanceSighting, ...]  # oldest first; undated and unreadable dates last
     claimed_date: str | None
     claimed_source: str | None  # "--claimed-date" or the metadata field used
     statement: str
+    claimed_interval: DateInterval | None = None
+    older_than_claimed_days: int | None = None
+    comparisons: tuple[DateComparison, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -372,3 +372,19 @@ def test_link_folders_left_by_killed_processes_are_swept(
         assert not stale.exists() and crowded.exists() and live.exists()
     assert not made.exists() and kept_file.read_bytes() == b"not to be touched"
 
+
+def test_structure_is_read_from_the_file_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mandelbrot_clip: Path, still_jpeg: Path
+) -> None:
+    evidence = tmp_path / "clip.mp4"
+    shutil.copyfile(mandelbrot_clip, evidence)
+    expected = record_of(evidence, "--structure")
+    intruder = tmp_path / "intruder.mp4"
+    shutil.copyfile(still_jpeg, intruder)  # another kind of file altogether: no boxes, a JPEG
+    swapped = swap_during_probe(monkeypatch, intruder, evidence)
+    got = record_of(evidence, "--structure")
+    assert swapped == [True] and got["sha256"] == expected["sha256"]
+    assert got["structure"]["structure"] is not None  # the MP4 that was hashed, not the JPEG now named so
+    assert got["structure"]["structure"] == expected["structure"]["structure"]
+    assert got["structure"]["last_writer"] == expected["structure"]["last_writer"]
+    assert got["structure"]["path"] == str(evidence)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time
 
+from provenance.dates import DateError, moment, read_recorded
 from provenance.errors import ArchiveError
 from provenance.times import iso_utc
 
@@ -218,6 +219,40 @@ INSERT INTO item_hashes (item_id, position, algorithm, bits, version)
     SELECT id, CASE kind WHEN 'hashes' THEN 0 ELSE 1 END, 'pdq', 256, 1 FROM items;
 """
 
+def first_seen_columns(first_seen: str | None) -> tuple[str | None, str | None, str | None]:
+    """``sightings.first_seen_utc``, ``first_seen_end`` and ``first_seen_flag`` of a sighting's ``first_seen``.
+
+    The date is read as an interval (``provenance.dates.read_recorded``): ``first_seen_utc`` is its
+    start (``first_seen_utc()``, as every version wrote it), ``first_seen_end`` its last second, in the
+    same fixed-width UTC form. A date that cannot be read gets no interval and the reason in
+    ``first_seen_flag`` ("is ambiguous (...)"); its text is kept as given all the same.
+    """
+    if first_seen is None or not first_seen.strip():
+        return None, None, None
+    try:
+        interval = read_recorded(first_seen)
+    except DateError as exc:
+        return first_seen_utc(first_seen), None, exc.reason
+    return (first_seen_utc(first_seen) or iso_utc(moment(interval.start)), iso_utc(moment(interval.end)), None)
+
+
+def _v7_first_seen_intervals(conn: sqlite3.Connection) -> None:
+    """Add ``sightings.first_seen_end`` and ``first_seen_flag`` and fill them; every stored date is kept.
+
+    Earlier versions stored any text as a first-seen date (``03/2019``, ``24 Feb 2024``) and left
+    what they could not read out of the earliest appearance, silently. A date is now an interval: its
+    start stays in ``first_seen_utc``, its last second goes into ``first_seen_end``; a date that cannot
+    be read keeps its text and gets the reason in ``first_seen_flag``, so it is shown flagged.
+    """
+    conn.execute("ALTER TABLE sightings ADD COLUMN first_seen_end TEXT")
+    conn.execute("ALTER TABLE sightings ADD COLUMN first_seen_flag TEXT")
+    rows = conn.execute("SELECT id, first_seen FROM sightings WHERE first_seen IS NOT NULL").fetchall()
+    conn.executemany(
+        "UPDATE sightings SET first_seen_utc = ?, first_seen_end = ?, first_seen_flag = ? WHERE id = ?",
+        [(*first_seen_columns(first_seen), row_id) for row_id, first_seen in rows],
+    )
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
@@ -225,6 +260,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (4, SCHEMA_V4_FEATURES),
     (5, SCHEMA_V5_HASH_ONLY),
     (6, SCHEMA_V6_ITEM_HASHES),
+    (7, _v7_first_seen_intervals),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -109,6 +109,7 @@ class ArchiveStats:
     file_size_bytes: int  # the database file plus its write-ahead log
     earliest_first_seen: str | None
     latest_first_seen: str | None
+    unreadable_dates: int = 0  # sightings whose first_seen is kept but cannot be read as a date (first_seen_flag)
 
 
 @dataclass(frozen=True)
@@ -446,10 +447,10 @@ class ArchiveStore:
         for s in sightings:
             cur = self._conn.execute(
                 "INSERT INTO sightings (item_id, source_url, platform, uploader, first_seen, label, title, "
-                "video_id, file_name, added_at, first_seen_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                "video_id, file_name, added_at, first_seen_utc, first_seen_end, first_seen_flag) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (item_id, *(_storable(getattr(s, name)) for name in _SIGHTING_FIELDS), s.added_at or now,
-                 migrations.first_seen_utc(s.first_seen)),
+                 *migrations.first_seen_columns(s.first_seen)),
             )
             added += cur.rowcount
         return added
@@ -581,6 +582,7 @@ class ArchiveStore:
             ).fetchone()
             frames = conn.execute("SELECT count(*) FROM frames").fetchone()[0]
             sightings = conn.execute("SELECT count(*) FROM sightings").fetchone()[0]
+            unreadable = conn.execute("SELECT count(*) FROM sightings WHERE first_seen_flag IS NOT NULL").fetchone()[0]
             earliest = conn.execute(
                 "SELECT first_seen FROM sightings WHERE first_seen_utc IS NOT NULL "
                 "ORDER BY first_seen_utc LIMIT 1"
@@ -600,7 +602,7 @@ class ArchiveStore:
                             sightings=int(sightings), total_duration=float(total), schema_version=version,
                             file_size_bytes=size,
                             earliest_first_seen=earliest[0] if earliest else None,
-                            latest_first_seen=latest[0] if latest else None)
+                            latest_first_seen=latest[0] if latest else None, unreadable_dates=int(unreadable))
 
     def generation(self) -> int:
         """A counter bumped in the same transaction as every item added or removed.

@@ -5,10 +5,23 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from provenance.cli.options import FAST_HELP, archive_option, exit_codes_help, handles_errors, resolve_archive, sampling
+from provenance.cli.options import (
+    DATE,
+    DATE_FORMS_HELP,
+    FAST_HELP,
+    archive_option,
+    exit_codes_help,
+    handles_errors,
+    resolve_archive,
+    sampling,
+)
+
+if TYPE_CHECKING:
+    from provenance.model import DateInterval
 
 NO_SUCH_ITEM = {2: "usage error: bad option, or no archived item has that SHA-256 or prefix"}
 """Exit code 2 as ``show`` and ``remove`` mean it."""
@@ -34,7 +47,7 @@ def archive() -> None:
 @click.option("--source-url", help="Where the file was found.")
 @click.option("--platform", help="Platform it was seen on (telegram, youtube, x, tiktok, ...).")
 @click.option("--uploader", help="Account that posted it.")
-@click.option("--first-seen", help="When it was first seen (YYYY-MM-DD or ISO 8601 date-time).")
+@click.option("--first-seen", type=DATE, help=f"When it was first seen ({DATE_FORMS_HELP}).")
 @click.option("--label", help="Free-text label (case number, incident).")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 8 for archived items).")
 @click.option("--fast", is_flag=True, help=FAST_HELP)
@@ -42,7 +55,7 @@ def archive() -> None:
 @click.option("--examiner", help="Who adds the files, for the archive's custody log (default: the OS user).")
 @handles_errors
 def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | None, platform: str | None,
-                uploader: str | None, first_seen: str | None, label: str | None, fps: float | None,
+                uploader: str | None, first_seen: DateInterval | None, label: str | None, fps: float | None,
                 fast: bool, as_json: bool, examiner: str | None) -> None:
     """Add FILES to the archive (created if missing). Idempotent by SHA-256.
 
@@ -53,8 +66,8 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
     from provenance.model import Sighting
 
     path = resolve_archive(archive)
-    sighting = Sighting(source_url=source_url, platform=platform, uploader=uploader, first_seen=first_seen,
-                        label=label)
+    sighting = Sighting(source_url=source_url, platform=platform, uploader=uploader,
+                        first_seen=first_seen.text.strip() if first_seen else None, label=label)
     show = not as_json and sys.stderr.isatty()
     done = [0]
 

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from provenance.cli.options import FAST_HELP, archive_option, decode_progress, exit_codes_help, handles_errors, sampling
+from provenance.cli.options import (
+    DATE,
+    DATE_FORMS_HELP,
+    FAST_HELP,
+    archive_option,
+    decode_progress,
+    exit_codes_help,
+    handles_errors,
+    sampling,
+)
+
+if TYPE_CHECKING:
+    from provenance.model import DateInterval
 
 
 @click.command("check", epilog=exit_codes_help((0, 1, 3, 4, 5)))
@@ -16,8 +29,9 @@ from provenance.cli.options import FAST_HELP, archive_option, decode_progress, e
 @click.option("--keyframes", "keyframes_dir", type=click.Path(file_okay=False),
               help="Write each shot's keyframe as a JPEG, plus a contact sheet, into this folder.")
 @click.option("--beside", is_flag=True, help="Allow --keyframes in the folder that holds FILE (on purpose).")
-@click.option("--claimed-date", help="The date the footage is said to be from (YYYY-MM-DD), to test against "
-                                      "the earliest archived appearance.")
+@click.option("--claimed-date", type=DATE, help=f"The date the footage is said to be from ({DATE_FORMS_HELP}), "
+                                                 "tested against the file's own creation time and the earliest "
+                                                 "archived appearance.")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
 @click.option("--fast", is_flag=True, help=FAST_HELP)
 @click.option("--fail-on-match", is_flag=True, help="Exit 1 when the archive holds a match (for scripts).")
@@ -26,7 +40,7 @@ from provenance.cli.options import FAST_HELP, archive_option, decode_progress, e
                                                  "edit indicators and C2PA Content Credentials.")
 @handles_errors
 def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | None, beside: bool,
-          claimed_date: str | None, fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None,
+          claimed_date: DateInterval | None, fps: float | None, fast: bool, fail_on_match: bool, examiner: str | None,
           structure: bool) -> None:
     """Examine FILE: identity hashes, metadata, frame hashes, shots; matches with --archive.
 
@@ -40,22 +54,18 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
       provenance check clip.mp4 --archive cases.sqlite --claimed-date 2024-03-01 --json
       provenance check photo.jpg --keyframes out/
     """
-    from provenance.checking import check as run_check
+    from provenance.checking import examine
     from provenance.errors import UsageError
 
     if beside and keyframes_dir is None:
         raise UsageError("--beside only allows --keyframes DIR in the evidence's folder: give --keyframes too")
     params = sampling(fps, fast)
-    report = run_check(file, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
-                       beside=beside, examiner=examiner,
+    examined = examine(file, archive, structure=structure, params=params, claimed_date=claimed_date,
+                       keyframes_dir=keyframes_dir, beside=beside, examiner=examiner,
                        progress=decode_progress() if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         click.echo("\r\033[K", err=True, nl=False)
-    itself = None
-    if structure:  # what the file says about itself: boxes, last writer, edit indicators, C2PA
-        from provenance.forensics.selfreport import self_report
-
-        itself = self_report(report.fingerprint.identity.path, report.fingerprint.metadata)
+    report, itself = examined.report, examined.itself
     if as_json:
         from provenance.report.json import render_json
 

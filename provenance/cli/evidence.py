@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from provenance.cli.options import archive_option, exit_codes_help, handles_errors, resolve_archive, sampling
+from provenance.cli.options import (
+    DATE,
+    DATE_FORMS_HELP,
+    archive_option,
+    exit_codes_help,
+    handles_errors,
+    resolve_archive,
+    sampling,
+)
+
+if TYPE_CHECKING:
+    from provenance.model import DateInterval
 
 EXAMINER_HELP = "Who examines the file, for the record and the custody log (default: the OS user)."
 
@@ -28,12 +39,13 @@ EXAMINER_HELP = "Who examines the file, for the record and the custody log (defa
 @click.option("--case", "case", help="Case or incident identifier, recorded in the report and custody log.")
 @click.option("--sign", "key", type=click.Path(dir_okay=False),
               help="Sign the JSON report with this Ed25519 private key (made by `provenance keygen`).")
-@click.option("--claimed-date", help="The date the footage is said to be from (YYYY-MM-DD).")
+@click.option("--claimed-date", type=DATE, help=f"The date the footage is said to be from ({DATE_FORMS_HELP}).")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
 @click.option("--overwrite", is_flag=True, help="Replace reports of the same name in the output folder.")
 @handles_errors
 def report(file: str, archive: str | None, out_dir: str | None, beside: bool, examiner: str | None,
-           case: str | None, key: str | None, claimed_date: str | None, fps: float | None, overwrite: bool) -> None:
+           case: str | None, key: str | None, claimed_date: DateInterval | None, fps: float | None,
+           overwrite: bool) -> None:
     """Write the evidence report of FILE: FILE.provenance.json (signed with --sign) and FILE.provenance.html.
 
     The JSON holds the full check record, matches, earliest appearance, tool version, parameters,

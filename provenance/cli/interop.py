@@ -8,10 +8,22 @@ module level; the library is imported inside each command.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from provenance.cli.options import archive_option, exit_codes_help, handles_errors, resolve_archive, sampling
+from provenance.cli.options import (
+    DATE,
+    DATE_FORMS_HELP,
+    archive_option,
+    exit_codes_help,
+    handles_errors,
+    resolve_archive,
+    sampling,
+)
+
+if TYPE_CHECKING:
+    from provenance.model import DateInterval
 
 FORMAT_CHOICE = click.Choice(["pdq", "vpdq"])
 
@@ -64,11 +76,11 @@ def export(file: str, fmt: str, fps: float | None, out: str | None, beside: bool
               help="PDQ lists carry no times: line k is placed at k / FPS seconds (default 1). Ignored for vpdq.")
 @click.option("--source-url", help="Where the list came from.")
 @click.option("--platform", help="Platform the hashed media was seen on.")
-@click.option("--first-seen", help="When the hashed media was first seen (YYYY-MM-DD or ISO 8601).")
+@click.option("--first-seen", type=DATE, help=f"When the hashed media was first seen ({DATE_FORMS_HELP}).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was imported.")
 @handles_errors
 def import_hashes(hash_list: str, fmt: str, label: str | None, archive: str | None, fps: float | None,
-                  source_url: str | None, platform: str | None, first_seen: str | None, as_json: bool) -> None:
+                  source_url: str | None, platform: str | None, first_seen: DateInterval | None, as_json: bool) -> None:
     """Add a PDQ or vPDQ hash LIST to the archive as a hash-only item (no media), found by matching.
 
     The item has kind "hashes": the list's hashes are its frames, at the vPDQ timestamps (or at
@@ -86,7 +98,8 @@ def import_hashes(hash_list: str, fmt: str, label: str | None, archive: str | No
     from provenance.ingest.interop import DEFAULT_FPS, import_hash_list
     from provenance.model import Sighting
 
-    sighting = Sighting(source_url=source_url, platform=platform, first_seen=first_seen, label=label)
+    sighting = Sighting(source_url=source_url, platform=platform,
+                        first_seen=first_seen.text.strip() if first_seen else None, label=label)
     result = import_hash_list(resolve_archive(archive), hash_list, fmt, label=label,
                               fps=fps if fps is not None else DEFAULT_FPS, sighting=sighting)
     if as_json:

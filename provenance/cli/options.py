@@ -192,3 +192,31 @@ def sampling(fps: float | None, fast: bool = False) -> Any:
 
 
 FAST_HELP = "Fast mode: decode and hash only the keyframes (I-frames), at their own times; --fps is ignored."
+
+DATE_FORMS_HELP = "YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDTHH:MM (local time) or an ISO 8601 time with zone"
+"""The date forms, as option help names them (``provenance.dates.ACCEPTED_FORMS`` in full)."""
+
+
+class DateParam(click.ParamType):
+    """A date option (``--claimed-date``, ``--first-seen``): its text read by ``provenance.dates.parse_date``.
+
+    The value is the ``DateInterval``; an ambiguous or impossible date is click's usage error (exit 2),
+    one line naming the forms accepted.
+    """
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The ``DateInterval`` of ``value``; fails with the one-line reason otherwise."""
+        from provenance.dates import DateError, parse_date
+        from provenance.model import DateInterval
+
+        if isinstance(value, DateInterval):
+            return value
+        try:
+            return parse_date(str(value))
+        except DateError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DATE = DateParam()

@@ -26,6 +26,7 @@ from pathlib import Path
 from provenance.archive.custody import Reading, append_entries, current_examiner, custody_entries
 from provenance.archive.store import ArchiveStore
 from provenance.checking import check
+from provenance.dates import parse_date
 from provenance.errors import UsageError
 from provenance.evidence.record import (
     ContactSheet,
@@ -38,7 +39,7 @@ from provenance.evidence.record import (
 )
 from provenance.evidence.signing import key_id, load_private_key, sign_record
 from provenance.files import write_atomic
-from provenance.model import SamplingParams
+from provenance.model import DateInterval, SamplingParams
 from provenance.report.html import render_html
 from provenance.times import utc_now
 
@@ -105,15 +106,17 @@ def make_report(
     case: str | None = None,
     key_path: str | None = None,
     params: SamplingParams | None = None,
-    claimed_date: str | None = None,
+    claimed_date: str | DateInterval | None = None,
     overwrite: bool = False,
 ) -> ReportFiles:
     """Examine ``path`` (matched against ``archive`` when given) and write its JSON and HTML reports.
 
     With ``archive``, an entry is appended to its custody log and recorded in the report. With
     ``key_path`` (an Ed25519 private key PEM), the JSON record is signed. Raises ``UsageError``
-    for a bad destination or key, and the errors of ``check``.
+    for a bad destination or key, ``DateError`` (a usage error) for a ``claimed_date`` that is no date, and
+    the errors of ``check``.
     """
+    claimed = parse_date(claimed_date) if isinstance(claimed_date, str) else claimed_date
     json_path, html_path = report_paths(path, out_dir, beside)
     if not overwrite:
         for target in (json_path, html_path):
@@ -127,7 +130,7 @@ def make_report(
         raise UsageError(f"cannot create the report folder {json_path.parent}: {exc.strerror or exc}") from None
 
     with tempfile.TemporaryDirectory(prefix="provenance-keyframes-") as scratch:
-        report = check(path, archive, params=params, claimed_date=claimed_date, keyframes_dir=scratch,
+        report = check(path, archive, params=params, claimed_date=claimed, keyframes_dir=scratch,
                        log_custody=False)
         sheet = Path(report.contact_sheet).read_bytes() if report.contact_sheet else None
     # the keyframe files were temporary: the record keeps the contact sheet's hash, the page embeds it

@@ -8,7 +8,6 @@ their last writer is still judged from ffprobe's tags and EXIF, and their C2PA m
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from provenance.forensics.c2pa import C2paReport, read_c2pa
@@ -16,7 +15,7 @@ from provenance.forensics.indicators import Indicator, edit_indicators
 from provenance.forensics.lastwriter import LastWriter, collect_facts, last_writer
 from provenance.forensics.structure import BoxStructure, StructureError, read_structure
 from provenance.media.exif import read_exif
-from provenance.media.identity import validate_input_path
+from provenance.media.source import MediaSource, reads_source
 from provenance.model import ExifInfo, Metadata
 
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"II*\x00", b"MM\x00*")
@@ -35,31 +34,33 @@ class SelfReport:
     c2pa: C2paReport
 
 
-def _is_image(path: str) -> bool:
-    with open(path, "rb") as handle:
-        head = handle.read(16)
+def _is_image(source: MediaSource) -> bool:
+    head = source.pread(16)
     return head.startswith(_IMAGE_MAGIC) or (head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS) or (
         head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
-def self_report(path: str | os.PathLike[str], metadata: Metadata | None = None, *, gop: bool = True,
+@reads_source
+def self_report(source: MediaSource, metadata: Metadata | None = None, *, gop: bool = True,
                 c2pa: bool = True) -> SelfReport:
-    """Read the structure of ``path`` and judge it; ``metadata`` (from ``probe``) adds ffprobe's tags and EXIF.
+    """Read the structure of ``source`` (an open MediaSource, or a path opened here once) and judge it;
+    ``metadata`` (from ``probe``) adds ffprobe's tags and EXIF.
 
-    ``gop=False`` skips the ffprobe packet scan; ``c2pa=False`` skips the C2PA reader.
+    Every reader reads that one open file, never the name again, so what is judged is the file that
+    was hashed. ``gop=False`` skips the ffprobe packet scan; ``c2pa=False`` skips the C2PA reader.
     """
-    absolute = validate_input_path(path)
+    absolute = source.path
     structure: BoxStructure | None = None
     note = None
     try:
-        structure = read_structure(absolute, gop=gop)
+        structure = read_structure(source, gop=gop)
     except StructureError as exc:
-        note = str(exc).replace(f"{absolute}: ", "")
+        note = str(exc).replace(f"{source.fd_path}: ", "").replace(f"{absolute}: ", "")
     exif: ExifInfo | None = metadata.exif if metadata is not None else None
-    if exif is None and _is_image(absolute):
-        exif = read_exif(absolute)
-    credentials = read_c2pa(absolute) if c2pa else C2paReport("not checked", "C2PA not checked")
-    facts = collect_facts(structure, metadata, exif, credentials, absolute)
+    if exif is None and _is_image(source):
+        exif = read_exif(source.fd_path)
+    credentials = read_c2pa(source) if c2pa else C2paReport("not checked", "C2PA not checked")
+    facts = collect_facts(structure, metadata, exif, credentials, source.fd_path)
     writer = last_writer(facts)
     indicators = edit_indicators(structure, facts, writer, credentials, exif)
     return SelfReport(absolute, structure, note, writer, indicators, credentials)

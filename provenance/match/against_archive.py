@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from provenance.archive.descriptor_index import open_descriptor_index
@@ -13,7 +15,7 @@ from provenance.fingerprinting import Analysis
 from provenance.match.align import match_fingerprint
 from provenance.match.geometry import describe_geometry, geometry_matches
 from provenance.match.verdict import union_length
-from provenance.model import Fingerprint, Match
+from provenance.model import Fingerprint, FrameHash, Match
 
 FEATURE_SEARCH_BELOW = 0.5  # share of the query the hash matches must explain before features are skipped
 
@@ -28,6 +30,12 @@ def needs_features(fp: Fingerprint, matches: tuple[Match, ...]) -> bool:
     return covered < FEATURE_SEARCH_BELOW * max(fp.duration, 1e-9)
 
 
+def _item_samples(store: ArchiveStore, sha256: str) -> Sequence[FrameHash]:
+    """Every hash sample of the archived item ``sha256`` (those with no detail too), from its record."""
+    item = store.get(sha256)
+    return item.fingerprint.frames if item is not None else ()
+
+
 def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
     """Match an analysed file against the archive at ``archive_path`` (which must exist).
 
@@ -39,7 +47,8 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
         raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
     with ArchiveStore.open(archive_path, create=False) as store:
         frames, search = archive_frames(store)
-        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq)
+        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq,
+                                    partial(_item_samples, store))
         if not analysis.features:
             return matches
         sha_number = {sha: n for n, sha in enumerate(frames.sha256)}

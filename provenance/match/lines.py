@@ -3,6 +3,13 @@
 Each frame pair votes for an offset at every speed of a grid from 0.5x to 2x, with its similarity;
 the line that the most distinct query frames agree with wins and is refined by least squares.
 Its agreeing frames, split where the agreement pauses, are the segments.
+
+Frames with no detail (PDQ quality below ``MIN_QUALITY``) vote for nothing: they look alike in every
+video. Once a line is fixed by the frames that do carry detail, a stretch of such frames between two
+of its segments, or between a segment and an end of the footage, is still part of the footage when
+the archive shows no detail at the aligned times either and the two sides' PDQ hashes agree there
+(``bridge_low_detail``): a flat car park seen by a fixed camera keeps its faint structure through a
+re-encode, another flat picture does not.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from provenance.hashing.pdq import hamming_bytes
 from provenance.model import Segment
 
 SPEEDS = np.unique(np.concatenate([np.exp(np.linspace(np.log(0.5), np.log(2.0), 121)), [1.0]]))
@@ -119,3 +127,99 @@ def line_segments(line: Line, step: float, query_duration: float, archive_durati
         a1 = min(max(line.speed * q1 + line.offset, 0.0), archive_duration)
         segments.append(Segment(round(q0, 3), round(q1, 3), round(a0, 3), round(a1, 3)))
     return segments
+
+
+OUTSIDE, DETAIL, FLAT, CONSISTENT = 0, 1, 2, 3
+"""What a query sample and the archive's sample at its aligned time say (``low_detail_pairs``)."""
+FLAT_HASH_BITS = 64
+"""A PDQ hash sets the bits of the coefficients above their median, half of its 256; one with fewer
+than a quarter set comes from a picture of one even tone (its coefficients tie), and says nothing of it."""
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Every sample of one side of a match, those with no detail too, in time order."""
+
+    times: np.ndarray  # (N,) float64 seconds
+    pdq: np.ndarray  # (N, 32) uint8, packed PDQ hashes (the query's in the orientation that matched)
+    quality: np.ndarray  # (N,) PDQ quality
+
+
+def low_detail_pairs(line: Line, query: Samples, archive: Samples, pair_tol: float, radius: int,
+                     min_quality: int) -> np.ndarray:
+    """Per query sample, what it and the archive's nearest sample to its aligned time say: (N,) int8.
+
+    ``CONSISTENT``: neither carries detail (PDQ quality below ``min_quality``) and their PDQ hashes
+    are within ``radius`` bits, neither of one even tone; ``FLAT``: neither carries detail, the
+    hashes do not tell more; ``DETAIL``: one of them shows detail, or the archive has no sample
+    within ``pair_tol`` seconds; ``OUTSIDE``: the aligned time lies beyond the item's samples.
+    """
+    status = np.full(len(query.times), OUTSIDE, dtype=np.int8)
+    if len(archive.times) == 0 or len(query.times) == 0:
+        return status
+    aligned = line.speed * query.times + line.offset
+    after = np.clip(np.searchsorted(archive.times, aligned), 0, len(archive.times) - 1)
+    before = np.maximum(after - 1, 0)
+    near = np.where(np.abs(archive.times[before] - aligned) <= np.abs(archive.times[after] - aligned), before, after)
+    inside = (aligned >= archive.times[0] - pair_tol) & (aligned <= archive.times[-1] + pair_tol)
+    paired = np.abs(archive.times[near] - aligned) <= pair_tol
+    flat = (query.quality < min_quality) & (archive.quality[near] < min_quality) & paired
+    toned = (np.unpackbits(query.pdq, axis=-1).sum(axis=-1) >= FLAT_HASH_BITS) & (
+        np.unpackbits(archive.pdq[near], axis=-1).sum(axis=-1) >= FLAT_HASH_BITS)
+    close = hamming_bytes(query.pdq, archive.pdq[near]) <= radius
+    status[inside] = DETAIL
+    status[inside & flat] = FLAT
+    status[inside & flat & close & toned] = CONSISTENT
+    return status
+
+
+def _bridges(status: np.ndarray, min_share: float) -> bool:
+    """Whether a stretch of samples with no detail may join what surrounds it: none shows detail
+    (or lies outside the item), and at least ``min_share`` of them are consistent with the archive."""
+    return bool(len(status)) and bool((status >= FLAT).all()) and (
+        int((status == CONSISTENT).sum()) >= min_share * len(status))
+
+
+def bridge_low_detail(line: Line, segments: list[Segment], status: np.ndarray, times: np.ndarray, step: float,
+                      query_duration: float, archive_duration: float, min_share: float) -> list[Segment]:
+    """The segments of ``line`` joined across the stretches with no detail that lie between them,
+    and stretched over such stretches to the start and the end of the query (or of the item).
+
+    ``times`` are every query sample's (those with no detail too) and ``status`` what each one's
+    pair with the archive says (``low_detail_pairs``). A stretch is bridged when ``_bridges`` says
+    so; a stretch at an end runs from the segment to the first sample outside the item, or to the
+    end of the query. Each segment's ``low_detail`` counts its ``CONSISTENT`` samples, ``step``
+    seconds each.
+    """
+    if not segments or len(times) == 0:
+        return segments
+    spans = []  # (first, last) sample of each segment
+    slack = 6e-4  # segment times are rounded to the millisecond
+    for s in sorted(segments, key=lambda s: s.query_start):
+        first = int(np.searchsorted(times, s.query_start - slack))
+        last = max(first, int(np.searchsorted(times, s.query_end - slack)) - 1)
+        spans.append([first, min(last, len(times) - 1)])
+    merged = [spans[0]]
+    for first, last in spans[1:]:
+        if _bridges(status[merged[-1][1] + 1:first], min_share):
+            merged[-1][1] = last
+        else:
+            merged.append([first, last])
+    outside = np.flatnonzero(status == OUTSIDE)
+    head = merged[0][0]
+    lead = int(outside[outside < head].max()) + 1 if (outside < head).any() else 0
+    if _bridges(status[lead:head], min_share):
+        merged[0][0] = lead
+    tail = merged[-1][1]
+    end = int(outside[outside > tail].min()) if (outside > tail).any() else len(times)
+    if _bridges(status[tail + 1:end], min_share):
+        merged[-1][1] = end - 1
+    out = []
+    for first, last in merged:
+        q0 = float(times[first])
+        q1 = float(min(times[last] + step, max(query_duration, times[last])))
+        a0 = min(max(line.speed * q0 + line.offset, 0.0), archive_duration)
+        a1 = min(max(line.speed * q1 + line.offset, 0.0), archive_duration)
+        low = min(int((status[first:last + 1] == CONSISTENT).sum()) * step, q1 - q0)
+        out.append(Segment(round(q0, 3), round(q1, 3), round(a0, 3), round(a1, 3), round(low, 3)))
+    return out

@@ -1,6 +1,8 @@
 """Coverage and verdicts: how much of the query and of the item a match explains, and what that makes it.
 
-One function decides the verdict, so ``check``, ``report`` and ``triage`` use the same words and thresholds.
+One function decides the verdict of a match (``verdict``, words in ``VERDICTS``) and one the verdict
+of a file against the whole archive (``archive_verdict``, words in ``ARCHIVE_VERDICTS``), so
+``check``, ``report`` and ``triage`` use the same words and thresholds.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from provenance.model import Segment
+from provenance.model import Fingerprint, Match, Segment
 
 WHOLE_QUERY = 0.8  # coverage of the query above which the query is all archived footage
 WHOLE_ITEM = 0.9  # coverage of the item above which none of it was trimmed away
@@ -21,6 +23,15 @@ VERDICTS = {
     "contains_parts": "query contains parts of the archived item (compilation)",
     "item_is_clip": "archived item is a clip of the query",
 }
+
+ARCHIVE_VERDICTS = {
+    "known": "known: the archive already holds this footage",
+    "partly_known": "partly known: it contains archived footage",
+    "new": "new: not in the archive",
+}
+"""What the archive knows of a file, most known first (``archive_verdict``)."""
+WHOLE_FOOTAGE = frozenset({"identical", "same", "clip_of_item"})
+"""Match verdicts that hold all of the query's footage."""
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:
@@ -77,3 +88,23 @@ def verdict(identical: bool, query_cov: float, archive_cov: float) -> str:
     if archive_cov >= WHOLE_ITEM:
         return "item_is_clip"
     return "contains_parts"
+
+
+def archive_verdict(query: Fingerprint, matches: Sequence[Match]) -> tuple[str, float]:
+    """(a key of ``ARCHIVE_VERDICTS``, share of the query the matches cover together) for one file.
+
+    Known: one match holds all of the query (a verdict of ``WHOLE_FOOTAGE``), or the matches cover
+    ``WHOLE_QUERY`` of it together (a compilation of archived clips); partly known: some of it is
+    archived; new: nothing matched. A still is covered whole by any match.
+    """
+    if not matches:
+        return "new", 0.0
+    query_duration = max(query.duration, max((f.time for f in query.frames), default=0.0))
+    if query.is_still or query_duration <= 0:
+        coverage = 1.0
+    else:
+        spans = [(s.query_start, s.query_end) for m in matches for s in m.segments]
+        coverage = min(1.0, union_length(spans) / query_duration)
+    if coverage >= WHOLE_QUERY or any(m.verdict in WHOLE_FOOTAGE for m in matches):
+        return "known", round(coverage, 4)
+    return "partly_known", round(coverage, 4)

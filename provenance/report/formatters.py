@@ -54,15 +54,18 @@ from __future__ import annotations
 
 import re
 
+from provenance.dates import describe
 from provenance.match.appearance import sighting_sentence, sighting_when
-from provenance.model import ExifInfo, Location, Metadata, Sighting, StreamInfo
+from provenance.model import DateComparison, ExifInfo, Location, Metadata, Segment, Sighting, StreamInfo
 
 __all__ = [
     "bit_rate_text",
+    "comparison_text",
     "device_text",
     "exif_taken_text",
     "format_bytes",
     "location_text",
+    "segment_text",
     "shown_name",
     "shown_text",
     "sighting_detail",
@@ -151,9 +154,32 @@ def sighting_short(s: Sighting | None) -> str:
     return "" if s is None else _words(s.platform, s.uploader, s.source_url)
 
 
+def segment_text(s: Segment) -> str:
+    """A match's segment in a line: ``query 0.00 - 10.00 s  =  archive 12.00 - 22.00 s`` and, when some
+    of it shows no detail on either side, ``(3.0 s of it low-detail, consistent)``."""
+    text = (f"query {s.query_start:7.2f} - {s.query_end:7.2f} s  =  archive "
+            f"{s.archive_start:7.2f} - {s.archive_end:7.2f} s")
+    return text + (f"  ({s.low_detail:.1f} s of it low-detail, consistent)" if s.low_detail >= 0.05 else "")
+
+
 def sighting_detail(s: Sighting) -> str:
     """A sighting of a known item: platform, uploader, URL, title and label, else its file name."""
     return _words(s.platform, s.uploader, s.source_url, s.title, s.label) or s.file_name or ""
+
+
+def comparison_text(c: DateComparison) -> str:
+    """One date comparison in a line: the claim and its interval, what it was compared with, the result, the
+    UTC moments compared ("--claimed-date 2024 (2024-01-01..2024-12-31) against the earliest sighting ...")."""
+    item = f" (item {c.evidence_sha256[:12]})" if c.evidence_sha256 else ""
+    if c.relation == "before":
+        days = c.older_than_claimed_days or 0
+        result = f"older than claimed by {days} day{'s' if days != 1 else ''}" if days else \
+            "older than claimed by less than a day"
+    else:
+        result = "not older than claimed" if c.relation == "within" else "after the claimed interval"
+    widened = " in any time zone" if c.claimed_from != c.claimed.start or c.evidence_by != c.evidence.end else ""
+    return (f"{c.claim_source} {describe(c.claimed)} against the {c.evidence_source} {describe(c.evidence)}{item}: "
+            f"{result} (seen by {c.evidence_by}, claim from {c.claimed_from}{widened})")
 
 
 def format_bytes(n: int) -> str:

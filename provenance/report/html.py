@@ -19,7 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from provenance.codec import from_jsonable
-from provenance.model import Metadata, Sighting
+from provenance.model import AppearanceSighting, DateComparison, Metadata
 from provenance.report import formatters as fmt
 from provenance.report.timeline import timeline_svg
 
@@ -116,14 +116,19 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
     if contact_sheet:
         sheet_uri = "data:image/jpeg;base64," + base64.b64encode(contact_sheet).decode("ascii")
     appearance = check.get("earliest_appearance")
-    if check.get("archive") is None:
+    if appearance:  # with an archive, or a claimed date compared with the file's own creation time
+        statement = appearance.get("statement") or "No statement."
+    elif check.get("archive") is None:
         statement = "No archive was consulted, so this report says nothing about earlier appearances."
     else:
-        statement = (appearance or {}).get("statement") or "No statement."
+        statement = "No statement."
     sightings = []
-    for sha, raw in ((appearance or {}).get("sightings") or [])[:50]:
-        s = from_jsonable(Sighting, raw)
-        sightings.append({"when": fmt.sighting_when(s), "sha": sha[:12], "where": fmt.sighting_where(s)})
+    for raw in ((appearance or {}).get("sightings") or [])[:50]:
+        listed = from_jsonable(AppearanceSighting, raw)
+        sightings.append({"when": fmt.sighting_when(listed.sighting), "sha": listed.sha256[:12],
+                          "where": fmt.sighting_where(listed.sighting)})
+    comparisons = [fmt.comparison_text(from_jsonable(DateComparison, raw))
+                   for raw in (appearance or {}).get("comparisons") or []]
     custody = record.get("custody") or {}
     history: Sequence[Mapping[str, Any]] = custody.get("history") or []
     template = resources.files("provenance.report").joinpath("templates", TEMPLATE).read_text("utf-8")
@@ -134,7 +139,8 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
         "sheet_uri": sheet_uri,
         "sheet_sha256": hashlib.sha256(contact_sheet).hexdigest() if contact_sheet else None,
         "shots": check.get("shots") or [], "matches": _matches(record), "statement": statement,
-        "appearance": appearance, "sightings": sightings, "signer_key_id": signer_key_id, "custody": custody,
+        "appearance": appearance, "sightings": sightings, "comparisons": comparisons,
+        "signer_key_id": signer_key_id, "custody": custody,
         "history": history, "warnings": check.get("warnings") or [], "json_name": json_name,
         "parameters": _plain(check.get("parameters") or {}),
         "environment": _plain(record.get("environment") or {}),

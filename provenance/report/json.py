@@ -18,7 +18,7 @@ import json
 from provenance.codec import to_jsonable
 from provenance.hashing.pdq import MIN_QUALITY
 from provenance.match.align import CANDIDATE_RADIUS
-from provenance.match.verdict import VERDICTS
+from provenance.match.verdict import ARCHIVE_VERDICTS, VERDICTS, archive_verdict
 from provenance.model import SCHEMA_VERSION, CheckReport, Match
 from provenance.report.formatters import unicode_safe
 from provenance.version import __version__
@@ -44,8 +44,15 @@ def match_record(match: Match) -> dict[str, object]:
     }
 
 
+def archive_verdict_record(report: CheckReport) -> dict[str, object]:
+    """What the archive knows of the file, in the words and figures ``triage`` gives it."""
+    verdict, coverage = archive_verdict(report.fingerprint, report.matches)
+    return {"verdict": verdict, "verdict_text": ARCHIVE_VERDICTS[verdict], "archive_coverage": coverage}
+
+
 def check_record(report: CheckReport, structure: object | None = None) -> dict[str, object]:
-    """The whole record of a check as plain JSON types; a "structure" key for a ``SelfReport`` when given."""
+    """The whole record of a check as plain JSON types: with an archive, an "archive_verdict" key last
+    (``archive_verdict_record``); a "structure" key for a ``SelfReport`` when given."""
     fp = report.fingerprint
     metadata = to_jsonable(fp.metadata)
     assert isinstance(metadata, dict)
@@ -77,6 +84,8 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
         "matches": [match_record(m) for m in report.matches],
         "earliest_appearance": to_jsonable(report.appearance) if report.appearance else None,
     }
+    if report.archive is not None:  # what triage would call the file, in its words
+        record["archive_verdict"] = archive_verdict_record(report)
     if structure is not None:  # check --structure (provenance.forensics.selfreport)
         record["structure"] = to_jsonable(structure)
     return record

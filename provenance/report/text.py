@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from provenance.match.verdict import VERDICTS
+from provenance.match.verdict import ARCHIVE_VERDICTS, VERDICTS, archive_verdict
 from provenance.model import CheckReport, Fingerprint, Match, Sighting
 from provenance.report import formatters as fmt
 from provenance.times import timestamp_label
@@ -59,9 +59,7 @@ def _fingerprint_lines(fp: Fingerprint) -> list[str]:
 def _match_lines(n: int, m: Match) -> list[str]:
     lines = [f"  {n}. {m.score * 100:.0f}%  {VERDICTS[m.verdict]}",
              f"     item {fmt.shown_name(m.item_name)}  (sha256 {m.sha256})"]
-    for seg in m.segments:
-        lines.append(f"     query {seg.query_start:7.2f} - {seg.query_end:7.2f} s  =  archive "
-                     f"{seg.archive_start:7.2f} - {seg.archive_end:7.2f} s")
+    lines += [f"     {fmt.segment_text(seg)}" for seg in m.segments]
     lines.append(f"     covers {m.query_coverage:.0%} of the query and {m.archive_coverage:.0%} of the item; "
                  f"playback speed x{m.speed:.2f} of the original; {m.matched_frames} frames agree "
                  f"(mean PDQ distance {m.mean_distance:.1f}/256)")
@@ -86,14 +84,22 @@ def render_text(report: CheckReport) -> str:
             lines.append(f"  contact sheet: {fmt.shown_name(report.contact_sheet)}")
     if report.archive is not None:
         lines += ["", f"MATCHES in {fmt.shown_name(report.archive)}"]
+        verdict, coverage = archive_verdict(fp, report.matches)
+        lines.append(f"  verdict: {ARCHIVE_VERDICTS[verdict]} ({coverage:.0%} of the query is archived footage)")
         if not report.matches:
             lines.append("  none")
         for n, match in enumerate(report.matches, 1):
             lines += _match_lines(n, match)
-        if report.appearance:
-            lines += ["", "EARLIEST APPEARANCE", f"  {report.appearance.statement}"]
-            for sha, s in report.appearance.sightings[:20]:
-                lines.append(f"    {fmt.sighting_when(s):<25} {sha[:12]}  {fmt.sighting_where(_names_shown(s))}")
+    if report.appearance:  # with an archive, or a --claimed-date compared with the file's own creation time
+        appearance = report.appearance
+        lines += ["", "EARLIEST APPEARANCE", f"  {appearance.statement}"]
+        if appearance.comparisons:
+            lines += ["  dates compared (UTC):", *[f"    {fmt.comparison_text(c)}" for c in appearance.comparisons]]
+        if appearance.sightings:
+            lines.append("  sightings (oldest first; undated and unreadable dates last):")
+        for a in appearance.sightings[:20]:
+            lines.append(f"    {fmt.sighting_when(a.sighting):<25} {a.sha256[:12]}  "
+                         f"{fmt.sighting_where(_names_shown(a.sighting))}")
     warnings = list(fp.warnings) + list(report.extra_warnings)
     if warnings:
         lines += ["", "WARNINGS", *[f"  ! {w}" for w in warnings]]

@@ -17,8 +17,9 @@ import numpy as np
 
 from provenance.fingerprinting import Analysis, as_query
 from provenance.match.appearance import earliest_appearance, parse_when
+from provenance.match.verdict import archive_verdict
 from provenance.model import Fingerprint, Match, Sighting
-from provenance.triage.cluster import cluster_contents, file_verdict, most_known
+from provenance.triage.cluster import cluster_contents, most_known
 from provenance.triage.results import (
     Candidate,
     Cluster,
@@ -84,7 +85,8 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
                 ok[result.sha256] = result
     order = list(ok)
     queries = {sha: query_view(ok[sha].fingerprint) for sha in order}  # type: ignore[arg-type]
-    verdicts = {sha: file_verdict(queries[sha], ok[sha].matches) for sha in order}
+    # the words and thresholds of ``check``: one function decides them
+    verdicts = {sha: archive_verdict(queries[sha], ok[sha].matches) for sha in order}
     clustering = cluster([ok[sha].fingerprint for sha in order],  # type: ignore[misc]
                          [queries[sha] for sha in order], [ok[sha].variants for sha in order])
     cluster_of = {sha: f"C{n + 1:04d}" for n, group in enumerate(clustering.groups) for sha in group}

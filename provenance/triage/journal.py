@@ -23,9 +23,10 @@ from types import TracebackType
 
 import numpy as np
 
-from provenance.codec import fingerprint_from_json, fingerprint_to_json, from_jsonable, to_jsonable
+from provenance.codec import RecordFormatError, fingerprint_from_json, fingerprint_to_json, from_jsonable, to_jsonable
 from provenance.errors import ArchiveError
-from provenance.model import Appearance, FileIdentity, Match, Sighting
+from provenance.match.appearance import earliest_appearance
+from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
 from provenance.report.formatters import unicode_safe
 from provenance.times import utc_now
 from provenance.triage.results import Candidate, ContentResult, Hashed, StoredContent, StoredPath
@@ -51,6 +52,16 @@ CREATE TABLE attempts (sha256 TEXT NOT NULL, run_id INTEGER NOT NULL, submitted_
 CREATE TABLE added (sha256 TEXT PRIMARY KEY, run_id INTEGER NOT NULL, added_at TEXT NOT NULL,
                     created INTEGER NOT NULL, sightings INTEGER NOT NULL);
 """
+
+
+def _appearance(text: str | None, matches: tuple[Match, ...], fp: Fingerprint | None) -> Appearance | None:
+    """A journaled earliest appearance; one journaled by an older version (sightings as pairs) is made again."""
+    if not text:
+        return None
+    try:
+        return from_jsonable(Appearance, json.loads(text))
+    except RecordFormatError:
+        return earliest_appearance(matches, fp.metadata, None) if fp is not None else None
 
 
 def _path_key(path: str) -> bytes:
@@ -258,13 +269,13 @@ class Journal:
             return None
         (path, error, fingerprint, variants, features, matches, appearance, thumbnail, run_id, started_at,
          finished_at, seconds, pid) = row
+        fp = fingerprint_from_json(fingerprint) if fingerprint else None
+        found = from_jsonable(tuple[Match, ...], json.loads(matches))
         result = ContentResult(
-            sha256=sha256, path=os.fsdecode(path), error=error,
-            fingerprint=fingerprint_from_json(fingerprint) if fingerprint else None,
+            sha256=sha256, path=os.fsdecode(path), error=error, fingerprint=fp,
             variants=None if variants is None else _array(variants),
             features=unpack_features(features) if features else (),
-            matches=from_jsonable(tuple[Match, ...], json.loads(matches)),
-            appearance=from_jsonable(Appearance, json.loads(appearance)) if appearance else None,
+            matches=found, appearance=_appearance(appearance, found, fp),
             thumbnail=bytes(thumbnail), started_at=started_at, finished_at=finished_at, seconds=float(seconds),
             pid=int(pid))
         return StoredContent(result, int(run_id))

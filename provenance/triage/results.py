@@ -11,16 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from provenance.match.verdict import ARCHIVE_VERDICTS
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
 from provenance.vision.features import FrameFeatures
 
-VERDICT_TEXT = {
-    "known": "known: the archive already holds this footage",
-    "partly_known": "partly known: it contains archived footage",
-    "new": "new: not in the archive",
-    "error": "error: the file could not be read as media",
-}
-"""The triage verdicts, most known first (``error`` is not a verdict on footage)."""
+VERDICT_TEXT = {**ARCHIVE_VERDICTS, "error": "error: the file could not be read as media"}
+"""The triage verdicts, most known first: ``check``'s (``match.verdict.archive_verdict``), and ``error``,
+which is not a verdict on footage."""
 
 
 @dataclass(frozen=True)
