@@ -137,9 +137,29 @@ def fingerprint_to_json(fp: Fingerprint) -> str:
     ``0xff``), which no UTF-8 text can hold: such a record is written with every non-ASCII character
     escaped instead, which JSON reads back to the very same name.
     """
-    data = to_jsonable(fp)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text if is_storable_text(text) else json.dumps(data, sort_keys=True, separators=(",", ":"))
+    text = _canonical_record(fp, ensure_ascii=False)
+    return text if is_storable_text(text) else _canonical_record(fp, ensure_ascii=True)
+
+
+_FRAMES_MARK = "\x00provenance frames\x00"  # no file name or tag holds NUL: not found elsewhere in a record
+
+
+def _canonical_record(fp: Fingerprint, *, ensure_ascii: bool) -> str:
+    """``json.dumps(to_jsonable(fp), sort_keys=True, separators=(",", ":"))``, the same text, with the
+    frames (eight a second of an archived item) turned into text one at a time rather than all held
+    as dicts at once."""
+    def dumped(value: object) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii)
+
+    data = to_jsonable(dataclasses.replace(fp, frames=()))
+    assert isinstance(data, dict)
+    data["frames"] = _FRAMES_MARK
+    text = dumped(data)
+    mark = dumped(_FRAMES_MARK)
+    if text.count(mark) != 1:  # never expected: then the plain way
+        return dumped(to_jsonable(fp))
+    before, after = text.split(mark)
+    return "".join([before, "[", ",".join(dumped(to_jsonable(frame)) for frame in fp.frames), "]", after])
 
 
 def is_storable_text(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -103,6 +104,19 @@ def test_canonical_text_round_trips_and_is_stable(fp: Fingerprint) -> None:
     back = fingerprint_from_json(text_form)
     assert back == fp
     assert fingerprint_to_json(back) == text_form
+
+
+@SETTINGS
+@given(fingerprints, st.sampled_from(["plain.mp4", "caf\u00e9 \u0627.mp4", "bad \udcff name.mp4"]))
+def test_canonical_text_is_json_dumps_of_the_record(fp: Fingerprint, name: str) -> None:
+    """The record's text is made frame by frame (an archived hour holds 28,800 frames), and is exactly
+    the canonical dump of the whole record: sorted keys, no spaces, non-ASCII kept unless a lone surrogate."""
+    fp = dataclasses.replace(fp, identity=dataclasses.replace(fp.identity, name=name))
+    data = to_jsonable(fp)
+    whole = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if "\udcff" in name:
+        whole = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert fingerprint_to_json(fp) == whole
 
 
 @SETTINGS

@@ -31,9 +31,9 @@ from conftest import ROOT
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.ingest.add import add_files
+from provenance.match.verdict import archive_verdict
 from provenance.model import Sighting
 from provenance.triage import Progress, triage
-from provenance.triage.cluster import file_verdict
 from provenance.triage.walk import sniff, walk
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
@@ -350,6 +350,7 @@ def test_journal_keeps_local_features_exactly() -> None:
 
 
 def test_file_verdict_thresholds() -> None:
+    """The one function that gives check and triage their whole-file verdict."""
     from provenance.model import Match, Segment
 
     def match(q0: float, q1: float, verdict: str) -> Match:
@@ -360,11 +361,11 @@ def test_file_verdict_thresholds() -> None:
         duration = 10.0
         frames = ()
 
-    assert file_verdict(Fp(), []) == ("new", 0.0)  # type: ignore[arg-type]
-    assert file_verdict(Fp(), [match(0, 5, "contains_parts")]) == ("partly_known", 0.5)  # type: ignore[arg-type]
+    assert archive_verdict(Fp(), []) == ("new", 0.0)  # type: ignore[arg-type]
+    assert archive_verdict(Fp(), [match(0, 5, "contains_parts")]) == ("partly_known", 0.5)  # type: ignore[arg-type]
     # two archived items covering it together: a compilation of known footage is known
     both = [match(0, 5, "contains_parts"), match(5, 9, "contains_parts")]
-    assert file_verdict(Fp(), both) == ("known", 0.9)  # type: ignore[arg-type]
+    assert archive_verdict(Fp(), both) == ("known", 0.9)  # type: ignore[arg-type]
 
 
 def test_progress_bar_with_eta_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,13 +24,11 @@ from provenance.archive import frame_cache
 from provenance.archive.search import frames_from_fingerprints, index_search
 from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.match.align import match_fingerprint
-from provenance.model import Fingerprint, Match, Sighting
+from provenance.model import Fingerprint, Sighting
 from provenance.triage.results import Clustering, Link
 
 SAME_FOOTAGE = frozenset({"identical", "same", "clip_of_item", "item_is_clip"})
 """Match verdicts that put two contents in one cluster."""
-KNOWN_COVERAGE = 0.8
-"""Share of a file's duration that archived footage must cover for the file to be "known"."""
 VERDICT_RANK = {"known": 0, "partly_known": 1, "new": 2, "error": 3}
 
 
@@ -127,38 +125,6 @@ def cluster_contents(archive_fps: Sequence[Fingerprint], queries: Sequence[Finge
         for query, hashes in zip(queries, variants, strict=True):
             links.extend(query_links(query, hashes, frames, search))
     return group([fp.identity.sha256 for fp in archive_fps], links)
-
-
-def archive_coverage(query: Fingerprint, matches: Sequence[Match]) -> float:
-    """The share of the query's duration that the matched archive segments cover together (0..1)."""
-    if not matches:
-        return 0.0
-    if query.is_still:
-        return 1.0
-    duration = max(query.duration, max((f.time for f in query.frames), default=0.0))
-    if duration <= 0:
-        return 1.0
-    spans = sorted((s.query_start, s.query_end) for m in matches for s in m.segments)
-    total, end = 0.0, float("-inf")
-    for start, stop in spans:
-        if stop > end:
-            total += stop - max(start, end)
-            end = stop
-    return min(1.0, total / duration)
-
-
-def file_verdict(query: Fingerprint, matches: Sequence[Match]) -> tuple[str, float]:
-    """("known" | "partly_known" | "new", coverage) of one content against the archive.
-
-    Known: the archive holds (nearly) all of it, in one item or several (a compilation of archived
-    clips is known too). Partly known: some of its footage is archived.
-    """
-    coverage = archive_coverage(query, matches)
-    if not matches:
-        return "new", 0.0
-    if coverage >= KNOWN_COVERAGE or any(m.verdict in ("identical", "same", "clip_of_item") for m in matches):
-        return "known", round(coverage, 4)
-    return "partly_known", round(coverage, 4)
 
 
 def most_known(verdicts: Sequence[str]) -> str:
