@@ -26,7 +26,7 @@ import numpy as np
 
 from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
 from provenance.frames.decode import DecodedFrames, SideOutput, decode_frames
-from provenance.frames.shots import build_shots, cuts_between, grey_histograms, histogram_steps, shot_ranges
+from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
 from provenance.media.display import display_dims
 from provenance.media.identity import file_identity
@@ -156,7 +156,7 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     if any(not box.is_full for _, _, box in runs):
         # what looked like borders may be picture: let matching also try the whole frame
         dihedral = np.concatenate([dihedral, hashed.whole_dihedral], axis=1)
-    ranges = shot_ranges(len(times), cuts_between(pdq, hashed.histogram_steps))
+    ranges = shot_ranges(len(times), cuts_between(pdq, hashed.shot_changes.changes(times), times))
     boxes = [main_box([(i, i + 1) for i in range(a, b)], frame_box[a:b]) for a, b in ranges]
     frames = tuple(
         FrameHash(index=i, time=float(times[i]), phash=PHASH.to_hex(phashes[i]),
@@ -190,7 +190,8 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
     size = params.work_size
     side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
             if collector.mode != "none" else None)
-    frames = _FrameStream(params.fps, still=metadata.kind == "still", turned=collector.mode != "archive")
+    frames = _FrameStream(params.fps, still=metadata.kind == "still", turned=collector.mode != "archive",
+                          keyframes_only=params.keyframes_only)
     if metadata.kind == "still":
         decoded = decode_frames(source, fps=None, width=size, height=size, max_frames=1, side=side,
                                 consume=frames.take)
@@ -206,7 +207,7 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
     if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
         params = replace(params, keyframes_only=False)  # the record says how it was really sampled
         collector.reset()
-        frames.reset()
+        frames.reset(keyframes_only=False)
         decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                 progress=report if progress else None, side=side, consume=frames.take)
     duration = len(decoded.times) / params.fps
@@ -225,7 +226,7 @@ class _Hashed:
     quality: np.ndarray  # (N,) PDQ quality
     dihedral: np.ndarray  # (N, 8, 32) PDQ of the content turned 8 ways
     whole_dihedral: np.ndarray  # (N, 8, 32) the same of the whole, uncut frame
-    histogram_steps: np.ndarray  # (N-1,) grey-histogram distance of each frame's content to the one before
+    shot_changes: ShotChangeStream  # fed every frame; its changes(times) are what the shot detector compares
 
 
 class _FrameStream:
@@ -233,24 +234,26 @@ class _FrameStream:
     its hashes: each border run is boxed and hashed as soon as it is known to have ended (``finish``: the
     last one). The same runs, boxes and hashes as ``border_runs`` and ``content_frames`` of all frames."""
 
-    def __init__(self, fps: float, still: bool, turned: bool = True) -> None:
+    def __init__(self, fps: float, still: bool, turned: bool = True, keyframes_only: bool = False) -> None:
         # ``turned``: keep each frame's PDQ turned 8 ways, which only matching a query needs (an archived
         # item's are never searched): 512 bytes a frame, 15 MB an hour at the archive's rate
         self.fps, self.still, self.turned = fps, still, turned
         self.spool: _Spool | None = None
-        self.reset()
+        self.reset(keyframes_only)
 
-    def reset(self) -> None:
-        """Forget every frame (the decode is starting again)."""
+    def reset(self, keyframes_only: bool = False) -> None:
+        """Forget every frame (the decode is starting again; ``keyframes_only``: it hands over the keyframes,
+        at their own times, rather than samples at ``fps``)."""
         if self.spool is not None:
             self.spool.close()
         self.splitter = RunSplitter(self.fps)
         self.spool = None
         self.count = 0
         self.runs: list[tuple[int, int, ContentBox]] = []
-        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in ("phash", "pdq", "quality", "dihedral", "whole",
-                                                                      "steps")}
-        self.last_histogram: np.ndarray | None = None  # of the content of the last frame hashed
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in ("phash", "pdq", "quality", "dihedral", "whole")}
+        # at times k / fps the lag is known now, and only its last samples' signals are kept; keyframes'
+        # times give it only at the end, and their signals are kept (few)
+        self.shot_changes = ShotChangeStream(None if keyframes_only else lags_at(self.fps))
 
     def take(self, frames: np.ndarray) -> None:
         """The next (k, H, W) working frames, in decode order."""
@@ -279,7 +282,7 @@ class _FrameStream:
 
         return _Hashed(tuple(self.runs), joined("phash", (0, 8), np.uint8), joined("pdq", (0, 32), np.uint8),
                        joined("quality", (0,), np.int64), joined("dihedral", (0, 8, 32), np.uint8),
-                       joined("whole", (0, 8, 32), np.uint8), joined("steps", (0,), np.float64))
+                       joined("whole", (0, 8, 32), np.uint8), self.shot_changes)
 
     def _close(self, first: int, stop: int) -> None:
         """Box and hash the run of frames [first, stop) of a video, then let its frames go."""
@@ -305,12 +308,7 @@ class _FrameStream:
                 pdq, quality = PDQ.batch(content)
             self.parts["pdq"].append(pdq)
             self.parts["quality"].append(quality)
-            histograms = grey_histograms(content)
-            if self.last_histogram is not None:
-                self.parts["steps"].append(histogram_steps(np.concatenate([self.last_histogram[None], histograms])))
-            elif len(histograms) > 1:
-                self.parts["steps"].append(histogram_steps(histograms))
-            self.last_histogram = histograms[-1]
+            self.shot_changes.add(content, whole, len(self.runs))
         self.runs.append((first, stop, box))
 
 

@@ -107,11 +107,12 @@ def _whole_array_analysis(clip: Path, fps: float) -> tuple[list, np.ndarray, lis
     content = content_frames(gray, [(a, b) for a, b, _ in runs], [box for _, _, box in runs])
     phashes, _ = PHASH.hash_frames(content)
     pdq, quality, dihedral = PDQ.batch(content, dihedral=True)
+    whole = content_frames(gray, [(0, len(gray))], [FULL_BOX])
     if any(not box.is_full for _, _, box in runs):
-        whole = content_frames(gray, [(0, len(gray))], [FULL_BOX])
         dihedral = np.concatenate([dihedral, PDQ.batch(whole, dihedral=True)[2]], axis=1)
     frame_box = [box for a, b, box in runs for _ in range(a, b)]
-    ranges = shot_ranges(len(gray), find_cuts(pdq, content))
+    run_of = np.array([n for n, (a, b, _) in enumerate(runs) for _ in range(a, b)])
+    ranges = shot_ranges(len(gray), find_cuts(pdq, content, decoded.times, whole=whole, runs=run_of))
     boxes = [main_box([(i, i + 1) for i in range(a, b)], frame_box[a:b]) for a, b in ranges]
     hashes = [(PHASH.to_hex(p), PDQ.to_hex(h), int(q)) for p, h, q in zip(phashes, pdq, quality, strict=True)]
     duration = len(gray) / fps
