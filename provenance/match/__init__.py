@@ -3,8 +3,9 @@
 Modules, in the order the work flows: ``lines`` (the speed and offset that map query time to
 archive time, and their segments), ``verdict`` (coverage both ways, and the one function that
 names the verdict), ``align`` (candidates from the index and the hash matches per item, with the
-edits they reveal), ``geometry`` (matches by local features: crops, insets, and the geometry of
-hash matches), ``against_archive`` (the whole search against an archive on disk), ``appearance``
+edits they reveal), ``extend`` (a hash match's segments carried on along their time lines while
+local features confirm them), ``geometry`` (matches by local features: crops, insets, and the
+geometry of hash matches), ``against_archive`` (the whole search against an archive on disk), ``appearance``
 (the earliest known appearance against what is claimed).
 
     from provenance.match import match_against

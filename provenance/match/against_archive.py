@@ -1,4 +1,5 @@
-"""Match an analysed file against an archive on disk: frame hashes first, then local features where they fall short."""
+"""Match an analysed file against an archive on disk: frame hashes first, carried on and then
+supplemented by local features where they fall short."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError
 from provenance.fingerprinting import Analysis
 from provenance.match.align import match_fingerprint
+from provenance.match.extend import extend_match
 from provenance.match.geometry import describe_geometry, geometry_matches
 from provenance.match.verdict import union_length
 from provenance.model import Fingerprint, FrameHash, Match
@@ -39,8 +41,12 @@ def _item_samples(store: ArchiveStore, sha256: str) -> Sequence[FrameHash]:
 def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
     """Match an analysed file against the archive at ``archive_path`` (which must exist).
 
-    Frame hashes first, in all 8 orientations; where they explain less than half of the query,
-    local features look for crops and inset pictures among the items the hashes did not match.
+    Frame hashes first, in all 8 orientations; each hash match's segments are then carried on
+    along their time lines while local features confirm them (``extend.extend_match``), and its
+    geometry is described. Where the hash matches explain less than half of the query, local
+    features look for crops and inset pictures among the items the hashes did not match, and align
+    the items they did match afresh (the few frames the hashes agreed on may have set a wrong time
+    line): of the two alignments of an item, the one that covers more of the query is kept.
     """
     fp = analysis.fingerprint
     if not Path(archive_path).exists():
@@ -52,18 +58,43 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
         if not analysis.features:
             return matches
         sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
-        # only the matched items' features are read to describe the matches
-        matches = tuple(
-            describe_geometry(fp, m, analysis.features, analysis.mirrored_features,
-                              store.feature_frames(frames.ids[sha_number[m.sha256]])[1])
-            for m in matches
-        )
-        if needs_features(fp, matches):
+        # decided on the hashes' own segments: where they explain little, their time lines may be wrong too
+        search_features = needs_features(fp, matches)
+        realign = {m.sha256 for m in matches
+                   if search_features and _realignable(m, frames.stills[sha_number[m.sha256]])}
+        described = []
+        for m in matches:
+            # only the matched items' features are read, to carry the segments on and describe the matches
+            number = sha_number[m.sha256]
+            item_features = store.feature_frames(frames.ids[number])[1]
+            m = extend_match(fp, m, analysis.features, analysis.mirrored_features, item_features,
+                             float(frames.durations[number]), item_still=bool(frames.stills[number]),
+                             item_samples=partial(_item_samples, store, m.sha256))
+            described.append(describe_geometry(fp, m, analysis.features, analysis.mirrored_features, item_features))
+        matches = tuple(described)
+        if search_features:
             # kept beside the archive like the hash index, keyed by the archive state it was built from
             index = open_descriptor_index(features_folder(store.path), f"{store.archive_id()}:{store.generation()}",
                                           store.feature_frames)
             found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
                                      lambda item_id: store.feature_frames(item_id)[1], frames, store.sightings,
-                                     {m.sha256 for m in matches})
-            matches = tuple(sorted(matches + found, key=lambda m: -m.score))
+                                     {m.sha256 for m in matches} - realign)
+            matches = tuple(sorted(better_aligned(matches, found), key=lambda m: -m.score))
         return matches
+
+
+def _realignable(match: Match, item_still: bool) -> bool:
+    """Whether local features may align this hash match afresh: not an identical file, a still, or a
+    turned or flipped copy (whose frames the features do not turn)."""
+    return not (match.verdict == "identical" or item_still or {e.name for e in match.edits} & {"rotate", "vflip"})
+
+
+def better_aligned(hashed: tuple[Match, ...], found: tuple[Match, ...]) -> tuple[Match, ...]:
+    """The hash matches and the feature matches, one per item: where both matched an item, the one
+    whose segments cover more of the query (the hash match when they cover the same)."""
+    by_item = {m.sha256: m for m in found}
+    kept = []
+    for m in hashed:
+        other = by_item.pop(m.sha256, None)
+        kept.append(other if other is not None and other.query_coverage > m.query_coverage else m)
+    return tuple(kept) + tuple(by_item.values())

@@ -1,0 +1,197 @@
+"""Segments of a hash match carried on along their time line for as long as local features confirm them.
+
+Frame hashes see the whole picture, so a slow zoom into it, a perspective warp or a heavy
+re-encode keeps them agreeing for part of a clip only: past that the segment stops, although the
+footage goes on. A segment's time line says which archived moment each query moment shows, so each
+query feature frame just beyond a segment's ends (and in a gap between two segments of one line)
+is matched directly with the archived feature frame of its aligned moment (``pair_frames``: a
+geometric fit with enough inliers). The segment grows while frames pair and stops at the first
+two frames in a row that do not: a single frame that fails (motion blur, a flash) does not end it.
+Each confirmed frame vouches for one feature-frame step of the query after it, as a hash sample
+does in ``lines.line_segments``. A segment never grows into another segment of the match; two
+segments of one line join when every gap frame between them but single ones pairs.
+
+A frame with no detail (PDQ quality below ``MIN_QUALITY``) carries no evidence either way: when the
+archive too has no detail at the aligned moment (a fade through black, a dark scene), the frame
+neither pairs nor fails, and a stretch of such frames joins the segment only when a frame beyond it
+pairs on the same line again.
+
+Local features confirm that a query frame shows the archived picture of that moment; on a scene
+that does not change they cannot tell its moments apart, exactly as the hashes cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from provenance.hashing.pdq import MIN_QUALITY
+from provenance.match.verdict import WHOLE_ITEM, coverages, verdict
+from provenance.model import Edit, Fingerprint, FrameHash, Match, Segment
+from provenance.vision.features import FEATURE_FPS, FrameFeatures, pair_frames
+
+CONFIRM_MISSES = 1  # frames in a row that may fail to pair without ending a segment
+SAME_TIME = 0.5 / FEATURE_FPS  # seconds: the archived frame paired must lie within half a feature-frame step
+
+
+def _line(segment: Segment, speed: float, item_duration: float) -> tuple[float, float]:
+    """(speed, offset) of the time line a segment was cut from: archive time = speed x query time + offset.
+
+    A segment's ends lie on its line unless clamped to the item (at 0 or at its end), so its own
+    slope is the line's; when an end is clamped, the match's speed and the other end are used.
+    """
+    length = segment.query_end - segment.query_start
+    start_free = segment.archive_start > 0.0
+    end_free = segment.archive_end < item_duration
+    if length > 0 and start_free and end_free:
+        speed = (segment.archive_end - segment.archive_start) / length
+    if start_free or not end_free:
+        return speed, segment.archive_start - speed * segment.query_start
+    return speed, segment.archive_end - speed * segment.query_end
+
+
+def _walk(frames: Sequence[FrameFeatures],
+          pairs: Callable[[FrameFeatures], bool | None]) -> tuple[float | None, bool]:
+    """Walk ``frames`` in the order given: the time of the last one that pairs before more than
+    ``CONFIRM_MISSES`` in a row fail (None if none pairs), and whether the walk stopped early.
+    A frame for which ``pairs`` says None (no detail on either side) neither pairs nor fails."""
+    last, misses = None, 0
+    for frame in frames:
+        paired = pairs(frame)
+        if paired is None:
+            continue
+        if paired:
+            last, misses = frame.time, 0
+        else:
+            misses += 1
+            if misses > CONFIRM_MISSES:
+                return last, True
+    return last, False
+
+
+def _flat_times(samples: Sequence[FrameHash]) -> tuple[np.ndarray, np.ndarray]:
+    """The samples' times, and which of them carry no detail (PDQ quality below ``MIN_QUALITY``)."""
+    return (np.array([f.time for f in samples], dtype=np.float64),
+            np.array([f.pdq_quality < MIN_QUALITY for f in samples], dtype=bool))
+
+
+def _flat_at(times: np.ndarray, flat: np.ndarray, t: float) -> bool:
+    """Whether the sample nearest to time ``t`` (within half a feature-frame step) carries no detail."""
+    if not len(times):
+        return False
+    nearest = int(np.argmin(np.abs(times - t)))
+    return bool(abs(times[nearest] - t) <= SAME_TIME + 1e-6 and flat[nearest])
+
+
+def _missing_edit(segments: Sequence[Segment], item_duration: float) -> Edit:
+    """The trim edit: the archive seconds that no segment shows."""
+    missing, pos = [], 0.0
+    for start, stop in sorted((s.archive_start, s.archive_end) for s in segments):
+        if start - pos > 0.5:
+            missing.append(f"{pos:.1f}-{start:.1f}")
+        pos = max(pos, stop)
+    if item_duration - pos > 0.5:
+        missing.append(f"{pos:.1f}-{item_duration:.1f}")
+    return Edit("trim", "archive seconds not in the query: " + (", ".join(missing) or "none"))
+
+
+def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatures],
+                 mirrored_features: Sequence[FrameFeatures], item_features: Sequence[FrameFeatures],
+                 item_duration: float, *, item_still: bool = False,
+                 item_samples: Callable[[], Sequence[FrameHash]] | None = None) -> Match:
+    """``match`` (a hash match of a video query and a video item) with its segments carried on
+    along their time lines where the query's feature frames pair with the archived ones at the
+    aligned moments; its coverages, verdict and trim edit follow.
+
+    ``features`` and ``mirrored_features`` are the query's (the mirrored ones are used when the
+    match is mirrored), ``item_features`` the archived item's, in time order. ``item_samples()``
+    gives the item's hash samples (every one, with its PDQ quality), read only when a query frame
+    with no detail is met; without it such frames fail like any other. Identical files, stills and
+    turned or flipped copies (whose frames the features do not turn) are left as they are.
+    """
+    names = {e.name for e in match.edits}
+    if (match.verdict == "identical" or query.is_still or item_still or names & {"rotate", "vflip"}
+            or not match.segments or not item_features):
+        return match
+    mirrored = "hflip" in names
+    frames = sorted(mirrored_features if mirrored else features, key=lambda f: f.time)
+    if not frames:
+        return match
+    times = np.array([f.time for f in frames])
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / FEATURE_FPS
+    query_end = max(query.duration, query.frames[-1].time if query.frames else 0.0)
+    archive_times = np.array([f.time for f in item_features])
+    query_flat = _flat_times(query.frames)
+    archive_flat: list[tuple[np.ndarray, np.ndarray]] = []  # the item's (sample times, flat or not), once read
+
+    def flat_archive(t: float) -> bool:
+        if item_samples is None:
+            return False
+        if not archive_flat:
+            archive_flat.append(_flat_times(item_samples()))
+        return _flat_at(*archive_flat[0], t)
+
+    def pairs_on(speed: float, offset: float) -> Callable[[FrameFeatures], bool | None]:
+        def pairs(frame: FrameFeatures) -> bool | None:
+            aligned = speed * frame.time + offset
+            row = int(np.argmin(np.abs(archive_times - aligned)))
+            if abs(archive_times[row] - aligned) > SAME_TIME + 1e-6:
+                return False  # no archived frame of that moment: before the item's start or past its end
+            if pair_frames(frame, item_features[row], row, mirrored) is not None:
+                return True
+            if _flat_at(*query_flat, frame.time) and flat_archive(aligned):
+                return None  # no detail on either side: no evidence either way
+            return False
+        return pairs
+
+    def between(start: float, stop: float) -> list[FrameFeatures]:
+        return [f for f in frames if start - 1e-6 <= f.time < stop - 1e-6]
+
+    def at(speed: float, offset: float, t: float) -> float:
+        return round(min(max(speed * t + offset, 0.0), item_duration), 3)
+
+    segments = sorted(match.segments, key=lambda s: s.query_start)
+    out: list[Segment] = []
+    n = 0
+    current = segments[0]
+    speed, offset = _line(current, match.speed, item_duration)
+    first, _ = _walk(between(0.0, current.query_start)[::-1], pairs_on(speed, offset))
+    while True:
+        pairs = pairs_on(speed, offset)
+        if first is not None and first < current.query_start:
+            current = replace(current, query_start=round(first, 3), archive_start=at(speed, offset, first))
+        following = segments[n + 1] if n + 1 < len(segments) else None
+        ceiling = following.query_start if following is not None else query_end
+        last, stopped = _walk(between(current.query_end, ceiling), pairs)
+        n += 1
+        if following is not None and _on_line(following, speed, offset) and last is not None and not stopped:
+            # the gap between two segments of one line pairs throughout: one segment
+            current = replace(current, query_end=following.query_end, archive_end=following.archive_end)
+            first = None
+            continue
+        if last is not None and last + step > current.query_end:
+            end = min(last + step, ceiling, query_end)
+            current = replace(current, query_end=round(end, 3), archive_end=at(speed, offset, end))
+        out.append(current)
+        if following is None:
+            break
+        current = following
+        speed, offset = _line(current, match.speed, item_duration)
+        first, _ = _walk(between(out[-1].query_end, current.query_start)[::-1], pairs_on(speed, offset))
+    if [(s.query_start, s.query_end) for s in out] == [(s.query_start, s.query_end) for s in segments]:
+        return match
+    query_cov, archive_cov = coverages(out, query_end, item_duration, 1.0 / FEATURE_FPS,
+                                       query_still=False, item_still=False)
+    edits = tuple(e for e in match.edits if e.name != "trim")
+    if archive_cov < WHOLE_ITEM:
+        edits += (_missing_edit(out, item_duration),)
+    return replace(match, segments=tuple(out), query_coverage=round(query_cov, 4),
+                   archive_coverage=round(archive_cov, 4), verdict=verdict(False, query_cov, archive_cov),
+                   edits=edits)
+
+
+def _on_line(segment: Segment, speed: float, offset: float) -> bool:
+    """Whether ``segment`` lies on the line (speed, offset): its start maps to its archive start."""
+    return abs(speed * segment.query_start + offset - segment.archive_start) <= SAME_TIME
