@@ -27,7 +27,7 @@ from provenance.hashing.pdq import MIN_QUALITY
 from provenance.model import Segment
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
-CAR_PARK = ("gradients=s=320x240:c0=0x5a5a5a:c1=0x6e6e6e:x0=0:y0=0:x1=320:y1=240:speed=0.0001:r=25")
+CAR_PARK = ("gradients=s=320x240:c0=0x5a5a5a:c1=0x6e6e6e:x0=0:y0=0:x1=320:y1=240:speed=0.0001:r=25:seed=1")
 
 
 def invoke(*args: str) -> dict:
