@@ -4,7 +4,7 @@ supplemented by local features where they fall short."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 from provenance.archive.descriptor_index import open_descriptor_index
@@ -53,8 +53,9 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
         raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
     with ArchiveStore.open(archive_path, create=False) as store:
         frames, search = archive_frames(store)
-        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq,
-                                    partial(_item_samples, store))
+        # an item's record is decoded once, though bridging and carrying on may both ask for its samples
+        samples_of = cache(partial(_item_samples, store))
+        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq, samples_of)
         if not analysis.features:
             return matches
         sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
@@ -69,7 +70,7 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
             item_features = store.feature_frames(frames.ids[number])[1]
             m = extend_match(fp, m, analysis.features, analysis.mirrored_features, item_features,
                              float(frames.durations[number]), item_still=bool(frames.stills[number]),
-                             item_samples=partial(_item_samples, store, m.sha256))
+                             item_samples=partial(samples_of, m.sha256))
             described.append(describe_geometry(fp, m, analysis.features, analysis.mirrored_features, item_features))
         matches = tuple(described)
         if search_features:
