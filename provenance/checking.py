@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from provenance.archive.custody import Reading, record_custody
+from provenance.archive.store import ArchiveStore
 from provenance.dates import parse_date
 from provenance.fingerprinting import analyse
 from provenance.forensics.selfreport import SelfReport, self_report
@@ -20,7 +21,9 @@ from provenance.frames.keyframes import keyframes_folder, write_keyframes
 from provenance.match.against_archive import match_against
 from provenance.match.appearance import earliest_appearance
 from provenance.media.source import MediaSource, opened
-from provenance.model import CheckReport, DateInterval, Match, SamplingParams
+from provenance.model import CheckReport, DateInterval, Fingerprint, Match, SamplingParams, SideBySideImage
+from provenance.report.side_by_side import side_by_side as matched_views
+from provenance.report.side_by_side import write_side_by_side
 from provenance.times import utc_now
 
 COMMAND = "provenance check"
@@ -38,6 +41,7 @@ def check(
     examiner: str | None = None,
     case: str | None = None,
     log_custody: bool = True,
+    side_by_side: bool = False,
 ) -> CheckReport:
     """Fingerprint ``path`` and, with ``archive``, find where it appeared before.
 
@@ -50,6 +54,11 @@ def check(
     ``claimed_date`` (text in a ``provenance.dates.ACCEPTED_FORMS`` form, else ``DateError``, a usage
     error, before the examination) is compared with the file's own creation time, and with the
     earliest archived sighting when there is an archive (``CheckReport.appearance``).
+
+    With ``side_by_side``, ``keyframes_dir`` and an archive, each match's frames are also written
+    side by side with the archived pictures of the same moments, a folder per matched item
+    (``provenance.report.side_by_side``; ``CheckReport.side_by_side`` lists them, and a warning says
+    which items the archive keeps no picture of).
     """
     claimed = parse_date(claimed_date) if isinstance(claimed_date, str) else claimed_date
     examined_at = utc_now()
@@ -69,9 +78,13 @@ def check(
         elif claimed is not None:  # no archive: the claim is still compared with the file's own creation time
             appearance = earliest_appearance((), fp.metadata, claimed, searched=False)
         keyframes, sheet = ((), None)
+        side: tuple[SideBySideImage, ...] = ()
+        notes: tuple[str, ...] = ()
         if keyframes_dir is not None:
             keyframes, sheet_path = write_keyframes(source, fp, keyframes_dir, beside=beside)
             sheet = sheet_path or None
+            if side_by_side and archive is not None and matches:
+                side, notes = _side_by_side(source, fp, matches, archive, keyframes_dir)
     return CheckReport(
         fingerprint=fp,
         archive=archive,
@@ -80,7 +93,19 @@ def check(
         keyframes=keyframes,
         contact_sheet=sheet,
         examined_at=examined_at,
+        extra_warnings=notes,
+        side_by_side=side,
     )
+
+
+def _side_by_side(source: MediaSource, fp: Fingerprint, matches: tuple[Match, ...], archive: str,
+                  folder: str) -> tuple[tuple[SideBySideImage, ...], tuple[str, ...]]:
+    """Write the matches' frames beside the archived pictures into ``folder``: the images, and a note
+    for each item shown without them."""
+    with ArchiveStore.open(archive, create=False) as store:
+        views = matched_views(source, fp, matches, store.pictures)
+    notes = tuple(f"side by side: {v.note} of {v.item_name} ({v.sha256[:12]})" for v in views if v.note)
+    return write_side_by_side(views, folder), notes
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,7 @@ def examine(
     beside: bool = False,
     progress: Callable[[float, float | None], None] | None = None,
     examiner: str | None = None,
+    side_by_side: bool = False,
 ) -> Examination:
     """:func:`check` the file and, with ``structure``, read its boxes, last writer, edit indicators and C2PA.
 
@@ -110,6 +136,6 @@ def examine(
     """
     with opened(path) as source:
         report = check(source, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
-                       beside=beside, progress=progress, examiner=examiner)
+                       beside=beside, progress=progress, examiner=examiner, side_by_side=side_by_side)
         itself = self_report(source, report.fingerprint.metadata) if structure else None
     return Examination(report, itself)

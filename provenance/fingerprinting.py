@@ -26,13 +26,23 @@ import numpy as np
 
 from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
 from provenance.frames.decode import DecodedFrames, SideOutput, decode_frames
+from provenance.frames.pictures import PictureSpool, picture_moments
 from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
 from provenance.media.display import display_dims
 from provenance.media.identity import file_identity
 from provenance.media.probe import probe
 from provenance.media.source import MediaSource, opened
-from provenance.model import FULL_BOX, SCHEMA_VERSION, ContentBox, Fingerprint, FrameHash, Metadata, SamplingParams
+from provenance.model import (
+    FULL_BOX,
+    SCHEMA_VERSION,
+    ArchivedPicture,
+    ContentBox,
+    Fingerprint,
+    FrameHash,
+    Metadata,
+    SamplingParams,
+)
 from provenance.version import __version__
 from provenance.vision.feature_spool import FeatureSpool
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
@@ -53,6 +63,25 @@ SPOOL_MEMORY = 8 << 20
 STATS_PIXELS = 1 << 19
 """Pixels of working frames measured at a time for the borders (their float32 copies take a few times that)."""
 HASH_FRAMES = 128  # frames hashed at a time: PDQ's own batch at CONTENT_SIZE
+
+
+def decoded_duration(samples: int, fps: float, metadata: Metadata) -> float:
+    """The length of a video that gave ``samples`` samples at ``fps``: the container's (its video stream's,
+    else the file's) when that fits the samples, else ``samples / fps``.
+
+    Sample ``k`` is the frame on screen at ``k / fps`` (ffmpeg's ``fps`` filter rounds to the nearest
+    frame), so the samples allow any length from half a step short of the last sample's time up to
+    ``samples / fps``; a one-second clip sampled twice a second gives three samples, and taking the
+    whole step would make it 1.5 s long and its every match cover two thirds of it. A container
+    whose length does not fit the frames decoded is not believed.
+    """
+    upper = samples / fps
+    lower = (samples - 1.5) / fps
+    stream = metadata.video_stream
+    for claimed in (stream.duration if stream is not None else None, metadata.duration):
+        if claimed is not None and lower < claimed <= upper:
+            return float(claimed)
+    return upper
 
 
 def decode_warnings(metadata: Metadata, decoded_seconds: float, errors: tuple[str, ...], code: int) -> list[str]:
@@ -104,6 +133,9 @@ class Analysis:
     # ORB features and colour grids, FEATURE_FPS frames a second (of an item: a FeatureSpool, on disk)
     features: Sequence[FrameFeatures] = ()
     mirrored_features: tuple[FrameFeatures, ...] = ()  # the same of the mirrored frames (a subset)
+    # what the archive keeps to show (``archive`` and ``all``): small JPEGs of the shot keyframes and of
+    # every few seconds, in time order (a PictureSpool, on disk; provenance.frames.pictures)
+    pictures: Sequence[ArchivedPicture] = ()
 
 
 def fingerprint(path: str | MediaSource, params: SamplingParams | None = None) -> Fingerprint:
@@ -128,9 +160,9 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
 
     ``progress(seconds_decoded, total_seconds_or_None)`` is called while a video decodes.
     ``features`` says which local features to compute while decoding: ``none``; ``query`` (at most
-    QUERY_FEATURE_FRAMES frames, also mirrored); ``archive`` (every feature frame, spooled to disk, and
-    no turned hashes: what ``archive add`` keeps, in memory that does not grow with the duration);
-    ``all`` (both).
+    QUERY_FEATURE_FRAMES frames, also mirrored); ``archive`` (every feature frame and the small pictures
+    the archive shows, both spooled to disk, and no turned hashes: what ``archive add`` keeps, in memory
+    that does not grow with the duration); ``all`` (both).
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -178,7 +210,34 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     )
     side_times = decoded.side_times if decoded.side_times is not None else np.zeros(0)
     normal, mirrored = collector.results(side_times)
-    return Analysis(fp, dihedral, normal, mirrored)
+    pictures = collector.pictures_at(side_times, [s.keyframe_time for s in fp.shots])
+    return Analysis(fp, dihedral, normal, mirrored, pictures)
+
+
+def archive_pictures(path: str | MediaSource, fp: Fingerprint) -> Sequence[ArchivedPicture]:
+    """The small pictures ``analyse`` keeps for the archive, made again from the file ``fp`` describes (a path
+    or an open MediaSource, only read): the same frames at the same sizes, so the same file gives the same
+    JPEG bytes, for items archived before pictures were kept.
+
+    The caller checks that the file is still the one ``fp`` describes (its SHA-256); the shots' keyframe
+    times come from ``fp``. The JPEGs wait on disk (a PictureSpool), so memory does not grow with the length.
+    """
+    width, height = feature_size(*display_dims(fp.metadata))
+    spool = PictureSpool()
+
+    def take(frames: np.ndarray) -> None:
+        for frame in frames:
+            if fp.is_still and spool.frames:
+                return  # a still's picture is its first frame, as analyse keeps it
+            spool.append(frame)
+
+    with opened(path) as source:
+        # the side output's own filters (fps, then area scaling to the feature size), as the main output
+        decoded = decode_frames(source, fps=None if fp.is_still else FEATURE_FPS, width=width, height=height,
+                                color=True, max_frames=1 if fp.is_still else None, consume=take)
+        source.ensure_unchanged()
+    spool.keep(picture_moments(decoded.times[: spool.frames], [s.keyframe_time for s in fp.shots], fp.is_still))
+    return spool
 
 
 def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
@@ -210,7 +269,7 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
         frames.reset(keyframes_only=False)
         decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                 progress=report if progress else None, side=side, consume=frames.take)
-    duration = len(decoded.times) / params.fps
+    duration = decoded_duration(len(decoded.times), params.fps, metadata)
     if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
         duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))
     return decoded, params, duration, frames.finish()
@@ -436,12 +495,16 @@ class _FeatureCollector:
         self.normal: dict[int, FrameFeatures] = {}
         self.spooled: list[int] = []
         self.mirrored: dict[int, FrameFeatures] = {}
+        # every side frame's small JPEG waits on disk too: which ones are shot keyframes is known at the end
+        self.pictures = PictureSpool() if self.mode in ("archive", "all") else None
 
     def take(self, index: int, frame: np.ndarray) -> None:
         """Features of side frame ``index`` (called from the decoder's reader thread, in frame order)."""
         if self.still and index > 0:
             return
         in_query = index % self.stride == 0
+        if self.pictures is not None:
+            self.pictures.append(frame)
         if self.spool is not None:
             self.spool.append(extract(frame[None], np.zeros(1))[0])
             self.spooled.append(index)
@@ -462,6 +525,14 @@ class _FeatureCollector:
             return timed(self.normal), timed(self.mirrored)
         self.spool.retimed([time_of(i) for i in self.spooled])
         return self.spool, timed(self.mirrored)
+
+    def pictures_at(self, times: np.ndarray, keyframe_times: Sequence[float]) -> Sequence[ArchivedPicture]:
+        """The pictures kept (``picture_moments``) of the side frames at ``times``: none unless made for the archive."""
+        if self.pictures is None:
+            return ()
+        spooled = np.asarray(times[: self.pictures.frames], dtype=np.float64)
+        self.pictures.keep(picture_moments(spooled, keyframe_times, still=self.still))
+        return self.pictures
 
 
 def as_query(analysis: Analysis, fps: float = QUERY_FPS) -> Analysis:

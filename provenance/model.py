@@ -218,12 +218,48 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
+class ArchivedPicture:
+    """A small JPEG of one frame of an archived item, kept in the archive to show beside a match.
+
+    ``kind`` is "shot" (the keyframe of one of the item's shots) or "every" (one of those taken at a
+    fixed spacing through the item); ``time`` is the frame's moment in the item, in seconds.
+    """
+
+    time: float
+    kind: str
+    width: int
+    height: int
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
 class KeyframeImage:
     """A keyframe written to disk as a JPEG."""
 
     shot: int
     time: float
     path: str
+
+
+@dataclass(frozen=True)
+class SideBySideImage:
+    """The pictures of one matched moment, written by ``check --keyframes`` (see ``provenance.report.side_by_side``).
+
+    ``segment`` counts the match's segments from 0; ``position`` is "start", "middle" or "end" of it.
+    ``query`` is the query's frame (the inset's place drawn, marked when mirrored or turned),
+    ``archive`` the archived picture (the crop window drawn), ``warped`` the archived picture
+    mapped onto the query frame and ``difference`` their absolute difference: paths of JPEG files.
+    """
+
+    sha256: str  # of the matched archived item
+    segment: int
+    position: str
+    query_time: float
+    archive_time: float
+    query: str
+    archive: str
+    warped: str
+    difference: str
 
 
 @dataclass(frozen=True)
@@ -267,8 +303,38 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class MatchGeometry:
+    """Where the query's picture lies in the archived picture: the map the local features measured.
+
+    ``affine`` (row-major 2x3: ``a b c d e f`` maps ``(x, y)`` to ``(a x + b y + c, d x + e y + f)``)
+    takes the query's normalised picture coordinates (0..1 across and down the displayed frame),
+    after the query is brought to the archived picture's orientation, to the archived picture's
+    normalised coordinates. That orientation is: ``turned``, when set, a name of
+    ``provenance.hashing.pdq.DIHEDRAL_NAMES`` ("rotate90", "flipx", ...), the numpy transform of
+    the query picture that the hashes matched (a turn or a vertical flip; "flipplus1" and
+    "flipminus1" include the mirror); otherwise the query mirrored left to right when ``mirrored``.
+    ``crop`` is the part of the archived picture that the query shows and ``inset`` where the
+    archived picture sits in the query frame, each ``(left, top, right, bottom)`` in 0..1, or None
+    when the map shows no crop (or no inset); they are the windows the crop, pad and pip edits
+    state. ``pairs`` is how many frame pairs the map is the median of; 0 when it comes from the
+    query's borders alone, or is the identity of a turned copy (whose frames the features do not turn).
+    """
+
+    affine: tuple[float, float, float, float, float, float]
+    mirrored: bool = False
+    turned: str | None = None
+    crop: tuple[float, float, float, float] | None = None
+    inset: tuple[float, float, float, float] | None = None
+    pairs: int = 0
+
+
+@dataclass(frozen=True)
 class Match:
-    """One archived item that the query matches."""
+    """One archived item that the query matches.
+
+    ``geometry`` is the measured map between the two pictures (None for an identical file and in
+    records made before it was kept).
+    """
 
     sha256: str
     item_name: str
@@ -282,6 +348,7 @@ class Match:
     mean_distance: float  # mean PDQ Hamming distance of the aligned frame pairs
     edits: tuple[Edit, ...]
     sightings: tuple[Sighting, ...]
+    geometry: MatchGeometry | None = None
 
 
 @dataclass(frozen=True)
@@ -366,3 +433,4 @@ class CheckReport:
     contact_sheet: str | None = None
     examined_at: str = ""  # ISO 8601 UTC
     extra_warnings: tuple[str, ...] = field(default_factory=tuple)
+    side_by_side: tuple[SideBySideImage, ...] = ()  # with keyframes and an archive: matched frames, written

@@ -86,7 +86,7 @@ def test_list_is_oldest_sighting_first_with_a_header_and_platforms(tmp_path: Pat
     stills = {}
     for name, source in {"a": "testsrc2=size=320x240", "b": "mandelbrot=size=320x240",
                          "c": "smptebars=size=320x240", "d": "rgbtestsrc=size=320x240",
-                         "e": "cellauto=rule=110:size=320x240"}.items():
+                         "e": "cellauto=rule=110:size=320x240:seed=5"}.items():
         stills[name] = tmp_path / f"{name}.jpg"
         run_ffmpeg("-f", "lavfi", "-i", source, "-frames:v", "1", str(stills[name]))
     archive = str(tmp_path / "order.sqlite")

@@ -50,6 +50,7 @@ def test_text_report_has_identity_metadata_and_frames(testsrc_clip: Path) -> Non
     assert hashlib.sha1(testsrc_clip.read_bytes()).hexdigest() in out
     assert "h264" in out and "320x240" in out and "aac" in out
     assert "20 samples at 2 per second" in out
+    assert out.splitlines()[0].startswith("NO ARCHIVE CONSULTED: the file says written by Lavf")  # the finding first
 
 
 def test_json_record_is_versioned_and_complete(testsrc_clip: Path) -> None:

@@ -39,10 +39,10 @@ ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
 SOURCES = {  # lavfi sources that differ from each other, most of them moving
     "testsrc2": "testsrc2=size=320x240:rate=25",
     "mandelbrot": "mandelbrot=size=320x240:rate=25",
-    "life": "life=size=320x240:rate=25:mold=10:ratio=0.5:life_color=#30d070:death_color=#c03030",
+    "life": "life=size=320x240:rate=25:seed=4:mold=10:ratio=0.5:life_color=#30d070:death_color=#c03030",
     "bars": "smptehdbars=size=320x240:rate=25",
-    "cellauto": "cellauto=size=320x240:rate=25:rule=110",
-    "gradients": "gradients=size=320x240:rate=25:speed=0.05",
+    "cellauto": "cellauto=size=320x240:rate=25:rule=110:seed=5",
+    "gradients": "gradients=size=320x240:rate=25:speed=0.05:seed=6",
 }
 
 

@@ -36,7 +36,7 @@ def framed(picture: np.ndarray, background: str, seed: int = 9) -> tuple[np.ndar
         big = cv2.resize(picture, (round(picture.shape[1] * scale), height), interpolation=cv2.INTER_AREA)
         left = (big.shape[1] - width) // 2
         canvas = cv2.GaussianBlur(np.ascontiguousarray(big[:, left:left + width]), (0, 0), 12)
-    elif background == "blurred other":  # smooth footage of something else: not a copy, too plain to call
+    elif background.endswith("blurred other"):  # smooth footage of something else, not a copy
         canvas = cv2.GaussianBlur(scene(seed, (height, width)), (0, 0), 12)
     else:  # other footage, with detail of its own (a blurred-looking background is left undecided)
         texture = np.random.default_rng(seed).integers(-40, 40, size=(height, width, 1))
@@ -47,13 +47,20 @@ def framed(picture: np.ndarray, background: str, seed: int = 9) -> tuple[np.ndar
 
 
 @pytest.mark.parametrize(("background", "border"), [("bars", True), ("bars with a caption", True), ("copy", True),
-                                                     ("other", False), ("blurred other", None)])
+                                                     ("other", False), ("blurred other", False),
+                                                     ("still blurred other", None)])
 def test_what_surrounds_an_inset_decides_pad_or_pip(background: str, border: bool | None) -> None:
-    """Bars, captioned bars and a blurred copy are padding; textured other footage is not."""
+    """Bars, captioned bars and a blurred copy are padding; other footage is not, textured or blurred
+    when it changes over time (as the picture does not); a still surround with less detail than the
+    picture, and not a copy of it, the grids cannot call."""
     pairs = []
     for seed in range(4):
         picture = scene(100 + seed)
-        canvas, affine = framed(picture, background, seed=200 + seed)
+        if background.startswith("still"):  # a picture with detail, beside which the surround is blurred
+            blocks = np.random.default_rng(seed).integers(-40, 40, size=(45, 80, 1)).astype(np.int16)
+            texture = cv2.resize(blocks, picture.shape[1::-1], interpolation=cv2.INTER_NEAREST)[..., None]
+            picture = np.clip(picture.astype(np.int16) + texture, 0, 255).astype(np.uint8)
+        canvas, affine = framed(picture, background, seed=200 + (0 if background.startswith("still") else seed))
         pairs.append(GridPair(colour_grid(canvas), colour_grid(picture), affine))
     assert border_around_inset(pairs) is border
 

@@ -1,7 +1,7 @@
 """The archive of known media: its storage, its custody log, and the searchable forms kept beside it.
 
 Modules, in the order the work flows: ``migrations`` (schema versions and the steps between them),
-``store`` (items, frames, features and sightings in one SQLite file), ``custody`` (the hash-chained
+``store`` (items, frames, features, pictures and sightings in one SQLite file), ``custody`` (the hash-chained
 log of who read which evidence file), ``arrays`` (folders of ``.npy`` files tagged with the archive
 state), ``searchable`` (``ArchiveFrames``, the type the matcher reads), ``frame_cache`` (those frames
 kept memory-mapped beside the archive), ``index`` (Hamming-distance indexes over frame hashes),

@@ -137,7 +137,13 @@ class DescriptorIndex:
 
     def two_nearest(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each query descriptor: the nearest row found, its distance, and the distance of the
-        nearest row of another item.
+        nearest row of another item (``nearest_and_rival`` without the rival's row)."""
+        nearest, first, _, second = self.nearest_and_rival(descriptors)
+        return nearest, first, second
+
+    def nearest_and_rival(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each query descriptor: the nearest row found, its distance, the nearest row of another
+        item (the rival), and the rival's distance.
 
         The second is what Lowe's ratio test weighs the first against: consecutive frames of one
         video hold near-identical descriptors, which say nothing against a match, while a near
@@ -149,9 +155,10 @@ class DescriptorIndex:
         n = len(descriptors)
         nearest = np.full(n, -1, dtype=np.int64)
         first = np.full(n, 257, dtype=np.int64)
+        rival = np.full(n, -1, dtype=np.int64)
         second = np.full(n, 257, dtype=np.int64)
         if not n or not len(self.table.descriptors):
-            return nearest, first, second
+            return nearest, first, rival, second
         reference = np.asarray(self.table.descriptors).view(np.uint64)  # (D, 4), no copy
         query_words = np.ascontiguousarray(descriptors).view(np.uint64)
         probes = _keys(descriptors, self.positions)[:, :, None] ^ self.flips[None, None, :]  # (T, n, probes)
@@ -167,7 +174,27 @@ class DescriptorIndex:
             item = self.table.frame_item[self.table.frame_of(rows)]
             other = item != self.table.frame_item[self.table.frame_of(nearest[queries])]
             np.minimum.at(second, queries[other], distance[other])
-        return nearest, first, second
+            closest = other & (distance == second[queries])
+            np.minimum.at(rival.view(np.uint64), queries[closest], rows[closest].view(np.uint64))
+        return nearest, first, rival, second
+
+    def _twins(self, nearest: np.ndarray, first: np.ndarray, rival: np.ndarray) -> np.ndarray:
+        """Which rivals are the nearest row's own point in another copy of the footage: closer to the
+        nearest row than the query descriptor itself is.
+
+        The ratio test rejects a match that a descriptor of other footage makes ambiguous. Archived
+        twice (a re-share beside its original, two encodings of one clip), the footage holds each
+        point twice, and the second copy would make every match of the first ambiguous: the query's
+        match would be lost to the copy, and found only while nothing else of that scene is
+        archived. A rival that lies nearer the nearest row than the query does is that same point.
+        """
+        twin = np.zeros(len(nearest), dtype=bool)
+        known = np.flatnonzero((nearest >= 0) & (rival >= 0))
+        if len(known):
+            reference = np.asarray(self.table.descriptors).view(np.uint64)
+            apart = popcount_words(reference[nearest[known]] ^ reference[rival[known]]).sum(axis=1, dtype=np.int64)
+            twin[known] = apart <= first[known]
+        return twin
 
     def _candidates(self, probes: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
         """(query, row) pairs of every row whose key equals a probe, over all tables (with repeats)."""
@@ -196,17 +223,24 @@ class DescriptorIndex:
         if not usable or not len(self.table.descriptors):
             return []
         searched = [q.descriptors[:SEARCH_DESCRIPTORS] for q in usable]
-        nearest, first, second = self.two_nearest(np.concatenate(searched))
+        nearest, first, rival_row, second = self.nearest_and_rival(np.concatenate(searched))
+        twin = self._twins(nearest, first, rival_row)
         found: list[FramePair] = []
         start = 0
         for q, desc in zip(usable, searched, strict=True):
             stop = start + len(desc)
-            # Lowe's ratio test, against the nearest in other footage; where the search met none, against
-            # the distance of unrelated descriptors (half the bits)
-            rival = np.where(second[start:stop] <= 256, second[start:stop], UNRELATED_BITS)
-            good = (nearest[start:stop] >= 0) & (first[start:stop] < RATIO * rival)
-            qi = np.flatnonzero(good)
-            ti = nearest[start:stop][good]
+            # Lowe's ratio test, against the nearest in other footage; where the search met none, or met
+            # only the same point in a copy of the same footage, against the distance of unrelated
+            # descriptors (half the bits). A match that passes also votes for the rival's frame, held to
+            # the unrelated distance as if its item were archived alone: the query may show that other
+            # item too (a crop of an original whose re-share is archived beside it), and each item must
+            # be found whatever else is archived; the geometric check then decides.
+            part = slice(start, stop)
+            rival = np.where((second[part] <= 256) & ~twin[part], second[part], UNRELATED_BITS)
+            good = (nearest[part] >= 0) & (first[part] < RATIO * rival)
+            both = good & (rival_row[part] >= 0) & (second[part] < RATIO * UNRELATED_BITS)
+            qi = np.concatenate([np.flatnonzero(good), np.flatnonzero(both)])
+            ti = np.concatenate([nearest[part][good], rival_row[part][both]])
             start = stop
             if len(qi) < MIN_VOTES:
                 continue

@@ -253,6 +253,24 @@ def _v7_first_seen_intervals(conn: sqlite3.Connection) -> None:
     )
 
 
+SCHEMA_V8_PICTURES = """
+-- Small pictures of each item (provenance.frames.pictures), to show beside a match: a JPEG (long side at
+-- most 320 px) of each shot's keyframe (kind 'shot') and of one frame every 2 s (kind 'every'), at the
+-- time of the frame it shows. Items archived before have none until ``provenance archive pictures``
+-- gives them some; hash-only items never have any. A plain rowid table: its rows are a few KB each.
+-- IF NOT EXISTS: an archive marked down to an earlier version by hand (tests do) keeps its table.
+CREATE TABLE IF NOT EXISTS pictures (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('shot', 'every')),
+    width INTEGER NOT NULL CHECK (width > 0),
+    height INTEGER NOT NULL CHECK (height > 0),
+    jpeg BLOB NOT NULL,
+    UNIQUE (item_id, time)
+);
+"""
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
@@ -261,6 +279,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (5, SCHEMA_V5_HASH_ONLY),
     (6, SCHEMA_V6_ITEM_HASHES),
     (7, _v7_first_seen_intervals),
+    (8, SCHEMA_V8_PICTURES),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

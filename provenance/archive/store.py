@@ -12,6 +12,8 @@ are the same) and the PDQ hash as a 32-byte blob, so ``frame_table`` (every colu
 hand over all hashes as numpy arrays straight from one query. The full fingerprint is kept as canonical JSON in
 ``items.record`` and is what ``get`` returns. ``item_hashes`` says which algorithm, length and version made
 each item's frame hashes (``Fingerprint.hash_algorithms``); ``get`` gives the fingerprint those.
+``pictures`` holds each item's small JPEGs (``provenance.frames.pictures``), written with its frames
+or later by ``add_pictures`` for an item that had none.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from provenance.codec import (
     to_jsonable,
 )
 from provenance.errors import ArchiveError, UsageError
-from provenance.model import FULL_BOX, ContentBox, Fingerprint, FrameHash, HashAlgorithm, Sighting
+from provenance.model import FULL_BOX, ArchivedPicture, ContentBox, Fingerprint, FrameHash, HashAlgorithm, Sighting
 from provenance.times import utc_now_micro
 from provenance.vision.features import GRID, FrameFeatures
 
@@ -202,6 +204,15 @@ def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int | N
     value = int(frame.phash, 16)
     phash = value - (1 << 64) if value >= 1 << 63 else value  # SQLite integers are signed 64-bit
     return (item_id, frame.index, float(frame.time), phash, bytes.fromhex(frame.pdq), int(frame.pdq_quality))
+
+
+def _picture_row(item_id: int, picture: ArchivedPicture) -> tuple[int, float, str, int, int, bytes]:
+    if picture.kind not in ("shot", "every") or picture.width <= 0 or picture.height <= 0 or not picture.jpeg:
+        raise ArchiveError(
+            f"a picture at {picture.time:.3f} s is malformed (kind {picture.kind!r}, {picture.width} x "
+            f"{picture.height}, {len(picture.jpeg)} bytes): add the file again with this version of provenance"
+        )
+    return (item_id, float(picture.time), picture.kind, int(picture.width), int(picture.height), bytes(picture.jpeg))
 
 
 def _hash_algorithm_rows(item_id: int, fp: Fingerprint) -> list[tuple[int, int, str, int, int]]:
@@ -382,12 +393,13 @@ class ArchiveStore:
     # -- writing -----------------------------------------------------------------------------
 
     def add(self, fp: Fingerprint, sightings: Sequence[Sighting] = (),
-            features: Iterable[FrameFeatures] = ()) -> AddResult:
-        """Archive a fingerprint with its sightings, in one transaction; idempotent by SHA-256.
+            features: Iterable[FrameFeatures] = (), pictures: Iterable[ArchivedPicture] = ()) -> AddResult:
+        """Archive a fingerprint with its sightings, local features and pictures, in one transaction;
+        idempotent by SHA-256.
 
         When the item (same SHA-256) is already archived, only the sightings not yet recorded are
         added. A sighting without ``added_at`` is stamped with the current UTC time. Returns what
-        was done. Raises ``ArchiveError`` for malformed hashes or when the write fails.
+        was done. Raises ``ArchiveError`` for malformed hashes or pictures, or when the write fails.
         """
         sha256 = fp.identity.sha256.lower()
         if len(sha256) != 64 or not _HEX.fullmatch(sha256):
@@ -415,6 +427,7 @@ class ArchiveStore:
                           f.descriptors.astype(np.uint8).tobytes(),
                           None if f.grid is None else f.grid.astype(np.float32).tobytes()) for f in features),
                     )
+                    self._insert_pictures(item_id, pictures)
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 else:
                     item_id = int(row[0])
@@ -440,6 +453,39 @@ class ArchiveStore:
             "INSERT INTO frames (item_id, sample, time, phash, pdq, pdq_quality) VALUES (?, ?, ?, ?, ?, ?)",
             (_frame_row(item_id, frame) for frame in frames),
         )
+
+    def _insert_pictures(self, item_id: int, pictures: Iterable[ArchivedPicture]) -> int:
+        """Write an item's pictures (one at a time, however many); how many were written."""
+        cur = self._conn.executemany(
+            "INSERT INTO pictures (item_id, time, kind, width, height, jpeg) VALUES (?, ?, ?, ?, ?, ?)",
+            (_picture_row(item_id, p) for p in pictures),
+        )
+        return max(0, cur.rowcount)
+
+    def add_pictures(self, sha256: str, pictures: Iterable[ArchivedPicture]) -> int:
+        """Give pictures to an archived item (full SHA-256) that has none, in one transaction; how many were
+        written: 0 when the item already has some (another process gave them meanwhile).
+
+        Raises ``ArchiveError`` when no item has that SHA-256, it is a hash-only item, a picture is
+        malformed, or the write fails. The generation is not bumped: matching never reads pictures.
+        """
+        key = sha256.strip().lower()
+        conn = self._conn
+        try:
+            with write_transaction(conn):
+                row = conn.execute("SELECT id, kind FROM items WHERE sha256 = ?", (key,)).fetchone()
+                if row is None:
+                    raise ArchiveError(f"no archived item with SHA-256 {sha256} in {self.path}")
+                if row[1] == "hashes":
+                    raise ArchiveError(f"{sha256} is a hash-only item (imported hashes, no media): it has no pictures")
+                if conn.execute("SELECT 1 FROM pictures WHERE item_id = ? LIMIT 1", (row[0],)).fetchone():
+                    return 0
+                return self._insert_pictures(int(row[0]), pictures)
+        except sqlite3.Error as exc:
+            raise ArchiveError(
+                f"could not add pictures of {sha256} to the archive {self.path}: {exc}: "
+                "check free disk space and that no other program holds the archive locked, then retry"
+            ) from exc
 
     def _insert_sightings(self, item_id: int, sightings: Sequence[Sighting]) -> int:
         added = 0
@@ -530,6 +576,24 @@ class ArchiveStore:
             fingerprint = replace(fingerprint, hash_algorithms=algorithms)
         return ArchivedItem(sha256=sha256, name=name, kind=kind, size=int(size), duration=float(duration),
                             added_at=added_at, fingerprint=fingerprint, sightings=sightings)
+
+    def pictures(self, sha256: str) -> tuple[ArchivedPicture, ...]:
+        """The small pictures of one item (SHA-256 or unique prefix), in time order; empty when it has none
+        (an item archived before pictures were kept, a hash-only item) or no item matches."""
+        found = self._resolve(sha256)
+        if found is None:
+            return ()
+        rows = self._conn.execute(
+            "SELECT time, kind, width, height, jpeg FROM pictures WHERE item_id = ? ORDER BY time", (found[0],))
+        return tuple(ArchivedPicture(time=float(t), kind=str(k), width=int(w), height=int(h), jpeg=bytes(j))
+                     for t, k, w, h, j in rows)
+
+    def picture_count(self, sha256: str) -> int:
+        """How many pictures one item (SHA-256 or unique prefix) has; 0 when no item matches."""
+        found = self._resolve(sha256)
+        if found is None:
+            return 0
+        return int(self._conn.execute("SELECT count(*) FROM pictures WHERE item_id = ?", (found[0],)).fetchone()[0])
 
     def _sightings_of(self, item_id: int) -> tuple[Sighting, ...]:
         rows = self._conn.execute(

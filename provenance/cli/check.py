@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 @archive_option(required_default=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON record instead of text.")
 @click.option("--keyframes", "keyframes_dir", type=click.Path(file_okay=False),
-              help="Write each shot's keyframe as a JPEG, plus a contact sheet, into this folder.")
+              help="Write each shot's keyframe as a JPEG, plus a contact sheet, into this folder; with "
+                   "--archive, also each match's frames beside the archived pictures of the same moments "
+                   "(a folder per matched item).")
 @click.option("--beside", is_flag=True, help="Allow --keyframes in the folder that holds FILE (on purpose).")
 @click.option("--claimed-date", type=DATE, help=f"The date the footage is said to be from ({DATE_FORMS_HELP}), "
                                                  "tested against the file's own creation time and the earliest "
@@ -61,7 +63,7 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
         raise UsageError("--beside only allows --keyframes DIR in the evidence's folder: give --keyframes too")
     params = sampling(fps, fast)
     examined = examine(file, archive, structure=structure, params=params, claimed_date=claimed_date,
-                       keyframes_dir=keyframes_dir, beside=beside, examiner=examiner,
+                       keyframes_dir=keyframes_dir, beside=beside, examiner=examiner, side_by_side=True,
                        progress=decode_progress() if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
         click.echo("\r\033[K", err=True, nl=False)
@@ -71,9 +73,12 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
 
         click.echo(render_json(report, structure=itself))
     else:
+        from provenance.report.side_by_side import side_by_side_lines
         from provenance.report.text import render_text
 
         click.echo(render_text(report), nl=False)
+        if listed := side_by_side_lines(report.side_by_side):
+            click.echo("\n".join(listed))
         if itself is not None:
             from provenance.report.structure import render_structure
 

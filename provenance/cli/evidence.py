@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 EXAMINER_HELP = "Who examines the file, for the record and the custody log (default: the OS user)."
 
 
-@click.command("report", epilog=exit_codes_help((3, 4, 5)))
+@click.command("report", epilog=exit_codes_help((3, 4, 5), notes={
+    3: "ffmpeg/ffprobe not installed, or --pdf without headless Chromium (Debian: apt-get install chromium; or "
+       "name it in $PROVENANCE_CHROMIUM)"}))
 @click.argument("file", type=click.Path(dir_okay=True, allow_dash=False))
 @archive_option(required_default=False)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -42,29 +44,36 @@ EXAMINER_HELP = "Who examines the file, for the record and the custody log (defa
 @click.option("--claimed-date", type=DATE, help=f"The date the footage is said to be from ({DATE_FORMS_HELP}).")
 @click.option("--fps", type=float, default=None, help="Samples per second to hash (default 2).")
 @click.option("--overwrite", is_flag=True, help="Replace reports of the same name in the output folder.")
+@click.option("--pdf", is_flag=True, help="Also print the page to FILE.provenance.pdf with headless Chromium.")
 @handles_errors
 def report(file: str, archive: str | None, out_dir: str | None, beside: bool, examiner: str | None,
            case: str | None, key: str | None, claimed_date: DateInterval | None, fps: float | None,
-           overwrite: bool) -> None:
+           overwrite: bool, pdf: bool) -> None:
     """Write the evidence report of FILE: FILE.provenance.json (signed with --sign) and FILE.provenance.html.
 
-    The JSON holds the full check record, matches, earliest appearance, tool version, parameters,
-    time, examiner and case; the HTML is a self-contained page for people. With --archive, FILE is
-    matched and the reading is logged in the archive's custody log. FILE is opened read-only.
+    The JSON holds the full check record, matches, earliest appearance, what the file says about
+    itself (structure, last writer, edit indicators, C2PA), tool version, parameters, time,
+    examiner and case; the HTML is a self-contained page for people, its conclusion first. With
+    --archive, FILE is matched and the reading is logged in the archive's custody log. With --pdf
+    the page is also printed to FILE.provenance.pdf (headless Chromium). FILE is opened read-only.
 
     \b
     Examples:
       provenance report clip.mp4 --archive cases.sqlite --out reports/ --examiner "A. Analyst" --case 17
       provenance report clip.mp4 --archive cases.sqlite --out reports/ --sign ~/keys/desk.key
       provenance report clip.mp4 --beside --sign ~/keys/desk.key
+      provenance report clip.mp4 --archive cases.sqlite --out reports/ --pdf
     """
 
     from provenance.evidence.report import make_report
 
     files = make_report(file, archive=archive, out_dir=out_dir, beside=beside, examiner=examiner, case=case,
-                        key_path=key, params=sampling(fps), claimed_date=claimed_date, overwrite=overwrite)
+                        key_path=key, params=sampling(fps), claimed_date=claimed_date, overwrite=overwrite,
+                        pdf=pdf)
     click.echo(f"report  {files.json_path}")
     click.echo(f"page    {files.html_path}")
+    if files.pdf_path:
+        click.echo(f"pdf     {files.pdf_path}")
     signed = f"signed by key {files.key_id}" if files.key_id else "NOT signed (give --sign KEY)"
     logged = f"custody entry #{files.custody_seq}" if files.custody_seq else "no custody log (no --archive)"
     click.echo(f"sha256  {files.sha256}; {files.matches} match(es); {signed}; {logged}")

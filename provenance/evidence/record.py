@@ -1,10 +1,12 @@
 """The evidence record, typed: what a report says about one examination, before it is serialised and signed.
 
 ``EvidenceRecord`` is what ``make_report`` assembles; ``to_json`` gives its serialised form (schema
-``provenance.evidence``), the one that is signed, time-stamped and rendered. The page is rendered
-from that serialised form on purpose: it shows exactly what the signature covers. It is rendered
-before its own SHA-256 is added to the record (``page``) and the record signed, so the page shows
-everything the record holds except its own digest and the signature value.
+``provenance.evidence``), the one that is signed, time-stamped and rendered. The file's structure
+report (``provenance.forensics.selfreport``: boxes, last writer, edit indicators, C2PA) sits in the
+check record under "structure", as ``check --json --structure`` prints it, so it is signed with the
+rest. The page is rendered from that serialised form on purpose: it shows exactly what the
+signature covers. It is rendered before its own SHA-256 is added to the record (``page``) and the
+record signed, so the page shows everything the record holds except its own digest and the signature value.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from provenance.archive.custody import CustodyEntry
 from provenance.codec import to_jsonable
+from provenance.forensics.selfreport import SelfReport
 from provenance.model import CheckReport
 from provenance.report.json import check_record
 from provenance.version import __version__
@@ -102,6 +105,7 @@ class EvidenceRecord:
     timelines: tuple[Timeline, ...]
     custody: CustodyRecord | None
     page: PageDigest | None = None  # None only while the page itself is being rendered
+    structure: SelfReport | None = None  # what the file says about itself (``check --structure``), read with it
 
     def to_json(self) -> dict[str, object]:
         """The serialised record (schema ``provenance.evidence``), in its documented key order."""
@@ -114,7 +118,7 @@ class EvidenceRecord:
             "tool": {"name": "provenance", "version": __version__},
             "environment": to_jsonable(self.environment),
             "sha256": self.check.fingerprint.identity.sha256,
-            "check": check_record(self.check),
+            "check": check_record(self.check, self.structure),
             "contact_sheet": None if self.contact_sheet is None else {
                 "media_type": self.contact_sheet.media_type, "sha256": self.contact_sheet.sha256,
                 "bytes": self.contact_sheet.bytes, "embedded_in": self.contact_sheet.embedded_in,

@@ -2,7 +2,8 @@
 
 Modules, in the order the work flows: ``sidecar`` (the ``.info.json`` yt-dlp writes beside a
 download, as a sighting), ``add`` (fingerprint files and record them with their sightings, logging
-custody), ``interop`` (PDQ and vPDQ hash lines in and out, as ThreatExchange uses them).
+custody), ``interop`` (PDQ and vPDQ hash lines in and out, as ThreatExchange uses them), ``pictures``
+(``archive pictures``: pictures for items archived before the archive kept them, logging custody).
 
     from provenance.ingest import add_files
     result = add_files("cases.sqlite", ["old.mp4"])

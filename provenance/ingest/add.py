@@ -90,7 +90,8 @@ def add_files(
             try:
                 analysis = analyse(path, params, features="archive")
                 fp = analysis.fingerprint
-                outcome = store.add(fp, sightings_for(fp.identity.path, given), analysis.features)
+                outcome = store.add(fp, sightings_for(fp.identity.path, given), analysis.features,
+                                    analysis.pictures)
                 results.append(AddedFile(path, fp.identity.sha256, outcome.created, outcome.sightings_added,
                                          warnings=fp.warnings))
             except (MissingToolError, ArchiveError):

@@ -23,11 +23,16 @@ FEATURE_SEARCH_BELOW = 0.5  # share of the query the hash matches must explain b
 
 
 def needs_features(fp: Fingerprint, matches: tuple[Match, ...]) -> bool:
-    """Whether to look further with local features: hashes explain less than half of the query."""
-    if not matches:
+    """Whether to look further with local features: hashes explain less than half of the query, or
+    the query is a still.
+
+    A still is one frame, cheap to search, and a hash match explains all of it whichever item it
+    matched: were the search skipped once any item matched, a crop of one archived picture would be
+    missed as soon as another archived item (other footage of the same scene) came within the hash
+    radius, and the answer would depend on what else is archived.
+    """
+    if not matches or fp.is_still:
         return True
-    if fp.is_still:
-        return False
     covered = union_length([(s.query_start, s.query_end) for m in matches for s in m.segments])
     return covered < FEATURE_SEARCH_BELOW * max(fp.duration, 1e-9)
 

@@ -120,8 +120,10 @@ class _Candidate:
 
 
 def _align(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, tq: np.ndarray,
-           ta: np.ndarray, d: np.ndarray, qx: np.ndarray, step: float, min_frames: int) -> _Candidate:
-    """Fit the time lines of one item (or, for stills, pick each query frame's closest frame)."""
+           ta: np.ndarray, d: np.ndarray, qx: np.ndarray, step: float, min_frames: int,
+           resolution: float) -> _Candidate:
+    """Fit the time lines of one item (or, for stills, pick each query frame's closest frame);
+    ``resolution`` is half the spacing of the item's samples (``_sample_resolution``)."""
     lines: list[Line] = []
     if query.is_still or frames.stills[item]:
         order = np.lexsort((ta, d, qx))  # per query frame: closest first, earliest on ties
@@ -134,12 +136,25 @@ def _align(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, t
     else:
         remaining = np.ones(len(tq), dtype=bool)
         for _ in range(MAX_LINES_PER_ITEM):
-            line = best_line(tq[remaining], ta[remaining], d[remaining], qx[remaining], step)
+            line = best_line(tq[remaining], ta[remaining], d[remaining], qx[remaining], step, resolution)
             if line is None or len(line.query_idx) < min_frames:
                 break
             lines.append(line)
             remaining &= ~np.isin(qx, line.query_idx)
     return _Candidate(item, variant, tuple(lines))
+
+
+def _sample_resolution(frames: ArchiveFrames, rows: np.ndarray, item: int, default: float) -> float:
+    """Half the spacing of an archived item's samples (8 a second when archived by ``archive add``):
+    how far from its time the moment that a sample shows may lie. Read from the rows next to the
+    item's candidate rows, as an item's frames are stored one after another in time order; the median,
+    as a sample without detail is left out of the rows; ``default`` when no neighbour is the item's."""
+    rows = np.unique(rows)
+    rows = rows[rows + 1 < len(frames.times)]
+    rows = rows[frames.item_rows[rows + 1] == item]
+    gaps = frames.times[rows + 1] - frames.times[rows]
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) / 2 if len(gaps) else default
 
 
 ItemSamples = Callable[[str], Sequence[FrameHash]]
@@ -192,13 +207,14 @@ def match_fingerprint(
             continue
         # a short clip (or short item) cannot show MIN_FRAMES agreeing samples: ask for all it has
         min_frames = max(1, min(MIN_FRAMES, len(q_times), int(item_frames[item])))
+        resolution = _sample_resolution(frames, ri[items == item], item, step / 2)
         best: _Candidate | None = None
         for variant in np.unique(variant_of[items == item]):
             sel = (items == item) & (variant_of == variant)
             if len(np.unique(qi[sel])) < min_frames:
                 continue
             cand = _align(query, frames, item, int(variant), q_times[qi[sel]], frames.times[ri[sel]],
-                          dist[sel].astype(np.float64), qi[sel], step, min_frames)
+                          dist[sel].astype(np.float64), qi[sel], step, min_frames, resolution)
             if not cand.lines:
                 continue
             # the upright picture wins unless a turned or mirrored one is clearly better

@@ -4,6 +4,7 @@ Frame pairs that passed the geometric check (``feature_index.DescriptorIndex.pai
 per archived item, like hash matches are, and the fitted maps name the edits: the part of the
 archived picture the query shows (``crop``), where the archived picture sits inside the query
 (``pip``, or ``pad`` when the rest is border), and whether the query is mirrored (``hflip``).
+The map itself, with those windows, is kept on the match (``Match.geometry``), to draw them.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import numpy as np
 
 from provenance.archive.descriptor_index import DescriptorIndex
 from provenance.archive.searchable import ArchiveFrames
-from provenance.match.align import SPEED_TOLERANCE, make_match
+from provenance.hashing.pdq import DIHEDRAL_NAMES
+from provenance.match.align import ORIENTATION_EDITS, SPEED_TOLERANCE, make_match
 from provenance.match.lines import Line, best_line, line_segments
 from provenance.match.verdict import WHOLE_ITEM, coverages, density
-from provenance.model import Edit, Fingerprint, Match, Segment, Sighting
+from provenance.model import ContentBox, Edit, Fingerprint, Match, MatchGeometry, Segment, Sighting
 from provenance.vision.features import (
     FEATURE_FPS,
     FrameFeatures,
@@ -57,6 +59,54 @@ def _median_affine(pairs: list[FramePair]) -> np.ndarray:
     return np.median(np.stack([p.affine for p in pairs]), axis=0)
 
 
+Box = tuple[float, float, float, float]
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def _windows(affine: np.ndarray) -> tuple[Box | None, Box | None]:
+    """The crop window (the part of the archived picture the query shows) and the inset (where the
+    archived picture sits in the query), each None unless the map shows one: the windows the crop,
+    pip and pad edits state."""
+    shown = mapped_box(affine)  # the query frame, in archive coordinates
+    inside = inverse_box(affine)  # the archived frame, in query coordinates
+    clip = (min(max(shown[0], 0.0), 1.0), min(max(shown[1], 0.0), 1.0),
+            min(max(shown[2], 0.0), 1.0), min(max(shown[3], 0.0), 1.0))
+    crop = clip if _area(clip) < 0.92 and all(-0.03 <= v <= 1.03 for v in shown) else None
+    inset = inside if _area(inside) < 0.8 and all(-0.03 <= v <= 1.03 for v in inside) else None
+    return crop, inset
+
+
+def _geometry(affine: np.ndarray, mirrored: bool, pairs: int) -> MatchGeometry:
+    """The geometry of a map from the (mirrored, when ``mirrored``) query to the archived picture.
+
+    The inset is given in the query frame as it is shown, so it is mirrored back."""
+    crop, inset = _windows(affine)
+    if inset is not None and mirrored:
+        inset = (1.0 - inset[2], inset[1], 1.0 - inset[0], inset[3])
+
+    def rounded(box: Box | None) -> Box | None:
+        return None if box is None else (round(box[0], 4), round(box[1], 4), round(box[2], 4), round(box[3], 4))
+
+    a = [round(float(v), 5) for v in np.asarray(affine, dtype=np.float64).reshape(6)]
+    return MatchGeometry((a[0], a[1], a[2], a[3], a[4], a[5]), mirrored, None, rounded(crop), rounded(inset), pairs)
+
+
+def _box_geometry(query: Fingerprint, mirrored: bool) -> MatchGeometry:
+    """The geometry that the query's borders alone imply (the hashes matched the picture inside them)."""
+    b = query.content_box
+    shown = ContentBox(1.0 - b.right, b.top, 1.0 - b.left, b.bottom) if mirrored else b
+    return _geometry(_box_affine(shown), mirrored, 0)
+
+
+def _turned(match: Match) -> str | None:
+    """The dihedral transform (a ``DIHEDRAL_NAMES`` name) of a hash match's rotate or vflip edit, else None."""
+    stated = {e.details for e in match.edits if e.name in {"rotate", "vflip"}}
+    for variant, (names, how) in ORIENTATION_EDITS.items():
+        if {"rotate", "vflip"} & set(names) and f"the query shows the archived picture {how}" in stated:
+            return DIHEDRAL_NAMES[variant]
+    return None
+
+
 def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[GridPair]) -> list[Edit]:
     """Crop, picture-in-picture, padding and mirroring, from the median map of the frame pairs.
 
@@ -68,13 +118,11 @@ def _geometry_edits(query: Fingerprint, pairs: list[FramePair], grids: list[Grid
     edits = []
     if pairs[0].mirrored:
         edits.append(Edit("hflip", "the query is mirrored left to right"))
-    shown = mapped_box(affine)  # the query frame, in archive coordinates
-    inside = inverse_box(affine)  # the archived frame, in query coordinates
-    clip = tuple(min(max(v, 0.0), 1.0) for v in shown)
-    if _area(clip) < 0.92 and all(-0.03 <= v <= 1.03 for v in shown):
+    clip, inside = _windows(affine)
+    if clip is not None:
         edits.append(Edit("crop", f"the query shows x {clip[0]:.2f}-{clip[2]:.2f}, y {clip[1]:.2f}-{clip[3]:.2f} "
                                   "of the archived picture"))
-    if _area(inside) < 0.8 and all(-0.03 <= v <= 1.03 for v in inside):
+    if inside is not None:
         where = f"x {inside[0]:.2f}-{inside[2]:.2f}, y {inside[1]:.2f}-{inside[3]:.2f} of the query frame"
         # borders around it make it padding; other picture around it makes it picture-in-picture
         # what the grids see around the inset decides; the border finder can take a plain video for bars
@@ -149,6 +197,20 @@ def geometry_matches(
     return tuple(sorted(matches, key=lambda m: -m.score))
 
 
+def _normal_offsets(tq: np.ndarray, ta: np.ndarray, inliers: np.ndarray, most: int = 3) -> list[float]:
+    """Normal-speed offsets (archive time - query time) of the strongest frame pairs, distinct to the
+    feature sampling step, strongest first: at most ``most``, of pairs with at least 0.8 of the
+    strongest pair's inliers."""
+    offsets: list[float] = []
+    for i in np.argsort(-inliers, kind="stable"):
+        if inliers[i] < 0.8 * inliers.max() or len(offsets) >= most:
+            break
+        offset = float(ta[i] - tq[i])
+        if all(abs(offset - o) >= 1.0 / FEATURE_FPS for o in offsets):
+            offsets.append(offset)
+    return offsets
+
+
 def _follow_line(speed: float, offset: float, done: set[int], query_features: tuple[FrameFeatures, ...],
                  archive_features: list[FrameFeatures], item_rows: np.ndarray, mirrored: bool) -> list[FramePair]:
     """Frame pairs along a known alignment, for the query frames the search did not look at."""
@@ -203,6 +265,13 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
         # other query frame against the archived frame of the same moment, for the full extent
         more = _follow_line(line.speed, line.offset, set(line.query_idx.tolist()), query_features,
                             archive_features, item_rows, pairs[0].mirrored)
+        if line.speed != 1.0:
+            # a still shot pairs each searched query frame with whichever of its archived frames the
+            # search met first, and those few pairs can tilt the line: follow normal speed from the
+            # strongest pairs too, and let the vote over every frame followed decide
+            for offset in _normal_offsets(tq, ta, inliers):
+                more += _follow_line(1.0, offset, set(), query_features, archive_features, item_rows,
+                                     pairs[0].mirrored)
         if more:
             pairs = pairs + more
             tq = np.array([p.query_time for p in pairs])
@@ -234,19 +303,19 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
     if archive_cov < WHOLE_ITEM and not still_pair:
         edits.append(Edit("trim", f"the query covers {archive_cov:.0%} of the archived item"))
-    return make_match(frames, item, sightings, identical=False, score=score, segments=segments,
-                      query_cov=query_cov, archive_cov=archive_cov, speed=speed, agreeing=agreeing,
-                      mean_distance=float(np.mean(_pseudo_distance(np.array([p.inliers for p in kept], float)))),
-                      edits=tuple(edits))
+    match = make_match(frames, item, sightings, identical=False, score=score, segments=segments,
+                       query_cov=query_cov, archive_cov=archive_cov, speed=speed, agreeing=agreeing,
+                       mean_distance=float(np.mean(_pseudo_distance(np.array([p.inliers for p in kept], float)))),
+                       edits=tuple(edits))
+    return replace(match, geometry=_geometry(affine, kept[0].mirrored, len(kept)))
 
 
 DESCRIBE_FRAMES = 6  # aligned frame pairs looked at to describe the geometry of a hash match
 SAME_MOMENT = 0.26  # seconds: frames further apart than this may show motion, not edits
 
 
-def _box_affine(query: Fingerprint) -> np.ndarray:
-    """The map from query to archive coordinates that the query's borders alone imply."""
-    b = query.content_box
+def _box_affine(b: ContentBox) -> np.ndarray:
+    """The map from query to archive coordinates that the query's borders (content box ``b``) alone imply."""
     sx, sy = 1.0 / max(b.right - b.left, 1e-6), 1.0 / max(b.bottom - b.top, 1e-6)
     return np.array([[sx, 0.0, -b.left * sx], [0.0, sy, -b.top * sy]])
 
@@ -257,12 +326,20 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
     """Add what local features and colour grids see (crop, inset picture, colour, overlay) to a match.
 
     The match gives the time alignment, so each query feature frame is compared only with the
-    archived feature frame shown at the same moment. Turned copies are left as they are.
+    archived feature frame shown at the same moment. The map is kept as ``Match.geometry`` (from the
+    query's borders when no frame pair fits); turned copies get only their orientation there, their
+    edits are left as they are.
     """
     names = {e.name for e in match.edits}
-    if match.verdict == "identical" or names & {"rotate", "vflip"} or not item_features or not features:
+    if match.verdict == "identical":
         return match
-    query_frames = mirrored_features if "hflip" in names else features
+    mirrored = "hflip" in names
+    if names & {"rotate", "vflip"}:
+        turned = _turned(match)
+        return match if turned is None else replace(match, geometry=MatchGeometry(IDENTITY, mirrored, turned))
+    if not item_features or not features:
+        return replace(match, geometry=_box_geometry(query, mirrored))
+    query_frames = mirrored_features if mirrored else features
     archive_times = np.array([f.time for f in item_features])
     chosen = [q for q in query_frames
               if any(s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6 for s in match.segments)]
@@ -275,13 +352,14 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
         row = int(np.argmin(np.abs(archive_times - t)))
         if abs(archive_times[row] - t) > SAME_MOMENT:
             continue
-        pair = pair_frames(q, item_features[row], row, "hflip" in names)
+        pair = pair_frames(q, item_features[row], row, mirrored)
         if pair is not None:
             pairs.append(pair)
             seen.append(AlignedFrame(q, pair, item_features[row]))
         if q.grid is not None and item_features[row].grid is not None:
             aligned.append((q.grid, item_features[row].grid))
-    affine = _median_affine(pairs) if pairs else _box_affine(query)
+    affine = _median_affine(pairs) if pairs else _box_affine(query.content_box)
+    geometry = _geometry(affine, mirrored, len(pairs)) if pairs else _box_geometry(query, mirrored)
     grids = [GridPair(q, a, affine) for q, a in aligned]
     extra = _geometry_edits(query, pairs, grids) if pairs else []
     extra += _tone_and_overlay(grids, seen)
@@ -289,4 +367,4 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
     kept = match.edits
     if any(e.name == "pip" for e in extra):  # footage around the inset: what the border finder took for bars is not
         kept = tuple(e for e in kept if e.name != "pad")
-    return replace(match, edits=kept + tuple(extra)) if extra else match
+    return replace(match, edits=kept + tuple(extra), geometry=geometry)

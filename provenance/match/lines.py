@@ -1,8 +1,10 @@
 """Time lines: the speed and offset that map query time to archive time, fitted to frame pairs, and their segments.
 
 Each frame pair votes for an offset at every speed of a grid from 0.5x to 2x, with its similarity;
-the line that the most distinct query frames agree with wins and is refined by least squares.
-Its agreeing frames, split where the agreement pauses, are the segments.
+the line that the most distinct query frames agree with wins and is refined by least squares. Its
+speed is 1 unless the residuals of its frames show otherwise (``speed_differs``), judged against the
+timing error that sampling alone gives. Its agreeing frames, split where the agreement pauses, are
+the segments.
 
 Frames with no detail (PDQ quality below ``MIN_QUALITY``) vote for nothing: they look alike in every
 video. Once a line is fixed by the frames that do carry detail, a stretch of such frames between two
@@ -24,6 +26,10 @@ from provenance.model import Segment
 SPEEDS = np.unique(np.concatenate([np.exp(np.linspace(np.log(0.5), np.log(2.0), 121)), [1.0]]))
 VOTE_SCALE = 12.0  # bits: a pair's vote is exp(-distance / VOTE_SCALE), so near-identical pairs dominate
 NORMAL_SPEED_SHARE = 0.9  # normal speed wins unless another speed gathers 1/0.9 times its frames
+REFITS = 3  # least-squares refits of a line to the frames that agree with it
+SPEED_Z = 3.0  # standard errors by which a fitted speed must differ from 1 (two-sided p < 0.003)
+ROBUST_POINTS = 400  # points of a line whose every two give a slope to the robust fit (80,000 slopes)
+OUTLIER_SPREADS = 3.0  # residuals beyond this many robust spreads are pairs of the wrong moment
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,17 @@ def _votes(keys: np.ndarray, weights: np.ndarray, width: int) -> tuple[np.ndarra
     return values, np.bincount(inverse, weights=best)
 
 
-def best_line(tq: np.ndarray, ta: np.ndarray, dist: np.ndarray, qidx: np.ndarray, step: float) -> Line | None:
+def best_line(tq: np.ndarray, ta: np.ndarray, dist: np.ndarray, qidx: np.ndarray, step: float,
+              resolution: float | None = None) -> Line | None:
     """The speed and offset that the query frames agree with best, refined by least squares.
 
     Every pair votes with its similarity, so a line through close pairs beats one through many
-    loose ones; each query frame votes at most once per line.
+    loose ones; each query frame votes at most once per line. The winner, whatever its speed, is
+    refitted by least squares to its frames, and the speed is 1 unless their residuals show
+    otherwise (``speed_differs``): the vote's offset bins are wider than the drift of a short clip,
+    so at the vote's resolution a short x0.8 clip agrees with speed 1 as well as with 0.8.
+    ``resolution``: how far from its time an archive sample's moment may lie, in seconds (half the
+    archive's sample spacing); by default half of ``step``, for two sides sampled alike.
     """
     if len(tq) == 0:
         return None
@@ -80,19 +92,115 @@ def best_line(tq: np.ndarray, ta: np.ndarray, dist: np.ndarray, qidx: np.ndarray
     if speed != 1.0 and normal[0] >= NORMAL_SPEED_SHARE * total:
         # the normal speed explains nearly as much: sampling jitter is likelier than a speed edit
         total, speed, offset = normal
+    resolution = step / 2 if resolution is None else resolution
+    offset = _sharpened(tq, ta, weights, qidx, width, speed, offset, tol, resolution, total)
     line = inliers(tq, ta, dist, qidx, speed, offset, tol)
     if len(line.query_idx) >= 3 and np.ptp(line.query_times) > 2 * step:
-        if speed == 1.0:
-            slope, intercept = 1.0, float(np.median(line.archive_times - line.query_times))
+        fitted = _refined(tq, ta, dist, qidx, line, tol, resolution)
+        if speed_differs(fitted, resolution):
+            line = fitted
         else:
-            slope, intercept = np.polyfit(line.query_times, line.archive_times, 1)
-        if 0.5 <= slope <= 2.0:
-            refined = inliers(tq, ta, dist, qidx, float(slope), float(intercept), tol)
-            if len(refined.query_idx) > len(line.query_idx) or (
-                len(refined.query_idx) == len(line.query_idx) and _residual(refined) < _residual(line)
-            ):
-                line = refined
+            offset = float(np.median(fitted.archive_times - fitted.query_times))
+            normal = inliers(tq, ta, dist, qidx, 1.0, offset, tol)
+            if speed != 1.0 or len(normal.query_idx) >= len(line.query_idx):
+                line = normal  # else the vote's own normal-speed line agrees with more frames
     return line
+
+
+def _sharpened(tq: np.ndarray, ta: np.ndarray, weights: np.ndarray, qidx: np.ndarray, width: int, speed: float,
+               offset: float, tol: float, resolution: float, total: float) -> float:
+    """The offset of the vote's winning line, voted again among its own pairs in bins of two archive
+    sample spacings (``4 * resolution``) instead of the vote's ``2 * tol``.
+
+    The vote's bins are wide so that sampling jitter does not split a line, but the median of so wide
+    a bin leans towards the wrong moments that a frame of a still stretch also resembles: a clip of
+    one unchanging picture agrees with every offset of the bin, and the median is the bin's middle, a
+    trim that nothing shows. Voted in narrow bins, the offset at which the most query frames find
+    their own moment wins (ties go to the earliest), but only when it keeps the whole vote, ``total``:
+    the frames of a clip whose speed was changed drift across narrow bins, and keep the wide median.
+    """
+    offsets = ta - speed * tq
+    near = np.flatnonzero(np.abs(offsets - offset) <= tol)
+    fine = 4 * resolution
+    if len(near) == 0 or fine <= 0:
+        return offset
+    best_total, best_offset = 0.0, offset
+    for shift in (0.0, 0.5):  # two staggered grids, as in the vote
+        bins = np.floor(offsets[near] / fine + shift).astype(np.int64)
+        values, totals = _votes(bins * width + qidx[near], weights[near], width)
+        top = int(totals.argmax())
+        if float(totals[top]) > best_total + 1e-9:
+            best_total = float(totals[top])
+            best_offset = float(np.median(offsets[near][bins == values[top]]))
+    return best_offset if best_total >= total * (1 - 1e-9) else offset
+
+
+def _refined(tq, ta, dist, qidx, line: Line, tol: float, resolution: float) -> Line:
+    """The line refitted (``robust_fit``) to its frames, and again to the frames that then agree,
+    while that gains frames or, with as many, brings them closer."""
+    for _ in range(REFITS):
+        slope, intercept, _ = robust_fit(line.query_times, line.archive_times, resolution)
+        if not 0.5 <= slope <= 2.0:
+            break
+        refined = inliers(tq, ta, dist, qidx, float(slope), float(intercept), tol)
+        if len(refined.query_idx) < len(line.query_idx) or (
+                len(refined.query_idx) == len(line.query_idx) and _residual(refined) >= _residual(line)):
+            break
+        line = refined
+    return line
+
+
+def robust_fit(x: np.ndarray, y: np.ndarray, resolution: float) -> tuple[float, float, np.ndarray]:
+    """Slope and intercept of ``y`` on ``x`` (three points or more, ``x`` distinct), fitted so that
+    pairs of the wrong moment do not tilt it, and which pairs it keeps.
+
+    A frame of a still stretch looks like every other frame of it, so its pair may lie seconds from
+    the line; least squares would bend towards it. The median of the slopes between every two
+    points (Theil-Sen; of up to ``ROBUST_POINTS`` points spread over the line) sets the line, pairs
+    further from it than ``OUTLIER_SPREADS`` robust spreads of the residuals (never less than the
+    sampling's own spread, ``resolution`` / sqrt(3)) are left out, and least squares fits the rest.
+    """
+    pick = np.unique(np.linspace(0, len(x) - 1, min(len(x), ROBUST_POINTS)).round().astype(int))
+    i, j = np.triu_indices(len(pick), 1)
+    dx = x[pick][j] - x[pick][i]
+    ok = dx > 0
+    slope = float(np.median((y[pick][j] - y[pick][i])[ok] / dx[ok])) if ok.any() else 1.0
+    intercept = float(np.median(y - slope * x))
+    residual = np.abs(y - (slope * x + intercept))
+    spread = max(1.4826 * float(np.median(residual)), resolution / np.sqrt(3))  # MAD, as a standard deviation
+    kept = residual <= OUTLIER_SPREADS * spread
+    if kept.sum() >= 3 and np.ptp(x[kept]) > 0:
+        slope, intercept = (float(v) for v in np.polyfit(x[kept], y[kept], 1))
+    return slope, intercept, kept
+
+
+def speed_differs(line: Line, resolution: float) -> bool:
+    """Whether the frames of ``line`` show a speed other than 1: both tests on their timing must say so.
+
+    A sample stands for any moment within ``resolution`` seconds of its time (half the spacing of
+    the samples it was picked from). First, the slope fitted by least squares differs from 1 by more
+    than ``SPEED_Z`` standard errors, the error of a pair's timing estimated from the residuals and
+    never taken as smaller than the sampling alone makes it, a spread of resolution / sqrt(3).
+    Second, the drift the slope makes over the pairs' span is more than sampling can fake: a pair's
+    archive time may be off by up to a whole sample spacing (the nearest sample, or its neighbour
+    when the picture hardly changes between them; a frame rate changed on the way shifts the frames
+    on screen by as much), so two pairs at the ends may disagree by twice that at normal speed. The
+    first test takes the errors as independent; a frame-rate change makes them a sawtooth that
+    tilts a fit of a few pairs, which only the second one holds to account. A short clip sampled
+    twice a second gives few pairs and a wide standard error, but x0.8 or x1.25 moves its pairs by
+    more than their timing error.
+    """
+    x, y = line.query_times, line.archive_times
+    if len(x) < 3 or np.ptp(x) <= 0:
+        return False
+    slope, intercept, kept = robust_fit(x, y, resolution)
+    x, y = x[kept], y[kept]
+    if len(x) < 3 or np.ptp(x) <= 0:
+        return False
+    spread = float(np.sqrt(np.sum((y - (slope * x + intercept)) ** 2) / (len(x) - 2)))
+    error = max(spread, resolution / np.sqrt(3)) / float(np.sqrt(np.sum((x - x.mean()) ** 2)))
+    drift = abs(slope - 1.0) * float(np.ptp(x))
+    return bool(abs(slope - 1.0) > SPEED_Z * error and drift > 2 * (2 * resolution))
 
 
 def _residual(line: Line) -> float:

@@ -30,6 +30,21 @@ Media:
 - ``device_text``: make and model of the recording device (the container's, else EXIF's).
 - ``exif_taken_text``: EXIF DateTimeOriginal with its offset.
 - ``bit_rate_text``: a bit rate in kb/s.
+- ``file_locations``: every distinct place the file names (container tags, EXIF GPS), and
+  ``distance_km`` between two; ``osm_url``: a place on OpenStreetMap.
+- ``media_time``: a moment of a media item, ``00:00:06.50``.
+
+Links. ``web_link`` gives a URL back only when it is plain ``http`` or ``https`` (no scheme that
+runs or reads anything, no white space or control characters a browser would drop); the pages
+show any other URL as text.
+
+Findings:
+
+- ``finding_line``: the one-line conclusion the text report opens with ("KNOWN: seen 2019-11-05 on
+  YouTube; at least 1578 days older than claimed", "NEW: not in the archive", or with no archive
+  what the file itself says).
+- ``still_match_text``: a still query's match in words ("this picture is the frame at 00:00:06.50
+  of X"), None for a video query.
 
 Names and cells. The library keeps a name exactly as the OS gave it (``str`` with Python's
 surrogate escapes for bytes that are not UTF-8); these show it, with one escaping:
@@ -52,19 +67,37 @@ surrogate escapes for bytes that are not UTF-8); these show it, with one escapin
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 
 from provenance.dates import describe
 from provenance.match.appearance import sighting_sentence, sighting_when
-from provenance.model import DateComparison, ExifInfo, Location, Metadata, Segment, Sighting, StreamInfo
+from provenance.media.location import parse_iso6709
+from provenance.model import (
+    Appearance,
+    DateComparison,
+    ExifInfo,
+    Location,
+    Match,
+    Metadata,
+    Segment,
+    Sighting,
+    StreamInfo,
+)
 
 __all__ = [
     "bit_rate_text",
     "comparison_text",
     "device_text",
+    "distance_km",
     "exif_taken_text",
+    "file_locations",
+    "finding_line",
     "format_bytes",
     "location_text",
+    "media_time",
+    "osm_url",
     "segment_text",
     "shown_name",
     "shown_text",
@@ -74,9 +107,11 @@ __all__ = [
     "sighting_when",
     "sighting_where",
     "spreadsheet_cell",
+    "still_match_text",
     "stream_text",
     "unescape_name",
     "unicode_safe",
+    "web_link",
 ]
 
 # control characters, and the invisible ones that reorder or hide text (bidi controls, zero-width
@@ -250,3 +285,150 @@ def stream_text(s: StreamInfo) -> str:
         bits += [f"{s.sample_rate} Hz" if s.sample_rate else None, f"{s.channels} ch" if s.channels else None]
     bits.append(f"handler '{s.handler_name}'" if s.handler_name else None)
     return ", ".join(b for b in bits if b)
+
+
+LOCATION_TAGS = ("com.apple.quicktime.location.ISO6709", "location", "location-eng", "\u00a9xyz")
+"""Container tags that hold an ISO 6709 place, as ffprobe names them."""
+SAME_PLACE_KM = 0.1  # places closer than this are one place written twice (rounding, two tags of one writer)
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
+_WEB_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` when it is a plain ``http``/``https`` address a page may link to, else None.
+
+    Anything else (``javascript:``, ``data:``, ``file:``, a relative path) is shown as text. White
+    space and control characters refuse the URL too: browsers drop them, so ``java\tscript:`` would
+    run as ``javascript:``.
+    """
+    if not url or _IN_TEXT.search(url) or not _WEB_URL.fullmatch(url):
+        return None
+    return url
+
+
+def media_time(seconds: float) -> str:
+    """A moment in a media item as ``HH:MM:SS.ss``: ``00:00:06.50``."""
+    hundredths = round(max(seconds, 0.0) * 100)
+    hours, rest = divmod(hundredths, 360_000)
+    minutes, rest = divmod(rest, 6_000)
+    return f"{hours:02d}:{minutes:02d}:{rest / 100:05.2f}"
+
+
+def distance_km(a: Location, b: Location) -> float:
+    """The great-circle distance between two places, in kilometres (haversine, on the mean Earth radius)."""
+    lat1, lat2 = math.radians(a.latitude), math.radians(b.latitude)
+    dlat, dlon = lat2 - lat1, math.radians(b.longitude - a.longitude)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def osm_url(loc: Location) -> str:
+    """The place on OpenStreetMap, marked, at street zoom."""
+    lat, lon = f"{loc.latitude:.6f}", f"{loc.longitude:.6f}"
+    return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=15/{lat}/{lon}"
+
+
+def file_locations(meta: Metadata) -> tuple[Location, ...]:
+    """Every distinct place the file names: its container location, each location tag, EXIF GPS.
+
+    Places within ``SAME_PLACE_KM`` of one already listed are the same place written twice and are
+    left out; more than one place means the file's locations disagree.
+    """
+    found = [meta.location] if meta.location is not None else []
+    for key, value in meta.tags:
+        if key in LOCATION_TAGS:
+            parsed = parse_iso6709(value, source=key)
+            if parsed is not None:
+                found.append(parsed)
+    if meta.exif is not None and meta.exif.location is not None:
+        found.append(meta.exif.location)
+    places: list[Location] = []
+    for loc in found:
+        if all(distance_km(loc, seen) >= SAME_PLACE_KM for seen in places):
+            places.append(loc)
+    return tuple(places)
+
+
+def _days(days: int) -> str:
+    return f"at least {days} day{'s' if days != 1 else ''}" if days else "less than a day"
+
+
+def still_match_text(match: Match, query_still: bool) -> str | None:
+    """A still's match in words: "this picture is the frame at 00:00:06.50 of X" for a video item, "this
+    picture is the same picture as X" (edited or not) for a still item; None for a video query.
+
+    A still query covers a still item whole and a video item not at all (``provenance.match.verdict.
+    coverages``), so the item's kind is read from the match's coverage of it.
+    """
+    if not query_still:
+        return None
+    name = shown_name(match.item_name)
+    names = {e.name for e in match.edits}
+    # a picture is always encoded anew when it is saved: only the other edits change what it shows
+    edits = sorted(names - {"reencode"})
+    edited = f" (edited: {', '.join(edits)})" if edits else ""
+    if match.verdict == "identical":
+        return f"this picture is the archived picture {name} itself (same SHA-256)"
+    if match.archive_coverage > 0.5:
+        unedited = ", re-encoded but otherwise unedited" if "reencode" in names else ", unedited"
+        return f"this picture is the same picture as {name}" + (edited or unedited)
+    moment = match.segments[0].archive_start if match.segments else 0.0
+    return f"this picture is the frame at {media_time(moment)} of {name}{edited}"
+
+
+def _date_finding(appearance: Appearance | None) -> str | None:
+    """The date contradiction in a few words, or what the claim came to; None when no date was compared."""
+    if appearance is None:
+        return None
+    if appearance.older_than_claimed_days is not None:
+        return f"{_days(appearance.older_than_claimed_days)} older than claimed"
+    for c in appearance.comparisons:
+        if c.relation == "before":
+            return f"the file's {c.evidence_source} is {_days(c.older_than_claimed_days or 0)} before the claimed date"
+    if any(c.claim_source == "--claimed-date" for c in appearance.comparisons):
+        return "the claimed date is not contradicted"
+    return None
+
+
+def _first_seen(appearance: Appearance | None) -> str:
+    first = appearance.earliest if appearance is not None else None
+    if first is None:
+        return "no dated sighting"
+    where = " ".join(f"{word} {value}" for word, value in (("on", first.platform), ("by", first.uploader)) if value)
+    return f"seen {sighting_when(first)}" + (f" {where}" if where else "")
+
+
+def _file_says(meta: Metadata) -> str:
+    taken = meta.creation_time or meta.device_creation_date or exif_taken_text(meta.exif)
+    writer = meta.encoder or meta.software or (meta.exif.software if meta.exif else None)
+    place = meta.location or (meta.exif.location if meta.exif else None)
+    device = device_text(meta)
+    facts = [f"created {taken}" if taken else None, f"device {device}" if device else None,
+             f"written by {writer}" if writer else None,
+             f"location {place.latitude:.5f}, {place.longitude:.5f}" if place else None]
+    places = file_locations(meta)
+    if len(places) > 1:
+        facts.append(f"but its {len(places)} locations disagree, {distance_km(places[0], places[1]):,.1f} km apart")
+    said = [f for f in facts if f]
+    return "the file says " + ", ".join(said) if said else "the file names no creation time, device or place"
+
+
+def finding_line(meta: Metadata, verdict: str | None, matches: Sequence[Match], appearance: Appearance | None,
+                 *, coverage: float = 0.0) -> str:
+    """The conclusion of a check in one line, before any detail.
+
+    ``verdict`` is the archive verdict (a key of ``provenance.match.verdict.ARCHIVE_VERDICTS``), None
+    when no archive was consulted: then the line says what the file itself says. ``coverage`` is the
+    share of the query that is archived footage (said for a partly known file).
+    """
+    date = _date_finding(appearance)
+    if verdict is None:
+        return "; ".join(p for p in (f"NO ARCHIVE CONSULTED: {_file_says(meta)}", date) if p)
+    if verdict == "new" or not matches:
+        return "; ".join(p for p in ("NEW: not in the archive", date) if p)
+    head = "KNOWN" if verdict == "known" else f"PARTLY KNOWN: {coverage:.0%} of it is archived footage"
+    best = max(matches, key=lambda m: m.score)
+    what = still_match_text(best, meta.kind == "still") or (
+        "identical file (same SHA-256)" if best.verdict == "identical" else None)
+    parts = [p for p in (what, _first_seen(appearance), date) if p]
+    return f"{head}: " + "; ".join(parts) if verdict == "known" else "; ".join([head, *parts])

@@ -41,6 +41,7 @@ def match_record(match: Match) -> dict[str, object]:
         "edits": sorted({e.name for e in match.edits}),
         "edit_details": [to_jsonable(e) for e in match.edits],
         "sightings": [to_jsonable(s) for s in match.sightings],
+        "geometry": to_jsonable(match.geometry),
     }
 
 
@@ -52,7 +53,8 @@ def archive_verdict_record(report: CheckReport) -> dict[str, object]:
 
 def check_record(report: CheckReport, structure: object | None = None) -> dict[str, object]:
     """The whole record of a check as plain JSON types: with an archive, an "archive_verdict" key last
-    (``archive_verdict_record``); a "structure" key for a ``SelfReport`` when given."""
+    (``archive_verdict_record``); a "side_by_side" key when matched frames were written (``check
+    --keyframes`` with an archive); a "structure" key for a ``SelfReport`` when given."""
     fp = report.fingerprint
     metadata = to_jsonable(fp.metadata)
     assert isinstance(metadata, dict)
@@ -86,6 +88,8 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
     }
     if report.archive is not None:  # what triage would call the file, in its words
         record["archive_verdict"] = archive_verdict_record(report)
+    if report.side_by_side:
+        record["side_by_side"] = [to_jsonable(s) for s in report.side_by_side]
     if structure is not None:  # check --structure (provenance.forensics.selfreport)
         record["structure"] = to_jsonable(structure)
     return record

@@ -45,6 +45,8 @@ def _fingerprint_lines(fp: Fingerprint) -> list[str]:
     box = "full frame" if fp.content_box.is_full else (
         f"borders removed, picture at x {fp.content_box.left:.2f}-{fp.content_box.right:.2f}, "
         f"y {fp.content_box.top:.2f}-{fp.content_box.bottom:.2f}")
+    if fp.is_still:  # one picture: no samples per second, no shots
+        return [*lines, "", "FRAMES", f"  a single picture, hashed once; {box}"]
     lines += ["", "FRAMES",
               f"  {len(fp.frames)} samples at {fp.params.fps:g} per second; decoded {fp.duration:.2f} s; {box}",
               f"  {len(fp.shots)} shot(s):"]
@@ -56,7 +58,16 @@ def _fingerprint_lines(fp: Fingerprint) -> list[str]:
     return lines
 
 
-def _match_lines(n: int, m: Match) -> list[str]:
+def _still_match_lines(n: int, m: Match, text: str) -> list[str]:
+    """A still's match: what it is of the item, without the time line figures a picture has none of."""
+    return [f"  {n}. {m.score * 100:.0f}%  {text}", f"     item {fmt.shown_name(m.item_name)}  (sha256 {m.sha256})",
+            f"     PDQ distance {m.mean_distance:.1f}/256"]
+
+
+def _match_lines(n: int, m: Match, query_still: bool = False) -> list[str]:
+    still = fmt.still_match_text(m, query_still)
+    if still is not None:
+        return _still_match_lines(n, m, still)
     lines = [f"  {n}. {m.score * 100:.0f}%  {VERDICTS[m.verdict]}",
              f"     item {fmt.shown_name(m.item_name)}  (sha256 {m.sha256})"]
     lines += [f"     {fmt.segment_text(seg)}" for seg in m.segments]
@@ -73,10 +84,13 @@ def _names_shown(s: Sighting) -> Sighting:
 
 
 def render_text(report: CheckReport) -> str:
-    """The report as plain text, sections in the order an investigator reads them."""
+    """The report as plain text: the one-line finding (``formatters.finding_line``) first, then the sections
+    in the order an investigator reads them."""
     fp = report.fingerprint
     name = fmt.shown_name(fp.identity.name)
-    lines = [f"provenance {__version__}: check of {name}, examined {report.examined_at}", ""]
+    verdict, coverage = archive_verdict(fp, report.matches) if report.archive is not None else (None, 0.0)
+    lines = [fmt.finding_line(fp.metadata, verdict, report.matches, report.appearance, coverage=coverage), "",
+             f"provenance {__version__}: check of {name}, examined {report.examined_at}", ""]
     lines += _fingerprint_lines(fp)
     if report.keyframes:
         lines += ["", "KEYFRAMES", *[f"  {fmt.shown_name(k.path)}" for k in report.keyframes]]
@@ -84,12 +98,11 @@ def render_text(report: CheckReport) -> str:
             lines.append(f"  contact sheet: {fmt.shown_name(report.contact_sheet)}")
     if report.archive is not None:
         lines += ["", f"MATCHES in {fmt.shown_name(report.archive)}"]
-        verdict, coverage = archive_verdict(fp, report.matches)
         lines.append(f"  verdict: {ARCHIVE_VERDICTS[verdict]} ({coverage:.0%} of the query is archived footage)")
         if not report.matches:
             lines.append("  none")
         for n, match in enumerate(report.matches, 1):
-            lines += _match_lines(n, match)
+            lines += _match_lines(n, match, fp.is_still)
     if report.appearance:  # with an archive, or a --claimed-date compared with the file's own creation time
         appearance = report.appearance
         lines += ["", "EARLIEST APPEARANCE", f"  {appearance.statement}"]

@@ -1,13 +1,15 @@
 """Overlays (captions, logos, tickers) found by local features: something fixed on the query that
 the archived picture does not show.
 
-A caption or a logo is burned into every frame at the same place, so its keypoints recur from one
-query frame to the next at the same position with the same descriptors, while nothing in the
-archived frame of the same moment matches them. Footage does neither: what recurs unmoved in the
-query (a still scene, a tripod shot) is in the archive too and matches it, and what the archive
-does not match at the same moment (flames, water, a different instant) changes from frame to
-frame. Colour grids (``tone.py``) see large opaque boxes; keypoints also see thin captions and
-small logos, whose text is dense in corners.
+A caption or a logo is burned into every frame at the same place, so its keypoints recur in other
+query frames at the same pixels with much the same descriptors, while nothing in the archived
+frame of the same moment matches them. Footage does neither: what recurs unmoved in the query (a
+still scene, a tripod shot) is in the archive too and matches it, and what the archive does not
+match at the same moment (flames, water, a different instant) changes from frame to frame. A
+caption on a translucent box lets a different bit of footage through each time, which changes its
+letters' descriptors, so a keypoint recurs when any of a few other frames has it again. Colour
+grids (``tone.py``) see large opaque boxes; keypoints also see thin captions and small logos,
+whose text is dense in corners.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from provenance.model import Edit
-from provenance.vision.features import FrameFeatures, FramePair, inverse_box
+from provenance.vision.features import FEATURE_SIDE, FrameFeatures, FramePair, inverse_box
 
 CELLS = 16  # the query frame is judged in CELLS x CELLS cells
 MIN_KEYPOINTS = 3  # keypoints a cell needs in a frame to hold something
-RECUR_BITS = 40  # a keypoint recurs when the other frame has one this close (Hamming, of 256 bits) ...
-RECUR_SHIFT = 0.5 / CELLS  # ... and this close in place (half a cell)
+RECUR_BITS = 64  # a keypoint recurs when another frame has one this close (Hamming, of 256 bits) ...
+RECUR_PIXELS = 3.0  # ... this close in place (pixels of the feature image) ...
+RECUR_FRAMES = 4  # ... in any of this many other frames, spread over the clip
+ARCHIVE_SHIFT = 1.0 / CELLS  # the archived frame lacks it when it has no such keypoint this near the mapped place
 RECUR_SHARE = 0.3  # share of a cell's keypoints that must recur for the cell to be fixed
 PERSISTENCE = 0.6  # share of the frame pairs in which a cell must be fixed and unmatched
 MAX_SHARE = 0.35  # more of the picture than this is no overlay: a different picture, or no match
@@ -47,14 +51,23 @@ def _cell_of(points: np.ndarray) -> np.ndarray:
     return cells[:, 1] * CELLS + cells[:, 0]
 
 
-def _found_in(points: np.ndarray, descriptors: np.ndarray, other: FrameFeatures, shift: float) -> np.ndarray:
+def _found_in(points: np.ndarray, descriptors: np.ndarray, other: FrameFeatures,
+              shift: float | np.ndarray) -> np.ndarray:
     """Per keypoint (points in ``other``'s 0..1 coordinates): whether ``other`` has a keypoint within
-    ``shift`` of it with a descriptor within RECUR_BITS."""
+    ``shift`` of it (one figure, or one per axis) with a descriptor within RECUR_BITS."""
     if not len(points) or not len(other.points):
         return np.zeros(len(points), dtype=bool)
-    near = (np.abs(points[:, None, :] - other.points[None, :, :]) <= shift).all(axis=2)  # (K, K_other)
+    dx, dy = np.broadcast_to(np.asarray(shift, dtype=np.float64), (2,))
+    # the other frame's keypoints within dx across, from its keypoints sorted across; then within dy down
+    order = np.argsort(other.points[:, 0], kind="stable")
+    xs = other.points[order, 0]
+    low, high = np.searchsorted(xs, points[:, 0] - dx, "left"), np.searchsorted(xs, points[:, 0] + dx, "right")
+    counts = high - low
+    rows = np.repeat(np.arange(len(points)), counts)
+    cols = order[np.repeat(low, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)]
+    close = np.abs(points[rows, 1] - other.points[cols, 1]) <= dy
+    rows, cols = rows[close], cols[close]
     out = np.zeros(len(points), dtype=bool)
-    rows, cols = np.nonzero(near)
     if len(rows):
         bits = np.unpackbits(descriptors[rows] ^ other.descriptors[cols], axis=1).sum(axis=1)
         out[rows[bits <= RECUR_BITS]] = True
@@ -144,6 +157,31 @@ def _scale(frame: AlignedFrame) -> float:
     return float(np.sqrt(abs(np.linalg.det(in_heights)))) * heights
 
 
+def _others(i: int, count: int) -> list[int]:
+    """Up to RECUR_FRAMES frames other than frame ``i`` of ``count``, spread evenly over the clip."""
+    return sorted({(i + max(1, round(k * count / (RECUR_FRAMES + 1)))) % count
+                   for k in range(1, RECUR_FRAMES + 1)} - {i})
+
+
+def _recurring(frame: AlignedFrame, others: list[AlignedFrame]) -> np.ndarray:
+    """Per query keypoint of ``frame``: whether one of the ``others`` has it again at the same pixels.
+
+    A burned-in caption or logo sits at the same pixels in every frame, while footage that moves
+    rarely brings a keypoint back within a few pixels. Its descriptor is allowed to change more than
+    a re-encode changes one (RECUR_BITS is a quarter of the bits; unrelated ones differ in half), as
+    footage seen through a semi-transparent box changes the patch around the keypoint, and any one
+    of several frames may show it: the box lets a different part of the footage through each time.
+    """
+    query = frame.query
+    width, height = (FEATURE_SIDE, FEATURE_SIDE / query.aspect) if query.aspect >= 1 \
+        else (FEATURE_SIDE * query.aspect, FEATURE_SIDE)
+    shift = np.array([RECUR_PIXELS / width, RECUR_PIXELS / height])
+    found = np.zeros(len(query.points), dtype=bool)
+    for other in others:
+        found |= _found_in(query.points, query.descriptors, other.query, shift)
+    return found
+
+
 def find_overlay(frames: list[AlignedFrame]) -> Edit | None:
     """An ``overlay`` edit when a fixed, unmatched part of the query shows in most aligned frames.
 
@@ -155,20 +193,19 @@ def find_overlay(frames: list[AlignedFrame]) -> Edit | None:
         return None
     fixed_unmatched = np.zeros(CELLS * CELLS)
     counted = np.zeros(CELLS * CELLS)
-    picture = np.ones(CELLS * CELLS, dtype=bool)
+    on_picture = np.zeros(CELLS * CELLS)
     for i, frame in enumerate(frames):
-        other = frames[i + 1] if i + 1 < len(frames) else frames[i - 1]
         inside = _inside_cells(frame.pair)
-        picture &= inside
+        on_picture += inside
         points = frame.query.points
         if not len(points):
             continue
         cell = _cell_of(points)
         total = np.bincount(cell, minlength=CELLS * CELLS)
-        fixed = _found_in(points, frame.query.descriptors, other.query, RECUR_SHIFT)
+        fixed = _recurring(frame, [frames[j] for j in _others(i, len(frames))])
         # ... and not in the archived frame near where the map puts it (the map is not pixel-exact)
         mapped = points @ frame.pair.affine[:, :2].T + frame.pair.affine[:, 2]
-        lacking = fixed & ~_found_in(mapped, frame.query.descriptors, frame.archive, 2 * RECUR_SHIFT)
+        lacking = fixed & ~_found_in(mapped, frame.query.descriptors, frame.archive, ARCHIVE_SHIFT)
         lacked = np.bincount(cell, weights=lacking, minlength=CELLS * CELLS)
         matched = np.bincount(_cell_of(frame.pair.query_inliers), minlength=CELLS * CELLS) \
             if len(frame.pair.query_inliers) else np.zeros(CELLS * CELLS)
@@ -176,6 +213,8 @@ def find_overlay(frames: list[AlignedFrame]) -> Edit | None:
         fixed_unmatched += marked & inside
         counted += inside
     persistent = (counted >= MIN_PAIRS) & (fixed_unmatched >= PERSISTENCE * np.maximum(counted, 1))
+    # the picture's area is where most frames' maps put it: one stray fit must not shrink it for all
+    picture = on_picture > 0.5 * len(frames)
     grid, area = persistent.reshape(CELLS, CELLS), picture.reshape(CELLS, CELLS)
     grid = _without_lone_cells(_near_picture_edge(grid, area))
     if not grid.any() or grid.sum() > MAX_SHARE * max(1, area.sum()):

@@ -28,8 +28,9 @@ OVERLAY_RESIDUAL = 40.0  # grey levels off the tone map that mark a covered cell
 OVERLAY_PERSISTENCE = 0.7  # share of the pairs in which a cell must be covered
 OVERLAY_MAX_SHARE = 0.45  # more covered cells than this is a different picture, not an overlay
 BAR_SPREAD = 3.0  # grey levels: cells around an inset this alike in tone, everywhere and always, are bars
-BLUR_DETAIL = 0.5  # surroundings with less than this share of the inset's detail are blurred (borders.BLUR_ENERGY)
+BLUR_DETAIL = 0.5  # surroundings with less than this share of the picture's detail are blurred (borders.BLUR_ENERGY)
 COPY_CORRELATION = 0.8  # cells around an inset that follow an enlarged copy of the picture this well
+STEADY_TONE = 3.0  # grey levels a cell around an inset may change by over time and still be still (borders.STEADY_STD)
 
 
 @dataclass(frozen=True)
@@ -168,14 +169,18 @@ def border_around_inset(pairs: list[GridPair]) -> bool | None:
     Border is either plain bars, of one steady tone, or the picture itself enlarged to cover the
     frame and blurred: the social-media framing of a clip. At the grid's scale a blurred copy
     follows the picture closely, so the cells around the inset must correlate strongly with the
-    cells of the enlarged, centred copy at the same place. Footage is what is neither and carries
-    detail like the picture's. Surroundings thinner than a cell, or blurred but not a copy, are
-    left to the caller.
+    cells of the enlarged, centred copy at the same place. Footage is what is neither and either
+    changes over time in a way the picture does not (a blurred copy changes as the picture does,
+    bars and a still canvas not at all), or carries detail like the picture's. The picture's
+    detail is that of the archived frame, at the scale of a whole frame like the surroundings:
+    the inset itself, shrunk, shows more detail per cell than the same footage would at full size.
+    Surroundings thinner than a cell, or still, blurred and not a copy, are left to the caller.
     """
     centres = (np.arange(GRID) + 0.5) / GRID
     xs, ys = (v.ravel() for v in np.meshgrid(centres, centres))
     half = 0.5 / GRID
-    query_luma, copy_luma, around, inset = [], [], [], []
+    query_luma, copy_luma, around, archived = [], [], [], []
+    over_time, copy_over_time = [], []  # per pair, every cell's luma (NaN where it is not around the inset)
     for pair in pairs:
         x0, y0, x1, y1 = inverse_box(pair.affine)
         if x1 <= x0 or y1 <= y0:
@@ -183,27 +188,52 @@ def border_around_inset(pairs: list[GridPair]) -> bool | None:
         cells = pair.query.reshape(-1, pair.query.shape[-1])
         # judged on cells wholly outside: a cell across the outline mixes in the picture
         wholly = (xs + half <= x0) | (xs - half >= x1) | (ys + half <= y0) | (ys - half >= y1)
-        within = (xs - half >= x0) & (xs + half <= x1) & (ys - half >= y0) & (ys + half <= y1)
         if not wholly.any():
             continue
         around.append(cells[wholly])
-        inset.append(cells[within])
+        archived.append(pair.archive.reshape(-1, pair.archive.shape[-1]))
         # the copy covers the frame, centred: it is the inset scaled by k on both axes
         k = max(1.0 / (x1 - x0), 1.0 / (y1 - y0))
-        col = np.clip(np.floor((0.5 + (xs[wholly] - 0.5) / ((x1 - x0) * k)) * GRID).astype(int), 0, GRID - 1)
-        row = np.clip(np.floor((0.5 + (ys[wholly] - 0.5) / ((y1 - y0) * k)) * GRID).astype(int), 0, GRID - 1)
+        col = np.clip(np.floor((0.5 + (xs - 0.5) / ((x1 - x0) * k)) * GRID).astype(int), 0, GRID - 1)
+        row = np.clip(np.floor((0.5 + (ys - 0.5) / ((y1 - y0) * k)) * GRID).astype(int), 0, GRID - 1)
         query_luma.append(cells[wholly, 0])
-        copy_luma.append(pair.archive[row, col, 0])
+        copy_luma.append(pair.archive[row[wholly], col[wholly], 0])
+        over_time.append(np.where(wholly, cells[:, 0], np.nan))
+        copy_over_time.append(np.where(wholly, pair.archive[row, col, 0], np.nan))
     if not around:
         return None
-    outside, inside = np.concatenate(around), np.concatenate(inset)
+    outside = np.concatenate(around)
     bars = outside[:, 0]
     # the median spread, so a caption or a logo on the bars does not make them footage
     if float(np.median(np.abs(bars - np.median(bars)))) <= BAR_SPREAD:
         return True
     ql, cl = np.concatenate(query_luma), np.concatenate(copy_luma)
-    if len(ql) >= 3 and np.std(ql) > 1e-6 and np.std(cl) > 1e-6 and np.corrcoef(ql, cl)[0, 1] >= COPY_CORRELATION:
+    if _follows(ql, cl):
         return True
-    if len(inside) and float(np.median(outside[:, 1])) < BLUR_DETAIL * float(np.median(inside[:, 1])):
-        return None  # blurred, but not like a copy of this picture: bars or footage, the grids cannot say
+    if _changes_on_its_own(np.stack(over_time), np.stack(copy_over_time)):
+        return False
+    if float(np.median(outside[:, 1])) < BLUR_DETAIL * float(np.median(np.concatenate(archived)[:, 1])):
+        return None  # still, blurred and not a copy of this picture: a canvas or still footage, the grids cannot say
     return False
+
+
+def _follows(values: np.ndarray, copy: np.ndarray) -> bool:
+    """Whether ``values`` follow ``copy`` (the same cells of the enlarged copy) closely: correlation
+    at least COPY_CORRELATION."""
+    return bool(len(values) >= 3 and np.std(values) > 1e-6 and np.std(copy) > 1e-6
+                and float(np.corrcoef(values, copy)[0, 1]) >= COPY_CORRELATION)
+
+
+def _changes_on_its_own(luma: np.ndarray, copy: np.ndarray) -> bool:
+    """Whether the cells around an inset change over time, and not as the enlarged copy of the
+    picture does: other footage. ``luma`` and ``copy`` are (pairs, cells), NaN where a cell is not
+    around the inset in that pair; change is each cell's departure from its own mean over time."""
+    many = (~np.isnan(luma)).sum(axis=0) >= 2  # a cell seen once shows no change
+    if not many.any():
+        return False
+    luma, copy = luma[:, many], copy[:, many]
+    change, copy_change = luma - np.nanmean(luma, axis=0), copy - np.nanmean(copy, axis=0)
+    if float(np.median(np.nanstd(luma, axis=0))) <= STEADY_TONE:
+        return False  # still: bars, a still canvas, or footage that does not move
+    known = ~np.isnan(change)
+    return not _follows(change[known], copy_change[known])
