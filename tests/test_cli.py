@@ -57,7 +57,7 @@ def test_json_record_is_versioned_and_complete(testsrc_clip: Path) -> None:
     result = invoke("check", "--json", str(testsrc_clip))
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
-    assert record["schema"] == "provenance.check" and record["schema_version"] == 1
+    assert record["schema"] == "provenance.check" and record["schema_version"] == 2
     assert record["tool"] == {"name": "provenance", "version": __version__}
     assert record["sha256"] == hashlib.sha256(testsrc_clip.read_bytes()).hexdigest()
     assert record["file"]["sha256"] == record["sha256"]

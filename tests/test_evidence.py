@@ -196,10 +196,13 @@ def test_html_is_self_contained_with_contact_sheet_and_timelines(case: Case) -> 
     record = json.loads(case.signed.read_text(encoding="utf-8"))
     # nothing is fetched: links may lead away (sightings, OpenStreetMap), but no source loads from elsewhere
     assert not re.search(r"""src=["'](https?:|//)""", page) and "<link" not in page and "<script" not in page
-    images = re.findall(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 1
-    jpeg = base64.b64decode(images[0])
-    assert jpeg[:2] == b"\xff\xd8" and hashlib.sha256(jpeg).hexdigest() == record["contact_sheet"]["sha256"]
+    images = [base64.b64decode(b) for b in re.findall(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', page)]
+    assert all(jpeg[:2] == b"\xff\xd8" for jpeg in images)
+    assert hashlib.sha256(images[0]).hexdigest() == record["contact_sheet"]["sha256"]  # the contact sheet first
+    # every other image is a side-by-side view the signed record lists, each once
+    listed = [v[kind]["sha256"] for m in record["side_by_side"] for v in m["views"]
+              for kind in ("query", "archive", "difference")]
+    assert sorted(hashlib.sha256(jpeg).hexdigest() for jpeg in images[1:]) == sorted(listed)
     assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="timeline"') == len(record["check"]["matches"])
     for text in ("Creation time (container)", "Device (make / model)", "Encoder", "Location", "A. Analyst",
                  "case-17", record["sha256"], record["signature"]["key_id"], "at least"):

@@ -194,7 +194,7 @@ def test_check_record_keys_are_kept_and_name_the_hash_algorithms() -> None:
         "ffprobe", "duration", "content_box", "hash_algorithms", "frames", "shots", "keyframes",
         "contact_sheet", "warnings", "archive", "matches", "earliest_appearance",
     ]
-    assert record["schema_version"] == 1  # an added key is not a breaking change
+    assert record["schema_version"] == 2  # an added key is not a breaking change; sightings as objects were
     assert record["hash_algorithms"] == [{"name": "phash", "bits": 64, "version": 1},
                                          {"name": "pdq", "bits": 256, "version": 1}]
     parameters = record["parameters"]

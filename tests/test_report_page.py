@@ -7,6 +7,8 @@ for the rendered page and the PDF (skipped, with the reason, when it is not inst
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import os
@@ -16,15 +18,20 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from conftest import run_ffmpeg
 
+from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
+from provenance.hashing.pdq import pdq_image
 from provenance.ingest.add import add_files
 from provenance.match.verdict import ARCHIVE_VERDICTS
 from provenance.model import Location, Sighting
 from provenance.report.formatters import distance_km, media_time, web_link
+from provenance.report.html import render_html
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 SAFE_URL = "https://youtu.be/abc123?t=1&list=x"
@@ -270,3 +277,201 @@ def test_report_pdf_without_chromium_is_one_line_and_exit_3(pages: Pages, tmp_pa
     assert not out.exists() or not any(out.iterdir())  # refused before the examination: nothing written
     result = invoke("report", pages.reshare, "--out", out, "--pdf", env={"PROVENANCE_CHROMIUM": "no-such-browser"})
     assert result.exit_code == 3 and "PROVENANCE_CHROMIUM=no-such-browser" in result.stderr
+
+
+# -- matched frames side by side -------------------------------------------------------------------
+
+SBS_SOURCE = "testsrc2=size=400x300:rate=25"  # shapes of every size and a running clock: PDQ stays steady
+SBS_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-crf", "24"]
+SBS_CROP = (0.25, 0.10, 0.85, 0.80)  # the window of the archived picture the mirrored re-share keeps
+SBS_LOGO = (0.05, 0.05, 0.30, 0.22)  # a white box the re-share adds, in its own frame
+DATA_JPEG = re.compile(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"')
+
+
+@dataclass(frozen=True)
+class SideBySidePages:
+    """An archived testsrc2 clip, a mirrored and cropped re-share of it and a still of it, with their reports."""
+
+    root: Path
+    archive: Path
+    bare_archive: Path  # the same archive with its pictures table emptied
+    pub: Path
+    reshare: Path
+    reshare_json: Path
+    reshare_html: Path
+    bare_html: Path  # the re-share reported against ``bare_archive``
+    still_json: Path
+    still_html: Path
+
+
+@pytest.fixture(scope="module")
+def sbs(tmp_path_factory: pytest.TempPathFactory) -> SideBySidePages:
+    """The archive (made through the CLI) holds 8 s of testsrc2; the re-share is cropped to ``SBS_CROP``,
+    mirrored and given a logo; the still is its frame at 4 s. All reported signed, through the CLI."""
+    root = tmp_path_factory.mktemp("sbs_page")
+    archived = root / "archived" / "testsrc2.mp4"
+    archived.parent.mkdir()
+    run_ffmpeg("-f", "lavfi", "-i", SBS_SOURCE, "-t", "8", *SBS_X264, str(archived))
+    evidence = root / "evidence"
+    evidence.mkdir()
+    x0, y0, x1, y1 = SBS_CROP
+    lx, ly, lr, lb = SBS_LOGO
+    graph = (f"[0:v]crop=iw*{x1 - x0}:ih*{y1 - y0}:iw*{x0}:ih*{y0},hflip,"
+             f"drawbox=x=iw*{lx}:y=ih*{ly}:w=iw*{lr - lx}:h=ih*{lb - ly}:color=white:t=fill[v]")
+    reshare = evidence / "mirrored crop.mp4"
+    run_ffmpeg("-i", str(archived), "-filter_complex", graph, "-map", "[v]", "-an", *SBS_X264, str(reshare))
+    still = evidence / "frame4.jpg"
+    run_ffmpeg("-ss", "4", "-i", str(archived), "-frames:v", "1", "-q:v", "3", str(still))
+    archive = root / "archive.sqlite"
+    added = invoke("archive", "add", archived, "--archive", archive)
+    assert added.exit_code == 0, added.output + added.stderr
+    bare = root / "bare.sqlite"
+    shutil.copyfile(archive, bare)
+    emptied = subprocess.run(["sqlite3", str(bare), "DELETE FROM pictures; SELECT changes();"],
+                             capture_output=True, text=True, check=True)
+    assert int(emptied.stdout.strip()) > 0
+    assert invoke("keygen", root / "keys" / "desk").exit_code == 0
+    key, pub = root / "keys" / "desk.key", root / "keys" / "desk.pub"
+    out, bare_out = root / "reports", root / "bare_reports"
+    for path, used, folder in ((reshare, archive, out), (still, archive, out), (reshare, bare, bare_out)):
+        result = invoke("report", path, "--archive", used, "--out", folder, "--sign", key)
+        assert result.exit_code == 0, result.output + result.stderr
+    return SideBySidePages(root, archive, bare, pub, reshare, out / f"{reshare.name}.provenance.json",
+                           out / f"{reshare.name}.provenance.html", bare_out / f"{reshare.name}.provenance.html",
+                           out / f"{still.name}.provenance.json", out / f"{still.name}.provenance.html")
+
+
+def sbs_listing(record_path: Path) -> tuple[dict, dict]:
+    """The record's one match and its side-by-side listing."""
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    (match,) = record["check"]["matches"]
+    (listed,) = record["side_by_side"]
+    assert listed["sha256"] == match["sha256"]
+    return match, listed
+
+
+def section_of(page: str, name: str = "side-by-side") -> str:
+    """The part of ``page`` from section ``name`` to the next section heading."""
+    start = page.index(f'id="{name}"')
+    end = page.find("<h2", start + 1)
+    return page[start:end if end > 0 else len(page)]
+
+
+def jpeg_bits(data: bytes) -> np.ndarray:
+    """A JPEG decoded by OpenCV, as RGB (fails when it does not decode)."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert bgr is not None, "an embedded picture does not decode"
+    return bgr[:, :, ::-1]
+
+
+def test_the_record_lists_each_view_shown_with_the_sha256_of_its_pictures(sbs: SideBySidePages) -> None:
+    _, listed = sbs_listing(sbs.reshare_json)
+    assert listed["note"] is None and listed["item_name"] == "testsrc2.mp4"
+    views = listed["views"]
+    assert [v["position"] for v in views] == ["start", "middle", "end"] and {v["segment"] for v in views} == {0}
+    page = sbs.reshare_html.read_text(encoding="utf-8")
+    section = section_of(page)
+    embedded = {hashlib.sha256(base64.b64decode(b)).hexdigest() for b in DATA_JPEG.findall(section)}
+    for v in views:
+        assert v["picture_kind"] in ("shot", "every") and v["marks"] == ["mirrored"]
+        assert abs(v["query_time"] - v["archive_time"]) <= 0.15  # the re-share runs at the archive's time
+        for kind in ("query", "archive", "difference"):
+            assert v[kind]["media_type"] == "image/jpeg" and v[kind]["sha256"] in embedded
+        said = f"query {media_time(v['query_time'])} = archive {media_time(v['archive_time'])}"
+        assert said in section
+    assert len(embedded) == 3 * len(views)
+    # what is drawn, in words
+    assert "MIRRORED" in section and "crop window" in section and "difference" in section
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (/usr/bin/chromium)")
+def test_the_side_by_side_pictures_chromium_shows_decode_and_are_the_archived_frames(
+        sbs: SideBySidePages, tmp_path: Path) -> None:
+    match, listed = sbs_listing(sbs.reshare_json)
+    dom = chromium("--dump-dom", sbs.reshare_html.as_uri(), profile=tmp_path / "p").stdout
+    section = section_of(dom)
+    shown = {hashlib.sha256(raw).hexdigest(): raw for raw in
+             (base64.b64decode(b) for b in DATA_JPEG.findall(section))}
+    with ArchiveStore.open(str(sbs.archive), create=False) as store:
+        item = store.get(match["sha256"])
+    assert item is not None
+    stored = item.fingerprint.frames
+    for v in listed["views"]:
+        query, archived, difference = (jpeg_bits(shown[v[k]["sha256"]]) for k in ("query", "archive", "difference"))
+        assert query.shape == difference.shape and max(archived.shape[:2]) == 480
+        # the archived picture shown is the archived frame of that moment
+        nearest = min(stored, key=lambda f: abs(f.time - v["archive_time"]))
+        assert abs(nearest.time - v["archive_time"]) <= 0.07
+        assert (int(pdq_image(archived)[0], 16) ^ int(nearest.pdq, 16)).bit_count() <= 30
+        # the crop rectangle drawn is the measured window, which is the re-share's crop
+        assert all(abs(a - b) <= 0.05 for a, b in zip(v["crop_box"], match["geometry"]["crop"], strict=True))
+        assert all(abs(a - b) <= 0.05 for a, b in zip(v["crop_box"], SBS_CROP, strict=True))
+    boxes = [tuple(float(x) for x in c.split()) for c in re.findall(r'data-crop="([^"]*)"', section)]
+    assert len(boxes) == len(listed["views"])
+    assert all(abs(a - b) <= 0.05 for box in boxes for a, b in zip(box, match["geometry"]["crop"], strict=True))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (/usr/bin/chromium)")
+def test_the_report_with_side_by_side_views_fits_1366_px(sbs: SideBySidePages, tmp_path: Path) -> None:
+    measured = tmp_path / "measured.html"
+    script = ("<script>document.body.dataset.scrollWidth = document.documentElement.scrollWidth;"
+              "document.body.dataset.images = Array.from(document.images).filter(i => i.naturalWidth > 0).length;"
+              "</script>")
+    page = sbs.reshare_html.read_text(encoding="utf-8")
+    measured.write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
+    dom = chromium("--window-size=1366,900", "--dump-dom", measured.as_uri(), profile=tmp_path / "p").stdout
+    found = re.search(r'data-scroll-width="(\d+)"', dom)
+    assert found, dom[-2000:]
+    assert int(found.group(1)) <= 1366
+    images = re.search(r'data-images="(\d+)"', dom)
+    assert images and int(images.group(1)) >= 1 + 3 * 3  # the contact sheet and every view's pictures decoded
+
+
+def test_verify_passes_on_the_report_with_views_and_fails_on_a_changed_picture(sbs: SideBySidePages,
+                                                                               tmp_path: Path) -> None:
+    result = invoke("verify", sbs.reshare_json, sbs.reshare, "--key", sbs.pub)
+    assert result.exit_code == 0 and result.output.startswith("OK: file intact"), result.output + result.stderr
+    copy = tmp_path / "reports"
+    copy.mkdir()
+    shutil.copy(sbs.reshare_json, copy)
+    page = sbs.reshare_html.read_text(encoding="utf-8")
+    first = DATA_JPEG.search(section_of(page))
+    assert first is not None
+    changed = bytearray(base64.b64decode(first.group(1)))
+    changed[len(changed) // 2] ^= 0x10  # one bit of the picture's coded data: it still decodes, differently
+    other = base64.b64encode(bytes(changed)).decode("ascii")
+    assert other != first.group(1)
+    (copy / sbs.reshare_html.name).write_text(page.replace(first.group(1), other, 1), encoding="utf-8")
+    result = invoke("verify", copy / sbs.reshare_json.name, sbs.reshare, "--key", sbs.pub)
+    assert result.exit_code == 7 and "PAGE ALTERED" in result.output + result.stderr, result.output + result.stderr
+
+
+def test_an_item_without_pictures_says_no_archived_picture(sbs: SideBySidePages) -> None:
+    page = sbs.bare_html.read_text(encoding="utf-8")
+    section = section_of(page)
+    assert "no archived picture" in section and "testsrc2.mp4" in section
+    assert not DATA_JPEG.search(section)
+    record = json.loads(sbs.bare_html.with_name(sbs.bare_html.name.replace(".html", ".json")).read_text("utf-8"))
+    (listed,) = record["side_by_side"]
+    assert listed["views"] == [] and listed["note"] == "no archived picture"
+
+
+def test_a_still_matched_to_a_video_item_shows_one_view(sbs: SideBySidePages) -> None:
+    _, listed = sbs_listing(sbs.still_json)
+    (view,) = listed["views"]
+    assert view["query_time"] == 0.0 and abs(view["archive_time"] - 4.0) <= 0.5
+    section = section_of(sbs.still_html.read_text(encoding="utf-8"))
+    assert len(DATA_JPEG.findall(section)) == 3
+    assert f"this picture = archive {media_time(view['archive_time'])}" in section
+    assert "query 00:00" not in section
+
+
+def test_a_listed_picture_not_given_to_the_page_is_named_missing(sbs: SideBySidePages) -> None:
+    record = json.loads(sbs.reshare_json.read_text(encoding="utf-8"))
+    page = render_html(record, None, json_name=sbs.reshare_json.name, signer_key_id=None)
+    section = section_of(page)
+    assert not DATA_JPEG.search(section)
+    (listed,) = record["side_by_side"]
+    assert section.count("picture not embedded") == 3 * len(listed["views"])
+    del record["side_by_side"]  # a record without the listing (made before it, or by triage): no section
+    assert 'id="side-by-side"' not in render_html(record, None, json_name="x.json", signer_key_id=None)

@@ -10,11 +10,13 @@ lavfi sources (slow content: fractal zooms and a Game of Life that changes 2.5 t
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -32,7 +34,7 @@ from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.ingest.add import add_files
 from provenance.match.verdict import archive_verdict
-from provenance.model import Sighting
+from provenance.model import Match, Sighting
 from provenance.triage import Progress, triage
 from provenance.triage.walk import sniff, walk
 
@@ -288,8 +290,12 @@ def test_bad_files_are_one_error_row_each(corpus: dict[str, Path], triaged: dict
 def test_per_file_reports(corpus: dict[str, Path], triaged: dict[str, object]) -> None:
     out = triaged["out"]
     rows = {rel(corpus, r["path"]): r for r in triaged["rows"]}
-    reports = sorted(p.name for p in (out / "reports").iterdir())
+    reports = sorted(p.name for p in (out / "reports").iterdir() if p.suffix == ".json")
     assert len(reports) == 26 and len({r["report"] for r in triaged["rows"]}) == 26
+    assert all(p.suffix == ".json" for p in (out / "reports").iterdir())
+    pages = {p.name for p in (out / "pages").iterdir()}
+    assert len(pages) == 22
+    assert all(Path(r["report"]).stem + ".html" in pages for r in triaged["rows"] if not r["error"])
     record = json.loads((out / rows["A mirrored.mp4"]["report"]).read_text(encoding="utf-8"))
     assert record["schema"] == "provenance.triage.file" and record["schema_version"] == 1
     assert record["file"]["path"] == str(corpus["batch"] / "A mirrored.mp4")
@@ -622,12 +628,14 @@ def test_decoder_messages_go_into_the_record_not_the_terminal(small: dict[str, P
                            str(small["archive"]), "--out", str(out), "--jobs", "1"],
                           cwd=ROOT, capture_output=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == b""  # not one line of ffmpeg's (OpenCV's, for the thumbnail) on the terminal
+    assert proc.stderr == b""  # not one line of ffmpeg's on the terminal
     rows = {Path(r["path"]).name: r for r in csv.DictReader(io.StringIO(
         (out / "summary.csv").read_text(encoding="utf-8"), newline=""))}
     assert rows["damaged.mp4"]["verdict"] == "new" and rows["clip.mp4"]["warnings"] == ""
     record = json.loads((out / rows["damaged.mp4"]["report"]).read_text(encoding="utf-8"))
-    assert any(w.startswith("a decoder printed") and "[h264 @" in w for w in record["warnings"]), record["warnings"]
+    # the decoder's messages, as the analysis's ffmpeg reported them (or as a library in the worker printed them)
+    assert any(w.startswith(("ffmpeg reported decode errors", "a decoder printed")) and "[h264 @" in w
+               for w in record["warnings"]), record["warnings"]
 
 
 # -- the page, in a real browser ---------------------------------------------------------------------
@@ -665,7 +673,8 @@ def test_index_html_renders_in_chromium(browser: None, triaged: dict[str, object
     for verdict, count in (("known", 11), ("partly_known", 1), ("new", 10), ("error", 4)):
         assert dom.count(f'class="file v-{verdict}"') == count, verdict
     assert dom.count('<tbody class="cluster') == 9  # 8 clusters and the error group
-    assert dom.count('href="reports/') == 26
+    assert dom.count('.json">JSON</a>') == 26
+    assert dom.count('.html">page</a>') == 22  # a page for every readable file, linked from its row
     assert "B\\nnewline.mp4" in dom
 
 
@@ -681,3 +690,296 @@ def test_index_html_sorts_in_chromium(browser: None, triaged: dict[str, object],
         if "errors" not in body.split(">")[0]:
             firsts.append(values[0])
     assert firsts == sorted(firsts, reverse=True) and durations
+
+
+def scroll_width(page: Path, tmp_path: Path) -> int:
+    """The page's ``document.documentElement.scrollWidth`` in headless Chromium with a 1366 x 900 window."""
+    measured = tmp_path / f"measure-{page.name}"
+    script = "<script>document.body.dataset.scrollWidth = document.documentElement.scrollWidth;</script>"
+    measured.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+            "--disable-background-networking", "--disable-component-update", f"--user-data-dir={tmp_path / 'p'}",
+            "--window-size=1366,900", "--dump-dom", measured.as_uri()]
+    dom = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+    found = dom.split('data-scroll-width="')
+    assert len(found) == 2, dom[-2000:]
+    return int(found[1].split('"')[0])
+
+
+def test_index_columns_badges_and_legend(triaged: dict[str, object]) -> None:
+    html = (triaged["out"] / "index.html").read_text(encoding="utf-8")
+    legend = html.split('id="legend"')[1].split("</p>")[0]
+    assert "known" in legend and "new" in legend and "fake" in legend and "safe" in legend
+    # A copy.mp4 and видео копия.mp4 are byte for byte archived A (and the legend shows the badge once)
+    assert html.count('class="badge identical"') == 1 + 2
+    row = html.split('data-name="' + str(triaged["out"].parent / "batch" / "A mirrored.mp4") + '"')[1].split("</tr>")[0]
+    assert "A.mp4</b>" in row  # the matched item's name
+    assert '<span class="edit">hflip</span>' in row  # its edits
+    assert " s = archive " in row  # the matched seconds, this file's and the archived item's
+    for head in ("Matched item and seconds", "Edits", "Earliest archived"):
+        assert f">{head}</th>" in html
+
+
+# -- re-shares of one archived clip: clusters through the archive, pages, custody, thumbnails ----------
+
+
+LONG_URL = "https://www.youtube.com/watch?v=Xq3vR9pLm2A&list=PLw4Lq0r8s1t2u3v4w5x6y7z8a9b0c1d2e&index=12&t=42s"
+
+
+@pytest.fixture(scope="module")
+def reshares(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """An archive of one clip X (testsrc2, first seen 2019-11-05) and a batch, triaged once through the CLI.
+
+    The batch: two crops of X (different corners: their hashes do not match each other, only X's local
+    features find them; the bottom-right one claims 2024-03-01 as its creation time), a clip whose first
+    1.5 s are black and whose picture has no PDQ detail (gradients), and a file that is not media. X's
+    sighting has a long web address (``LONG_URL``).
+    """
+    base = tmp_path_factory.mktemp("reshares")
+    batch = base / "batch"
+    batch.mkdir()
+    clip = base / "X.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "6", *X264, str(clip))
+    ffmpeg("-i", str(clip), "-vf", "crop=224:168:0:0,scale=320:240", *X264, "-crf", "26", str(batch / "crop tl.mp4"))
+    ffmpeg("-i", str(clip), "-vf", "crop=224:168:96:72,scale=320:240", *X264, "-crf", "26",
+           "-metadata", "creation_time=2024-03-01T10:00:00Z", str(batch / "crop br.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "color=black:size=160x120:rate=25:d=1.5", "-f", "lavfi",
+           "-i", "gradients=size=160x120:rate=25:seed=3:speed=0.02", "-filter_complex",
+           "[1:v]trim=0:3,setpts=PTS-STARTPTS[g];[0:v][g]concat=n=2:v=1[v]", "-map", "[v]", *X264,
+           str(batch / "dark start.mp4"))
+    (batch / "broken.mp4").write_bytes(hashlib.sha256(b"broken").digest() * 150)
+    archive = base / "archive.sqlite"
+    # a long address, as sightings have: it may not widen the page past a laptop's screen
+    add_files(str(archive), [str(clip)], sighting=Sighting(platform="youtube", first_seen="2019-11-05",
+                                                           source_url=LONG_URL))
+    out = base / "report"
+    result = CliRunner().invoke(cli, ["triage", str(batch), "--archive", str(archive), "--out", str(out),
+                                      "--jobs", "2"])
+    rows = {Path(r["path"]).name: r for r in csv.DictReader(io.StringIO(
+        (out / "summary.csv").read_text(encoding="utf-8"), newline=""))}
+    return {"base": base, "batch": batch, "clip": clip, "archive": archive, "out": out, "result": result,
+            "rows": rows}
+
+
+def test_two_reshares_of_one_archived_clip_share_a_cluster_named_by_the_item(reshares: dict[str, object]) -> None:
+    rows = reshares["rows"]
+    assert rows["crop tl.mp4"]["verdict"] == rows["crop br.mp4"]["verdict"] == "known"
+    assert rows["crop tl.mp4"]["cluster"] == rows["crop br.mp4"]["cluster"] != rows["dark start.mp4"]["cluster"]
+    record = json.loads((reshares["out"] / rows["crop tl.mp4"]["report"]).read_text(encoding="utf-8"))
+    (through,) = record["triage"]["cluster"]["through"]
+    x_sha = hashlib.sha256(reshares["clip"].read_bytes()).hexdigest()
+    assert through["sha256"] == x_sha and through["name"] == "X.mp4"
+    assert set(through["contents"]) == {rows["crop tl.mp4"]["sha256"], rows["crop br.mp4"]["sha256"]}
+    html = (reshares["out"] / "index.html").read_text(encoding="utf-8")
+    assert f'joined through archived item <b>X.mp4</b> <span class="sha" title="{x_sha}">' in html
+
+
+def test_two_trims_of_an_item_from_times_that_do_not_overlap_are_not_joined() -> None:
+    from provenance.model import Segment
+    from provenance.triage.cluster import join_through_archive
+    from provenance.triage.results import Clustering
+
+    def match(start: float, end: float) -> Match:
+        return Match("item", "long.mp4", 0.9, "clip_of_item", (Segment(0.0, end - start, start, end),), 1.0, 0.1,
+                     1.0, 10, 3.0, (), ())
+
+    apart = Clustering((("a",), ("b",), ("c",)), ())
+    joined = join_through_archive(["a", "b", "c"], apart, {"a": (match(0, 10),), "b": (match(50, 60),),
+                                                           "c": (match(55, 70),)})
+    assert joined.groups == (("b", "c"), ("a",))
+    assert [(t.sha256, t.contents) for t in joined.through] == [("item", ("b", "c"))]
+
+
+def test_date_contradiction_is_flagged_and_the_file_page_is_linked(reshares: dict[str, object]) -> None:
+    out, rows, batch = reshares["out"], reshares["rows"], reshares["batch"]
+    html = (out / "index.html").read_text(encoding="utf-8")
+
+    def row_html(name: str) -> str:
+        return html.split('data-name="' + str(batch / name) + '"')[1].split("</tr>")[0]
+
+    claims = row_html("crop br.mp4")
+    assert 'class="badge older"' in claims and "older than claimed: 1577 days" in claims
+    assert '<span class="edit">crop</span>' in claims and "X.mp4</b>" in claims
+    assert 'class="badge older"' not in row_html("crop tl.mp4")
+    for name in ("crop tl.mp4", "crop br.mp4", "dark start.mp4"):
+        page = f"pages/{Path(rows[name]['report']).stem}.html"
+        assert (out / page).is_file() and f'href="{page}"' in row_html(name)
+        record = json.loads((out / rows[name]["report"]).read_text(encoding="utf-8"))
+        assert record["triage"]["page"] == page
+    assert len(list(out.glob("pages/*.html"))) == 3  # an error row has its JSON record only
+
+
+def test_file_page_and_index_in_chromium_fit_1366_px(browser: None, reshares: dict[str, object],
+                                                     triaged: dict[str, object], tmp_path: Path) -> None:
+    out, rows = reshares["out"], reshares["rows"]
+    page = out / "pages" / f"{Path(rows['crop br.mp4']['report']).stem}.html"
+    dom = chromium(page, tmp_path, "--dump-dom").stdout
+    assert "crop br.mp4" in dom and "X.mp4" in dom and "1577" in dom  # the report's content, in a browser
+    assert "provenance triage" in dom  # the custody entry this triage logged, in the file's history
+    for shown in (page, out / "index.html", triaged["out"] / "index.html"):
+        assert scroll_width(shown, tmp_path) <= 1366, shown
+
+
+def test_thumbnail_of_a_clip_whose_first_second_is_black_is_not_black(reshares: dict[str, object]) -> None:
+    import cv2
+    import numpy as np
+
+    from provenance.fingerprinting import analyse
+    from provenance.ingest.add import ARCHIVE_FPS
+    from provenance.model import SamplingParams
+    from provenance.triage.thumbs import thumbnail_jpeg
+
+    def seen(jpeg: bytes) -> tuple[float, float]:
+        """Mean and standard deviation of the picture's grey levels (black: both near 0)."""
+        gray = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert gray is not None and gray.shape[1] == 160
+        return float(gray.mean()), float(gray.std())
+
+    path = reshares["batch"] / "dark start.mp4"
+    fp = analyse(str(path), SamplingParams(fps=ARCHIVE_FPS), features="none").fingerprint
+    assert max(f.pdq_quality for f in fp.frames) < 50  # no sample has PDQ detail: the case that went black
+    mean, spread = seen(thumbnail_jpeg(str(path), fp))
+    assert mean > 40 and spread > 5, (mean, spread)  # black is (0, 0)
+    html = (reshares["out"] / "index.html").read_text(encoding="utf-8")
+    row = html.split('data-name="' + str(path) + '"')[1].split("</tr>")[0]
+    mean, spread = seen(base64.b64decode(row.split('src="data:image/jpeg;base64,')[1].split('"')[0]))
+    assert mean > 40 and spread > 5, (mean, spread)  # black is (0, 0)
+
+
+def test_failed_files_are_named_on_stderr(reshares: dict[str, object]) -> None:
+    result = reshares["result"]
+    assert result.exit_code == 4, result.output
+    lines = result.stderr.splitlines()
+    assert lines[-2] == "1 file(s) could not be triaged:"
+    assert lines[-1].startswith(f"  {reshares['batch'] / 'broken.mp4'}: ") and len(lines[-1]) > 40
+    assert "broken.mp4" not in result.stdout
+
+
+def test_custody_is_logged_for_every_file_read(reshares: dict[str, object], tmp_path: Path) -> None:
+    from provenance.archive.custody import custody_entries, verify_chain
+
+    rows = reshares["rows"]
+    with ArchiveStore.open(reshares["archive"], create=False) as store:
+        logged = [(e.path, e.sha256) for e in custody_entries(store) if e.command == "provenance triage"]
+        assert verify_chain(store).ok
+    assert sorted(logged) == sorted((str(reshares["batch"] / name), r["sha256"]) for name, r in rows.items())
+    # with --add-new, into an archive that does not exist yet: created, and every file read logged
+    archive = tmp_path / "new.sqlite"
+    result = CliRunner().invoke(cli, ["triage", str(reshares["batch"]), "--archive", str(archive), "--out",
+                                      str(tmp_path / "report"), "--jobs", "2", "--add-new"])
+    assert result.exit_code == 4, result.output
+    with ArchiveStore.open(archive, create=False) as store:
+        entries = custody_entries(store)
+        assert len(store.items()) == 3  # the three readable files were new to this archive
+    assert sorted((e.path, e.sha256) for e in entries if e.command == "provenance triage") == sorted(logged)
+
+
+# -- matched frames side by side on the per-file pages ------------------------------------------------
+
+DATA_JPEG = re.compile(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"')
+RESHARE_CROPS = {"crop tl.mp4": (0.0, 0.0, 0.7, 0.7), "crop br.mp4": (0.3, 0.3, 1.0, 1.0)}  # of X, in 0..1
+
+
+def section_of(page: str, name: str = "side-by-side") -> str:
+    """The part of ``page`` from section ``name`` to the next section heading."""
+    start = page.index(f'id="{name}"')
+    end = page.find("<h2", start + 1)
+    return page[start:end if end > 0 else len(page)]
+
+
+def test_file_pages_show_the_matched_frames_side_by_side_in_chromium(browser: None, reshares: dict[str, object],
+                                                                     tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from provenance.hashing.pdq import pdq_image
+
+    out, rows = reshares["out"], reshares["rows"]
+    with ArchiveStore.open(reshares["archive"], create=False) as store:
+        (summary,) = store.items()
+        item = store.get(summary.sha256)
+    assert item is not None
+    stored = item.fingerprint.frames
+    for name, true_crop in RESHARE_CROPS.items():
+        record = json.loads((out / rows[name]["report"]).read_text(encoding="utf-8"))
+        (match,) = record["matches"]
+        (listed,) = record["side_by_side"]  # the JSON record lists the views, as the report's record does
+        assert listed["sha256"] == match["sha256"] == item.sha256 and listed["note"] is None
+        views = listed["views"]
+        assert len(views) >= 3 and {v["position"] for v in views} == {"start", "middle", "end"}
+        page = out / "pages" / f"{Path(rows[name]['report']).stem}.html"
+        section = section_of(chromium(page, tmp_path, "--dump-dom").stdout)
+        shown = {hashlib.sha256(raw).hexdigest(): raw for raw in map(base64.b64decode, DATA_JPEG.findall(section))}
+        assert len(shown) == 3 * len(views)
+        for v in views:
+            query, archived, difference = (cv2.imdecode(np.frombuffer(shown[v[k]["sha256"]], np.uint8),
+                                                        cv2.IMREAD_COLOR) for k in ("query", "archive", "difference"))
+            assert query is not None and archived is not None and difference is not None  # they decode
+            assert query.shape == difference.shape and max(archived.shape[:2]) == 480
+            # the archived picture shown is the archived frame of that moment
+            nearest = min(stored, key=lambda f: abs(f.time - v["archive_time"]))
+            assert abs(nearest.time - v["archive_time"]) <= 0.07
+            assert (int(pdq_image(archived[:, :, ::-1])[0], 16) ^ int(nearest.pdq, 16)).bit_count() <= 30
+            # the crop rectangle is the measured window, which is the re-share's crop
+            assert all(abs(a - b) <= 0.05 for a, b in zip(v["crop_box"], match["geometry"]["crop"], strict=True))
+            assert all(abs(a - b) <= 0.05 for a, b in zip(v["crop_box"], true_crop, strict=True)), v["crop_box"]
+        boxes = [tuple(float(x) for x in c.split()) for c in re.findall(r'data-crop="([^"]*)"', section)]
+        assert len(boxes) == len(views)
+        assert all(abs(a - b) <= 0.05 for box in boxes for a, b in zip(box, match["geometry"]["crop"], strict=True))
+        assert scroll_width(page, tmp_path) <= 1366, page
+    # a file that matches nothing has no such section, and lists no views
+    record = json.loads((out / rows["dark start.mp4"]["report"]).read_text(encoding="utf-8"))
+    assert record["matches"] == [] and record["side_by_side"] == []
+    page = (out / "pages" / f"{Path(rows['dark start.mp4']['report']).stem}.html").read_text(encoding="utf-8")
+    assert 'id="side-by-side"' not in page and not DATA_JPEG.search(page.split('id="keyframes"')[-1])
+
+
+def test_file_page_without_archived_pictures_says_so_and_a_changed_file_shows_no_views(
+        reshares: dict[str, object], tmp_path: Path) -> None:
+    from provenance.triage.reports import file_views
+
+    bare = tmp_path / "bare.sqlite"
+    shutil.copyfile(reshares["archive"], bare)
+    with sqlite3.connect(bare) as db:
+        assert db.execute("DELETE FROM pictures").rowcount > 0
+    db.close()
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    copy = batch / "crop tl copy.mp4"
+    shutil.copyfile(reshares["batch"] / "crop tl.mp4", copy)
+    result = triage([str(batch)], str(tmp_path / "report"), str(bare), jobs=1)
+    (row,) = result.rows
+    assert row.verdict == "known" and row.matches
+    record = json.loads((tmp_path / "report" / row.report).read_text(encoding="utf-8"))
+    (listed,) = record["side_by_side"]
+    assert listed["views"] == [] and listed["note"] == "no archived picture"
+    page = (tmp_path / "report" / f"pages/{Path(row.report).stem}.html").read_text(encoding="utf-8")
+    section = section_of(page)
+    assert "no archived picture" in section and "X.mp4" in section and not DATA_JPEG.search(section)
+    # the views are made from the file opened once more: bytes that are no longer the row's show none
+    with ArchiveStore.open(reshares["archive"], create=False) as store:
+        made = file_views(row, store.pictures)
+        assert made.listing and made.jpegs and made.warning is None  # the archive with pictures: views
+        shutil.copyfile(reshares["batch"] / "crop br.mp4", copy)
+        changed = file_views(row, store.pictures)
+        copy.unlink()
+        gone = file_views(row, store.pictures)
+    assert changed.listing == () and changed.jpegs == () and "changed" in (changed.warning or "")
+    assert gone.listing == () and gone.jpegs == () and gone.warning
+
+
+def test_a_still_of_an_archived_video_reads_as_the_frame_of_a_moment(reshares: dict[str, object],
+                                                                    tmp_path: Path) -> None:
+    # a frame of the archived clip X, as a picture: the index names the moment, not "the archived picture"
+    batch = tmp_path / "stills"
+    batch.mkdir()
+    ffmpeg("-ss", "3", "-i", str(reshares["clip"]), "-frames:v", "1", "-q:v", "3", str(batch / "frame.jpg"))
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["triage", str(batch), "--archive", str(reshares["archive"]), "--out", str(out),
+                                      "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    html = (out / "index.html").read_text(encoding="utf-8")
+    found = re.search(r"the picture = the frame at (\d+\.\d\d) s of the archived video", html)
+    assert found is not None, html[html.find("Matched"):][:2000]
+    assert float(found.group(1)) == pytest.approx(3.0, abs=0.5)
+    assert "the picture = the archived picture" not in html

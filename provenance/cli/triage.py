@@ -17,7 +17,8 @@ from provenance.cli.options import INTERRUPTED, exit_codes_help, handles_errors,
 EXIT_TEXT = exit_codes_help((3, 4, 5), notes={
     0: "every media file was triaged (known, partly known or new)",
     2: "usage error: bad option, an input that does not exist, --out is a file",
-    4: "one or more files are error rows (corrupt, truncated, empty, unreadable); the rest were triaged",
+    4: "one or more files are error rows (corrupt, truncated, empty, unreadable), each named on stderr "
+       "with its reason; the rest were triaged",
     5: "archive error: the archive is missing (without --add-new), unreadable, or a write failed",
     INTERRUPTED: "interrupted (Ctrl-C): rerun the same command to finish the rest",
 })
@@ -89,11 +90,14 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
     (copies, re-encodes, trims, mirrored or padded versions) are grouped into clusters whose
     members are listed earliest sighting first.
 
-    Writes into --out only: reports/*.json (one per file), summary.csv (one row per file),
-    index.html (a self-contained page: sortable table, thumbnails, clusters, verdict colours)
-    and journal.sqlite. The inputs are opened read-only. An interrupted run (Ctrl-C, kill) is
+    Writes into --out only: reports/*.json (one per file), pages/*.html (the evidence report's
+    page of each readable file), summary.csv (one row per file), index.html (a self-contained
+    page: sortable table, thumbnails, clusters, edits, matched seconds, verdict colours and what
+    they mean) and journal.sqlite. The inputs are opened read-only. An interrupted run (Ctrl-C, kill) is
     finished by running the same command again: nothing already done is redone. A bad file is
-    one error row; the batch goes on.
+    one error row; the batch goes on, and the files that failed are listed on stderr at the end
+    (one line each: the name and why). With an archive, every file read is logged in its custody
+    log ("provenance triage", the SHA-256 seen).
 
     \b
     Examples:
@@ -102,7 +106,7 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
       provenance triage downloads/ --archive cases.sqlite --out report --add-new
       xdg-open report/index.html
     """
-    from provenance.report.formatters import shown_name
+    from provenance.report.formatters import shown_name, shown_text
     from provenance.triage import triage
 
     bar = _Bar()
@@ -123,4 +127,9 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
         click.echo(f"added {result.added} new item(s) to {shown_name(result.archive or '')}")
     click.echo(f"report: {shown_name(result.out_dir)}/index.html")
     if result.errors:
+        click.echo(f"{result.errors} file(s) could not be triaged:", err=True)
+        for row in result.rows:
+            if row.verdict == "error":
+                reason = (row.error or "unreadable").splitlines()[0] if row.error else "unreadable"
+                click.echo(f"  {shown_name(row.path)}: {shown_text(reason)}", err=True)
         sys.exit(4)

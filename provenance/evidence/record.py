@@ -7,6 +7,9 @@ check record under "structure", as ``check --json --structure`` prints it, so it
 rest. The page is rendered from that serialised form on purpose: it shows exactly what the
 signature covers. It is rendered before its own SHA-256 is added to the record (``page``) and the
 record signed, so the page shows everything the record holds except its own digest and the signature value.
+"side_by_side" lists, per match, the matched moments the page shows beside the archived pictures and
+the SHA-256 of each JPEG it embeds (``provenance.report.html.ShownMatch``), so the record says what
+was shown and the page's digest covers the pictures.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from provenance.archive.custody import CustodyEntry
 from provenance.codec import to_jsonable
 from provenance.forensics.selfreport import SelfReport
 from provenance.model import CheckReport
+from provenance.report.html import ShownMatch
 from provenance.report.json import check_record
 from provenance.version import __version__
 
@@ -106,6 +110,7 @@ class EvidenceRecord:
     custody: CustodyRecord | None
     page: PageDigest | None = None  # None only while the page itself is being rendered
     structure: SelfReport | None = None  # what the file says about itself (``check --structure``), read with it
+    side_by_side: tuple[ShownMatch, ...] = ()  # per match (with an archive), the views the page shows
 
     def to_json(self) -> dict[str, object]:
         """The serialised record (schema ``provenance.evidence``), in its documented key order."""
@@ -124,6 +129,7 @@ class EvidenceRecord:
                 "bytes": self.contact_sheet.bytes, "embedded_in": self.contact_sheet.embedded_in,
             },
             "timelines": [to_jsonable(t) for t in self.timelines],
+            "side_by_side": [to_jsonable(m) for m in self.side_by_side],
             "custody": to_jsonable(self.custody),
             "page": to_jsonable(self.page),
         }

@@ -3,7 +3,9 @@
 The JSON record (schema ``provenance.evidence``) holds the full check record (identity, metadata,
 frames, shots, matches, earliest appearance, tool version and parameters, time of examination),
 the examiner and case, the environment, the SHA-256 of the embedded contact sheet, each match's
-durations for its timeline, the custody entry this report made (with the log's head then), and the
+durations for its timeline, the matched moments shown side by side with the archived pictures and
+the SHA-256 of each of their embedded JPEGs (made from the same open file, the pictures from the
+archive), the custody entry this report made (with the log's head then), and the
 SHA-256 of the HTML page, and what the file says about itself (its structure, last writer, edit
 indicators and C2PA, as ``check --structure`` reads them: from the same open file, once). The page is
 rendered from the record first; its digest then goes into the record, which is signed last (Ed25519,
@@ -46,7 +48,8 @@ from provenance.files import write_all_atomic, write_atomic
 from provenance.forensics.selfreport import self_report
 from provenance.media.source import opened
 from provenance.model import DateInterval, SamplingParams
-from provenance.report.html import render_html
+from provenance.report.html import ShownMatch, render_html, shown_matches
+from provenance.report.side_by_side import side_by_side
 from provenance.times import utc_now
 
 JSON_SUFFIX = ".provenance.json"
@@ -201,6 +204,12 @@ def make_report(
                        log_custody=False)
         itself = self_report(source, report.fingerprint.metadata)
         sheet = Path(report.contact_sheet).read_bytes() if report.contact_sheet else None
+        shown: tuple[ShownMatch, ...] = ()
+        pictures: tuple[bytes, ...] = ()
+        if archive is not None and report.matches:
+            with ArchiveStore.open(archive, create=False) as store:
+                views = side_by_side(source, report.fingerprint, report.matches, store.pictures)
+            shown, pictures = shown_matches(views)
     # the keyframe files were temporary: the record keeps the contact sheet's hash, the page embeds it
     examined = replace(report, keyframes=(), contact_sheet=None)
     fp = report.fingerprint
@@ -225,10 +234,10 @@ def make_report(
     evidence = EvidenceRecord(
         generated_at=utc_now(), examiner=who, case=case, environment=environment(), check=examined,
         contact_sheet=None if sheet is None else ContactSheet.of(sheet, html_path.name),
-        timelines=tuple(timelines), custody=custody, structure=itself,
+        timelines=tuple(timelines), custody=custody, structure=itself, side_by_side=shown,
     )
     signer = key_id(key.public_key()) if key is not None else None
-    page = render_html(evidence.to_json(), sheet, json_name=json_path.name, signer_key_id=signer)
+    page = render_html(evidence.to_json(), sheet, json_name=json_path.name, signer_key_id=signer, pictures=pictures)
     # the bytes write_atomic writes (UTF-8, undecodable name bytes as \udcXX), whose digest the record holds
     page_bytes = page.encode("utf-8", errors="backslashreplace")
     record = replace(evidence, page=PageDigest.of(page_bytes, html_path.name)).to_json()

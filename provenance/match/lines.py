@@ -220,6 +220,21 @@ def inliers(tq, ta, dist, qidx, speed: float, offset: float, tol: float) -> Line
     return Line(speed, offset, qidx[sel], tq[sel], ta[sel], dist[sel])
 
 
+def run_bounds(first: float, last: float, step: float, query_duration: float) -> tuple[float, float]:
+    """Where a run of agreeing samples, ``first`` to ``last`` (query seconds, one each ``step``), begins
+    and ends on the query's time line.
+
+    Between the last sample that disagrees and the first that agrees, the footage changed at a moment
+    no sample shows: the middle of that step is the estimate that errs least either way (the first
+    agreeing sample itself would put every start half a step late on average, and ``last + step``
+    every end). A run that starts at the query's first sample starts at 0; one that ends at its last
+    sample ends with the query.
+    """
+    start = 0.0 if first < step else first - step / 2
+    end = min(last + step, max(query_duration, last)) if last + step >= query_duration else last + step / 2
+    return start, end
+
+
 def line_segments(line: Line, step: float, query_duration: float, archive_duration: float) -> list[Segment]:
     """Runs of agreeing query frames, as query/archive time segments."""
     gap = max(2.0, 4 * step)
@@ -229,8 +244,7 @@ def line_segments(line: Line, step: float, query_duration: float, archive_durati
     for run in np.split(np.arange(len(times)), breaks):
         if len(run) == 0:
             continue
-        q0 = float(times[run[0]])
-        q1 = float(min(times[run[-1]] + step, max(query_duration, times[run[-1]])))
+        q0, q1 = run_bounds(float(times[run[0]]), float(times[run[-1]]), step, query_duration)
         a0 = min(max(line.speed * q0 + line.offset, 0.0), archive_duration)
         a1 = min(max(line.speed * q1 + line.offset, 0.0), archive_duration)
         segments.append(Segment(round(q0, 3), round(q1, 3), round(a0, 3), round(a1, 3)))
@@ -324,8 +338,7 @@ def bridge_low_detail(line: Line, segments: list[Segment], status: np.ndarray, t
         merged[-1][1] = end - 1
     out = []
     for first, last in merged:
-        q0 = float(times[first])
-        q1 = float(min(times[last] + step, max(query_duration, times[last])))
+        q0, q1 = run_bounds(float(times[first]), float(times[last]), step, query_duration)
         a0 = min(max(line.speed * q0 + line.offset, 0.0), archive_duration)
         a1 = min(max(line.speed * q1 + line.offset, 0.0), archive_duration)
         low = min(int((status[first:last + 1] == CONSISTENT).sum()) * step, q1 - q0)

@@ -1,15 +1,16 @@
 """The HTML evidence report for people: one self-contained file rendered from the JSON record.
 
-Everything is inline: CSS in the page, the contact sheet as a ``data:`` URI, each match's timeline
-as SVG. Nothing is fetched when it is opened, so it reads the same offline, years later; the only
-links lead away from it (a sighting's http/https URL, a location on OpenStreetMap), and every other
-URL is shown as text.
+Everything is inline: CSS in the page, the contact sheet and the side-by-side pictures as ``data:``
+URIs, each match's timeline as SVG. Nothing is fetched when it is opened, so it reads the same
+offline, years later; the only links lead away from it (a sighting's http/https URL, a location on
+OpenStreetMap), and every other URL is shown as text.
 
 The page opens with its conclusion (``summary_section``: verdict, first seen, the edits, the date
 contradiction), then the details. Each section is one function of ``SECTIONS`` taking the ``Page``
 (the record decoded into the model by ``page_of``) and rendering its macro of
 ``templates/sections.html.j2``; a section is added by writing its function and listing it there. The page
-is built only from the (signed) JSON record and the contact sheet whose SHA-256 that record holds.
+is built only from the (signed) JSON record and the pictures whose SHA-256 that record holds (the
+contact sheet, and the side-by-side JPEGs of its "side_by_side" listing: ``shown_matches``).
 It is rendered before the page's own SHA-256 is put into the record and the record is signed, so
 it names the signing key but cannot show the signature or any digest over the finished record.
 """
@@ -17,9 +18,10 @@ it names the signing key but cannot show the signature or any digest over the fi
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -34,6 +36,7 @@ from provenance.match.appearance import EARLIEST_SIGHTING
 from provenance.match.verdict import ARCHIVE_VERDICTS, VERDICTS
 from provenance.model import Appearance, Edit, Location, Match, Metadata, Segment, Sighting
 from provenance.report import formatters as fmt
+from provenance.report.side_by_side import NO_PICTURE, MatchViews
 from provenance.report.timeline import timeline_svg
 
 TEMPLATE = "report.html.j2"
@@ -94,6 +97,72 @@ class Structure:
 
 
 @dataclass(frozen=True)
+class EmbeddedJpeg:
+    """One picture the page embeds as a ``data:`` URI, as the record lists it: its SHA-256 and size."""
+
+    sha256: str
+    bytes: int
+    media_type: str = "image/jpeg"
+
+    @classmethod
+    def of(cls, jpeg: bytes) -> EmbeddedJpeg:
+        """The listing of ``jpeg``."""
+        return cls(sha256=hashlib.sha256(jpeg).hexdigest(), bytes=len(jpeg))
+
+
+@dataclass(frozen=True)
+class ShownView:
+    """One matched moment the page shows side by side, as the record lists it.
+
+    ``segment`` counts the match's segments from 0; ``position`` is "start", "middle" or "end";
+    ``picture_kind`` the archived picture's kind ("shot" or "every"). ``crop_box`` (drawn on the
+    archived picture) and ``inset_box`` (drawn on the query frame) are (left, top, right, bottom) in
+    0..1 of that picture; ``marks`` what the query frame is marked with ("mirrored", "turned (...)").
+    """
+
+    segment: int
+    position: str
+    query_time: float
+    archive_time: float
+    picture_kind: str
+    crop_box: tuple[float, float, float, float] | None
+    inset_box: tuple[float, float, float, float] | None
+    marks: tuple[str, ...]
+    query: EmbeddedJpeg
+    archive: EmbeddedJpeg
+    difference: EmbeddedJpeg
+
+
+@dataclass(frozen=True)
+class ShownMatch:
+    """The views of one match the page shows (the record's "side_by_side" listing), or why there are none."""
+
+    sha256: str  # of the matched archived item
+    item_name: str
+    views: tuple[ShownView, ...]
+    note: str | None  # "no archived picture" (of the item, or of its matched moments) when ``views`` is empty
+
+
+def shown_matches(matches: Sequence[MatchViews]) -> tuple[tuple[ShownMatch, ...], tuple[bytes, ...]]:
+    """What the page shows of side-by-side ``matches`` (``provenance.report.side_by_side``): the listing
+    the record holds, and the JPEGs to embed (to pass to ``render_html`` as ``pictures``).
+
+    The page shows, of each moment, the query frame, the archived picture and the difference view; the
+    warped picture is left out (the difference view is made from it).
+    """
+    listing, jpegs = [], []
+    for m in matches:
+        views = []
+        for v in m.views:
+            jpegs += [v.query_jpeg, v.archive_jpeg, v.difference_jpeg]
+            views.append(ShownView(v.segment, v.position, v.query_time, v.archive_time, v.picture_kind, v.crop_box,
+                                   v.inset_box, v.marks, EmbeddedJpeg.of(v.query_jpeg),
+                                   EmbeddedJpeg.of(v.archive_jpeg), EmbeddedJpeg.of(v.difference_jpeg)))
+        listing.append(ShownMatch(m.sha256, m.item_name, tuple(views), m.note))
+    return tuple(listing), tuple(jpegs)
+
+
+@dataclass(frozen=True)
 class Page:
     """What the sections of the page are drawn from: the record, and the parts of it decoded into the model."""
 
@@ -106,6 +175,8 @@ class Page:
     contact_sheet: bytes | None
     json_name: str
     signer_key_id: str | None
+    side_by_side: tuple[ShownMatch, ...] | None = None  # None when the record has no "side_by_side" listing
+    pictures: Mapping[str, bytes] = field(default_factory=dict)  # the JPEGs to embed, by SHA-256
 
     @property
     def still(self) -> bool:
@@ -186,10 +257,11 @@ def _structure_of(raw: Mapping[str, Any] | None) -> Structure | None:
 
 
 def page_of(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_name: str,
-            signer_key_id: str | None) -> Page:
+            signer_key_id: str | None, pictures: Sequence[bytes] = ()) -> Page:
     """The record (an evidence record, or any record with a "check" of schema ``provenance.check``) decoded
-    for the page's sections."""
+    for the page's sections; ``pictures`` are the JPEGs its "side_by_side" listing names by SHA-256."""
     check = record["check"]
+    listed = record.get("side_by_side")
     # the record's metadata is Metadata without the raw ffprobe text, which is kept apart ("ffprobe")
     meta = from_jsonable(Metadata, {**(check.get("metadata") or {}), "raw_probe": ""})
     raw_appearance = check.get("earliest_appearance")
@@ -197,7 +269,9 @@ def page_of(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_name
                 matches=tuple(_match_of(m) for m in check.get("matches") or []),
                 appearance=from_jsonable(Appearance, raw_appearance) if raw_appearance else None,
                 structure=_structure_of(check.get("structure")), contact_sheet=contact_sheet, json_name=json_name,
-                signer_key_id=signer_key_id)
+                signer_key_id=signer_key_id,
+                side_by_side=None if listed is None else from_jsonable(tuple[ShownMatch, ...], listed),
+                pictures={hashlib.sha256(jpeg).hexdigest(): jpeg for jpeg in pictures})
 
 
 def _edit_words(e: Edit) -> str:
@@ -250,6 +324,7 @@ def summary_of(page: Page) -> Summary:
         dates=_dates_sentence(page.appearance, searched))
 
 
+@functools.cache  # compiled once: a triage batch renders a page per file, a dozen sections each
 def _macros() -> Any:
     source = resources.files("provenance.report").joinpath("templates", SECTIONS_TEMPLATE).read_text("utf-8")
     return _environment().from_string(source).module
@@ -333,6 +408,60 @@ def matches_section(page: Page) -> Markup:
     """The archived items the file matches, best first as the record lists them."""
     rows = [match_row(page, n, m) for n, m in enumerate(page.matches, 1)]
     return Markup(_macros().matches(page.check.get("archive"), rows, page.still))
+
+
+def _span(box: tuple[float, float, float, float]) -> str:
+    return f"x {box[0]:.2f}–{box[2]:.2f}, y {box[1]:.2f}–{box[3]:.2f} of the picture"
+
+
+def _mark_words(mark: str) -> str:
+    if mark == "mirrored":
+        return "marked MIRRORED: it shows the archived picture mirrored left to right"
+    return f"marked {mark.upper()}: it shows the archived picture turned"
+
+
+def _data_uri(page: Page, jpeg: EmbeddedJpeg) -> str | None:
+    data = page.pictures.get(jpeg.sha256)
+    return None if data is None else "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _box_attribute(box: tuple[float, float, float, float] | None) -> str | None:
+    return None if box is None else " ".join(f"{v:.4f}" for v in box)
+
+
+def side_by_side_view(page: Page, v: ShownView) -> dict[str, Any]:
+    """One matched moment as the side-by-side section shows it: its times, its three pictures, what is drawn."""
+    query_words = ["This picture, the file examined" if page.still else "The query's frame"]
+    if v.inset_box is not None:
+        query_words.append(f"green rectangle: where the archived picture sits in it ({_span(v.inset_box)})")
+    query_words += [_mark_words(m) for m in v.marks]
+    kind = "a shot's keyframe" if v.picture_kind == "shot" else "one of the pictures kept every few seconds"
+    archive_words = [f"The archived picture of that moment ({kind})"]
+    archive_words.append(f"green rectangle: the crop window, the part of it the query shows ({_span(v.crop_box)})"
+                         if v.crop_box is not None else "the query shows all of it (no crop window)")
+    times = (f"this picture = archive {fmt.media_time(v.archive_time)}" if page.still else
+             f"query {fmt.media_time(v.query_time)} = archive {fmt.media_time(v.archive_time)}")
+    pictures = [("query", v.query, "; ".join(query_words) + "."),
+                ("archive", v.archive, "; ".join(archive_words) + "."),
+                ("difference", v.difference, "The difference view: the archived picture mapped onto the query "
+                 "frame, subtracted from it (bright: what differs).")]
+    return {"segment": v.segment, "position": v.position, "query_time": f"{v.query_time:.3f}",
+            "archive_time": f"{v.archive_time:.3f}", "times": times, "crop": _box_attribute(v.crop_box),
+            "inset": _box_attribute(v.inset_box), "marks": " ".join(v.marks),
+            "title": (f"Segment {v.segment + 1}, {v.position}" if not page.still else "The matched moment"),
+            "pictures": [{"kind": k, "uri": _data_uri(page, j), "sha256": j.sha256, "words": words}
+                         for k, j, words in pictures]}
+
+
+def side_by_side_section(page: Page) -> Markup:
+    """Each match's frames beside the archived pictures of the same moments (none without a listing)."""
+    if not page.side_by_side:
+        return Markup("")
+    numbers = {m.sha256: n for n, m in reversed(list(enumerate(page.matches, 1)))}
+    rows = [{"n": numbers.get(m.sha256), "name": fmt.shown_name(m.item_name), "sha256": m.sha256, "note": m.note,
+             "none_kept": m.note == NO_PICTURE, "views": [side_by_side_view(page, v) for v in m.views]}
+            for m in page.side_by_side]
+    return Markup(_macros().side_by_side(rows, page.still))
 
 
 def appearance_section(page: Page) -> Markup:
@@ -421,19 +550,21 @@ def method_section(page: Page) -> Markup:
 
 SECTIONS: tuple[Callable[[Page], Markup], ...] = (
     summary_section, integrity_section, identity_section, metadata_section, structure_section, keyframes_section,
-    matches_section, appearance_section, custody_section, warnings_section, method_section,
+    matches_section, side_by_side_section, appearance_section, custody_section, warnings_section, method_section,
 )
 """The page's sections, in the order it shows them: the conclusion first, then the details."""
 
 
 def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_name: str,
-                signer_key_id: str | None) -> str:
+                signer_key_id: str | None, pictures: Sequence[bytes] = ()) -> str:
     """The HTML page for ``record`` (an evidence record, not yet signed), with ``contact_sheet`` (JPEG) embedded.
 
-    ``signer_key_id`` is the key the record is about to be signed with (None: it will not be). The
-    page is each of ``SECTIONS`` in turn, drawn from ``page_of(record, ...)``.
+    ``signer_key_id`` is the key the record is about to be signed with (None: it will not be).
+    ``pictures`` are the side-by-side JPEGs the record's "side_by_side" listing names by SHA-256
+    (``shown_matches``); a listed picture not among them is shown as missing. The page is each of
+    ``SECTIONS`` in turn, drawn from ``page_of(record, ...)``.
     """
-    page = page_of(record, contact_sheet, json_name=json_name, signer_key_id=signer_key_id)
+    page = page_of(record, contact_sheet, json_name=json_name, signer_key_id=signer_key_id, pictures=pictures)
     body = Markup("\n").join(section(page) for section in SECTIONS)
     template = resources.files("provenance.report").joinpath("templates", TEMPLATE).read_text("utf-8")
     return _environment().from_string(template).render(record=record, check=page.check, file=page.check["file"],

@@ -1,6 +1,6 @@
 """The versioned JSON record of a check, as printed by ``check --json``.
 
-Schema ``provenance.check`` version ``SCHEMA_VERSION`` (documented in README.md, "The JSON
+Schema ``provenance.check`` version ``RECORD_VERSION`` (documented in README.md, "The JSON
 record"). The matching contract of ``../shared/bench/README.md`` is kept: top-level ``sha256``,
 and ``matches[].sha256``, ``score``, ``segments`` and ``edits`` (a list of edit names).
 
@@ -19,9 +19,14 @@ from provenance.codec import to_jsonable
 from provenance.hashing.pdq import MIN_QUALITY
 from provenance.match.align import CANDIDATE_RADIUS
 from provenance.match.verdict import ARCHIVE_VERDICTS, VERDICTS, archive_verdict
-from provenance.model import SCHEMA_VERSION, CheckReport, Match
+from provenance.model import CheckReport, Match
 from provenance.report.formatters import unicode_safe
 from provenance.version import __version__
+
+RECORD_VERSION = 2
+"""The version of the ``provenance.check`` record: raised when a key changes its meaning or its shape
+(2: ``earliest_appearance.sightings`` are objects, no longer ``[sha256, sighting]`` pairs), not when a
+key is added. The fingerprint inside keeps its own ``provenance.model.SCHEMA_VERSION``."""
 
 
 def match_record(match: Match) -> dict[str, object]:
@@ -61,7 +66,7 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
     raw = metadata.pop("raw_probe")
     record: dict[str, object] = {
         "schema": "provenance.check",
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": RECORD_VERSION,
         "tool": {"name": "provenance", "version": __version__},
         "examined_at": report.examined_at,
         "sha256": fp.identity.sha256,

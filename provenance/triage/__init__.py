@@ -7,8 +7,10 @@
 
 Modules, in the order the work flows: ``walk`` (find media by content), ``pool`` and ``worker``
 (hash and fingerprint in parallel processes), ``journal`` (what is done, for resuming),
-``cluster`` and ``assemble`` (near-duplicate clusters and verdicts), ``reports`` (per-file JSON,
-summary.csv, index.html), ``run`` (the whole triage). Shared types are in ``results``.
+``cluster`` and ``assemble`` (near-duplicate clusters, joined through the archive, and verdicts),
+``thumbs`` (each file's picture, decoded by ffmpeg as the hashes were), ``reports`` (per-file JSON
+and page, summary.csv, index.html), ``run`` (the whole triage, custody logged). Shared types are in
+``results``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Each path becomes a ``FileRow``: an error row when it could not be hashed or decoded, otherwise
 its content's verdict against the archive and its cluster. Clusters list their members earliest
 sighting first (the yt-dlp sidecar's upload time; undated members last, by path), with the
-earliest appearance the archive knows of any of their footage.
+earliest appearance the archive knows of any of their footage. The batch's own clusters are joined
+through the archive (``cluster.join_through_archive``): contents that match one archived item as
+the same footage share a cluster, which names the item.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from provenance.fingerprinting import Analysis, as_query
 from provenance.match.appearance import earliest_appearance, parse_when
 from provenance.match.verdict import archive_verdict
 from provenance.model import Fingerprint, Match, Sighting
-from provenance.triage.cluster import cluster_contents, most_known
+from provenance.triage.cluster import cluster_contents, join_through_archive, most_known
 from provenance.triage.results import (
     Candidate,
     Cluster,
@@ -29,6 +31,7 @@ from provenance.triage.results import (
     FileRow,
     Hashed,
     Link,
+    ThroughItem,
 )
 
 REPORTS_DIR = "reports"
@@ -89,6 +92,7 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
     verdicts = {sha: archive_verdict(queries[sha], ok[sha].matches) for sha in order}
     clustering = cluster([ok[sha].fingerprint for sha in order],  # type: ignore[misc]
                          [queries[sha] for sha in order], [ok[sha].variants for sha in order])
+    clustering = join_through_archive(order, clustering, {sha: ok[sha].matches for sha in order})
     cluster_of = {sha: f"C{n + 1:04d}" for n, group in enumerate(clustering.groups) for sha in group}
     rows: list[FileRow] = []
     for candidate, h in zip(candidates, hashed, strict=True):
@@ -108,11 +112,12 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
             warnings=tuple(query.warnings) + h.warnings, report=report_name(candidate.path, sha),
             fingerprint=replace(query, identity=h.identity), thumbnail=result.thumbnail,
             examined_at=result.started_at))
-    return Assembled(tuple(rows), _clusters(rows, clustering.groups, clustering.links, cluster_of))
+    return Assembled(tuple(rows), _clusters(rows, clustering.groups, clustering.links, cluster_of,
+                                            clustering.through))
 
 
 def _clusters(rows: Sequence[FileRow], groups: Sequence[tuple[str, ...]], links: Sequence[Link],
-              cluster_of: dict[str, str]) -> tuple[Cluster, ...]:
+              cluster_of: dict[str, str], through: Sequence[ThroughItem] = ()) -> tuple[Cluster, ...]:
     """One Cluster per group, its members ordered earliest sidecar sighting first (undated last, by path)."""
     by_cluster: dict[str, list[FileRow]] = {}
     for row in rows:
@@ -150,5 +155,6 @@ def _clusters(rows: Sequence[FileRow], groups: Sequence[tuple[str, ...]], links:
                           for r in members),
             contents=group, earliest_archived=appearance.earliest if appearance else None,
             earliest_archived_sha256=appearance.earliest_sha256 if appearance else None,
-            earliest_in_batch=batch_first, related=tuple(sorted(related.get(cid, ())))))
+            earliest_in_batch=batch_first, related=tuple(sorted(related.get(cid, ()))),
+            through=tuple(t for t in through if cluster_of[t.contents[0]] == cid)))
     return tuple(clusters)

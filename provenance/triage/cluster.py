@@ -8,6 +8,13 @@ other) are joined (union-find), so clusters are transitive: a trim of a re-encod
 copy lands with the original. A compilation that only contains parts of another content is not
 joined to it (it would chain unrelated clips together); the overlap is kept as a ``Link``.
 
+Clusters are then joined through the archive (``join_through_archive``): contents that match the
+same archived item as the same footage, at archived moments that overlap, share one cluster, and
+the cluster names the item. Two re-shares of one archived clip, a crop and a mirrored copy say, may
+not match each other by their hashes, yet both match the archived clip (the crop by its local
+features, which only the archive keeps); two trims of one long item from times that do not
+overlap are not joined: they are not the same footage.
+
 The matching is the costly part and each content's is independent, so the pool runs it
 (``pool.cluster_in_pool``): the batch's frames go to the workers once, as a folder of ``.npy``
 files that each worker opens memory-mapped (``frame_cache.save_frames``).
@@ -24,8 +31,8 @@ from provenance.archive import frame_cache
 from provenance.archive.search import frames_from_fingerprints, index_search
 from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.match.align import match_fingerprint
-from provenance.model import Fingerprint, Sighting
-from provenance.triage.results import Clustering, Link
+from provenance.model import Fingerprint, Match, Sighting
+from provenance.triage.results import Clustering, Link, ThroughItem
 
 SAME_FOOTAGE = frozenset({"identical", "same", "clip_of_item", "item_is_clip"})
 """Match verdicts that put two contents in one cluster."""
@@ -108,6 +115,57 @@ def group(shas: Sequence[str], links: Sequence[Link]) -> Clustering:
         members.setdefault(uf.find(i), []).append(i)
     groups = sorted(members.values(), key=lambda g: (-len(g), g[0]))
     return Clustering(tuple(tuple(shas[i] for i in g) for g in groups), tuple(partial))
+
+
+def _spans_meet(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> bool:
+    """True when two sets of archive spans share footage: a stretch of both, or a moment (a still) inside the other."""
+    for a0, a1 in a:
+        for b0, b1 in b:
+            low, high = max(a0, b0), min(a1, b1)
+            if high > low + 1e-6 or ((a0 == a1 or b0 == b1) and high >= low):
+                return True
+    return False
+
+
+def join_through_archive(shas: Sequence[str], clustering: Clustering, matches: dict[str, tuple[Match, ...]]
+                         ) -> Clustering:
+    """``clustering`` (of the contents ``shas``, in batch order) with groups joined through archived items.
+
+    ``matches`` holds each content's matches against the archive. Two contents are joined through an
+    item when both match it with a ``SAME_FOOTAGE`` verdict at archived times that overlap; a content
+    that is the item itself (same SHA-256) joins every such match. Groups are returned as ``group`` returns them.
+    """
+    order = {sha: i for i, sha in enumerate(shas)}
+    uf = _UnionFind(len(shas))
+    for g in clustering.groups:
+        for sha in g[1:]:
+            uf.union(order[g[0]], order[sha])
+    by_item: dict[str, list[tuple[str, list[tuple[float, float]]]]] = {}
+    names: dict[str, str] = {}
+    for sha in shas:
+        for m in matches.get(sha, ()):
+            if m.verdict in SAME_FOOTAGE and m.sha256 != sha:
+                spans = [(s.archive_start, s.archive_end) for s in m.segments] or [(0.0, float("inf"))]
+                by_item.setdefault(m.sha256, []).append((sha, spans))
+                names.setdefault(m.sha256, m.item_name)
+    through = []
+    for item, seen in by_item.items():
+        if item in order:  # the archived item is in the batch too: all of it
+            seen = [(item, [(0.0, float("inf"))]), *seen]
+        joined: set[str] = set()
+        for i, (a, a_spans) in enumerate(seen):
+            for b, b_spans in seen[i + 1:]:
+                if a != b and _spans_meet(a_spans, b_spans):
+                    uf.union(order[a], order[b])
+                    joined.update((a, b))
+        if len(joined) > 1:
+            through.append(ThroughItem(item, names[item], tuple(sorted(joined, key=order.__getitem__))))
+    members: dict[int, list[int]] = {}
+    for i in range(len(shas)):
+        members.setdefault(uf.find(i), []).append(i)
+    groups = sorted(members.values(), key=lambda g: (-len(g), g[0]))
+    return Clustering(tuple(tuple(shas[i] for i in g) for g in groups), clustering.links,
+                      tuple(sorted(through, key=lambda t: order[t.contents[0]])))
 
 
 def cluster_contents(archive_fps: Sequence[Fingerprint], queries: Sequence[Fingerprint],

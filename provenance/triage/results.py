@@ -7,10 +7,11 @@ copies are 300 paths and one content, analysed once. Paths are ``str`` as Python
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from provenance.archive.custody import CustodyEntry
 from provenance.match.verdict import ARCHIVE_VERDICTS
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
 from provenance.vision.features import FrameFeatures
@@ -136,11 +137,21 @@ class Link:
 
 
 @dataclass(frozen=True)
+class ThroughItem:
+    """An archived item that two or more contents of the batch match as the same footage (joining their cluster)."""
+
+    sha256: str
+    name: str
+    contents: tuple[str, ...]  # the batch's SHA-256s that match it, in batch order
+
+
+@dataclass(frozen=True)
 class Clustering:
     """Near-duplicate groups of contents (each a tuple of SHA-256s), and partial links between groups."""
 
     groups: tuple[tuple[str, ...], ...]
     links: tuple[Link, ...]  # compilation-like overlaps that did not merge two groups
+    through: tuple[ThroughItem, ...] = ()  # archived items that joined contents of the batch
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,7 @@ class Cluster:
     earliest_archived_sha256: str | None
     earliest_in_batch: Sighting | None  # the earliest sidecar sighting among the members
     related: tuple[str, ...]  # ids of clusters sharing part of the footage (compilations)
+    through: tuple[ThroughItem, ...] = ()  # archived items two or more of its contents match
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,17 @@ class Progress:
     elapsed: float
     eta: float | None  # seconds left, None until there is a rate to go by
     current: str
+
+
+@dataclass(frozen=True)
+class FileCustody:
+    """The custody entry the triage logged for one path, and that content's history in the log then."""
+
+    path: str
+    archive: str  # absolute path of the archive
+    archive_id: str
+    entry: CustodyEntry
+    history: tuple[CustodyEntry, ...]  # every entry for the content's SHA-256, this one included
 
 
 @dataclass(frozen=True)
@@ -219,6 +242,8 @@ class TriageResult:
     video_seconds: float  # seconds of footage fingerprinted in this run
     elapsed: float
     added: int  # items added to the archive in this run (``--add-new``)
+    custody: tuple[FileCustody, ...] = ()  # one per row whose file was read and hashed (with an archive)
+    item_durations: dict[str, float] = field(default_factory=dict)  # matched archived items' durations, by SHA-256
 
     @property
     def errors(self) -> int:

@@ -13,7 +13,11 @@ The order of work, and why:
    made (a content analysed in an earlier run without ``add_new`` is decoded once more for them).
    This comes after all matching, so the batch is judged against the archive as it was, never
    against its own additions.
-5. Write the reports (``reports``).
+5. Log custody: one entry in the archive's custody log for every path read and hashed (error
+   rows included: their bytes were read too), with the SHA-256 seen, as ``check`` and ``archive add``
+   log theirs; every finished run logs the files it reports on, the resumed ones too. With
+   ``add_new`` the archive is created for it when the batch added nothing.
+6. Write the reports (``reports``).
 
 Inputs are opened read-only; everything is written into ``out_dir`` (and the archive with ``add_new``).
 ``out_dir`` may not lie inside a folder given as input, nor be (or be made in) the folder that holds
@@ -35,16 +39,21 @@ from pathlib import Path
 
 from provenance.archive.side_files import SUFFIXES
 from provenance.errors import ArchiveError, ProvenanceError, UsageError
-from provenance.fingerprinting import analyse
+from provenance.fingerprinting import analyse, archive_pictures
 from provenance.ingest.add import ARCHIVE_FPS, sightings_for
-from provenance.model import Fingerprint, SamplingParams, Sighting
+from provenance.media.identity import file_identity
+from provenance.media.source import MediaSource
+from provenance.model import ArchivedPicture, Fingerprint, SamplingParams, Sighting
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import JOURNAL_NAME, Journal
 from provenance.triage.pool import WorkerPool, cluster_in_pool, run_pool
 from provenance.triage.reports import write_reports
-from provenance.triage.results import ContentResult, FileRow, Hashed, Progress, TriageResult
+from provenance.triage.results import ContentResult, FileCustody, FileRow, Hashed, Progress, TriageResult
 from provenance.triage.walk import walk
 from provenance.vision.features import FrameFeatures
+
+COMMAND = "provenance triage"
+"""The command its custody entries name."""
 
 
 def default_jobs() -> int:
@@ -68,16 +77,31 @@ def _archive_id(archive: str, add_new: bool) -> tuple[str | None, str | None]:
         return str(path), store.archive_id()
 
 
-def _archive_analysis(paths: Sequence[str], sha256: str) -> tuple[Fingerprint, tuple[FrameFeatures, ...]] | None:
-    """Fingerprint and archive features of a content analysed in a run without ``--add-new`` (a second decode)."""
+def _archive_analysis(paths: Sequence[str], sha256: str
+                      ) -> tuple[Fingerprint, tuple[FrameFeatures, ...], Sequence[ArchivedPicture]] | None:
+    """Fingerprint, archive features and pictures of a content analysed in a run without ``--add-new``
+    (a second decode)."""
     for path in paths:
         try:
             analysis = analyse(path, SamplingParams(fps=ARCHIVE_FPS), features="archive")
         except ProvenanceError:
             continue
         if analysis.fingerprint.identity.sha256 == sha256:
-            return analysis.fingerprint, analysis.features
+            return analysis.fingerprint, analysis.features, analysis.pictures
     return None
+
+
+def _pictures(paths: Sequence[str], fp: Fingerprint) -> Sequence[ArchivedPicture]:
+    """The small pictures the archive keeps of a content whose features the workers made (the pictures
+    are not journalled: one more decode of the first of its files that still hashes to it, read-only)."""
+    for path in paths:
+        try:
+            with MediaSource.open(path) as source:
+                if file_identity(source).sha256 == fp.identity.sha256:
+                    return archive_pictures(source, fp)
+        except ProvenanceError:
+            continue
+    return ()
 
 
 def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentResult], journal: Journal,
@@ -98,13 +122,41 @@ def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentR
         for sha, names in paths.items():
             fp, features = contents[sha].fingerprint, contents[sha].features
             assert fp is not None
-            if not features:
-                fp, features = _archive_analysis(names, sha) or (fp, features)
+            analysed = None if features else _archive_analysis(names, sha)
+            if analysed is not None:
+                fp, features, pictures = analysed
+            else:
+                pictures = _pictures(names, fp) if store.get(sha) is None else ()
             sightings = [s for path in names for s in sightings_for(path, Sighting())]
-            outcome = store.add(fp, sightings, features)
+            outcome = store.add(fp, sightings, features, pictures)
             journal.record_added(run_id, sha, outcome.created, outcome.sightings_added)
             added += 1
     return added
+
+
+def _log_custody(archive: str, rows: Sequence[FileRow]) -> tuple[tuple[FileCustody, ...], dict[str, float]]:
+    """Log a custody entry for every row whose file was hashed; (what was logged, matched items' durations).
+
+    The archive is created when it does not exist (only ``add_new`` gets here without one).
+    """
+    from provenance.archive.custody import Reading, append_entries, custody_entries
+    from provenance.archive.store import ArchiveStore
+
+    read = [row for row in rows if row.sha256]
+    path = Path(archive).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with ArchiveStore.open(path, create=True) as store:
+        entries = append_entries(store, [Reading(row.sha256 or "", row.path) for row in read], command=COMMAND)
+        archive_id = store.archive_id()
+        histories = {sha: custody_entries(store, sha) for sha in dict.fromkeys(row.sha256 or "" for row in read)}
+        durations: dict[str, float] = {}
+        for sha in dict.fromkeys(m.sha256 for row in rows for m in row.matches):
+            item = store.get(sha)
+            if item is not None:
+                durations[sha] = float(item.duration)
+    logged = tuple(FileCustody(row.path, str(path.absolute()), archive_id, entry, histories[row.sha256 or ""])
+                   for row, entry in zip(read, entries, strict=True))
+    return logged, durations
 
 
 def _contents(journal: Journal, hashed: Sequence[Hashed], fresh: dict[str, ContentResult]
@@ -229,10 +281,12 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
             added = _add_new(archive, rows, contents, journal, run_id)
             in_archive = journal.added()
             rows = tuple(replace(r, added_to_archive=r.verdict == "new" and r.sha256 in in_archive) for r in rows)
+        custody, durations = _log_custody(archive, rows)
         result = TriageResult(
             out_dir=str(out), archive=str(Path(archive).expanduser()), rows=rows,
             clusters=assembled.clusters, skipped=found.skipped, run_id=run_id, analysed=outcome.analysed,
-            reused=outcome.reused, video_seconds=outcome.video_seconds, elapsed=0.0, added=added)
-        write_reports(result, inputs)
+            reused=outcome.reused, video_seconds=outcome.video_seconds, elapsed=0.0, added=added,
+            custody=custody, item_durations=durations)
+        write_reports(result, inputs, jobs)
         journal.end_run(run_id, "finished")
     return result

@@ -10,10 +10,10 @@ A content is decoded once, at the archive rate (``ingest.ARCHIVE_FPS``, 8 sample
 ``check.match_against``, exactly as ``provenance check`` does: frame hashes, then local
 features where the hashes explain less than half of the file. The archive itself is not changed.
 
-What a decoder running inside the worker prints (OpenCV's FFmpeg, which makes the thumbnail,
-logs every damaged macroblock on the process's stderr) is caught while a content is analysed and
-becomes a warning of that file's record, never lines on the terminal. ffmpeg and ffprobe run as
-child processes whose stderr is read by their callers already.
+What a library running inside the worker prints on the process's stderr (a decoder logs every
+damaged macroblock there) is caught while a content is analysed and becomes a warning of that
+file's record, never lines on the terminal. ffmpeg and ffprobe, which decode the frames and the
+thumbnail, run as child processes whose stderr is read by their callers already.
 """
 
 from __future__ import annotations
