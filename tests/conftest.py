@@ -35,6 +35,23 @@ def run_ffmpeg(*args: str) -> None:
         raise AssertionError(f"ffmpeg failed: {proc.stderr.strip()}")
 
 
+X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+"""H.264 in yuv420p, fast: how the tests encode the clips they make."""
+
+
+def cli_json(*args: str) -> dict:
+    """Run the CLI in-process (click's CliRunner), expect exit 0, and parse its JSON output."""
+    import json
+
+    from click.testing import CliRunner
+
+    from provenance.cli.app import cli
+
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def lavfi_clips(media_dir: Path, prefix: str, specs: dict[str, str], seconds: float,
                 encode: list[str]) -> dict[str, Path]:
     """``{name: clip}`` made once per session from ffmpeg ``lavfi`` sources, ``seconds`` long."""

@@ -8,24 +8,11 @@ not be lost for it. Made with ffmpeg lavfi sources, archived (real SQLite) and c
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import run_ffmpeg
-
-from provenance.cli.app import cli
-
-X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
-
-
-def invoke(*args: str) -> dict:
-    """Run the CLI in-process and parse its JSON output."""
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+from conftest import X264, cli_json, run_ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +37,16 @@ def names(record: dict) -> set[str]:
 def test_a_cropped_still_keeps_its_original_when_a_reshare_of_it_is_archived(
         clips: dict[str, Path], tmp_path: Path) -> None:
     small = tmp_path / "small.sqlite"
-    invoke("archive", "add", "--archive", str(small), "--json", str(clips["original"]))
-    alone = invoke("check", str(clips["still"]), "--archive", str(small), "--json")
+    cli_json("archive", "add", "--archive", str(small), "--json", str(clips["original"]))
+    alone = cli_json("check", str(clips["still"]), "--archive", str(small), "--json")
     assert names(alone) == {"original.mp4"}, alone["matches"]
     crowded = tmp_path / "crowded.sqlite"
     shutil.copyfile(small, crowded)
     for side in small.parent.glob("small.sqlite.*"):  # the side files of the archive's indexes
         if side.is_dir():
             shutil.copytree(side, crowded.parent / side.name.replace("small", "crowded"))
-    invoke("archive", "add", "--archive", str(crowded), "--json", str(clips["reshare"]))
-    record = invoke("check", str(clips["still"]), "--archive", str(crowded), "--json")
+    cli_json("archive", "add", "--archive", str(crowded), "--json", str(clips["reshare"]))
+    record = cli_json("check", str(clips["still"]), "--archive", str(crowded), "--json")
     assert names(record) == {"original.mp4", "reshare.mp4"}, record["matches"]
     first = next(m for m in alone["matches"] if m["name"] == "original.mp4")
     again = next(m for m in record["matches"] if m["name"] == "original.mp4")

@@ -8,24 +8,12 @@ more. Everything is made with ffmpeg lavfi sources, archived (real SQLite) and c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import run_ffmpeg
+from conftest import X264, cli_json, run_ffmpeg
 
-from provenance.cli.app import cli
 from provenance.fingerprinting import fingerprint
-
-X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
-
-
-def invoke(*args: str) -> dict:
-    """Run the CLI in-process and parse its JSON output."""
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,7 @@ def clips(media_dir: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def archive(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("short_clips_archive") / "archive.sqlite"
-    invoke("archive", "add", "--archive", str(path), "--json", str(clips["static.mp4"]), str(clips["moving.mp4"]))
+    cli_json("archive", "add", "--archive", str(path), "--json", str(clips["static.mp4"]), str(clips["moving.mp4"]))
     return path
 
 
@@ -62,7 +50,7 @@ def test_the_duration_is_the_containers_when_the_samples_allow_it(clips: dict[st
 
 def test_a_reencoded_one_second_still_picture_clip_is_the_same_footage(clips: dict[str, Path],
                                                                       archive: Path) -> None:
-    record = invoke("check", str(clips["static_again.mkv"]), "--archive", str(archive), "--json")
+    record = cli_json("check", str(clips["static_again.mkv"]), "--archive", str(archive), "--json")
     (match,) = [m for m in record["matches"] if m["name"] == "static.mp4"]
     assert match["verdict"] == "same", match["segments"]
     (segment,) = match["segments"]
@@ -72,7 +60,7 @@ def test_a_reencoded_one_second_still_picture_clip_is_the_same_footage(clips: di
 
 
 def test_a_reencoded_short_moving_clip_is_the_same_footage(clips: dict[str, Path], archive: Path) -> None:
-    record = invoke("check", str(clips["moving_again.mp4"]), "--archive", str(archive), "--json")
+    record = cli_json("check", str(clips["moving_again.mp4"]), "--archive", str(archive), "--json")
     (match,) = [m for m in record["matches"] if m["name"] == "moving.mp4"]
     assert match["verdict"] == "same", match["segments"]
     (segment,) = match["segments"]
