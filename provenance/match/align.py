@@ -40,6 +40,7 @@ from provenance.match.lines import (
     line_segments,
     low_detail_pairs,
 )
+from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, density, verdict
 from provenance.model import Edit, Fingerprint, FrameHash, Match, Segment, Sighting
 
@@ -80,16 +81,9 @@ def _edits(query: Fingerprint, frames: ArchiveFrames, item: int, variant: int, s
     edits += [Edit(name, f"the query shows the archived picture {how}") for name in names]
     if abs(speed - 1.0) > SPEED_TOLERANCE and not query.is_still and not frames.stills[item]:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
-    if archive_cov < WHOLE_ITEM and not frames.stills[item] and not query.is_still:  # a frame grab is no trim
-        covered = sorted((s.archive_start, s.archive_end) for s in segments)
-        missing, pos = [], 0.0
-        for start, stop in covered:
-            if start - pos > 0.5:
-                missing.append(f"{pos:.1f}-{start:.1f}")
-            pos = max(pos, stop)
-        if frames.durations[item] - pos > 0.5:
-            missing.append(f"{pos:.1f}-{frames.durations[item]:.1f}")
-        edits.append(Edit("trim", "archive seconds not in the query: " + (", ".join(missing) or "none")))
+    trim = trim_edit(segments, float(frames.durations[item]), archive_cov, WHOLE_ITEM)
+    if trim is not None and not frames.stills[item] and not query.is_still:  # a frame grab is no trim
+        edits.append(trim)
     if variant < 8 and not query.content_box.is_full and frames.boxes_full[item]:
         b = query.content_box
         edits.append(Edit("pad", f"borders added: picture at x {b.left:.2f}-{b.right:.2f}, "

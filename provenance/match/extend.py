@@ -28,8 +28,9 @@ from dataclasses import replace
 import numpy as np
 
 from provenance.hashing.pdq import MIN_QUALITY
+from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, verdict
-from provenance.model import Edit, Fingerprint, FrameHash, Match, Segment
+from provenance.model import Fingerprint, FrameHash, Match, Segment
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, pair_frames
 
 CONFIRM_MISSES = 1  # frames in a row that may fail to pair without ending a segment
@@ -83,18 +84,6 @@ def _flat_at(times: np.ndarray, flat: np.ndarray, t: float) -> bool:
         return False
     nearest = int(np.argmin(np.abs(times - t)))
     return bool(abs(times[nearest] - t) <= SAME_TIME + 1e-6 and flat[nearest])
-
-
-def _missing_edit(segments: Sequence[Segment], item_duration: float) -> Edit:
-    """The trim edit: the archive seconds that no segment shows."""
-    missing, pos = [], 0.0
-    for start, stop in sorted((s.archive_start, s.archive_end) for s in segments):
-        if start - pos > 0.5:
-            missing.append(f"{pos:.1f}-{start:.1f}")
-        pos = max(pos, stop)
-    if item_duration - pos > 0.5:
-        missing.append(f"{pos:.1f}-{item_duration:.1f}")
-    return Edit("trim", "archive seconds not in the query: " + (", ".join(missing) or "none"))
 
 
 def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatures],
@@ -185,8 +174,8 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
     query_cov, archive_cov = coverages(out, query_end, item_duration, 1.0 / FEATURE_FPS,
                                        query_still=False, item_still=False)
     edits = tuple(e for e in match.edits if e.name != "trim")
-    if archive_cov < WHOLE_ITEM:
-        edits += (_missing_edit(out, item_duration),)
+    if (trim := trim_edit(out, item_duration, archive_cov, WHOLE_ITEM)) is not None:
+        edits += (trim,)
     return replace(match, segments=tuple(out), query_coverage=round(query_cov, 4),
                    archive_coverage=round(archive_cov, 4), verdict=verdict(False, query_cov, archive_cov),
                    edits=edits)

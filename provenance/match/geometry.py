@@ -19,6 +19,7 @@ from provenance.archive.searchable import ArchiveFrames
 from provenance.hashing.pdq import DIHEDRAL_NAMES
 from provenance.match.align import ORIENTATION_EDITS, SPEED_TOLERANCE, make_match
 from provenance.match.lines import Line, best_line, line_segments
+from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, density
 from provenance.model import ContentBox, Edit, Fingerprint, Match, MatchGeometry, Segment, Sighting
 from provenance.vision.features import (
@@ -301,8 +302,9 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
                                        for p in kept if round(p.query_time, 3) in by_time])
     if abs(speed - 1.0) > SPEED_TOLERANCE and not still_pair:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
-    if archive_cov < WHOLE_ITEM and not still_pair:
-        edits.append(Edit("trim", f"the query covers {archive_cov:.0%} of the archived item"))
+    if not still_pair and (trim := trim_edit(segments, float(frames.durations[item]), archive_cov,
+                                             WHOLE_ITEM)) is not None:
+        edits.append(trim)
     match = make_match(frames, item, sightings, identical=False, score=score, segments=segments,
                        query_cov=query_cov, archive_cov=archive_cov, speed=speed, agreeing=agreeing,
                        mean_distance=float(np.mean(_pseudo_distance(np.array([p.inliers for p in kept], float)))),
