@@ -85,6 +85,10 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                               lstrip_blocks=True)
 
+EVIDENCE_SCHEMA = "provenance.evidence"
+"""The schema of the evidence report's record (``provenance.evidence.record.SCHEMA``; the report layer sits
+below it and cannot import it)."""
+
 
 @dataclass(frozen=True)
 class Structure:
@@ -177,6 +181,12 @@ class Page:
     signer_key_id: str | None
     side_by_side: tuple[ShownMatch, ...] | None = None  # None when the record has no "side_by_side" listing
     pictures: Mapping[str, bytes] = field(default_factory=dict)  # the JPEGs to embed, by SHA-256
+
+    @property
+    def evidence(self) -> bool:
+        """Whether the record is an evidence report (``provenance report``), which ``verify`` checks, and
+        not another record drawn on the same page (a triage file's)."""
+        return self.record.get("schema") == EVIDENCE_SCHEMA
 
     @property
     def still(self) -> bool:
@@ -337,7 +347,7 @@ def summary_section(page: Page) -> Markup:
 
 def integrity_section(page: Page) -> Markup:
     """The file's SHA-256, whether the record is signed, and how to verify it."""
-    return Markup(_macros().integrity(page.check["file"], page.signer_key_id, page.json_name))
+    return Markup(_macros().integrity(page.check["file"], page.signer_key_id, page.json_name, page.evidence))
 
 
 def identity_section(page: Page) -> Markup:
@@ -378,7 +388,7 @@ def keyframes_section(page: Page) -> Markup:
     sheet = page.contact_sheet
     uri = "data:image/jpeg;base64," + base64.b64encode(sheet).decode("ascii") if sheet else None
     return Markup(_macros().keyframes(uri, hashlib.sha256(sheet).hexdigest() if sheet else None,
-                                      page.check.get("shots") or []))
+                                      page.check.get("shots") or [], page.evidence))
 
 
 def match_row(page: Page, n: int, m: Match) -> dict[str, Any]:
