@@ -127,15 +127,18 @@ def examine(
     beside: bool = False,
     progress: Callable[[float, float | None], None] | None = None,
     examiner: str | None = None,
+    log_custody: bool = True,
     side_by_side: bool = False,
 ) -> Examination:
     """:func:`check` the file and, with ``structure``, read its boxes, last writer, edit indicators and C2PA.
 
     The file is opened once: the structure is read from the very file that was hashed and decoded,
-    never from its name again (another file may have been renamed over it meanwhile).
+    never from its name again (another file may have been renamed over it meanwhile). ``log_custody``
+    as for :func:`check`.
     """
     with opened(path) as source:
         report = check(source, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
-                       beside=beside, progress=progress, examiner=examiner, side_by_side=side_by_side)
+                       beside=beside, progress=progress, examiner=examiner, log_custody=log_custody,
+                       side_by_side=side_by_side)
         itself = self_report(source, report.fingerprint.metadata) if structure else None
     return Examination(report, itself)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries, current_examiner, custody_entries
 from provenance.archive.store import ArchiveStore
-from provenance.checking import check
+from provenance.checking import examine
 from provenance.dates import parse_date
 from provenance.errors import MissingToolError, UsageError
 from provenance.evidence.record import (
@@ -45,7 +45,6 @@ from provenance.evidence.record import (
 )
 from provenance.evidence.signing import key_id, load_private_key, sign_record
 from provenance.files import write_all_atomic, write_atomic
-from provenance.forensics.selfreport import self_report
 from provenance.media.source import opened
 from provenance.model import DateInterval, SamplingParams
 from provenance.report.html import ShownMatch, render_html, shown_matches
@@ -200,9 +199,9 @@ def make_report(
 
     # one open file, as check --structure reads it: the structure judged is that of the file hashed
     with tempfile.TemporaryDirectory(prefix="provenance-keyframes-") as scratch, opened(path) as source:
-        report = check(source, archive, params=params, claimed_date=claimed, keyframes_dir=scratch,
-                       log_custody=False)
-        itself = self_report(source, report.fingerprint.metadata)
+        examination = examine(source, archive, structure=True, params=params, claimed_date=claimed,
+                              keyframes_dir=scratch, log_custody=False)
+        report, itself = examination.report, examination.itself
         sheet = Path(report.contact_sheet).read_bytes() if report.contact_sheet else None
         shown: tuple[ShownMatch, ...] = ()
         pictures: tuple[bytes, ...] = ()
