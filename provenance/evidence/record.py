@@ -21,11 +21,11 @@ from provenance.archive.custody import CustodyEntry
 from provenance.codec import to_jsonable
 from provenance.forensics.selfreport import SelfReport
 from provenance.model import CheckReport
-from provenance.report.html import ShownMatch
+from provenance.report.html import EVIDENCE_SCHEMA, ShownMatch
 from provenance.report.json import check_record
 from provenance.version import __version__
 
-SCHEMA = "provenance.evidence"
+SCHEMA = EVIDENCE_SCHEMA  # named where the page is drawn, which tells evidence records from others
 SCHEMA_VERSION = 1
 
 

@@ -86,8 +86,8 @@ def _environment() -> jinja2.Environment:
                               lstrip_blocks=True)
 
 EVIDENCE_SCHEMA = "provenance.evidence"
-"""The schema of the evidence report's record (``provenance.evidence.record.SCHEMA``; the report layer sits
-below it and cannot import it)."""
+"""The schema of the evidence report's record (``provenance.evidence.record.SCHEMA`` is this one): the page
+tells an evidence report, which ``verify`` checks, from other records it is drawn for."""
 
 
 @dataclass(frozen=True)
