@@ -24,6 +24,21 @@ def corpus_path(relative: str) -> Path:
     return path
 
 
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+"""Debian's headless browser, for the tests that load pages; None when it is not installed."""
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium with no network, sync or updates."""
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
 def run_ffmpeg(*args: str) -> None:
     """Run ffmpeg quietly; fail the test with its message when it fails."""
     proc = subprocess.run(

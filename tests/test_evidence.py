@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import run_ffmpeg
+from conftest import CHROMIUM, chromium, run_ffmpeg
 
 from provenance import __version__
 from provenance.archive import migrations
@@ -37,8 +37,6 @@ from provenance.evidence.trust import trusted_key_line
 from provenance.ingest.add import add_files
 from provenance.model import Sighting
 from provenance.report.timeline import timeline_svg
-
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
 def invoke(*args: str | Path) -> Result:
@@ -836,17 +834,6 @@ window.addEventListener("load", () => {
   document.body.setAttribute("data-probe", JSON.stringify({imgs, svgs}));
 });
 </script>"""
-
-
-def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    """Run headless Chromium with no network, sync or updates."""
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (/usr/bin/chromium)")

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import run_ffmpeg
+from conftest import CHROMIUM, chromium, run_ffmpeg
 
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
@@ -35,7 +34,6 @@ from provenance.model import Location, Sighting
 from provenance.report.formatters import distance_km, media_time, web_link
 from provenance.report.html import render_html
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 SAFE_URL = "https://youtu.be/abc123?t=1&list=x"
 EVIL_URL = "javascript:alert(document.domain)"
 PARIS, LONDON = "+48.8584+002.2945/", "+51.5007-000.1246/"
@@ -87,17 +85,6 @@ def pages(tmp_path_factory: pytest.TempPathFactory, mandelbrot_clip: Path) -> Pa
         assert result.exit_code == 0, result.output + result.stderr
     return Pages(root, archive, pub, still, out / "frame.jpg.provenance.html", reshare,
                  out / "reshare.mp4.provenance.json", out / "reshare.mp4.provenance.html")
-
-
-def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    """Run headless Chromium with no network, sync or updates."""
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
 
 
 SECTION_ORDER = ("summary", "integrity", "identity", "metadata", "structure", "keyframes", "matches", "earliest",
