@@ -774,6 +774,60 @@ def test_two_reshares_of_one_archived_clip_share_a_cluster_named_by_the_item(res
     assert f'joined through archived item <b>X.mp4</b> <span class="sha" title="{x_sha}">' in html
 
 
+@pytest.fixture(scope="module")
+def unarchived(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A batch none of whose footage is archived, triaged through the CLI: a clip X (testsrc2), a crop of
+    its middle, X inset in the corner of other footage (slow gradients), and an unrelated clip (mandelbrot).
+    The crop and the inset do not match X by their frame hashes: only local features find them."""
+    base = tmp_path_factory.mktemp("unarchived")
+    batch = base / "batch"
+    batch.mkdir()
+    clip = batch / "X.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "6", *X264, str(clip))
+    ffmpeg("-i", str(clip), "-vf", "crop=192:144:64:48,scale=320:240", *X264, "-crf", "26", str(batch / "crop.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "gradients=size=640x480:rate=25:seed=2:speed=0.01", "-i", str(clip),
+           "-filter_complex", "[1:v]scale=352:264[s];[0:v][s]overlay=240:180,format=yuv420p", "-t", "6", *X264,
+           str(batch / "inset.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25", "-t", "6", *X264, str(batch / "other.mp4"))
+    archive = base / "archive.sqlite"
+    unrelated = base / "unrelated.mp4"
+    ffmpeg("-f", "lavfi", "-i", "smptehdbars=size=320x240:rate=25", "-t", "3", *X264, str(unrelated))
+    add_files(str(archive), [str(unrelated)])
+    out = base / "report"
+    result = CliRunner().invoke(cli, ["triage", str(batch), "--archive", str(archive), "--out", str(out),
+                                      "--jobs", "1"])
+    rows = {Path(r["path"]).name: r for r in csv.DictReader(io.StringIO(
+        (out / "summary.csv").read_text(encoding="utf-8"), newline=""))}
+    return {"out": out, "result": result, "rows": rows}
+
+
+def test_crops_and_insets_of_a_batch_file_that_is_not_archived_join_its_cluster(
+        unarchived: dict[str, object]) -> None:
+    rows = unarchived["rows"]
+    assert {r["verdict"] for r in rows.values()} == {"new"}
+    assert rows["X.mp4"]["cluster"] == rows["crop.mp4"]["cluster"] == rows["inset.mp4"]["cluster"]
+    assert rows["other.mp4"]["cluster"] != rows["X.mp4"]["cluster"]
+
+
+def test_a_version_1_journal_gains_the_clustering_columns(tmp_path: Path) -> None:
+    from provenance.triage.journal import JOURNAL_NAME, SCHEMA_VERSION, Journal
+
+    path = tmp_path / JOURNAL_NAME
+    with Journal.open(tmp_path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.executescript("ALTER TABLE contents DROP COLUMN cluster_features; "
+                       "ALTER TABLE contents DROP COLUMN cluster_mirrored; PRAGMA user_version = 1;")
+    conn.close()
+    with Journal.open(tmp_path) as journal:
+        assert journal.load_content("0" * 64) is None
+    conn = sqlite3.connect(path)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(contents)")}
+    assert {"cluster_features", "cluster_mirrored"} <= columns
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    conn.close()
+
+
 def test_two_trims_of_an_item_from_times_that_do_not_overlap_are_not_joined() -> None:
     from provenance.model import Segment
     from provenance.triage.cluster import join_through_archive

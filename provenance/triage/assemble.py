@@ -21,7 +21,7 @@ from provenance.fingerprinting import Analysis, as_query
 from provenance.match.appearance import earliest_appearance, parse_when
 from provenance.match.verdict import archive_verdict
 from provenance.model import Fingerprint, Match, Sighting
-from provenance.triage.cluster import cluster_contents, join_through_archive, most_known
+from provenance.triage.cluster import cluster_contents, join_by_features, join_through_archive, most_known
 from provenance.triage.results import (
     Candidate,
     Cluster,
@@ -92,6 +92,10 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
     verdicts = {sha: archive_verdict(queries[sha], ok[sha].matches) for sha in order}
     clustering = cluster([ok[sha].fingerprint for sha in order],  # type: ignore[misc]
                          [queries[sha] for sha in order], [ok[sha].variants for sha in order])
+    clustering = join_by_features(order, clustering, [queries[sha] for sha in order],
+                                  [ok[sha].cluster_features for sha in order],
+                                  [ok[sha].cluster_mirrored for sha in order],
+                                  [verdicts[sha][0] != "known" for sha in order])
     clustering = join_through_archive(order, clustering, {sha: ok[sha].matches for sha in order})
     cluster_of = {sha: f"C{n + 1:04d}" for n, group in enumerate(clustering.groups) for sha in group}
     rows: list[FileRow] = []

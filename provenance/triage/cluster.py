@@ -8,6 +8,13 @@ other) are joined (union-find), so clusters are transitive: a trim of a re-encod
 copy lands with the original. A compilation that only contains parts of another content is not
 joined to it (it would chain unrelated clips together); the overlap is kept as a ``Link``.
 
+Crops and insets of a batch content are found as ``check`` finds them in an archive, by local
+features (``join_by_features``): each content keeps a few feature frames (``cluster_features``,
+the SEARCH_FRAMES moments that ``check`` searches with, upright and mirrored), the batch's are
+indexed like an archive's, and each content the archive does not know is searched in that index
+for contents outside its cluster. A same-footage match joins the two clusters; a crop of a batch
+file lands with it whether or not either is archived.
+
 Clusters are then joined through the archive (``join_through_archive``): contents that match the
 same archived item as the same footage, at archived moments that overlap, share one cluster, and
 the cluster names the item. Two re-shares of one archived clip, a crop and a mirrored copy say, may
@@ -23,16 +30,20 @@ files that each worker opens memory-mapped (``frame_cache.save_frames``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from provenance.archive import frame_cache
+from provenance.archive.descriptor_index import DescriptorIndex, FeatureTable
 from provenance.archive.search import frames_from_fingerprints, index_search
 from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.match.align import match_fingerprint
+from provenance.match.geometry import SEARCH_FRAMES, geometry_matches
 from provenance.model import Fingerprint, Match, Sighting
 from provenance.triage.results import Clustering, Link, ThroughItem
+from provenance.vision.features import FrameFeatures
 
 SAME_FOOTAGE = frozenset({"identical", "same", "clip_of_item", "item_is_clip"})
 """Match verdicts that put two contents in one cluster."""
@@ -115,6 +126,84 @@ def group(shas: Sequence[str], links: Sequence[Link]) -> Clustering:
         members.setdefault(uf.find(i), []).append(i)
     groups = sorted(members.values(), key=lambda g: (-len(g), g[0]))
     return Clustering(tuple(tuple(shas[i] for i in g) for g in groups), tuple(partial))
+
+
+CLUSTER_FEATURE_FRAMES = SEARCH_FRAMES
+"""Feature frames a content keeps for clustering: as many as ``check`` searches an archive with."""
+
+
+def cluster_features(normal: Sequence[FrameFeatures], mirrored: Sequence[FrameFeatures]
+                     ) -> tuple[tuple[FrameFeatures, ...], tuple[FrameFeatures, ...]]:
+    """The feature frames a content keeps for clustering, upright and mirrored, at the same moments.
+
+    ``mirrored`` holds the query's mirrored feature frames (its query moments); ``normal`` the upright
+    ones of those moments or of every feature frame (an analysis made for the archive too). Up to
+    CLUSTER_FEATURE_FRAMES moments spread over the query are kept, and only those found in both.
+    """
+    if not mirrored:
+        return (), ()
+    count = len(mirrored)
+    step = count / CLUSTER_FEATURE_FRAMES
+    picked = ([mirrored[int(k * step)] for k in range(CLUSTER_FEATURE_FRAMES)]
+              if count > CLUSTER_FEATURE_FRAMES else list(mirrored))
+    upright = {f.time: f for f in normal if f.time in {m.time for m in picked}}
+    kept = [m for m in picked if m.time in upright]
+    return tuple(upright[m.time] for m in kept), tuple(kept)
+
+
+def _regrouped(shas: Sequence[str], groups: Sequence[tuple[str, ...]], pairs: Sequence[tuple[str, str]]
+               ) -> tuple[tuple[str, ...], ...]:
+    """``groups`` (of ``shas``) with the two contents of each pair joined; largest first, each in batch order."""
+    order = {sha: i for i, sha in enumerate(shas)}
+    uf = _UnionFind(len(shas))
+    for g in groups:
+        for sha in g[1:]:
+            uf.union(order[g[0]], order[sha])
+    for a, b in pairs:
+        uf.union(order[a], order[b])
+    members: dict[int, list[int]] = {}
+    for i in range(len(shas)):
+        members.setdefault(uf.find(i), []).append(i)
+    return tuple(tuple(shas[i] for i in g) for g in sorted(members.values(), key=lambda g: (-len(g), g[0])))
+
+
+def join_by_features(shas: Sequence[str], clustering: Clustering, views: Sequence[Fingerprint],
+                     normal: Sequence[tuple[FrameFeatures, ...]], mirrored: Sequence[tuple[FrameFeatures, ...]],
+                     searched: Sequence[bool] | None = None) -> Clustering:
+    """``clustering`` with contents joined that local features find to be the same footage (crops, insets).
+
+    ``views[i]`` is content ``shas[i]``'s query view and ``normal[i]`` / ``mirrored[i]`` the feature
+    frames it kept (``cluster_features``; empty: not searched, nor found). Every content's frames are
+    indexed as an archive's are; each content is searched in that index for contents outside its
+    cluster, with the matcher ``check`` uses on an archive. A same-footage match joins; any other
+    match is kept as a link.
+
+    ``searched[i]`` False: content i is indexed (others can find it) but not searched itself. Triage
+    searches only the contents the archive does not already know: a known content joins its copies
+    through the archived item, and a crop of it that the archive does not know searches and finds it.
+    """
+    if not (len(shas) == len(views) == len(normal) == len(mirrored)):
+        raise ValueError("shas, views, normal and mirrored must have one entry per content")
+    owners = [n for n, frames in enumerate(normal) for _ in frames]
+    if len({*owners}) < 2:
+        return clustering
+    table = FeatureTable.of(np.array(owners, dtype=np.int64), [f for frames in normal for f in frames])
+    index = DescriptorIndex.build(table)
+    batch = replace(frames_from_fingerprints(views)[0], ids=tuple(range(len(views))))
+    group_of = {sha: g for g in clustering.groups for sha in g}
+    same: list[tuple[str, str]] = []
+    extra: list[Link] = []
+    for n, sha in enumerate(shas):
+        if not normal[n] or (searched is not None and not searched[n]):
+            continue
+        found = geometry_matches(views[n], normal[n], mirrored[n], index, lambda item: list(normal[item]), batch,
+                                 _no_sightings, set(group_of.get(sha, (sha,))))
+        for m in found:
+            if m.verdict in SAME_FOOTAGE:
+                same.append((sha, m.sha256))
+            else:
+                extra.append(Link(sha, m.sha256, m.verdict, m.score))
+    return Clustering(_regrouped(shas, clustering.groups, same), clustering.links + tuple(extra), clustering.through)
 
 
 def _spans_meet(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> bool:

@@ -33,7 +33,7 @@ from provenance.triage.results import Candidate, ContentResult, Hashed, StoredCo
 from provenance.vision.features import FrameFeatures
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: contents keep their clustering feature frames (a version-1 journal gains the columns)
 APPLICATION_ID = 0x54524947  # "TRIG": tells our journal from another SQLite file
 
 _SCHEMA = """
@@ -47,7 +47,7 @@ CREATE TABLE paths (path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEG
 CREATE TABLE contents (sha256 TEXT PRIMARY KEY, path BLOB NOT NULL, error TEXT, fingerprint TEXT,
                        variants BLOB, features BLOB, matches TEXT NOT NULL, appearance TEXT, thumbnail BLOB NOT NULL,
                        run_id INTEGER NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
-                       seconds REAL NOT NULL, pid INTEGER NOT NULL);
+                       seconds REAL NOT NULL, pid INTEGER NOT NULL, cluster_features BLOB, cluster_mirrored BLOB);
 CREATE TABLE attempts (sha256 TEXT NOT NULL, run_id INTEGER NOT NULL, submitted_at TEXT NOT NULL);
 CREATE TABLE added (sha256 TEXT PRIMARY KEY, run_id INTEGER NOT NULL, added_at TEXT NOT NULL,
                     created INTEGER NOT NULL, sightings INTEGER NOT NULL);
@@ -151,6 +151,13 @@ class Journal:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
+            elif app_id == APPLICATION_ID and version == 1:
+                # its contents were analysed before features were kept for clustering: they join by hashes only
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ALTER TABLE contents ADD COLUMN cluster_features BLOB")
+                conn.execute("ALTER TABLE contents ADD COLUMN cluster_mirrored BLOB")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
             elif app_id != APPLICATION_ID or version != SCHEMA_VERSION:
                 raise ArchiveError(
                     f"{path} is not a triage journal of this version of provenance: choose another --out folder"
@@ -251,24 +258,26 @@ class Journal:
         """Journal a content's result, in one transaction."""
         variants = None if result.variants is None else _array_bytes(result.variants)
         features = pack_features(result.features) if result.features else None
+        kept = [pack_features(f) if f else None for f in (result.cluster_features, result.cluster_mirrored)]
         self._write(
             "INSERT OR REPLACE INTO contents (sha256, path, error, fingerprint, variants, features, matches, "
-            "appearance, thumbnail, run_id, started_at, finished_at, seconds, pid) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "appearance, thumbnail, run_id, started_at, finished_at, seconds, pid, cluster_features, "
+            "cluster_mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (result.sha256, _path_key(result.path), _error(result.error),
              _storable(fingerprint_to_json(result.fingerprint)) if result.fingerprint else None, variants, features,
              _dumps(result.matches), _dumps(result.appearance) if result.appearance else None,
-             result.thumbnail, run_id, result.started_at, result.finished_at, result.seconds, result.pid))
+             result.thumbnail, run_id, result.started_at, result.finished_at, result.seconds, result.pid, *kept))
 
     def load_content(self, sha256: str) -> StoredContent | None:
         """A content's journaled result, or None."""
         row = self._conn.execute(
             "SELECT path, error, fingerprint, variants, features, matches, appearance, thumbnail, run_id, "
-            "started_at, finished_at, seconds, pid FROM contents WHERE sha256 = ?", (sha256,)).fetchone()
+            "started_at, finished_at, seconds, pid, cluster_features, cluster_mirrored FROM contents "
+            "WHERE sha256 = ?", (sha256,)).fetchone()
         if row is None:
             return None
         (path, error, fingerprint, variants, features, matches, appearance, thumbnail, run_id, started_at,
-         finished_at, seconds, pid) = row
+         finished_at, seconds, pid, kept, kept_mirrored) = row
         fp = fingerprint_from_json(fingerprint) if fingerprint else None
         found = from_jsonable(tuple[Match, ...], json.loads(matches))
         result = ContentResult(
@@ -277,7 +286,8 @@ class Journal:
             features=unpack_features(features) if features else (),
             matches=found, appearance=_appearance(appearance, found, fp),
             thumbnail=bytes(thumbnail), started_at=started_at, finished_at=finished_at, seconds=float(seconds),
-            pid=int(pid))
+            pid=int(pid), cluster_features=unpack_features(kept) if kept else (),
+            cluster_mirrored=unpack_features(kept_mirrored) if kept_mirrored else ())
         return StoredContent(result, int(run_id))
 
     # -- the archive additions of --add-new -------------------------------------------------------

@@ -103,6 +103,10 @@ class ContentResult:
     finished_at: str
     seconds: float
     pid: int
+    # the few feature frames kept to join crops and insets of this content within the batch
+    # (``cluster.cluster_features``): upright, and the same moments mirrored
+    cluster_features: tuple[FrameFeatures, ...] = ()
+    cluster_mirrored: tuple[FrameFeatures, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -43,7 +43,7 @@ from provenance.media.identity import file_identity
 from provenance.media.source import opened
 from provenance.model import Appearance, Fingerprint, Match, SamplingParams
 from provenance.times import utc_now
-from provenance.triage.cluster import load_frames, query_links
+from provenance.triage.cluster import cluster_features, load_frames, query_links
 from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link
 from provenance.triage.thumbs import thumbnail_jpeg
 from provenance.vision.features import FrameFeatures
@@ -145,12 +145,14 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
     def result(error: str | None = None, fingerprint: Fingerprint | None = None,
                variants: np.ndarray | None = None, features: tuple[FrameFeatures, ...] = (),
                matches: tuple[Match, ...] = (), appearance: Appearance | None = None,
-               thumbnail: bytes = b"") -> ContentResult:
+               thumbnail: bytes = b"",
+               kept: tuple[tuple[FrameFeatures, ...], tuple[FrameFeatures, ...]] = ((), ())) -> ContentResult:
         """The task's result, timed from the start of the task."""
         return ContentResult(sha256=task.sha256, path=task.path, error=error, fingerprint=fingerprint,
                              variants=variants, features=features, matches=matches, appearance=appearance,
                              thumbnail=thumbnail, started_at=started_at, finished_at=utc_now(),
-                             seconds=round(time.perf_counter() - start, 4), pid=os.getpid())
+                             seconds=round(time.perf_counter() - start, 4), pid=os.getpid(),
+                             cluster_features=kept[0], cluster_mirrored=kept[1])
 
     analysis: Analysis | None = None
     error, thumbnail = "", b""
@@ -179,7 +181,8 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
     appearance = earliest_appearance(matches, fp.metadata, None)
     return result(fingerprint=fp, variants=query.dihedral_pdq,
                   features=analysis.features if task.archive_features else (), matches=matches,
-                  appearance=appearance, thumbnail=thumbnail)
+                  appearance=appearance, thumbnail=thumbnail,
+                  kept=cluster_features(analysis.features, analysis.mirrored_features))
 
 
 def cluster_links(task: ClusterTask) -> tuple[Link, ...]:
