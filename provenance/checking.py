@@ -11,20 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from provenance.archive.custody import Reading, record_custody
-from provenance.archive.store import ArchiveStore
 from provenance.dates import parse_date
 from provenance.fingerprinting import analyse
-from provenance.forensics.selfreport import SelfReport, self_report
-from provenance.frames.keyframes import keyframes_folder, write_keyframes
-from provenance.match.against_archive import match_against
 from provenance.match.appearance import earliest_appearance
 from provenance.media.source import MediaSource, opened
 from provenance.model import CheckReport, DateInterval, Fingerprint, Match, SamplingParams, SideBySideImage
-from provenance.report.side_by_side import side_by_side as matched_views
-from provenance.report.side_by_side import write_side_by_side
 from provenance.times import utc_now
+from provenance.timings import Timings, collecting, stage
+
+if TYPE_CHECKING:
+    from provenance.forensics.selfreport import SelfReport
+
+# The archive search (and its feature index), keyframes, side-by-side pictures and the file's
+# structure are imported in the branches that use them, so that a check without them starts quicker.
 
 COMMAND = "provenance check"
 
@@ -59,32 +60,46 @@ def check(
     side by side with the archived pictures of the same moments, a folder per matched item
     (``provenance.report.side_by_side``; ``CheckReport.side_by_side`` lists them, and a warning says
     which items the archive keeps no picture of).
+
+    Its stage timers (``provenance.timings.Timings``) are collected when it runs inside
+    ``provenance.timings.collecting()``; :func:`examine` with ``timings`` returns them.
     """
     claimed = parse_date(claimed_date) if isinstance(claimed_date, str) else claimed_date
     examined_at = utc_now()
     with opened(path) as source:
         if keyframes_dir is not None:
+            from provenance.frames.keyframes import keyframes_folder
+
             keyframes_folder(source.path, keyframes_dir, beside=beside)  # refused before the long work
         analysis = analyse(source, params, progress, features="query" if archive is not None else "none")
         fp = analysis.fingerprint
         matches: tuple[Match, ...] = ()
         appearance = None
         if archive is not None:
+            with stage("imports"):
+                from provenance.archive.custody import Reading, record_custody
+                from provenance.match.against_archive import match_against
+
             matches = match_against(analysis, archive)
             appearance = earliest_appearance(matches, fp.metadata, claimed)
             if log_custody:
-                record_custody(archive, [Reading(fp.identity.sha256, fp.identity.path)], command=COMMAND,
-                               examiner=examiner, case=case)
+                with stage("archive"):
+                    record_custody(archive, [Reading(fp.identity.sha256, fp.identity.path)], command=COMMAND,
+                                   examiner=examiner, case=case)
         elif claimed is not None:  # no archive: the claim is still compared with the file's own creation time
             appearance = earliest_appearance((), fp.metadata, claimed, searched=False)
         keyframes, sheet = ((), None)
         side: tuple[SideBySideImage, ...] = ()
         notes: tuple[str, ...] = ()
         if keyframes_dir is not None:
-            keyframes, sheet_path = write_keyframes(source, fp, keyframes_dir, beside=beside)
+            from provenance.frames.keyframes import write_keyframes
+
+            with stage("report"):
+                keyframes, sheet_path = write_keyframes(source, fp, keyframes_dir, beside=beside)
             sheet = sheet_path or None
             if side_by_side and archive is not None and matches:
-                side, notes = _side_by_side(source, fp, matches, archive, keyframes_dir)
+                with stage("report"):
+                    side, notes = _side_by_side(source, fp, matches, archive, keyframes_dir)
     return CheckReport(
         fingerprint=fp,
         archive=archive,
@@ -102,6 +117,10 @@ def _side_by_side(source: MediaSource, fp: Fingerprint, matches: tuple[Match, ..
                   folder: str) -> tuple[tuple[SideBySideImage, ...], tuple[str, ...]]:
     """Write the matches' frames beside the archived pictures into ``folder``: the images, and a note
     for each item shown without them."""
+    from provenance.archive.store import ArchiveStore
+    from provenance.report.side_by_side import side_by_side as matched_views
+    from provenance.report.side_by_side import write_side_by_side
+
     with ArchiveStore.open(archive, create=False) as store:
         views = matched_views(source, fp, matches, store.pictures)
     notes = tuple(f"side by side: {v.note} of {v.item_name} ({v.sha256[:12]})" for v in views if v.note)
@@ -114,6 +133,7 @@ class Examination:
 
     report: CheckReport
     itself: SelfReport | None  # None unless the structure was asked for
+    timings: Timings | None = None  # the stage timers, when asked for
 
 
 def examine(
@@ -129,16 +149,28 @@ def examine(
     examiner: str | None = None,
     log_custody: bool = True,
     side_by_side: bool = False,
+    timings: bool = False,
 ) -> Examination:
     """:func:`check` the file and, with ``structure``, read its boxes, last writer, edit indicators and C2PA.
 
     The file is opened once: the structure is read from the very file that was hashed and decoded,
     never from its name again (another file may have been renamed over it meanwhile). ``log_custody``
-    as for :func:`check`.
+    as for :func:`check`. With ``timings``, ``Examination.timings`` says where the time went, stage by
+    stage (``provenance.timings.Timings``; no ``startup``, and ``total`` is this call's).
     """
+    if timings:
+        with collecting() as clock:
+            examined = examine(path, archive, structure=structure, params=params, claimed_date=claimed_date,
+                               keyframes_dir=keyframes_dir, beside=beside, progress=progress, examiner=examiner,
+                               log_custody=log_custody, side_by_side=side_by_side)
+        return Examination(examined.report, examined.itself, clock.finish())
     with opened(path) as source:
         report = check(source, archive, params=params, claimed_date=claimed_date, keyframes_dir=keyframes_dir,
                        beside=beside, progress=progress, examiner=examiner, log_custody=log_custody,
                        side_by_side=side_by_side)
-        itself = self_report(source, report.fingerprint.metadata) if structure else None
+        itself: SelfReport | None = None
+        if structure:
+            from provenance.forensics.selfreport import self_report
+
+            itself = self_report(source, report.fingerprint.metadata)
     return Examination(report, itself)

@@ -43,6 +43,7 @@ from provenance.model import (
     Metadata,
     SamplingParams,
 )
+from provenance.timings import Clock, active, stage
 from provenance.version import __version__
 from provenance.vision.feature_spool import FeatureSpool
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
@@ -174,11 +175,13 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     # The file's hashes are a read of every byte: a thread computes them while ffmpeg decodes.
     with opened(path) as source, ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as hashing:
         identity_job = hashing.submit(file_identity, source)
-        metadata = probe(source)
+        with stage("probe"):
+            metadata = probe(source)
         still = metadata.kind == "still"
         collector = _FeatureCollector(features, metadata.duration, still)
         decoded, params, duration, hashed = _sample(source, metadata, params, collector, progress)  # 0 s: a still
-        identity = identity_job.result()
+        with stage("hashing"):  # the wait, if any, for the file's SHA-256, SHA-1 and MD5
+            identity = identity_job.result()
         source.ensure_unchanged()
     times = decoded.times  # a still's one frame is at 0 s
     warnings = decode_warnings(metadata, duration, decoded.errors, decoded.exit_code)
@@ -188,7 +191,8 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     if any(not box.is_full for _, _, box in runs):
         # what looked like borders may be picture: let matching also try the whole frame
         dihedral = np.concatenate([dihedral, hashed.whole_dihedral], axis=1)
-    ranges = shot_ranges(len(times), cuts_between(pdq, hashed.shot_changes.changes(times), times))
+    with stage("hashing"):
+        ranges = shot_ranges(len(times), cuts_between(pdq, hashed.shot_changes.changes(times), times))
     boxes = [main_box([(i, i + 1) for i in range(a, b)], frame_box[a:b]) for a, b in ranges]
     frames = tuple(
         FrameHash(index=i, time=float(times[i]), phash=PHASH.to_hex(phashes[i]),
@@ -252,8 +256,9 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
     frames = _FrameStream(params.fps, still=metadata.kind == "still", turned=collector.mode != "archive",
                           keyframes_only=params.keyframes_only)
     if metadata.kind == "still":
-        decoded = decode_frames(source, fps=None, width=size, height=size, max_frames=1, side=side,
-                                consume=frames.take)
+        with stage("decode"):  # less the hashing of the frames handed over (frames.take)
+            decoded = decode_frames(source, fps=None, width=size, height=size, max_frames=1, side=side,
+                                    consume=frames.take)
         return decoded, params, 0.0, frames.finish()
     total = metadata.duration
 
@@ -261,14 +266,17 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
         if progress is not None:
             progress(seconds, total)
 
-    decoded = decode_frames(source, fps=params.fps, width=size, height=size, progress=report if progress else None,
-                            side=side, keyframes_only=params.keyframes_only, consume=frames.take)
+    with stage("decode"):
+        decoded = decode_frames(source, fps=params.fps, width=size, height=size,
+                                progress=report if progress else None, side=side,
+                                keyframes_only=params.keyframes_only, consume=frames.take)
     if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
         params = replace(params, keyframes_only=False)  # the record says how it was really sampled
         collector.reset()
         frames.reset(keyframes_only=False)
-        decoded = decode_frames(source, fps=params.fps, width=size, height=size,
-                                progress=report if progress else None, side=side, consume=frames.take)
+        with stage("decode"):
+            decoded = decode_frames(source, fps=params.fps, width=size, height=size,
+                                    progress=report if progress else None, side=side, consume=frames.take)
     duration = decoded_duration(len(decoded.times), params.fps, metadata)
     if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
         duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))
@@ -316,16 +324,21 @@ class _FrameStream:
 
     def take(self, frames: np.ndarray) -> None:
         """The next (k, H, W) working frames, in decode order."""
-        if self.spool is None:
-            self.spool = _Spool(frames.shape[1], frames.shape[2])
-        self.spool.append(frames)
-        self.count += len(frames)
-        if not self.still:
-            for first, stop in self.splitter.feed(frames):
-                self._close(first, stop)
+        with stage("hashing"):
+            if self.spool is None:
+                self.spool = _Spool(frames.shape[1], frames.shape[2])
+            self.spool.append(frames)
+            self.count += len(frames)
+            if not self.still:
+                for first, stop in self.splitter.feed(frames):
+                    self._close(first, stop)
 
     def finish(self) -> _Hashed:
         """Box and hash the frames left (the last runs); what was kept of all of them."""
+        with stage("hashing"):
+            return self._finish()
+
+    def _finish(self) -> _Hashed:
         if self.spool is not None and (self.still or self.count == 1):
             # one frame cannot show a border holding steady: judge it as a still (as border_runs does)
             gray = np.concatenate(list(self.spool.chunks(0, self.count, self.count)))
@@ -485,6 +498,7 @@ class _FeatureCollector:
         # queries keep every stride-th frame, so at most QUERY_FEATURE_FRAMES over the whole clip
         self.stride = max(1, -(-expected // QUERY_FEATURE_FRAMES))
         self.still = still
+        self.clock: Clock | None = active()  # take() runs on the decoder's thread: its time is the clock's background
         self.reset()
 
     def reset(self) -> None:
@@ -500,6 +514,13 @@ class _FeatureCollector:
 
     def take(self, index: int, frame: np.ndarray) -> None:
         """Features of side frame ``index`` (called from the decoder's reader thread, in frame order)."""
+        if self.clock is None:
+            self._take(index, frame)
+        else:
+            with self.clock.background("features"):
+                self._take(index, frame)
+
+    def _take(self, index: int, frame: np.ndarray) -> None:
         if self.still and index > 0:
             return
         in_query = index % self.stride == 0

@@ -1,5 +1,6 @@
-"""The persisted LSH index over archived ORB descriptors: its answers against a brute-force scan,
-and its folder beside the archive (saved, reopened, refused when stale or damaged)."""
+"""The persisted LSH index over archived ORB descriptors: its answers against a brute-force scan and
+against a plain one-query-at-a-time search over the same candidates, and its folder beside the
+archive (saved, reopened, refused when stale or damaged)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provenance.archive.descriptor_index import (
     DescriptorIndex,
     FeatureTable,
+    hamming,
     key_size,
     open_descriptor_index,
     tables_for,
@@ -124,3 +128,93 @@ def test_longer_keys_are_saved_and_reopened(tmp_path: Path) -> None:
     queries = frames[3].descriptors[:40]
     assert all(np.array_equal(a, b) for a, b in zip(index.two_nearest(queries), again.two_nearest(queries),
                                                      strict=True))
+
+
+def keys_of(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(tables, N) each table's key of each descriptor, computed bit by bit."""
+    bits = np.unpackbits(descriptors, axis=1).astype(np.int64)
+    weights = 1 << np.arange(positions.shape[1] - 1, -1, -1)
+    return np.stack([bits[:, pos] @ weights for pos in positions])
+
+
+def plain_nearest_and_rival(index: DescriptorIndex, queries: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What ``nearest_and_rival`` must answer, one query at a time: among the rows whose key in some
+    table equals the query's or is one bit away, the nearest (lowest row of ties), and the nearest
+    of another item than that row's."""
+    table = index.table
+    row_keys, query_keys = keys_of(table.descriptors, index.positions), keys_of(queries, index.positions)
+    row_item = table.frame_item[table.frame_of(np.arange(len(table.descriptors)))]
+    out = np.array([[-1, 257, -1, 257]] * len(queries), dtype=np.int64)
+    for q in range(len(queries)):
+        apart = row_keys ^ query_keys[:, q:q + 1]  # (tables, D)
+        met = np.flatnonzero(((apart & (apart - 1)) == 0).any(axis=0))  # equal, or one bit apart
+        if not len(met):
+            continue
+        distance = POPCOUNT[table.descriptors[met] ^ queries[q]].sum(axis=1)
+        nearest = met[distance == distance.min()].min()
+        out[q, :2] = nearest, distance.min()
+        other = row_item[met] != row_item[nearest]
+        if other.any():
+            out[q, 2:] = met[other][distance[other] == distance[other].min()].min(), distance[other].min()
+    return tuple(out.T)
+
+
+def clustered_table(seed: int, frames: int, per_frame: int, bases: int, noise: int,
+                    grouped: bool) -> tuple[FeatureTable, np.ndarray]:
+    """A table whose descriptors are near copies of a few bases (as consecutive frames of footage
+    are), some frames empty, items either in runs or interleaved; and queries near those bases."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (bases, 32), dtype=np.uint8)
+    out = []
+    for f in range(frames):
+        n = 0 if f % 7 == 3 else per_frame
+        desc = flip_bits(base[rng.integers(0, bases, n)], noise, rng) if noise else base[rng.integers(0, bases, n)]
+        out.append(FrameFeatures(f / 2, rng.random((n, 2), dtype=np.float32), desc.reshape(n, 32), 16 / 9))
+    items = np.arange(frames) // 4 + 1 if grouped else np.arange(frames) % 3 + 1
+    queries = flip_bits(base[rng.integers(0, bases, 60)], 4, rng)
+    return FeatureTable.of(items, out), queries
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 40), st.integers(1, 12),
+       st.integers(0, 10), st.booleans())
+def test_nearest_and_rival_is_the_plain_search_over_the_same_candidates(
+        seed: int, frames: int, per_frame: int, bases: int, noise: int, grouped: bool) -> None:
+    table, queries = clustered_table(seed, frames, per_frame, bases, noise, grouped)
+    index = DescriptorIndex.build(table)
+    found = index.nearest_and_rival(queries)
+    expected = plain_nearest_and_rival(index, queries)
+    assert all(np.array_equal(a, b) for a, b in zip(found, expected, strict=True))
+
+
+def test_ties_over_many_blocks_and_chunks_go_to_the_lowest_rows() -> None:
+    # exact copies of three descriptors: every query meets thousands of rows at distance 0, more
+    # than one chunk of pairs, in more than one block of queries
+    table, _ = clustered_table(9, frames=60, per_frame=120, bases=3, noise=0, grouped=True)
+    queries = table.descriptors[np.random.default_rng(10).integers(0, len(table.descriptors), 1500)]
+    index = DescriptorIndex.build(table)
+    found = index.nearest_and_rival(queries)
+    expected = plain_nearest_and_rival(index, queries)
+    assert all(np.array_equal(a, b) for a, b in zip(found, expected, strict=True))
+    assert (found[1] == 0).all() and (found[3] == 0).all()  # each base is in every item
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 300))
+def test_hamming_counts_the_bits_apart(seed: int, count: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, (count, 32), dtype=np.uint8)
+    b = rng.integers(0, 256, (count, 32), dtype=np.uint8)
+    b[: count // 4] = a[: count // 4]  # identical: 0
+    b[count // 4: count // 2] = ~a[count // 4: count // 2]  # complements: 256
+    expected = POPCOUNT[a ^ b].sum(axis=1)
+    assert np.array_equal(hamming(a.view(np.uint64), b.view(np.uint64)), expected)
+    assert hamming(a.view(np.uint64), b.view(np.uint64)).dtype == np.int64
+
+
+def test_item_of_rows_agrees_with_their_frames() -> None:
+    table, _ = clustered_table(11, frames=30, per_frame=5, bases=4, noise=3, grouped=False)
+    rows = np.arange(len(table.descriptors))
+    assert np.array_equal(table.item_of(rows), table.frame_item[table.frame_of(rows)])
+    empty = FeatureTable.of(np.zeros(0, np.int64), [])
+    assert empty.item_of(np.zeros(0, np.int64)).tolist() == []

@@ -14,26 +14,29 @@ kept memory-mapped beside the archive), ``index`` (Hamming-distance indexes over
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from provenance.archive.index import (
-    INDEXES,
-    HammingIndex,
-    IndexHits,
-    LinearIndex,
-    MultiIndexHashIndex,
-    make_index,
-)
-from provenance.archive.store import (
-    AddResult,
-    ArchivedItem,
-    ArchiveStats,
-    ArchiveStore,
-    FrameTable,
-    ItemRef,
-    ItemSummary,
-    default_archive_path,
-)
+if TYPE_CHECKING:  # pragma: no cover
+    from provenance.archive.index import (
+        INDEXES,
+        HammingIndex,
+        IndexHits,
+        LinearIndex,
+        MultiIndexHashIndex,
+        make_index,
+    )
+    from provenance.archive.store import (
+        AddResult,
+        ArchivedItem,
+        ArchiveStats,
+        ArchiveStore,
+        FrameTable,
+        ItemRef,
+        ItemSummary,
+        default_archive_path,
+    )
 
 __all__ = [
     "INDEXES",
@@ -53,6 +56,22 @@ __all__ = [
     "open_archive",
 ]
 
+# Imported on first use, so that importing one submodule (the custody log, the searchable frames)
+# does not import the store and every hash index with it.
+_HOMES = {
+    **dict.fromkeys(("INDEXES", "HammingIndex", "IndexHits", "LinearIndex", "MultiIndexHashIndex", "make_index"),
+                    "provenance.archive.index"),
+    **dict.fromkeys(("AddResult", "ArchivedItem", "ArchiveStats", "ArchiveStore", "FrameTable", "ItemRef",
+                     "ItemSummary", "default_archive_path"), "provenance.archive.store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """One of the public names above, imported from its module when first asked for."""
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def open_archive(path: str | Path | None = None, *, create: bool = True) -> ArchiveStore:
     """Open (or create) the archive at ``path``, by default ``default_archive_path()``.
@@ -60,4 +79,6 @@ def open_archive(path: str | Path | None = None, *, create: bool = True) -> Arch
     Use it as a context manager so the file is closed. Raises ``ArchiveError`` as
     ``ArchiveStore.open`` does.
     """
+    from provenance.archive.store import ArchiveStore, default_archive_path
+
     return ArchiveStore.open(default_archive_path() if path is None else path, create=create)

@@ -19,8 +19,9 @@ and generation and rebuilt (then swapped in whole) when the archive has changed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,10 @@ SEED = 20241128
 _CHUNK = 65_536  # descriptors keyed at a time (their unpacked bits take 16 MiB)
 UNRELATED_BITS = 128  # how far apart descriptors of unrelated pictures are, on average
 _QUERY_BLOCK = 1024  # query descriptors whose candidates are compared at once
+_PAIR_CHUNK = 16_384  # (query, candidate) pairs whose distances are computed at once
+_ROW_BITS = 40  # a (distance, row) pair is packed as distance << _ROW_BITS | row (rows below 2^40)
+_ROW_MASK = np.uint64((1 << _ROW_BITS) - 1)
+_NONE = np.uint64(2**64 - 1)  # no candidate: above every packed pair
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,20 @@ class FeatureTable:
         """The frame of each descriptor row."""
         return np.searchsorted(self.frame_start, rows, side="right") - 1
 
+    @cached_property
+    def _item_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first row of each run of one item's frames, and that run's item."""
+        if not len(self.frame_item):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        starts = np.flatnonzero(np.concatenate([[True], self.frame_item[1:] != self.frame_item[:-1]]))
+        return self.frame_start[starts], self.frame_item[starts]
+
+    def item_of(self, rows: np.ndarray) -> np.ndarray:
+        """The item of each descriptor row (``frame_item[frame_of(rows)]``, searching the few runs of
+        items rather than every frame)."""
+        run_row, run_item = self._item_runs
+        return run_item[np.searchsorted(run_row, rows, side="right") - 1]
+
     def item_frames(self, item_id: int) -> np.ndarray:
         """The frame rows of one item, in time order."""
         lo, hi = np.searchsorted(self.frame_item, [item_id, item_id + 1])
@@ -91,6 +110,30 @@ def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
         for t, pos in enumerate(positions):
             out[t, start:start + _CHUNK] = unpacked[:, pos].astype(np.uint32) @ weights
     return out
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) int64: the bits apart of each row pair of two (N, 4) uint64 arrays (256-bit descriptors)."""
+    counts = popcount_words(a ^ b)  # (N, 4) uint8
+    distance = counts[:, 0].astype(np.int64)
+    for word in range(1, counts.shape[1]):
+        distance += counts[:, word]
+    return distance
+
+
+def _packed_distances(reference: np.ndarray, rows: np.ndarray, words: np.ndarray,
+                      queries: np.ndarray) -> np.ndarray:
+    """(N,) uint64: ``distance << _ROW_BITS | row`` of each candidate ``rows[k]`` of ``reference``
+    against its query ``words[queries[k]]`` (all as (., 4) uint64 words)."""
+    packed = np.empty(len(rows), dtype=np.uint64)
+    # in chunks whose 32-byte rows stay in cache between the gather, the XOR and the popcount;
+    # take, not fancy indexing: it copies each row whole, several times faster
+    for at in range(0, len(rows), _PAIR_CHUNK):
+        part = slice(at, at + _PAIR_CHUNK)
+        packed[part] = hamming(np.take(reference, rows[part], axis=0), np.take(words, queries[part], axis=0))
+    packed <<= np.uint64(_ROW_BITS)
+    packed |= rows.view(np.uint64)
+    return packed
 
 
 def key_size(descriptors: int) -> int:
@@ -164,19 +207,38 @@ class DescriptorIndex:
         probes = _keys(descriptors, self.positions)[:, :, None] ^ self.flips[None, None, :]  # (T, n, probes)
         for start in range(0, n, _QUERY_BLOCK):
             stop = min(n, start + _QUERY_BLOCK)
-            queries, rows = self._candidates(probes[:, start:stop], start)
-            if not len(rows):
-                continue
-            distance = popcount_words(reference[rows] ^ query_words[queries]).sum(axis=1, dtype=np.int64)
-            np.minimum.at(first, queries, distance)
-            best = distance == first[queries]
-            np.minimum.at(nearest.view(np.uint64), queries[best], rows[best].view(np.uint64))  # lowest row of ties
-            item = self.table.frame_item[self.table.frame_of(rows)]
-            other = item != self.table.frame_item[self.table.frame_of(nearest[queries])]
-            np.minimum.at(second, queries[other], distance[other])
-            closest = other & (distance == second[queries])
-            np.minimum.at(rival.view(np.uint64), queries[closest], rows[closest].view(np.uint64))
+            # (distance, row) packed in one word: its minimum is the nearest distance and the lowest
+            # row of ties at once
+            best = np.full(stop - start, _NONE, dtype=np.uint64)
+            met = []
+            for queries, rows in self._candidates(probes[:, start:stop]):
+                packed = _packed_distances(reference, rows, query_words[start:stop], queries)
+                np.minimum.at(best, queries, packed)
+                met.append((queries, rows, packed))
+            # a block's queries meet all their candidates in it, so their nearest rows are final here
+            other_item = self._other_item((best & _ROW_MASK).astype(np.int64))
+            closest = np.full(stop - start, _NONE, dtype=np.uint64)
+            for queries, rows, packed in met:
+                np.minimum.at(closest, queries, np.where(other_item(rows, queries), packed, _NONE))
+            for packs, row_out, distance_out in ((best, nearest, first), (closest, rival, second)):
+                found = packs != _NONE
+                distance_out[start:stop][found] = (packs[found] >> _ROW_BITS).astype(np.int64)
+                row_out[start:stop][found] = (packs[found] & _ROW_MASK).astype(np.int64)
         return nearest, first, rival, second
+
+    def _other_item(self, nearest: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """A test of candidates ``rows`` of queries ``queries``: whether each is of another item than
+        its query's nearest row ``nearest[query]``."""
+        run_row, run_item = self.table._item_runs
+        if len(np.unique(run_item)) < len(run_item):  # an item in several runs: compare the items
+            nearest_item = self.table.item_of(nearest)
+            return lambda rows, queries: self.table.item_of(rows) != nearest_item[queries]
+        # each item's rows are one range: a candidate is of another item when outside its nearest's
+        # (one unsigned comparison: rows before the range wrap round to beyond it)
+        run = np.searchsorted(run_row, nearest, side="right") - 1
+        low = run_row[run]
+        width = (np.append(run_row[1:], len(self.table.descriptors))[run] - low).view(np.uint64)
+        return lambda rows, queries: (rows - low[queries]).view(np.uint64) >= width[queries]
 
     def _twins(self, nearest: np.ndarray, first: np.ndarray, rival: np.ndarray) -> np.ndarray:
         """Which rivals are the nearest row's own point in another copy of the footage: closer to the
@@ -192,26 +254,34 @@ class DescriptorIndex:
         known = np.flatnonzero((nearest >= 0) & (rival >= 0))
         if len(known):
             reference = np.asarray(self.table.descriptors).view(np.uint64)
-            apart = popcount_words(reference[nearest[known]] ^ reference[rival[known]]).sum(axis=1, dtype=np.int64)
+            apart = hamming(np.take(reference, nearest[known], axis=0), np.take(reference, rival[known], axis=0))
             twin[known] = apart <= first[known]
         return twin
 
-    def _candidates(self, probes: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
-        """(query, row) pairs of every row whose key equals a probe, over all tables (with repeats)."""
-        queries, rows = [], []
+    def _candidates(self, probes: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(query, row) pairs of every row whose key equals a probe of ``probes`` (tables, queries,
+        flips), over all tables (with repeats), in chunks of about ``_PAIR_CHUNK`` pairs."""
         flips = len(self.flips)
         for t in range(len(self.positions)):
-            needles = probes[t].ravel()
-            lo = np.searchsorted(self.keys[t], needles, side="left")
-            hi = np.searchsorted(self.keys[t], needles, side="right")
-            found = hi > lo
-            if found.any():
-                counts = (hi - lo)[found]
-                queries.append(np.repeat(np.flatnonzero(found) // flips + offset, counts))
-                rows.append(np.asarray(self.rows[t])[ragged(lo[found], counts)].astype(np.int64))
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(queries), np.concatenate(rows)
+            keys, rows = np.asarray(self.keys[t]), np.asarray(self.rows[t])  # plain views: no memmap per slice
+            # probes in key order: numpy's binary search then starts from the last one's answer, and
+            # reads keys still in cache; the order of the pairs does not change the answer.
+            # Only the probes found need the end of their run of keys
+            order = np.argsort(probes[t].ravel())
+            needles = probes[t].ravel()[order]
+            lo = np.searchsorted(keys, needles, side="left")
+            found = lo < len(keys)
+            found[found] = keys[lo[found]] == needles[found]
+            if not found.any():
+                continue
+            queries, lo = order[found] // flips, lo[found]
+            counts = np.searchsorted(keys, needles[found], side="right") - lo
+            ends = np.cumsum(counts)
+            cuts = np.searchsorted(ends, np.arange(_PAIR_CHUNK, int(ends[-1]), _PAIR_CHUNK), side="right")
+            bounds = np.unique(np.concatenate([[0], cuts, [len(counts)]]))
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+                yield (np.repeat(queries[a:b], counts[a:b]),
+                       np.take(rows, ragged(lo[a:b], counts[a:b])).astype(np.int64))
 
     def pairs(self, query: tuple[FrameFeatures, ...], *, mirrored: bool) -> list[FramePair]:
         """Frame pairs between ``query`` frames and archived frames that pass the geometric check.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from provenance.archive.descriptor_index import open_descriptor_index
 from provenance.archive.search import archive_frames
@@ -18,6 +19,10 @@ from provenance.match.extend import extend_match
 from provenance.match.geometry import describe_geometry, geometry_matches
 from provenance.match.verdict import union_length
 from provenance.model import Fingerprint, FrameHash, Match
+from provenance.timings import stage
+
+if TYPE_CHECKING:
+    from provenance.vision.features import FrameFeatures
 
 FEATURE_SEARCH_BELOW = 0.5  # share of the query the hash matches must explain before features are skipped
 
@@ -39,7 +44,8 @@ def needs_features(fp: Fingerprint, matches: tuple[Match, ...]) -> bool:
 
 def _item_samples(store: ArchiveStore, sha256: str) -> Sequence[FrameHash]:
     """Every hash sample of the archived item ``sha256`` (those with no detail too), from its record."""
-    item = store.get(sha256)
+    with stage("archive"):
+        item = store.get(sha256)
     return item.fingerprint.frames if item is not None else ()
 
 
@@ -57,10 +63,12 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
     if not Path(archive_path).exists():
         raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
     with ArchiveStore.open(archive_path, create=False) as store:
-        frames, search = archive_frames(store)
+        with stage("archive"):
+            frames, search = archive_frames(store)
         # an item's record is decoded once, though bridging and carrying on may both ask for its samples
         samples_of = cache(partial(_item_samples, store))
-        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq, samples_of)
+        with stage("alignment"):  # less the hash index search (candidates)
+            matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq, samples_of)
         if not analysis.features:
             return matches
         sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
@@ -72,21 +80,31 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
         for m in matches:
             # only the matched items' features are read, to carry the segments on and describe the matches
             number = sha_number[m.sha256]
-            item_features = store.feature_frames(frames.ids[number])[1]
-            m = extend_match(fp, m, analysis.features, analysis.mirrored_features, item_features,
-                             float(frames.durations[number]), item_still=bool(frames.stills[number]),
-                             item_samples=partial(samples_of, m.sha256))
-            described.append(describe_geometry(fp, m, analysis.features, analysis.mirrored_features, item_features))
+            item_features = _features_of(store, frames.ids[number])
+            with stage("description"):
+                m = extend_match(fp, m, analysis.features, analysis.mirrored_features, item_features,
+                                 float(frames.durations[number]), item_still=bool(frames.stills[number]),
+                                 item_samples=partial(samples_of, m.sha256))
+                described.append(describe_geometry(fp, m, analysis.features, analysis.mirrored_features,
+                                                   item_features))
         matches = tuple(described)
         if search_features:
             # kept beside the archive like the hash index, keyed by the archive state it was built from
-            index = open_descriptor_index(features_folder(store.path), f"{store.archive_id()}:{store.generation()}",
-                                          store.feature_frames)
-            found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
-                                     lambda item_id: store.feature_frames(item_id)[1], frames, store.sightings,
-                                     {m.sha256 for m in matches} - realign)
+            with stage("archive"):
+                index = open_descriptor_index(features_folder(store.path),
+                                              f"{store.archive_id()}:{store.generation()}", store.feature_frames)
+            with stage("alignment"):  # less the descriptor index search (candidates) and describing (description)
+                found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
+                                         partial(_features_of, store), frames, store.sightings,
+                                         {m.sha256 for m in matches} - realign)
             matches = tuple(sorted(better_aligned(matches, found), key=lambda m: -m.score))
         return matches
+
+
+def _features_of(store: ArchiveStore, item_id: int) -> list[FrameFeatures]:
+    """The archived item's feature frames, in time order."""
+    with stage("archive"):
+        return store.feature_frames(item_id)[1]
 
 
 def _realignable(match: Match, item_still: bool) -> bool:

@@ -43,6 +43,7 @@ from provenance.match.lines import (
 from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, density, verdict
 from provenance.model import Edit, Fingerprint, FrameHash, Match, Segment, Sighting
+from provenance.timings import stage
 
 CANDIDATE_RADIUS = 64  # PDQ bits: unrelated frames sit near 128; re-encodes of one frame well under 40
 STILL_RADIUS = 40  # a single frame carries no temporal evidence, so it must be closer
@@ -189,8 +190,9 @@ def match_fingerprint(
     q_times = all_times[keep]
     query_duration = max(query.duration, float(all_times[-1]))
     matches = [] if own is None else [_identical(query, frames, own, step, query_duration, sightings)]
-    rows, ri, dist = search(variants[keep].reshape(-1, variants.shape[2]), CANDIDATE_RADIUS) \
-        if keep.any() and len(frames.item_rows) else (np.zeros(0, np.int64),) * 3
+    with stage("candidates"):
+        rows, ri, dist = search(variants[keep].reshape(-1, variants.shape[2]), CANDIDATE_RADIUS) \
+            if keep.any() and len(frames.item_rows) else (np.zeros(0, np.int64),) * 3
     qi, variant_of = rows // n_variants, rows % n_variants
     items = frames.item_rows[ri]
     item_frames = np.bincount(frames.item_rows, minlength=len(frames.sha256))

@@ -22,6 +22,7 @@ from provenance.match.lines import Line, best_line, line_segments
 from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, density
 from provenance.model import ContentBox, Edit, Fingerprint, Match, MatchGeometry, Segment, Sighting
+from provenance.timings import stage
 from provenance.vision.features import (
     FEATURE_FPS,
     FrameFeatures,
@@ -173,10 +174,11 @@ def geometry_matches(
 
     pick = _spread(len(features), SEARCH_FRAMES)
     used = features
-    pairs = index.pairs(tuple(features[i] for i in pick), mirrored=False)
-    if not any(wanted(p) for p in pairs):
-        used = mirrored_features
-        pairs = index.pairs(tuple(used[i] for i in pick), mirrored=True)
+    with stage("candidates"):
+        pairs = index.pairs(tuple(features[i] for i in pick), mirrored=False)
+        if not any(wanted(p) for p in pairs):
+            used = mirrored_features
+            pairs = index.pairs(tuple(used[i] for i in pick), mirrored=True)
     by_item: dict[int, list[FramePair]] = {}
     for pair in pairs:
         if wanted(pair):
@@ -297,9 +299,11 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
              if (q := by_time.get(round(p.query_time, 3))) is not None and q.grid is not None
              and archive_features[p.archive_row].grid is not None]
     edits = [Edit("reencode", "the bytes differ; matched by local features")]
-    edits += _geometry_edits(query, kept, grids)
-    edits += _tone_and_overlay(grids, [AlignedFrame(by_time[round(p.query_time, 3)], p, archive_features[p.archive_row])
-                                       for p in kept if round(p.query_time, 3) in by_time])
+    with stage("description"):
+        edits += _geometry_edits(query, kept, grids)
+        edits += _tone_and_overlay(grids, [AlignedFrame(by_time[round(p.query_time, 3)], p,
+                                                        archive_features[p.archive_row])
+                                           for p in kept if round(p.query_time, 3) in by_time])
     if abs(speed - 1.0) > SPEED_TOLERANCE and not still_pair:
         edits.append(Edit("speed", f"x{speed:.3f}: one query second shows {speed:.3f} archive seconds"))
     if not still_pair and (trim := trim_edit(segments, float(frames.durations[item]), archive_cov,

@@ -21,6 +21,7 @@ from provenance.match.align import CANDIDATE_RADIUS
 from provenance.match.verdict import ARCHIVE_VERDICTS, VERDICTS, archive_verdict
 from provenance.model import CheckReport, Match
 from provenance.report.formatters import unicode_safe
+from provenance.timings import Timings
 from provenance.version import __version__
 
 RECORD_VERSION = 2
@@ -56,10 +57,12 @@ def archive_verdict_record(report: CheckReport) -> dict[str, object]:
     return {"verdict": verdict, "verdict_text": ARCHIVE_VERDICTS[verdict], "archive_coverage": coverage}
 
 
-def check_record(report: CheckReport, structure: object | None = None) -> dict[str, object]:
+def check_record(report: CheckReport, structure: object | None = None,
+                 timings: Timings | None = None) -> dict[str, object]:
     """The whole record of a check as plain JSON types: with an archive, an "archive_verdict" key last
     (``archive_verdict_record``); a "side_by_side" key when matched frames were written (``check
-    --keyframes`` with an archive); a "structure" key for a ``SelfReport`` when given."""
+    --keyframes`` with an archive); a "structure" key for a ``SelfReport`` when given; a "timings" key,
+    last, for the stage timers when given (``check --timings``: seconds per stage, ``provenance.timings``)."""
     fp = report.fingerprint
     metadata = to_jsonable(fp.metadata)
     assert isinstance(metadata, dict)
@@ -97,6 +100,8 @@ def check_record(report: CheckReport, structure: object | None = None) -> dict[s
         record["side_by_side"] = [to_jsonable(s) for s in report.side_by_side]
     if structure is not None:  # check --structure (provenance.forensics.selfreport)
         record["structure"] = to_jsonable(structure)
+    if timings is not None:
+        record["timings"] = to_jsonable(timings)
     return record
 
 
@@ -116,6 +121,7 @@ def json_text(record: object) -> str:
     return json.dumps(_valid_unicode(record), indent=2, ensure_ascii=False)
 
 
-def render_json(report: CheckReport, structure: object | None = None) -> str:
-    """The record as indented JSON text (with the structure report of ``check --structure`` when given)."""
-    return json_text(check_record(report, structure))
+def render_json(report: CheckReport, structure: object | None = None, timings: Timings | None = None) -> str:
+    """The record as indented JSON text (with the structure report of ``check --structure`` and the stage
+    timers of ``check --timings`` when given)."""
+    return json_text(check_record(report, structure, timings))

@@ -34,6 +34,8 @@ MIN_PAIRS = 4  # aligned frame pairs needed: a fixed thing must be seen fixed se
 SCALES = (0.6, 1.6)  # archived pixels per query pixel for which descriptors compare
 MIN_PART = 2  # cells in a part (cells a cell apart joined): one lone cell is too little to call
 EDGE_BAND = CELLS // 4  # cells: the outer quarter of the picture on each side
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)  # set bits of each byte value
+_BITWISE_COUNT = getattr(np, "bitwise_count", None)  # numpy 2's popcount; the table otherwise
 
 
 @dataclass(frozen=True)
@@ -51,26 +53,58 @@ def _cell_of(points: np.ndarray) -> np.ndarray:
     return cells[:, 1] * CELLS + cells[:, 0]
 
 
-def _found_in(points: np.ndarray, descriptors: np.ndarray, other: FrameFeatures,
-              shift: float | np.ndarray) -> np.ndarray:
-    """Per keypoint (points in ``other``'s 0..1 coordinates): whether ``other`` has a keypoint within
-    ``shift`` of it (one figure, or one per axis) with a descriptor within RECUR_BITS."""
-    if not len(points) or not len(other.points):
+def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits that differ between the rows of two (N, 32) uint8 descriptor arrays."""
+    differ = a ^ b
+    if _BITWISE_COUNT is not None and differ.shape[1] % 8 == 0:
+        return _BITWISE_COUNT(differ.view(np.uint64)).sum(axis=1)
+    return _POPCOUNT[differ].sum(axis=1)
+
+
+def _near(points: np.ndarray, other_points: np.ndarray, dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols): pairs of a point and an other point in the same or neighbouring cells of a grid
+    of cells a little over ``dx`` by ``dy``; every pair within ``dx`` across and ``dy`` down is among
+    them (and more, which the caller's exact test drops)."""
+    width, height = max(dx * 1.001, 2.0 ** -20), max(dy * 1.001, 2.0 ** -20)
+    columns, lines = int(1.0 / width) + 1, int(1.0 / height) + 1
+
+    def cells(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # clipped alike on both sides: points within a cell of each other stay within a cell
+        return (np.clip(np.floor(at[:, 0] / width), 0, columns - 1).astype(np.int64),
+                np.clip(np.floor(at[:, 1] / height), 0, lines - 1).astype(np.int64))
+
+    ox, oy = cells(other_points)
+    order = np.argsort(oy * columns + ox, kind="stable")
+    sorted_cells = (oy * columns + ox)[order]
+    px, py = cells(points)
+    step = np.array([-1, 0, 1])
+    nx = np.broadcast_to(px[:, None, None] + step[None, None, :], (len(points), 3, 3))
+    ny = np.broadcast_to(py[:, None, None] + step[None, :, None], (len(points), 3, 3))
+    # a neighbour off the grid holds nothing: its number is one no other point has
+    cell = np.where((nx >= 0) & (nx < columns) & (ny >= 0) & (ny < lines), ny * columns + nx, -1).ravel()
+    low = np.searchsorted(sorted_cells, cell, "left")
+    counts = np.searchsorted(sorted_cells, cell, "right") - low
+    rows = np.repeat(np.arange(len(points)).repeat(9), counts)
+    cols = order[np.repeat(low, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)]
+    return rows, cols
+
+
+def _found_in(points: np.ndarray, descriptors: np.ndarray, other_points: np.ndarray,
+              other_descriptors: np.ndarray, shift: float | np.ndarray) -> np.ndarray:
+    """Per keypoint: whether one of the other keypoints (of one frame or several, in the same 0..1
+    coordinates) lies within ``shift`` of it (one figure, or one per axis) with a descriptor within
+    RECUR_BITS."""
+    if not len(points) or not len(other_points):
         return np.zeros(len(points), dtype=bool)
     dx, dy = np.broadcast_to(np.asarray(shift, dtype=np.float64), (2,))
-    # the other frame's keypoints within dx across, from its keypoints sorted across; then within dy down
-    order = np.argsort(other.points[:, 0], kind="stable")
-    xs = other.points[order, 0]
-    low, high = np.searchsorted(xs, points[:, 0] - dx, "left"), np.searchsorted(xs, points[:, 0] + dx, "right")
-    counts = high - low
-    rows = np.repeat(np.arange(len(points)), counts)
-    cols = order[np.repeat(low, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)]
-    close = np.abs(points[rows, 1] - other.points[cols, 1]) <= dy
+    rows, cols = _near(points, other_points, float(dx), float(dy))
+    low, high = points[:, 0] - dx, points[:, 0] + dx
+    across = other_points[cols, 0]
+    close = (across >= low[rows]) & (across <= high[rows]) & (np.abs(points[rows, 1] - other_points[cols, 1]) <= dy)
     rows, cols = rows[close], cols[close]
     out = np.zeros(len(points), dtype=bool)
     if len(rows):
-        bits = np.unpackbits(descriptors[rows] ^ other.descriptors[cols], axis=1).sum(axis=1)
-        out[rows[bits <= RECUR_BITS]] = True
+        out[rows[_hamming(descriptors[rows], other_descriptors[cols]) <= RECUR_BITS]] = True
     return out
 
 
@@ -163,8 +197,9 @@ def _others(i: int, count: int) -> list[int]:
                    for k in range(1, RECUR_FRAMES + 1)} - {i})
 
 
-def _recurring(frame: AlignedFrame, others: list[AlignedFrame]) -> np.ndarray:
-    """Per query keypoint of ``frame``: whether one of the ``others`` has it again at the same pixels.
+def _recurring(frame: AlignedFrame, others: list[AlignedFrame], judged: np.ndarray) -> np.ndarray:
+    """Per query keypoint of ``frame`` numbered in ``judged``: whether one of the ``others`` has it
+    again at the same pixels.
 
     A burned-in caption or logo sits at the same pixels in every frame, while footage that moves
     rarely brings a keypoint back within a few pixels. Its descriptor is allowed to change more than
@@ -173,13 +208,15 @@ def _recurring(frame: AlignedFrame, others: list[AlignedFrame]) -> np.ndarray:
     of several frames may show it: the box lets a different part of the footage through each time.
     """
     query = frame.query
+    if not others:
+        return np.zeros(len(judged), dtype=bool)
     width, height = (FEATURE_SIDE, FEATURE_SIDE / query.aspect) if query.aspect >= 1 \
         else (FEATURE_SIDE * query.aspect, FEATURE_SIDE)
     shift = np.array([RECUR_PIXELS / width, RECUR_PIXELS / height])
-    found = np.zeros(len(query.points), dtype=bool)
-    for other in others:
-        found |= _found_in(query.points, query.descriptors, other.query, shift)
-    return found
+    # found in any one of the others is found among all their keypoints together: one search
+    return _found_in(query.points[judged], query.descriptors[judged],
+                     np.concatenate([other.query.points for other in others]),
+                     np.concatenate([other.query.descriptors for other in others]), shift)
 
 
 def find_overlay(frames: list[AlignedFrame]) -> Edit | None:
@@ -200,18 +237,24 @@ def find_overlay(frames: list[AlignedFrame]) -> Edit | None:
         points = frame.query.points
         if not len(points):
             continue
+        counted += inside
         cell = _cell_of(points)
         total = np.bincount(cell, minlength=CELLS * CELLS)
-        fixed = _recurring(frame, [frames[j] for j in _others(i, len(frames))])
-        # ... and not in the archived frame near where the map puts it (the map is not pixel-exact)
-        mapped = points @ frame.pair.affine[:, :2].T + frame.pair.affine[:, 2]
-        lacking = fixed & ~_found_in(mapped, frame.query.descriptors, frame.archive, ARCHIVE_SHIFT)
-        lacked = np.bincount(cell, weights=lacking, minlength=CELLS * CELLS)
         matched = np.bincount(_cell_of(frame.pair.query_inliers), minlength=CELLS * CELLS) \
             if len(frame.pair.query_inliers) else np.zeros(CELLS * CELLS)
-        marked = (total >= MIN_KEYPOINTS) & (lacked >= RECUR_SHARE * np.maximum(total, 1)) & (matched == 0)
-        fixed_unmatched += marked & inside
-        counted += inside
+        # only a cell on the picture with keypoints enough and none of them matched can be marked,
+        # so only its keypoints are looked for in other frames, and only those that recur in the archive
+        open_cells = (total >= MIN_KEYPOINTS) & (matched == 0) & inside
+        judged = np.flatnonzero(open_cells[cell])
+        if not len(judged):
+            continue
+        fixed = judged[_recurring(frame, [frames[j] for j in _others(i, len(frames))], judged)]
+        # ... and not in the archived frame near where the map puts it (the map is not pixel-exact)
+        mapped = (points @ frame.pair.affine[:, :2].T + frame.pair.affine[:, 2])[fixed]
+        lacking = fixed[~_found_in(mapped, frame.query.descriptors[fixed], frame.archive.points,
+                                   frame.archive.descriptors, ARCHIVE_SHIFT)]
+        lacked = np.bincount(cell[lacking], minlength=CELLS * CELLS)
+        fixed_unmatched += open_cells & (lacked >= RECUR_SHARE * np.maximum(total, 1))
     persistent = (counted >= MIN_PAIRS) & (fixed_unmatched >= PERSISTENCE * np.maximum(counted, 1))
     # the picture's area is where most frames' maps put it: one stray fit must not shrink it for all
     picture = on_picture > 0.5 * len(frames)

@@ -48,14 +48,20 @@ def _overlap(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.clip(np.minimum(high[:, None], edges[None, 1:]) - np.maximum(low[:, None], edges[None, :-1]), 0, None)
 
 
-def _mapped_cells(archive: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each query cell: the archive grid averaged over the area the cell maps to, and whether
-    that area lies wholly inside the archived picture.
+@dataclass(frozen=True)
+class _CellMap:
+    """Where each query cell lands in the archived grid under one map: the (cells, GRID) overlaps of
+    its mapped area with the archived rows and columns, their total and whether it lies inside."""
 
-    Averaging over the mapped area, not reading the one cell under its centre, keeps a cell of a
-    shrunk (inset) picture comparable with the several archived cells it covers; a cell that straddles
-    the inset's outline mixes in what surrounds it and is left out.
-    """
+    rows: np.ndarray
+    columns: np.ndarray
+    weight: np.ndarray
+    inside: np.ndarray
+
+
+def _cell_map(affine: np.ndarray) -> _CellMap:
+    """The archived rows and columns each query cell's area maps to under ``affine``, and whether
+    that area lies wholly inside the archived picture (a quarter of a cell's slack)."""
     lows = np.arange(GRID) / GRID
     x0, y0 = (v.ravel() for v in np.meshgrid(lows, lows))
     corners = [affine @ np.stack([x0 + dx, y0 + dy, np.ones(GRID * GRID)]) for dx in (0, 1 / GRID)
@@ -67,8 +73,19 @@ def _mapped_cells(archive: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, 
     wc = _overlap(left * GRID, right * GRID)
     wr = _overlap(top * GRID, bottom * GRID)
     weight = np.maximum(wr.sum(axis=1) * wc.sum(axis=1), 1e-9)
-    values = np.einsum("kr,rcx,kc->kx", wr, archive, wc) / weight[:, None]
-    return values, inside
+    return _CellMap(wr, wc, weight, inside)
+
+
+def _mapped_cells(archive: np.ndarray, cells: _CellMap) -> tuple[np.ndarray, np.ndarray]:
+    """For each query cell: the archive grid averaged over the area the cell maps to, and whether
+    that area lies wholly inside the archived picture.
+
+    Averaging over the mapped area, not reading the one cell under its centre, keeps a cell of a
+    shrunk (inset) picture comparable with the several archived cells it covers; a cell that straddles
+    the inset's outline mixes in what surrounds it and is left out.
+    """
+    values = np.einsum("kr,rcx,kc->kx", cells.rows, archive, cells.columns) / cells.weight[:, None]
+    return values, cells.inside
 
 
 def _where(cells: np.ndarray) -> str:
@@ -104,8 +121,12 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
     gains, lifts, sat_q, sat_a, hue_turns = [], [], [], [], []
     covered = np.zeros((GRID, GRID))
     counted = np.zeros((GRID, GRID))
+    maps: dict[bytes, _CellMap] = {}  # the pairs of one match share one map: its cells are found once
     for pair in pairs:
-        mapped, inside = _mapped_cells(pair.archive, pair.affine)
+        key = pair.affine.dtype.str.encode() + pair.affine.tobytes()
+        if key not in maps:
+            maps[key] = _cell_map(pair.affine)
+        mapped, inside = _mapped_cells(pair.archive, maps[key])
         if inside.sum() < MIN_CELLS:
             continue
         q = pair.query.reshape(-1, pair.query.shape[-1])[inside]
