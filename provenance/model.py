@@ -264,7 +264,13 @@ class SideBySideImage:
 
 @dataclass(frozen=True)
 class Sighting:
-    """One place and time an item was seen."""
+    """One place and time an item was seen.
+
+    ``platform`` is one of ``provenance.ingest.platforms.PLATFORMS`` when it could be normalised, and
+    ``platform_raw`` what the source said (a yt-dlp extractor, an option). The fields after ``file_name``
+    say where a post was (a Telegram chat and message, a web archive's record and page) and ``recorded_from``
+    how the sighting was learnt ("telegram export result.json", "file name", "warc", "yt-dlp info.json").
+    """
 
     source_url: str | None = None
     platform: str | None = None
@@ -275,6 +281,16 @@ class Sighting:
     video_id: str | None = None
     file_name: str | None = None
     added_at: str | None = None  # when it was recorded in the archive (UTC)
+    platform_raw: str | None = None
+    chat: str | None = None  # a Telegram chat's name
+    chat_type: str | None = None  # e.g. public_channel, private_group, personal_chat
+    chat_id: str | None = None
+    message_id: str | None = None
+    text: str | None = None  # the post's text
+    forwarded_from: str | None = None  # who first posted a forwarded message (often the earlier source)
+    record_id: str | None = None  # a WARC record's WARC-Record-ID
+    page_url: str | None = None  # the page the media was found on (a WACZ's pages.jsonl)
+    recorded_from: str | None = None
 
 
 @dataclass(frozen=True)

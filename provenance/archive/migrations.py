@@ -271,6 +271,30 @@ CREATE TABLE IF NOT EXISTS pictures (
 """
 
 
+POST_COLUMNS = ("platform_raw", "chat", "chat_type", "chat_id", "message_id", "text", "forwarded_from", "record_id",
+                "page_url", "recorded_from")
+
+
+def _v9_posts(conn: sqlite3.Connection) -> None:
+    """Add the sighting columns that say where it was posted and how it was learnt (``model.Sighting``).
+
+    The platform as the source named it, a Telegram chat and message, a web archive's record and page.
+    The sighting's identity takes in the chat, message and record, so one file posted in two messages is
+    two sightings, and importing the same export or WARC twice adds none. A column already there (an
+    archive marked down to an earlier version by hand, as tests do) is kept.
+    """
+    have = {row[1] for row in conn.execute("PRAGMA table_info(sightings)")}
+    for column in POST_COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE sightings ADD COLUMN {column} TEXT")
+    conn.execute("DROP INDEX IF EXISTS sightings_identity")
+    conn.execute(
+        "CREATE UNIQUE INDEX sightings_identity ON sightings (item_id, ifnull(source_url, ''), "
+        "ifnull(platform, ''), ifnull(uploader, ''), ifnull(first_seen, ''), ifnull(label, ''), ifnull(title, ''), "
+        "ifnull(video_id, ''), ifnull(file_name, ''), ifnull(chat_id, ''), ifnull(message_id, ''), "
+        "ifnull(record_id, ''))")
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
@@ -280,6 +304,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (6, SCHEMA_V6_ITEM_HASHES),
     (7, _v7_first_seen_intervals),
     (8, SCHEMA_V8_PICTURES),
+    (9, _v9_posts),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

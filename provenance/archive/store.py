@@ -54,7 +54,8 @@ _HEX = re.compile(r"[0-9a-f]+")
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SIGHTING_FIELDS = ("source_url", "platform", "uploader", "first_seen", "label", "title", "video_id",
-                    "file_name")
+                    "file_name", "platform_raw", "chat", "chat_type", "chat_id", "message_id", "text",
+                    "forwarded_from", "record_id", "page_url", "recorded_from")
 _HASH_COLUMNS = {"phash": 64, "pdq": 256}
 """The hashes the frames table holds: each algorithm's name (that of its column) and its length in bits."""
 
@@ -263,7 +264,7 @@ def _content_box(text: str) -> ContentBox:
 
 
 def _sighting_from_row(row: Sequence[object]) -> Sighting:
-    """Build a Sighting from (source_url, ..., file_name, added_at)."""
+    """Build a Sighting from (source_url, ..., recorded_from, added_at): ``_SIGHTING_FIELDS`` then added_at."""
     return Sighting(**dict(zip((*_SIGHTING_FIELDS, "added_at"), row, strict=True)))  # type: ignore[arg-type]
 
 
@@ -492,9 +493,9 @@ class ArchiveStore:
         now = utc_now_micro()
         for s in sightings:
             cur = self._conn.execute(
-                "INSERT INTO sightings (item_id, source_url, platform, uploader, first_seen, label, title, "
-                "video_id, file_name, added_at, first_seen_utc, first_seen_end, first_seen_flag) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                f"INSERT INTO sightings (item_id, {', '.join(_SIGHTING_FIELDS)}, added_at, first_seen_utc, "
+                f"first_seen_end, first_seen_flag) VALUES ({', '.join('?' * (len(_SIGHTING_FIELDS) + 5))}) "
+                "ON CONFLICT DO NOTHING",
                 (item_id, *(_storable(getattr(s, name)) for name in _SIGHTING_FIELDS), s.added_at or now,
                  *migrations.first_seen_columns(s.first_seen)),
             )

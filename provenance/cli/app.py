@@ -7,6 +7,7 @@ import click
 from provenance.cli import archive as archive_commands
 from provenance.cli import check as check_command
 from provenance.cli import evidence as evidence_commands
+from provenance.cli import imports as import_commands
 from provenance.cli import interop as interop_commands
 from provenance.cli import triage as triage_command
 from provenance.cli.options import EXIT_TEXT
@@ -36,6 +37,7 @@ for _command in evidence_commands.COMMANDS:
 cli.add_command(triage_command.command)
 cli.add_command(interop_commands.export)
 archive_commands.archive.add_command(interop_commands.import_hashes)
+archive_commands.archive.add_command(import_commands.import_group)
 
 
 def main() -> None:
