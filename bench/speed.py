@@ -21,7 +21,8 @@ In each round, in this order and each in its own process:
 It prints each one's median and fastest wall time over the rounds and the ratios: check / bare
 decode (goal: at most 1.10) and clip seconds per wall second in fast mode (goal: at least 100x
 realtime). Then the hashers on 64x64 frames taken from the clip: ``phash_batch`` against
-``imagehash.phash`` frame by frame (goal: at least 20x faster per frame, bit-identical), and
+``imagehash.phash`` frame by frame (bit-identical; the old 20x goal is retired: hashing is about 4 ms
+of an 8 s check, see issue 17), and
 ``pdq_batch`` against ``pdq_image`` frame by frame. Hashers are timed in this process, single
 BLAS thread and all, by CPU time (less sensitive than wall time to other work on the machine), best
 of several runs. The machine may be shared: every figure comes with its spread, and a second run
@@ -188,7 +189,7 @@ def bench_hashers(clip: Path, count: int) -> None:
     t_batch = cpu_best(lambda: phash_batch(frames), 7) / n
     print(f"hashers on {n} frames of 64x64 from the clip (CPU time per frame, best of several runs, one thread):")
     print(f"  pHash: imagehash.phash frame by frame {t_ref * 1e6:7.1f} us, phash_batch {t_batch * 1e6:6.2f} us: "
-          f"{t_ref / t_batch:.1f}x faster; bit-identical on all {n}: {identical}; goal >= 20x")
+          f"{t_ref / t_batch:.1f}x faster; bit-identical on all {n}: {identical}")
     pdq_ref = [pdq_image(f) for f in frames]
     hashes, quality = pdq_batch(frames)
     same = all(bytes(h).hex() == d and int(q) == e for h, q, (d, e) in zip(hashes, quality, pdq_ref, strict=True))

@@ -1,14 +1,22 @@
 """Match an analysed file against an archive on disk: frame hashes first, carried on and then
-supplemented by local features where they fall short."""
+supplemented by local features where they fall short.
+
+Matching one file opens the archive, its kept frames and hash index, and (when features are
+searched) its descriptor index. A process that matches many files (a triage worker) opens them once
+(``MatchingArchive``) and passes that instead of the path: the matches are the same, and the items'
+records and features read for one file are kept for the next (a bounded number of items).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cache, partial
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from provenance.archive.descriptor_index import open_descriptor_index
+from provenance.archive.descriptor_index import DescriptorIndex, open_descriptor_index
 from provenance.archive.search import archive_frames
 from provenance.archive.side_files import features_folder
 from provenance.archive.store import ArchiveStore
@@ -42,15 +50,106 @@ def needs_features(fp: Fingerprint, matches: tuple[Match, ...]) -> bool:
     return covered < FEATURE_SEARCH_BELOW * max(fp.duration, 1e-9)
 
 
-def _item_samples(store: ArchiveStore, sha256: str) -> Sequence[FrameHash]:
-    """Every hash sample of the archived item ``sha256`` (those with no detail too), from its record."""
-    with stage("archive"):
-        item = store.get(sha256)
-    return item.fingerprint.frames if item is not None else ()
+K = TypeVar("K")
+V = TypeVar("V")
+
+KEPT_ITEMS = 16
+"""Items whose record samples and feature frames a ``MatchingArchive`` keeps between files."""
 
 
-def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
-    """Match an analysed file against the archive at ``archive_path`` (which must exist).
+class _Kept(OrderedDict[K, V]):
+    """The last ``KEPT_ITEMS`` values made, by key (least recently used dropped first)."""
+
+    def get_or_make(self, key: K, make: Callable[[K], V]) -> V:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make(key)
+        while len(self) > KEPT_ITEMS:
+            self.popitem(last=False)
+        return value
+
+
+def _file_key(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``: another file moved over the path has another."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+class MatchingArchive:
+    """An archive opened for matching: its store, kept frames and hash search, and its descriptor index
+    (opened when first needed), as they were when it was opened. Use as a context manager, or ``close()``.
+
+    ``current()`` says whether the archive is still in that state (no item added or removed since).
+    """
+
+    def __init__(self, path: str) -> None:
+        """Open the archive at ``path``, which must exist (``ArchiveError`` otherwise)."""
+        if not Path(path).exists():
+            raise ArchiveError(f"archive not found: {path} (create it with `provenance archive add`)")
+        self.path = path
+        self._file = _file_key(path)
+        self.store = ArchiveStore.open(path, create=False)
+        try:
+            with stage("archive"):
+                self.generation = self.store.generation()
+                self.frames, self.search = archive_frames(self.store)
+        except BaseException:
+            self.store.close()
+            raise
+        self._index: DescriptorIndex | None = None
+        self._samples: _Kept[str, Sequence[FrameHash]] = _Kept()
+        self._features: _Kept[int, list[FrameFeatures]] = _Kept()
+
+    def current(self) -> bool:
+        """True while the archive holds what it held when opened, in the same file at its path."""
+        return _file_key(self.path) == self._file and self.store.generation() == self.generation
+
+    def index(self) -> DescriptorIndex:
+        """The descriptor index of every archived feature frame (kept beside the archive, keyed by its state)."""
+        if self._index is None:
+            with stage("archive"):
+                self._index = open_descriptor_index(features_folder(self.store.path),
+                                                    f"{self.store.archive_id()}:{self.generation}",
+                                                    self.store.feature_frames)
+        return self._index
+
+    def samples(self, sha256: str) -> Sequence[FrameHash]:
+        """Every hash sample of the archived item ``sha256`` (those with no detail too), from its record."""
+        return self._samples.get_or_make(sha256, self._read_samples)
+
+    def features(self, item_id: int) -> list[FrameFeatures]:
+        """The archived item's feature frames, in time order."""
+        return self._features.get_or_make(item_id, self._read_features)
+
+    def _read_samples(self, sha256: str) -> Sequence[FrameHash]:
+        with stage("archive"):
+            item = self.store.get(sha256)
+        return item.fingerprint.frames if item is not None else ()
+
+    def _read_features(self, item_id: int) -> list[FrameFeatures]:
+        with stage("archive"):
+            return self.store.feature_frames(item_id)[1]
+
+    def close(self) -> None:
+        """Close the archive."""
+        self.store.close()
+
+    def __enter__(self) -> MatchingArchive:
+        """Return the opened archive itself."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the archive."""
+        self.close()
+
+
+def match_against(analysis: Analysis, archive: str | MatchingArchive) -> tuple[Match, ...]:
+    """Match an analysed file against the archive at ``archive`` (a path, which must exist, or a
+    ``MatchingArchive`` already open: the same matches).
 
     Frame hashes first, in all 8 orientations; each hash match's segments are then carried on
     along their time lines while local features confirm them (``extend.extend_match``), and its
@@ -59,52 +158,47 @@ def match_against(analysis: Analysis, archive_path: str) -> tuple[Match, ...]:
     the items they did match afresh (the few frames the hashes agreed on may have set a wrong time
     line): of the two alignments of an item, the one that covers more of the query is kept.
     """
+    if isinstance(archive, MatchingArchive):
+        return _matched(analysis, archive)
+    with MatchingArchive(archive) as opened:
+        return _matched(analysis, opened)
+
+
+def _matched(analysis: Analysis, archive: MatchingArchive) -> tuple[Match, ...]:
     fp = analysis.fingerprint
-    if not Path(archive_path).exists():
-        raise ArchiveError(f"archive not found: {archive_path} (create it with `provenance archive add`)")
-    with ArchiveStore.open(archive_path, create=False) as store:
-        with stage("archive"):
-            frames, search = archive_frames(store)
-        # an item's record is decoded once, though bridging and carrying on may both ask for its samples
-        samples_of = cache(partial(_item_samples, store))
-        with stage("alignment"):  # less the hash index search (candidates)
-            matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq, samples_of)
-        if not analysis.features:
-            return matches
-        sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
-        # decided on the hashes' own segments: where they explain little, their time lines may be wrong too
-        search_features = needs_features(fp, matches)
-        realign = {m.sha256 for m in matches
-                   if search_features and _realignable(m, frames.stills[sha_number[m.sha256]])}
-        described = []
-        for m in matches:
-            # only the matched items' features are read, to carry the segments on and describe the matches
-            number = sha_number[m.sha256]
-            item_features = _features_of(store, frames.ids[number])
-            with stage("description"):
-                m = extend_match(fp, m, analysis.features, analysis.mirrored_features, item_features,
-                                 float(frames.durations[number]), item_still=bool(frames.stills[number]),
-                                 item_samples=partial(samples_of, m.sha256))
-                described.append(describe_geometry(fp, m, analysis.features, analysis.mirrored_features,
-                                                   item_features))
-        matches = tuple(described)
-        if search_features:
-            # kept beside the archive like the hash index, keyed by the archive state it was built from
-            with stage("archive"):
-                index = open_descriptor_index(features_folder(store.path),
-                                              f"{store.archive_id()}:{store.generation()}", store.feature_frames)
-            with stage("alignment"):  # less the descriptor index search (candidates) and describing (description)
-                found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
-                                         partial(_features_of, store), frames, store.sightings,
-                                         {m.sha256 for m in matches} - realign)
-            matches = tuple(sorted(better_aligned(matches, found), key=lambda m: -m.score))
+    store, frames, search = archive.store, archive.frames, archive.search
+    # an item's record is decoded once, though bridging and carrying on may both ask for its samples
+    samples_of = archive.samples
+    with stage("alignment"):  # less the hash index search (candidates)
+        matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq, samples_of)
+    if not analysis.features:
         return matches
-
-
-def _features_of(store: ArchiveStore, item_id: int) -> list[FrameFeatures]:
-    """The archived item's feature frames, in time order."""
-    with stage("archive"):
-        return store.feature_frames(item_id)[1]
+    sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
+    # decided on the hashes' own segments: where they explain little, their time lines may be wrong too
+    search_features = needs_features(fp, matches)
+    realign = {m.sha256 for m in matches
+               if search_features and _realignable(m, frames.stills[sha_number[m.sha256]])}
+    described = []
+    for m in matches:
+        # only the matched items' features are read, to carry the segments on and describe the matches
+        number = sha_number[m.sha256]
+        item_features = archive.features(frames.ids[number])
+        with stage("description"):
+            m = extend_match(fp, m, analysis.features, analysis.mirrored_features, item_features,
+                             float(frames.durations[number]), item_still=bool(frames.stills[number]),
+                             item_samples=partial(samples_of, m.sha256))
+            described.append(describe_geometry(fp, m, analysis.features, analysis.mirrored_features,
+                                               item_features))
+    matches = tuple(described)
+    if search_features:
+        # kept beside the archive like the hash index, keyed by the archive state it was built from
+        index = archive.index()
+        with stage("alignment"):  # less the descriptor index search (candidates) and describing (description)
+            found = geometry_matches(fp, analysis.features, analysis.mirrored_features, index,
+                                     archive.features, frames, store.sightings,
+                                     {m.sha256 for m in matches} - realign)
+        matches = tuple(sorted(better_aligned(matches, found), key=lambda m: -m.score))
+    return matches
 
 
 def _realignable(match: Match, item_still: bool) -> bool:

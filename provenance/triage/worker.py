@@ -37,7 +37,7 @@ from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import Analysis, analyse, as_query
 from provenance.ingest.add import ARCHIVE_FPS
 from provenance.ingest.sidecar import read_ytdlp_sidecar
-from provenance.match.against_archive import match_against
+from provenance.match.against_archive import MatchingArchive, match_against
 from provenance.match.appearance import earliest_appearance
 from provenance.media.identity import file_identity
 from provenance.media.source import opened
@@ -51,6 +51,7 @@ from provenance.vision.features import FrameFeatures
 _PR_SET_PDEATHSIG = 1
 _MAX_STDERR_BYTES = 64 * 1024  # of what a decoder printed, kept to name the first line and count them
 _batch: tuple[str, ArchiveFrames, SearchFn] | None = None
+_archive: MatchingArchive | None = None  # kept open across the files a worker matches
 
 
 def init_worker(slots: Synchronized | None = None, cores: tuple[int, ...] = ()) -> None:
@@ -177,12 +178,28 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
         fp = replace(fp, warnings=(*fp.warnings, _stderr_warning(printed)))
         analysis = replace(analysis, fingerprint=fp)
     query = as_query(analysis)
-    matches = match_against(query, task.archive) if task.archive is not None else ()
+    matches = match_against(query, _opened(task.archive)) if task.archive is not None else ()
     appearance = earliest_appearance(matches, fp.metadata, None)
     return result(fingerprint=fp, variants=query.dihedral_pdq,
                   features=analysis.features if task.archive_features else (), matches=matches,
                   appearance=appearance, thumbnail=thumbnail,
                   kept=cluster_features(analysis.features, analysis.mirrored_features))
+
+
+def _opened(path: str) -> MatchingArchive:
+    """The archive at ``path``, opened once per process and kept while it holds what it held.
+
+    Reopened when another archive is asked for or this one has changed (an item added or removed):
+    the matches are those of a fresh open, without reading the kept frames, indexes and the items'
+    features again for every file.
+    """
+    global _archive
+    if _archive is not None and (_archive.path != path or not _archive.current()):
+        _archive.close()
+        _archive = None
+    if _archive is None:
+        _archive = MatchingArchive(path)
+    return _archive
 
 
 def cluster_links(task: ClusterTask) -> tuple[Link, ...]:
