@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import X264, run_ffmpeg
 
-from provenance.fingerprinting import analyse, as_query
+from provenance.fingerprinting import Analysis, analyse, as_query
 from provenance.ingest.add import add_files
 from provenance.match.against_archive import MatchingArchive, match_against
 from provenance.model import SamplingParams
@@ -28,7 +28,7 @@ def scene(testsrc_clip: Path, mandelbrot_clip: Path, tmp_path_factory: pytest.Te
     return {"archive": archive, "crop": crop, "flip": flip, "other": other, "base": base}
 
 
-def _query(path: Path):  # noqa: ANN202 - an Analysis
+def _query(path: Path) -> Analysis:
     return as_query(analyse(str(path), SamplingParams(fps=8.0), features="query"))
 
 
