@@ -72,6 +72,12 @@ class UnsignedReportError(ProvenanceError):
     exit_code = 11
 
 
+class FetchError(ProvenanceError):
+    """yt-dlp could not fetch a URL (not found, no video on the page, the network refused)."""
+
+    exit_code = 12
+
+
 EXIT_CODES = {
     0: "success (a check that finds no match is a success)",
     1: "a match was found and --fail-on-match was given",
@@ -88,4 +94,5 @@ EXIT_CODES = {
         "trusted_keys)",
     11: "verify, custody --verify: the report or checkpoint is not signed (verify --allow-unsigned checks the file "
         "only)",
+    12: "fetch: one or more URLs could not be fetched (each reason printed; the others were fetched)",
 }

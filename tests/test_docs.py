@@ -39,6 +39,13 @@ SKIPPED = {
     "provenance verify reports/clip.mp4.provenance.json clip.mp4 --key ~/keys/desk.pub --tsa-ca tsa-ca.pem":
         "needs a time-stamping authority's reply (.tsr), which only an exchange over the network gives; "
         "tests/test_evidence.py checks --tsa-ca against a local OpenSSL authority",
+    **dict.fromkeys([
+        "provenance fetch --into footage/ https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        "provenance fetch --into footage/ --archive cases.sqlite https://t.me/harbourwatch/4411 "
+        "https://x.com/harbourwatch/status/1760000000000000001",
+        "provenance fetch --into footage/ --json https://example.org/clip.mp4 > fetched.json"],
+        "downloads from the internet, which the tests never reach; tests/test_fetch.py runs fetch against a "
+        "local HTTP server"),
 }
 """Example commands this test cannot run as printed, and why."""
 

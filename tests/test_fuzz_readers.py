@@ -306,7 +306,7 @@ def test_sidecar_pinned_traps(tmp_path: Path, trap: str) -> None:
         assert result.sighting is not None and result.sighting.title == "\ufffd cut"
         assert_valid_text(result.sighting)
     else:
-        assert result.sighting == Sighting(video_id="t")
+        assert result.sighting == Sighting(video_id="t", recorded_from="yt-dlp info.json")
 
 
 def test_sidecar_name_too_long_for_the_file_system(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_the_summary_box_opens_the_page_with_verdict_first_seen_edits_and_dates(
     assert edits and "<li>reencode" in edits.group(1)  # the edits, as a list
     assert "at least 1578 days before the claimed interval began: it is older than claimed" in box
     finding = re.search(r'<p class="finding">(.*?)</p>', box, re.S)
-    assert finding and finding.group(1).startswith("KNOWN: seen 2019-11-05 on YouTube by @chan")
+    assert finding and finding.group(1).startswith("KNOWN: seen 2019-11-05 on youtube by @chan")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (/usr/bin/chromium)")
@@ -227,7 +227,7 @@ def test_a_still_matched_to_a_still_reads_as_the_same_picture(still_jpeg: Path, 
 def test_the_text_report_opens_with_the_finding(pages: Pages, testsrc_clip: Path) -> None:
     result = invoke("check", pages.still, "--archive", pages.archive, "--claimed-date", "2024-03-01")
     assert result.output.splitlines()[0] == ("KNOWN: this picture is the frame at 00:00:06.50 of mandelbrot.mp4; seen "
-                                             "2019-11-05 on YouTube by @chan; at least 1578 days older than claimed")
+                                             "2019-11-05 on youtube by @chan; at least 1578 days older than claimed")
     result = invoke("check", testsrc_clip, "--archive", pages.archive)
     assert result.output.splitlines()[0] == "NEW: not in the archive"
     result = invoke("check", pages.reshare)

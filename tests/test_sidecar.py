@@ -83,9 +83,10 @@ def test_default_ytdlp_naming_gives_a_full_sighting(tmp_path: Path) -> None:
     media = write_pair(tmp_path, f"{NAME}.mp4", f"{NAME}.info.json", ytdlp_info())
     result = read_ytdlp_sidecar(str(media))
     assert result == SidecarResult(
-        Sighting(source_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ", platform="Youtube",
+        Sighting(source_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ", platform="youtube",
                  uploader="Harbour Watch", first_seen="2020-10-05T09:30:15Z",
-                 title="Harbour fire, 5 Oct 2020", video_id="dQw4w9WgXcQ"),
+                 title="Harbour fire, 5 Oct 2020", video_id="dQw4w9WgXcQ", platform_raw="Youtube",
+                 recorded_from="yt-dlp info.json (yt-dlp 2024.08.06, extracted 2023-11-14T22:13:20Z)"),
         str(tmp_path / f"{NAME}.info.json"),
     )
 
@@ -125,7 +126,8 @@ def test_fallbacks_for_platform_uploader_and_url(tmp_path: Path) -> None:
     sighting = read_ytdlp_sidecar(media).sighting
     assert sighting == Sighting(source_url="https://youtu.be/dQw4w9WgXcQ", platform="youtube",
                                 uploader="Harbour Watch", first_seen=None, title="Harbour fire, 5 Oct 2020",
-                                video_id="dQw4w9WgXcQ")
+                                video_id="dQw4w9WgXcQ",
+                                recorded_from="yt-dlp info.json (yt-dlp 2024.08.06, extracted 2023-11-14T22:13:20Z)")
     del info["channel"]
     (tmp_path / "a.info.json").write_text(json.dumps(info), encoding="utf-8")
     sighting = read_ytdlp_sidecar(media).sighting

@@ -308,7 +308,8 @@ def test_per_file_reports(corpus: dict[str, Path], triaged: dict[str, object]) -
     assert cluster["earliest_archived"]["first_seen"] == "2020-10-05"
     # members earliest sighting first: the TikTok trim has the only sidecar of the A cluster
     assert cluster["members"][0]["path"].endswith("A trim [abc123].mp4")
-    assert cluster["members"][0]["sightings"][0]["platform"] == "TikTok"
+    assert cluster["members"][0]["sightings"][0]["platform"] == "tiktok"  # normalised; the sidecar's word is kept
+    assert cluster["members"][0]["sightings"][0]["platform_raw"] == "TikTok"
     assert all((out / m["report"]).is_file() for m in cluster["members"])
     c_record = json.loads((out / rows["C mirror.mov"]["report"]).read_text(encoding="utf-8"))
     members = [Path(m["path"]).name for m in c_record["triage"]["cluster"]["members"]]

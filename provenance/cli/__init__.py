@@ -6,7 +6,7 @@ that ``provenance --help`` starts fast.
 
 Modules: ``options`` (what the commands share: errors and exit codes, ``--archive``, sampling,
 progress), one module per command group (``check``, ``archive``, ``evidence``, ``triage``,
-``interop``), and ``app`` (the click group that registers them, and ``main``).
+``interop``, ``fetch``), and ``app`` (the click group that registers them, and ``main``).
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ import click
 from provenance.cli import archive as archive_commands
 from provenance.cli import check as check_command
 from provenance.cli import evidence as evidence_commands
+from provenance.cli import fetch as fetch_command
 from provenance.cli import imports as import_commands
 from provenance.cli import interop as interop_commands
+from provenance.cli import telegram as telegram_commands
 from provenance.cli import triage as triage_command
+from provenance.cli import warc as warc_commands
 from provenance.cli.options import EXIT_TEXT
 from provenance.version import __version__
 
@@ -36,8 +39,11 @@ for _command in evidence_commands.COMMANDS:
     cli.add_command(_command)
 cli.add_command(triage_command.command)
 cli.add_command(interop_commands.export)
+cli.add_command(fetch_command.fetch)
 archive_commands.archive.add_command(interop_commands.import_hashes)
 archive_commands.archive.add_command(import_commands.import_group)
+import_commands.import_group.add_command(telegram_commands.telegram)
+import_commands.import_group.add_command(warc_commands.warc)
 
 
 def main() -> None:

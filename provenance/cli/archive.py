@@ -46,7 +46,8 @@ def archive() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @archive_option(required_default=True)
 @click.option("--source-url", help="Where the file was found.")
-@click.option("--platform", help="Platform it was seen on (telegram, youtube, x, tiktok, ...).")
+@click.option("--platform", help="Platform it was seen on: youtube, x, telegram, tiktok, facebook, instagram, vk or "
+                                 "web; YouTube, twitter, tg, a URL... are normalised, another name is kept as given.")
 @click.option("--uploader", help="Account that posted it.")
 @click.option("--first-seen", type=DATE, help=f"When it was first seen ({DATE_FORMS_HELP}).")
 @click.option("--label", help="Free-text label (case number, incident).")
@@ -161,7 +162,8 @@ def archive_list(archive: str | None, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(to_jsonable(items), indent=2))
             return
-        platforms = [",".join(dict.fromkeys(s.platform for s in store.sightings(it.sha256) if s.platform)) or "-"
+        platforms = [",".join(dict.fromkeys(p for s in store.sightings(it.sha256)
+                                            if (p := s.platform or s.platform_raw))) or "-"
                      for it in items]
     seen_width = max([len("FIRST SEEN"), *(len(it.earliest_first_seen or "-") for it in items)])
     platform_width = max([len("PLATFORM"), *(len(p) for p in platforms)])

@@ -71,6 +71,8 @@ def check(file: str, archive: str | None, as_json: bool, keyframes_dir: str | No
 
     imported = perf_counter()
 
+    if file.strip().lower().startswith(("http://", "https://")):
+        raise UsageError(f"{file}: URLs are not fetched: use `provenance fetch URL --into DIR`, then check the file")
     if beside and keyframes_dir is None:
         raise UsageError("--beside only allows --keyframes DIR in the evidence's folder: give --keyframes too")
     if timings and not as_json:

@@ -75,7 +75,7 @@ def export(file: str, fmt: str, fps: float | None, out: str | None, beside: bool
 @click.option("--fps", type=float, default=None,
               help="PDQ lists carry no times: line k is placed at k / FPS seconds (default 1). Ignored for vpdq.")
 @click.option("--source-url", help="Where the list came from.")
-@click.option("--platform", help="Platform the hashed media was seen on.")
+@click.option("--platform", help="Platform the hashed media was seen on (normalised as `archive add --platform`).")
 @click.option("--first-seen", type=DATE, help=f"When the hashed media was first seen ({DATE_FORMS_HELP}).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was imported.")
 @handles_errors

@@ -4,6 +4,12 @@ Modules, in the order the work flows: ``sidecar`` (the ``.info.json`` yt-dlp wri
 download, as a sighting), ``add`` (fingerprint files and record them with their sightings, logging
 custody), ``interop`` (PDQ and vPDQ hash lines in and out, as ThreatExchange uses them), ``pictures``
 (``archive pictures``: pictures for items archived before the archive kept them, logging custody).
+``telegram`` reads a Telegram Desktop export (result.json) and imports its media with their posts'
+sightings; ``filename_dates`` reads the date a Telegram export's or a marked yt-dlp file name carries.
+``warc`` imports the video and picture records of a WARC or WACZ web archive, each with its record's
+sighting (URI, date, record id, page).
+``platforms`` normalises platform names (yt-dlp extractors, URLs, options) to one vocabulary, and
+``fetch`` downloads with yt-dlp (``provenance fetch``), hashes each file and gives it its sighting.
 
     from provenance.ingest import add_files
     result = add_files("cases.sqlite", ["old.mp4"])

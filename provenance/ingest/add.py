@@ -14,6 +14,7 @@ from provenance.archive.custody import Reading, append_entries
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import analyse
+from provenance.ingest.platforms import normalised_sighting
 from provenance.ingest.sidecar import read_ytdlp_sidecar
 from provenance.model import SamplingParams, Sighting
 from provenance.times import utc_now
@@ -52,8 +53,12 @@ class AddReport:
 
 
 def sightings_for(path: str, given: Sighting) -> tuple[Sighting, ...]:
-    """The sightings to record for ``path``: the one given on the command line, and the yt-dlp sidecar's."""
+    """The sightings to record for ``path``: the one given on the command line, and the yt-dlp sidecar's.
+
+    The given platform is normalised (``platforms.normalise``), what was given kept as ``platform_raw``.
+    """
     now = utc_now()
+    given = normalised_sighting(given)
     found: list[Sighting] = []
     if any(v is not None for v in (given.source_url, given.platform, given.uploader, given.first_seen,
                                    given.label, given.title, given.video_id)):

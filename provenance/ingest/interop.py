@@ -33,6 +33,7 @@ from pathlib import Path
 
 from provenance.errors import UsageError
 from provenance.hashing import get_hasher
+from provenance.ingest.platforms import normalised_sighting
 from provenance.model import (
     FULL_BOX,
     SCHEMA_VERSION,
@@ -288,7 +289,7 @@ def import_hash_list(archive: str, path: str | os.PathLike[str], fmt: str, *, la
     from provenance.times import utc_now
 
     fp = hash_list_item(path, fmt, label, fps)
-    given = sighting or Sighting()
+    given = normalised_sighting(sighting or Sighting())
     seen = Sighting(**{**given.__dict__, "label": given.label or label, "file_name": Path(path).name,
                        "added_at": utc_now()})
     Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)

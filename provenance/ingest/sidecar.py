@@ -6,7 +6,7 @@ format download carries a ``.fNNN`` suffix (``Title [id].f137.mp4``). All three 
 The file is only read. Fields used::
 
     webpage_url (else original_url)       -> source_url
-    extractor_key (else extractor)        -> platform
+    extractor_key (else extractor)        -> platform, normalised (``platforms``); the name as platform_raw
     uploader (else channel, uploader_id)  -> uploader
     timestamp (epoch s) else upload_date  -> first_seen (UTC date-time, or YYYY-MM-DD)
     title (else fulltitle)                -> title
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from provenance.ingest.platforms import kept_raw, normalise
 from provenance.model import Sighting
 
 MAX_SIDECAR_BYTES = 64 << 20
@@ -70,8 +71,8 @@ def _text(info: dict[str, object], *keys: str) -> str | None:
     return None
 
 
-def _first_seen(info: dict[str, object]) -> str | None:
-    timestamp = info.get("timestamp")
+def _epoch_utc(timestamp: object) -> str | None:
+    """An epoch time in seconds as ``YYYY-MM-DDTHH:MM:SSZ``, or None when it is not a usable number."""
     if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
         try:  # an integer of hundreds of digits is valid JSON, but math.isfinite cannot take it
             moment = datetime.fromtimestamp(timestamp, UTC) if math.isfinite(timestamp) else None
@@ -79,6 +80,12 @@ def _first_seen(info: dict[str, object]) -> str | None:
             moment = None
         if moment is not None:
             return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return None
+
+
+def _first_seen(info: dict[str, object]) -> str | None:
+    if (moment := _epoch_utc(info.get("timestamp"))) is not None:
+        return moment
     upload_date = info.get("upload_date")
     if isinstance(upload_date, str) and re.fullmatch(r"[0-9]{8}", upload_date):
         try:
@@ -88,15 +95,44 @@ def _first_seen(info: dict[str, object]) -> str | None:
     return None
 
 
+def _platform(info: dict[str, object], source_url: str | None) -> tuple[str | None, str | None]:
+    """``(platform, raw)`` from the extractor's names; from the page's URL only when neither is given."""
+    raw = _text(info, "extractor_key", "extractor")
+    if raw is None:
+        return normalise(source_url)[0], None
+    for key in ("extractor_key", "extractor"):
+        if (platform := normalise(_text(info, key))[0]) is not None:
+            return platform, kept_raw(platform, raw)
+    return None, raw
+
+
+def _recorded_from(info: dict[str, object]) -> str:
+    tool = info.get("_version")
+    version = _text(tool, "version") if isinstance(tool, dict) else None
+    extracted = _epoch_utc(info.get("epoch"))
+    said = ", ".join(part for part in (f"yt-dlp {version}" if version else None,
+                                       f"extracted {extracted}" if extracted else None) if part)
+    return f"yt-dlp info.json ({said})" if said else "yt-dlp info.json"
+
+
 def sighting_from_info(info: dict[str, object]) -> Sighting | None:
-    """The sighting a yt-dlp info dict describes, or None when it names neither a URL nor an id."""
+    """The sighting a yt-dlp info dict describes, or None when it names neither a URL nor an id.
+
+    Its ``recorded_from`` is "yt-dlp info.json", with the yt-dlp version and the time it read the page
+    (``_version``, ``epoch``) when the info gives them: "yt-dlp info.json (yt-dlp 2024.08.06, extracted
+    2023-11-14T22:13:20Z)".
+    """
+    source_url = _text(info, "webpage_url", "original_url")
+    platform, platform_raw = _platform(info, source_url)
     sighting = Sighting(
-        source_url=_text(info, "webpage_url", "original_url"),
-        platform=_text(info, "extractor_key", "extractor"),
+        source_url=source_url,
+        platform=platform,
         uploader=_text(info, "uploader", "channel", "uploader_id"),
         first_seen=_first_seen(info),
         title=_text(info, "title", "fulltitle"),
         video_id=_text(info, "id"),
+        platform_raw=platform_raw,
+        recorded_from=_recorded_from(info),
     )
     if sighting.source_url is None and sighting.video_id is None:
         return None

@@ -64,13 +64,14 @@ def sighting_when(sighting: Sighting) -> str:
 
 
 def sighting_sentence(sighting: Sighting) -> str:
-    """A sighting in a sentence: ``DATE on PLATFORM by UPLOADER (URL) [LABEL]``, the parts that are known.
+    """A sighting in a sentence: ``DATE on PLATFORM by UPLOADER (URL) in CHAT forwarded from X [LABEL]``, the parts
+    that are known.
 
     The earliest appearance's statement says it; the other texts of a sighting are in
     ``provenance.report.formatters``, which re-exports this one.
     """
     forms = (("on {}", sighting.platform), ("by {}", sighting.uploader), ("({})", sighting.source_url),
-             ("[{}]", sighting.label))
+             ("in {}", sighting.chat), ("forwarded from {}", sighting.forwarded_from), ("[{}]", sighting.label))
     return " ".join([sighting_when(sighting), *(form.format(value) for form, value in forms if value)])
 
 

@@ -4,7 +4,7 @@ Modules, in the order the work flows: ``source`` (the file opened once, read-onl
 ffprobe and ffmpeg by its descriptor), ``identity`` (SHA-256, SHA-1, MD5 in one read-only pass, and
 the file system times), ``probe`` (ffprobe's container, stream and tag metadata, normalised),
 ``exif`` (the EXIF block of a still), ``location`` (ISO 6709 strings and EXIF GPS as places),
-``display`` (the picture's size as a player shows it).
+``display`` (the picture's size as a player shows it), ``sniff`` (what a file's first bytes say it is).
 
     from provenance.media import file_identity, probe
     metadata = probe("clip.mp4")

@@ -9,9 +9,11 @@ functions.
 Sightings (``provenance.model.Sighting``), each a function because each place shows other fields:
 
 - ``sighting_when``: when it was first seen, or "undated".
-- ``sighting_where``: platform, uploader, URL, label and file name, the "where" of the sighting
+- ``sighting_post``: the post, where a source names one (a Telegram chat and message, forwarded from; a web
+  archive's page and record).
+- ``sighting_where``: platform, uploader, URL, post, label and file name, the "where" of the sighting
   list of a check report (terminal and HTML).
-- ``sighting_short``: platform, uploader and URL only, for the triage's table cells and its
+- ``sighting_short``: platform, uploader, URL and post only, for the triage's table cells and its
   ``earliest_archived_where`` CSV column ("" for no sighting).
 - ``sighting_detail``: platform, uploader, URL, title and label, else the file name, for the
   sightings of one item in ``archive show`` (which prints the item's name above them).
@@ -102,6 +104,7 @@ __all__ = [
     "shown_name",
     "shown_text",
     "sighting_detail",
+    "sighting_post",
     "sighting_sentence",
     "sighting_short",
     "sighting_when",
@@ -179,14 +182,26 @@ def _words(*values: str | None) -> str:
     return " ".join(v for v in values if v)
 
 
+def sighting_post(s: Sighting) -> str:
+    """The post a sighting is of, where a source says: ``in CHAT (TYPE) message ID, forwarded from X`` or, from a
+    web archive, ``on page URL, WARC record ID`` ("" for none)."""
+    chat = s.chat or (f"chat {s.chat_id}" if s.chat_id else None)
+    where = _words(f"in {chat}" if chat else None, f"({s.chat_type})" if chat and s.chat_type else None,
+                   f"message {s.message_id}" if s.message_id else None)
+    forwarded = f"forwarded from {s.forwarded_from}" if s.forwarded_from else None
+    page = f"on page {s.page_url}" if s.page_url and s.page_url != s.source_url else None
+    record = f"WARC record {s.record_id}" if s.record_id else None
+    return ", ".join(part for part in (where, forwarded, page, record) if part)
+
+
 def sighting_where(s: Sighting) -> str:
-    """Where a sighting was: platform, uploader, URL, label and file name, those that are known."""
-    return _words(s.platform, s.uploader, s.source_url, s.label, s.file_name)
+    """Where a sighting was: platform, uploader, URL, post, label and file name, those that are known."""
+    return _words(s.platform or s.platform_raw, s.uploader, s.source_url, sighting_post(s), s.label, s.file_name)
 
 
 def sighting_short(s: Sighting | None) -> str:
-    """A sighting in a few words: platform, uploader, URL ("" for none)."""
-    return "" if s is None else _words(s.platform, s.uploader, s.source_url)
+    """A sighting in a few words: platform, uploader, URL, post ("" for none)."""
+    return "" if s is None else _words(s.platform or s.platform_raw, s.uploader, s.source_url, sighting_post(s))
 
 
 def segment_text(s: Segment) -> str:
@@ -198,8 +213,9 @@ def segment_text(s: Segment) -> str:
 
 
 def sighting_detail(s: Sighting) -> str:
-    """A sighting of a known item: platform, uploader, URL, title and label, else its file name."""
-    return _words(s.platform, s.uploader, s.source_url, s.title, s.label) or s.file_name or ""
+    """A sighting of a known item: platform, uploader, URL, post, title and label, else its file name."""
+    return (_words(s.platform or s.platform_raw, s.uploader, s.source_url, sighting_post(s), s.title, s.label)
+            or s.file_name or "")
 
 
 def comparison_text(c: DateComparison) -> str:
@@ -394,7 +410,8 @@ def _first_seen(appearance: Appearance | None) -> str:
     first = appearance.earliest if appearance is not None else None
     if first is None:
         return "no dated sighting"
-    where = " ".join(f"{word} {value}" for word, value in (("on", first.platform), ("by", first.uploader)) if value)
+    where = " ".join(f"{word} {value}" for word, value in (("on", first.platform or first.platform_raw),
+                                                           ("by", first.uploader)) if value)
     return f"seen {sighting_when(first)}" + (f" {where}" if where else "")
 
 

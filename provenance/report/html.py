@@ -225,9 +225,10 @@ def link(url: str | None, text: str | None = None) -> Markup:
 
 def sighting_where_html(s: Sighting) -> Markup:
     """Where a sighting was, as ``formatters.sighting_where`` says it, with its URL as a link."""
-    parts = [escape(v) for v in (s.platform, s.uploader) if v]
+    parts = [escape(v) for v in (s.platform or s.platform_raw, s.uploader) if v]
     if s.source_url:
         parts.append(link(s.source_url))
+    parts += [escape(v) for v in (fmt.sighting_post(s),) if v]
     parts += [escape(fmt.shown_name(v) if v == s.file_name else v) for v in (s.label, s.file_name) if v]
     return Markup(" ").join(parts)
 

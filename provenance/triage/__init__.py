@@ -5,7 +5,8 @@
     for cluster in result.clusters:
         print(cluster.id, cluster.verdict, [m.path for m in cluster.members])
 
-Modules, in the order the work flows: ``walk`` (find media by content), ``pool`` and ``worker``
+Modules, in the order the work flows: ``walk`` (find media by content), ``origins`` (the sightings a
+Telegram export's result.json or a file's dated name gives), ``pool`` and ``worker``
 (hash and fingerprint in parallel processes), ``journal`` (what is done, for resuming),
 ``cluster`` and ``assemble`` (near-duplicate clusters, joined through the archive, and verdicts),
 ``thumbs`` (each file's picture, decoded by ffmpeg as the hashes were), ``reports`` (per-file JSON

@@ -62,7 +62,8 @@ class Hashed:
 
     path: str
     identity: FileIdentity | None
-    sightings: tuple[Sighting, ...]  # from a yt-dlp .info.json beside the file
+    sightings: tuple[Sighting, ...]  # a yt-dlp .info.json beside the file's; after the pool, a Telegram export's or
+    # the file name's too (``origins``)
     error: str | None = None
     warnings: tuple[str, ...] = ()
 
@@ -172,7 +173,7 @@ class FileRow:
     verdict: str  # a key of VERDICT_TEXT
     coverage: float  # share of the file's footage found in the archive
     cluster: str | None  # e.g. "C0003"; None for error rows
-    sightings: tuple[Sighting, ...]  # this path's own (yt-dlp sidecar)
+    sightings: tuple[Sighting, ...]  # this path's own (yt-dlp sidecar, Telegram export, dated file name)
     matches: tuple[Match, ...]
     appearance: Appearance | None
     warnings: tuple[str, ...]

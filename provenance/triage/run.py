@@ -2,15 +2,18 @@
 
 The order of work, and why:
 
-1. Walk the inputs (``walk``): candidates by content; non-media listed as skipped.
+1. Walk the inputs (``walk``): candidates by content; non-media listed as skipped. A Telegram export's
+   ``result.json`` among them is read (``origins``): its media files get the sightings of their posts,
+   and a file no export names, with no dated sighting, the date its name carries.
 2. Hash and analyse in a process pool (``pool``), journaling each result (``journal``); what the
    journal already holds (an earlier, interrupted run into the same report folder) is not redone.
 3. Cluster the batch and give verdicts (``assemble``, ``cluster``) from the journal, every run,
    with the matching spread over the same worker processes: it costs a fraction of decoding and
    keeps the clusters right as files are added to the folder.
 4. With ``add_new``, archive each content whose verdict is new, with the sightings of every copy
-   (yt-dlp sidecars included), and with the fingerprint and local features its analysis already
-   made (a content analysed in an earlier run without ``add_new`` is decoded once more for them).
+   (yt-dlp sidecars, Telegram exports and dated file names included), and with the fingerprint and
+   local features its analysis already made (a content analysed in an earlier run without ``add_new``
+   is decoded once more for them).
    This comes after all matching, so the batch is judged against the archive as it was, never
    against its own additions.
 5. Log custody: one entry in the archive's custody log for every path read and hashed (error
@@ -41,11 +44,14 @@ from provenance.archive.side_files import SUFFIXES
 from provenance.errors import ArchiveError, ProvenanceError, UsageError
 from provenance.fingerprinting import analyse, archive_pictures
 from provenance.ingest.add import ARCHIVE_FPS, sightings_for
+from provenance.ingest.platforms import normalised_sighting
 from provenance.media.identity import file_identity
 from provenance.media.source import MediaSource
 from provenance.model import ArchivedPicture, Fingerprint, SamplingParams, Sighting
+from provenance.times import utc_now
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import JOURNAL_NAME, Journal
+from provenance.triage.origins import read_exports, with_origins
 from provenance.triage.pool import WorkerPool, cluster_in_pool, run_pool
 from provenance.triage.reports import write_reports
 from provenance.triage.results import ContentResult, FileCustody, FileRow, Hashed, Progress, TriageResult
@@ -111,9 +117,11 @@ def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentR
 
     done = journal.added()
     paths: dict[str, list[str]] = {}
+    seen: dict[str, tuple[Sighting, ...]] = {}
     for row in rows:
         if row.verdict == "new" and row.sha256 and row.sha256 not in done:
             paths.setdefault(row.sha256, []).append(row.path)
+            seen[row.path] = row.sightings
     if not paths:
         return 0
     Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -127,11 +135,22 @@ def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentR
                 fp, features, pictures = analysed
             else:
                 pictures = _pictures(names, fp) if store.get(sha) is None else ()
-            sightings = [s for path in names for s in sightings_for(path, Sighting())]
+            sightings = [s for path in names for s in _sightings_of(path, seen[path])]
             outcome = store.add(fp, sightings, features, pictures)
             journal.record_added(run_id, sha, outcome.created, outcome.sightings_added)
             added += 1
     return added
+
+
+def _sightings_of(path: str, sightings: tuple[Sighting, ...]) -> tuple[Sighting, ...]:
+    """What to archive of a path's sightings as triage found them (its sidecar's, its export's, its name's);
+    an undated one naming the file when it has none. A journal of an earlier version may hold a platform
+    as a sidecar named it (``Youtube``): it is normalised as a sidecar read now would be."""
+    if not sightings:
+        return sightings_for(path, Sighting())
+    now = utc_now()
+    return tuple(replace(normalised_sighting(s), file_name=s.file_name or Path(path).name, added_at=now)
+                 for s in sightings)
 
 
 def _log_custody(archive: str, rows: Sequence[FileRow]) -> tuple[tuple[FileCustody, ...], dict[str, float]]:
@@ -257,7 +276,7 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
     match_archive, archive_id = _archive_id(archive, add_new)
     exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}"
                            for suffix in ("", "-wal", "-shm", "-journal", *SUFFIXES))]
-    found = walk(inputs, exclude)
+    found, origins = read_exports(walk(inputs, exclude))
     jobs = jobs or default_jobs()
     with Journal.open(out) as journal:
         journal.check_archive(archive_id)
@@ -265,6 +284,7 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
         try:
             with WorkerPool(jobs) as pool:
                 outcome = run_pool(found.candidates, journal, run_id, match_archive, pool, progress, add_new)
+                outcome = replace(outcome, hashed=with_origins(outcome.hashed, origins))
                 contents = _contents(journal, outcome.hashed, outcome.results)
                 scratch = out / f".cluster-frames-{os.getpid()}"
                 assembled = assemble(found.candidates, outcome.hashed, contents,
