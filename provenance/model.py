@@ -266,7 +266,7 @@ class SideBySideImage:
 class Sighting:
     """One place and time an item was seen.
 
-    ``platform`` is one of ``provenance.ingest.platforms.PLATFORMS`` when it could be normalised, and
+    ``platform`` is one of ``provenance.platforms.PLATFORMS`` when it could be normalised, and
     ``platform_raw`` what the source said (a yt-dlp extractor, an option). The fields after ``file_name``
     say where a post was (a Telegram chat and message, a web archive's record and page) and ``recorded_from``
     how the sighting was learnt ("telegram export result.json", "file name", "warc", "yt-dlp info.json").

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provenance.cli.app import cli
-from provenance.ingest.platforms import PLATFORMS, kept_raw, normalise, normalised_sighting
 from provenance.ingest.sidecar import sighting_from_info
 from provenance.model import Sighting
+from provenance.platforms import PLATFORMS, kept_raw, normalise, normalised_sighting
 from provenance.report.formatters import sighting_detail, sighting_short, sighting_where
 
 
@@ -135,3 +135,35 @@ def test_a_platform_outside_the_vocabulary_is_shown_as_the_source_said() -> None
     assert sighting_short(seen) == "Rumble @a https://rumble.com/v1"
     assert sighting_where(seen).startswith("Rumble @a") and sighting_detail(seen).startswith("Rumble @a")
     assert sighting_short(Sighting(platform="youtube", platform_raw="Youtube", uploader="@a")) == "youtube @a"
+
+
+def test_an_archive_of_schema_9_has_its_platforms_normalised_and_no_sighting_doubled(
+        tmp_path: Path, testsrc_clip: Path) -> None:
+    import sqlite3
+
+    from provenance.archive import migrations
+    from provenance.archive.store import ArchiveStore
+    from provenance.ingest.add import add_files
+
+    archive = tmp_path / "old.sqlite"
+    add_files(str(archive), [str(testsrc_clip)], sighting=Sighting(platform="youtube", source_url="https://y/1"))
+    add_files(str(archive), [str(testsrc_clip)], sighting=Sighting(platform="youtube", source_url="https://y/2"))
+    add_files(str(archive), [str(testsrc_clip)], sighting=Sighting(source_url="https://r/3"))
+    conn = sqlite3.connect(archive)
+    # as schema 9 stored them, before platforms were normalised: the words as the sources gave them
+    conn.execute("UPDATE sightings SET platform = 'Youtube', platform_raw = NULL WHERE source_url = 'https://y/1'")
+    conn.execute("UPDATE sightings SET platform = 'Rumble', platform_raw = NULL WHERE source_url = 'https://r/3'")
+    # and the same sighting stored twice: once as it was, once normalised (re-added after the change)
+    conn.execute("INSERT INTO sightings (item_id, source_url, platform, uploader, first_seen, label, title, video_id, "
+                 "file_name, added_at) SELECT item_id, source_url, 'YouTube', uploader, first_seen, label, title, "
+                 "video_id, file_name, added_at FROM sightings WHERE source_url = 'https://y/2'")
+    conn.execute("PRAGMA user_version = 9")
+    conn.commit()
+    conn.close()
+    with ArchiveStore.open(archive) as store:
+        assert migrations.user_version(store.connection) == migrations.LATEST_VERSION == 10
+        (item,) = store.items()
+        got = sorted(((s.source_url, s.platform, s.platform_raw) for s in store.sightings(item.sha256)
+                      if s.source_url), key=str)
+    assert got == [("https://r/3", None, "Rumble"), ("https://y/1", "youtube", "Youtube"),
+                   ("https://y/2", "youtube", None)]

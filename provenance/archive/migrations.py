@@ -17,6 +17,7 @@ from datetime import UTC, datetime, time
 
 from provenance.dates import DateError, moment, read_recorded
 from provenance.errors import ArchiveError
+from provenance.platforms import kept_raw, normalise
 from provenance.times import iso_utc
 
 APPLICATION_ID = 0x50524F56
@@ -295,6 +296,26 @@ def _v9_posts(conn: sqlite3.Connection) -> None:
         "ifnull(record_id, ''))")
 
 
+def _v10_platforms(conn: sqlite3.Connection) -> None:
+    """Normalise the platforms of the sightings stored before platform names were (``provenance.platforms``).
+
+    A sighting stored as ``Youtube`` becomes ``youtube``, the word it had kept in ``platform_raw``;
+    one of a platform outside the vocabulary (``Rumble``) keeps its word in ``platform_raw`` only,
+    as a sighting made now does. Nothing is lost; a sighting that, normalised, is one already stored
+    (the same file added again since, its platform normalised) is that one, and is dropped.
+    """
+    rows = conn.execute("SELECT id, platform, platform_raw FROM sightings WHERE platform IS NOT NULL").fetchall()
+    for row_id, platform, raw in rows:
+        word, given = normalise(platform)
+        if word == platform:
+            continue
+        try:
+            conn.execute("UPDATE sightings SET platform = ?, platform_raw = ? WHERE id = ?",
+                         (word, raw if raw is not None else kept_raw(word, given), row_id))
+        except sqlite3.IntegrityError:  # the sighting is stored already, as it now reads
+            conn.execute("DELETE FROM sightings WHERE id = ?", (row_id,))
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
@@ -305,6 +326,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (7, _v7_first_seen_intervals),
     (8, SCHEMA_V8_PICTURES),
     (9, _v9_posts),
+    (10, _v10_platforms),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -8,8 +8,9 @@ custody), ``interop`` (PDQ and vPDQ hash lines in and out, as ThreatExchange use
 sightings; ``filename_dates`` reads the date a Telegram export's or a marked yt-dlp file name carries.
 ``warc`` imports the video and picture records of a WARC or WACZ web archive, each with its record's
 sighting (URI, date, record id, page).
-``platforms`` normalises platform names (yt-dlp extractors, URLs, options) to one vocabulary, and
-``fetch`` downloads with yt-dlp (``provenance fetch``), hashes each file and gives it its sighting.
+``provenance.platforms`` (below the stages: the archive's migrations use it too) normalises platform
+names (yt-dlp extractors, URLs, options) to one vocabulary. ``fetch`` downloads with yt-dlp
+(``provenance fetch``), hashes each file and gives it its sighting.
 
     from provenance.ingest import add_files
     result = add_files("cases.sqlite", ["old.mp4"])

@@ -14,9 +14,9 @@ from provenance.archive.custody import Reading, append_entries
 from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import analyse
-from provenance.ingest.platforms import normalised_sighting
 from provenance.ingest.sidecar import read_ytdlp_sidecar
 from provenance.model import SamplingParams, Sighting
+from provenance.platforms import normalised_sighting
 from provenance.times import utc_now
 
 ARCHIVE_FPS = 8.0

@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from provenance.ingest.platforms import normalise
 from provenance.model import Sighting
+from provenance.platforms import normalise
 
 __all__ = ["FROM_TELEGRAM_NAME", "FROM_YTDLP_NAME", "sighting_from_name"]
 

@@ -33,7 +33,6 @@ from pathlib import Path
 
 from provenance.errors import UsageError
 from provenance.hashing import get_hasher
-from provenance.ingest.platforms import normalised_sighting
 from provenance.model import (
     FULL_BOX,
     SCHEMA_VERSION,
@@ -44,6 +43,7 @@ from provenance.model import (
     SamplingParams,
     Sighting,
 )
+from provenance.platforms import normalised_sighting
 from provenance.version import __version__
 
 FORMATS = ("pdq", "vpdq")

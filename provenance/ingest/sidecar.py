@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from provenance.ingest.platforms import kept_raw, normalise
 from provenance.model import Sighting
+from provenance.platforms import kept_raw, normalise
 
 MAX_SIDECAR_BYTES = 64 << 20
 """Larger files are not yt-dlp sidecars we want to parse (a video's is usually well under 1 MB)."""

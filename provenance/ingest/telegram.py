@@ -59,8 +59,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError, UsageError
-from provenance.ingest.platforms import normalise
 from provenance.model import SamplingParams, Sighting
+from provenance.platforms import normalise
 from provenance.times import utc_now
 
 __all__ = ["INDEX_NAME", "MAX_INDEX_BYTES", "RECORDED_FROM", "ExportMedia", "ExportSkip", "ImportedFile",

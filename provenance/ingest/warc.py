@@ -50,9 +50,9 @@ from provenance.archive.store import ArchiveStore
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError, UnreadableMediaError, UsageError
 from provenance.fingerprinting import analyse
 from provenance.ingest.add import ARCHIVE_FPS
-from provenance.ingest.platforms import normalise
 from provenance.media.sniff import sniff
 from provenance.model import SamplingParams, Sighting
+from provenance.platforms import normalise
 from provenance.times import iso_utc, utc_now
 
 COMMAND = "provenance archive import warc"

@@ -44,10 +44,10 @@ from provenance.archive.side_files import SUFFIXES
 from provenance.errors import ArchiveError, ProvenanceError, UsageError
 from provenance.fingerprinting import analyse, archive_pictures
 from provenance.ingest.add import ARCHIVE_FPS, sightings_for
-from provenance.ingest.platforms import normalised_sighting
 from provenance.media.identity import file_identity
 from provenance.media.source import MediaSource
 from provenance.model import ArchivedPicture, Fingerprint, SamplingParams, Sighting
+from provenance.platforms import normalised_sighting
 from provenance.times import utc_now
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import JOURNAL_NAME, Journal
