@@ -142,8 +142,11 @@ def test_archive_add_and_check_of_a_name_that_is_not_utf8(odd_names: Path, tmp_p
     from provenance.archive.store import ArchiveStore
 
     path, archive = odd_names / BYTES_NAME, tmp_path / "names.sqlite"
-    code, _, err = run("archive", "add", "--archive", str(archive), str(path))
+    code, out, err = run("archive", "add", "--archive", str(archive), str(path), str(odd_names / NEWLINE_NAME))
     assert code == 0, err
+    lines = out.decode("utf-8").splitlines()  # strict: no raw byte of a name reaches the terminal
+    assert lines[0].startswith("added  ") and lines[0].endswith("\\xff\\xfe clip.mp4  (+1 sighting)")
+    assert lines[1].startswith("known  ") and lines[1].endswith("two\\nlines.mp4  (+1 sighting)")  # one line
     code, out, err = run("check", "--json", "--archive", str(archive), str(path))
     assert code == 0, err
     (match,) = json.loads(out.decode("utf-8"))["matches"]
@@ -152,7 +155,8 @@ def test_archive_add_and_check_of_a_name_that_is_not_utf8(odd_names: Path, tmp_p
         (item,) = store.items()
         assert store.get(item.sha256).fingerprint.identity.name == BYTES_NAME  # the exact name, bytes and all
     code, out, err = run("custody", "--verify", "--archive", str(archive))
-    assert code == 0 and b"intact: 2 entries" in out, err
+    assert code == 0 and b"intact: 3 entries" in out, err
+
 
 def test_check_of_names_with_a_newline_and_a_leading_dash(odd_names: Path) -> None:
     result = CliRunner().invoke(cli, ["check", str(odd_names / NEWLINE_NAME)])

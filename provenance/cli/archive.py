@@ -14,6 +14,7 @@ from provenance.cli.options import (
     DATE_FORMS_HELP,
     FAST_HELP,
     archive_option,
+    echo_added,
     exit_codes_help,
     handles_errors,
     resolve_archive,
@@ -88,13 +89,7 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
         click.echo(json.dumps({"archive": result.archive, "files": to_jsonable(result.files)}, indent=2))
     else:
         for f in result.files:
-            if f.error:
-                click.echo(f"FAILED  {f.path}: {f.error}")
-            else:
-                state = "added  " if f.created else "known  "
-                click.echo(f"{state} {f.sha256}  {f.path}  (+{f.sightings_added} sighting)")
-                for w in f.warnings:
-                    click.echo(f"        ! {w}")
+            echo_added(f.error, f.created, f.sha256, f.path, f.sightings_added, f.warnings)
         ok = len(result.files) - result.failed
         click.echo(f"{ok} of {len(result.files)} file(s) in {result.archive}")
     if result.failed:

@@ -15,7 +15,7 @@ import os
 import select
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -31,6 +31,21 @@ _CLI_CODES = {
     INTERRUPTED: "interrupted (Ctrl-C)",
 }
 HELP_WIDTH = 78  # click wraps help at 80 columns when the terminal's width is unknown, and indents the epilog by 2
+
+
+def echo_added(error: str | None, created: bool, sha256: str, name: str, sightings_added: int,
+               warnings: Sequence[str] = ()) -> None:
+    """One file's line of an import (``archive add``, ``archive import``): added, known or FAILED, and its
+    warnings; names and messages shown as ``shown_name`` and ``shown_text`` show them, whatever they hold."""
+    from provenance.report.formatters import shown_name, shown_text
+
+    if error:
+        click.echo(f"FAILED  {shown_name(name)}: {shown_text(error)}")
+        return
+    state = "added  " if created else "known  "
+    click.echo(f"{state} {sha256}  {shown_name(name)}  (+{sightings_added} sighting)")
+    for w in warnings:
+        click.echo(f"        ! {shown_text(w)}")
 
 
 def exit_codes_help(codes: Iterable[int] = (), notes: Mapping[int, str] | None = None) -> str:

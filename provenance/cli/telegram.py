@@ -13,7 +13,7 @@ from collections import Counter
 
 import click
 
-from provenance.cli.options import archive_option, exit_codes_help, handles_errors, resolve_archive
+from provenance.cli.options import archive_option, echo_added, exit_codes_help, handles_errors, resolve_archive
 
 SHOWN_SKIPS = 20
 """Skipped messages listed one per line (all of them are in --json); the rest are counted by reason."""
@@ -76,13 +76,7 @@ def telegram(export_dir: str, archive: str | None, as_json: bool, examiner: str 
         }, indent=2))
     else:
         for f in result.files:
-            if f.error:
-                click.echo(f"FAILED  {shown_name(f.relative)}: {shown_text(f.error)}")
-            else:
-                state = "added  " if f.created else "known  "
-                click.echo(f"{state} {f.sha256}  {shown_name(f.relative)}  (+{f.sightings_added} sighting)")
-                for w in f.warnings:
-                    click.echo(f"        ! {shown_text(w)}")
+            echo_added(f.error, f.created, f.sha256, f.relative, f.sightings_added, f.warnings)
         for s in export.skipped[:SHOWN_SKIPS]:
             where = " ".join(part for part in (s.chat and shown_text(s.chat), s.message_id and f"#{s.message_id}",
                                                s.file and shown_name(s.file)) if part)
