@@ -188,3 +188,13 @@ def test_a_page_without_video_and_what_is_not_a_url_fail_one_line_each(tmp_path:
     assert "No host" in empty.error
     assert ftp.error == plain.error == "not an http:// or https:// URL"
     assert list((tmp_path / "in").iterdir()) == []  # nothing left behind, not even the hidden work folder
+
+
+def test_a_failed_url_with_control_characters_is_shown_escaped_on_one_line(tmp_path: Path) -> None:
+    closed = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
+    port = closed.server_address[1]
+    closed.server_close()
+    result = run("fetch", "--into", str(tmp_path / "in"), f"http://127.0.0.1:{port}/a\x1b[31mred\nline.mp4")
+    assert result.exit_code == 12
+    (failed,) = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    assert "\x1b" not in result.stdout and "\\x1b[31mred\\nline.mp4" in failed

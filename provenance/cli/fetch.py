@@ -42,6 +42,7 @@ def fetch(urls: tuple[str, ...], into: str, archive: str | None, as_json: bool, 
       provenance fetch --into footage/ --json https://example.org/clip.mp4 > fetched.json
     """
     from provenance.ingest.fetch import fetch_urls
+    from provenance.report.formatters import shown_name, shown_text
 
     show = not as_json and sys.stderr.isatty()
     done = [0]
@@ -63,15 +64,15 @@ def fetch(urls: tuple[str, ...], into: str, archive: str | None, as_json: bool, 
             state = "there  " if f.already_there else "fetched"
             where = " ".join(v for v in (f.sighting.platform or f.sighting.platform_raw, f.sighting.source_url) if v)
             seen = f", first seen {f.sighting.first_seen}" if f.sighting.first_seen else ""
-            click.echo(f"{state} {f.sha256}  {f.path}  ({where}{seen})")
+            click.echo(shown_text(f"{state} {f.sha256}  {shown_name(f.path)}  ({where}{seen})"))
             if f.archived is not None:
                 if f.archived.error:
-                    click.echo(f"        ! not archived: {f.archived.error}")
+                    click.echo(f"        ! not archived: {shown_text(f.archived.error)}")
                 else:
                     click.echo(f"        {'added to' if f.archived.created else 'known in'} {report.archive} "
                                f"(+{f.archived.sightings_added} sighting)")
         for failure in report.failures:
-            click.echo(f"FAILED  {failure.url}: {failure.error}")
+            click.echo(shown_text(f"FAILED  {failure.url}: {failure.error}"))
         fetched = len(urls) - len(report.failures)
         click.echo(f"{fetched} of {len(urls)} URL(s) fetched into {report.into}: {len(report.files)} file(s)")
     if report.failures:

@@ -54,6 +54,7 @@ def warc(file: str, archive: str | None, fps: float | None, as_json: bool, exami
       provenance archive import warc --archive cases.sqlite crawl.wacz --json
     """
     from provenance.ingest.warc import import_web_archive
+    from provenance.report.formatters import shown_name, shown_text
 
     path = resolve_archive(archive)
     show = not as_json and sys.stderr.isatty()
@@ -76,18 +77,17 @@ def warc(file: str, archive: str | None, fps: float | None, as_json: bool, exami
                                "stopped": result.stopped, "warnings": list(result.warnings)}, indent=2))
     else:
         for r in result.records:
-            click.echo(_line(r))
+            click.echo(shown_text(_line(r)))
             for w in r.warnings:
-                click.echo(f"        ! {w}")
+                click.echo(f"        ! {shown_text(w)}")
         for w in result.warnings:
-            click.echo(f"! {w}")
+            click.echo(f"! {shown_text(w)}")
         if result.stopped:
-            click.echo(f"STOPPED {result.stopped}")
-        click.echo(f"{result.imported} of {len(result.records)} media record(s) of {result.source} in "
+            click.echo(f"STOPPED {shown_text(result.stopped)}")
+        click.echo(f"{result.imported} of {len(result.records)} media record(s) of {shown_name(result.source)} in "
                    f"{result.archive} ({result.not_media} record(s) not media)")
     if result.failed or result.stopped:
         if result.stopped:
-            from provenance.report.formatters import shown_text
 
             click.echo(f"provenance: error: {shown_text(result.stopped)}", err=True)
         sys.exit(4)
