@@ -4,6 +4,8 @@ the CLI, checked against, triaged; dates from Telegram and yt-dlp file names."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import shutil
@@ -23,7 +25,14 @@ from hypothesis import strategies as st
 
 from provenance.cli.app import cli
 from provenance.ingest.filename_dates import FROM_TELEGRAM_NAME, FROM_YTDLP_NAME, sighting_from_name
-from provenance.ingest.telegram import TelegramExport, TelegramExportError, flatten_text, parse_export, read_export
+from provenance.ingest.telegram import (
+    THUMBNAIL_RECORDED_FROM,
+    TelegramExport,
+    TelegramExportError,
+    flatten_text,
+    parse_export,
+    read_export,
+)
 
 CHANNEL_VIDEO = "chats/chat_001/video_files/video_1@05-10-2020_14-03-22.mp4"
 GROUP_VIDEO = "chats/chat_002/video_files/video_1@05-10-2020_18-00-00.mp4"
@@ -435,6 +444,12 @@ def test_triage_of_an_export_folder_uses_its_dates(tmp_path: Path, export_dir: P
     assert "Telegram export index, read: the sightings of its 5 media file(s) (4 message(s) skipped)" in skipped
     assert "result.json" in skipped and "(text)" not in skipped.split("result.json", 1)[1].splitlines()[0]
     assert "2020-10-05T14:03:22" in summary  # the loose file: the date its Telegram name carries
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(summary, newline=""))}
+    thumb = rows[Path(CHANNEL_VIDEO).name + "_thumb.jpg"]  # the thumbnail Telegram made of the post's video
+    assert (thumb["earliest_in_batch"], thumb["source_url"]) == (POSTED, LINK)
+    (thumb_seen,) = [m.sighting for m in read_export(export_dir).thumbnails]
+    assert (thumb_seen.recorded_from, thumb_seen.message_id, thumb_seen.first_seen) == (THUMBNAIL_RECORDED_FROM,
+                                                                                        "5", POSTED)
     video = show(str(archive), Path(CHANNEL_VIDEO).name)
     assert {(s["message_id"], s["first_seen"]) for s in video["sightings"]} >= {("5", POSTED)}
     (loose_seen,) = show(str(archive), "video_7@05-10-2020_14-03-22.mp4")["sightings"]

@@ -71,6 +71,7 @@ INDEX_NAME = "result.json"
 MAX_INDEX_BYTES = 4 << 30
 """A larger result.json is refused rather than read into memory (an account's export is rarely over 1 GiB)."""
 RECORDED_FROM = "telegram export result.json"
+THUMBNAIL_RECORDED_FROM = "telegram export result.json (the thumbnail Telegram made of the post's file)"
 PLATFORM = normalise("telegram")[0]
 COMMAND = "provenance archive import telegram"
 
@@ -120,6 +121,10 @@ class TelegramExport:
     media: tuple[ExportMedia, ...]
     skipped: tuple[ExportSkip, ...]
     link_note: str | None = None  # why some or all posts have no t.me link
+    # the pictures Telegram made of posted videos (a message's "thumbnail"), with the post's sighting
+    # (``THUMBNAIL_RECORDED_FROM``): triage dates them by it; an import does not archive them, as
+    # nobody posted them
+    thumbnails: tuple[ExportMedia, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -301,7 +306,7 @@ def _media_file(message: dict[str, object]) -> tuple[object, str | None] | None:
 
 
 def _messages(chat: _Chat, messages: list[object], root: str, media: list[ExportMedia],
-              skipped: list[ExportSkip]) -> None:
+              skipped: list[ExportSkip], thumbnails: list[ExportMedia]) -> None:
     for position, message in enumerate(messages):
         if not isinstance(message, dict):
             skipped.append(ExportSkip(chat.shown, None, None, f"entry {position} of messages is not a message"))
@@ -340,6 +345,12 @@ def _messages(chat: _Chat, messages: list[object], root: str, media: list[Export
                 text=flatten_text(message.get("text")), forwarded_from=_clean(message.get("forwarded_from")),
                 recorded_from=RECORDED_FROM)
             media.append(ExportMedia(path, given, sighting))
+            thumbnail = message.get("thumbnail")
+            if isinstance(thumbnail, str) and not _placeholder(thumbnail):
+                thumb_path, _ = _inside(root, thumbnail)  # a thumbnail left out or refused is simply not dated
+                if thumb_path is not None:
+                    thumbnails.append(ExportMedia(thumb_path, thumbnail, replace(
+                        sighting, file_name=os.path.basename(thumb_path), recorded_from=THUMBNAIL_RECORDED_FROM)))
 
 
 def _chat_entries(document: dict[str, object]) -> tuple[str, Iterator[tuple[str, object]]]:
@@ -377,6 +388,7 @@ def parse_export(document: object, root: str | Path, index: str | None = None) -
         raise TelegramExportError(f"{index}: {exc}") from None
     media: list[ExportMedia] = []
     skipped: list[ExportSkip] = []
+    thumbnails: list[ExportMedia] = []
     chats = messages = 0
     public_without_name = 0
     for where, entry in entries:
@@ -388,12 +400,12 @@ def parse_export(document: object, root: str | Path, index: str | None = None) -
         messages += len(entry["messages"])
         if chat.username is None and chat.kind in ("public_channel", "public_supergroup"):
             public_without_name += 1
-        _messages(chat, entry["messages"], root, media, skipped)
+        _messages(chat, entry["messages"], root, media, skipped, thumbnails)
     note = None
     if public_without_name:
         note = (f"{public_without_name} public chat(s) without a username in the export: their posts have no "
                 "t.me link (Telegram Desktop does not export it); the chat id and message id say where each was")
-    return TelegramExport(root, index, shape, chats, messages, tuple(media), tuple(skipped), note)
+    return TelegramExport(root, index, shape, chats, messages, tuple(media), tuple(skipped), note, tuple(thumbnails))
 
 
 def _read_index(index: str) -> bytes:

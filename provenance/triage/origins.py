@@ -1,7 +1,8 @@
 """Where a triaged file came from, beyond its yt-dlp sidecar: a Telegram export's result.json, or its own name.
 
 - A folder holding a Telegram Desktop export's ``result.json`` (``provenance.ingest.telegram``): each
-  media file it names gets the sightings of the messages that posted it, with their exact UTC times.
+  media file it names gets the sightings of the messages that posted it, with their exact UTC times
+  (the thumbnail Telegram made of a posted video gets its post's, said so in ``recorded_from``).
   The walk lists ``result.json`` itself as skipped (it is not media); its reason then says it was read
   as the export's index, or why it could not be.
 - A file that no export names, and whose sightings give no date, gets the date its name carries
@@ -48,7 +49,7 @@ def read_exports(found: WalkResult) -> tuple[WalkResult, Origins]:
         if export is None:
             skipped.append(replace(entry, reason=UNREAD_INDEX.format(why=why)))
             continue
-        for media in export.media:
+        for media in (*export.media, *export.thumbnails):
             by_path.setdefault(os.path.normpath(media.path), []).append(media.sighting)
         skipped.append(replace(entry, reason=READ_INDEX.format(media=len({m.path for m in export.media}),
                                                                skipped=len(export.skipped))))
