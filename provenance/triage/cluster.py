@@ -78,6 +78,22 @@ class _UnionFind:
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
 
+    @classmethod
+    def seeded(cls, order: dict[str, int], groups: Sequence[tuple[str, ...]]) -> _UnionFind:
+        """Sets over the contents numbered by ``order``, each of ``groups`` already joined."""
+        uf = cls(len(order))
+        for g in groups:
+            for sha in g[1:]:
+                uf.union(order[g[0]], order[sha])
+        return uf
+
+    def groups(self, shas: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+        """The sets as groups of ``shas`` (content i is ``shas[i]``): largest first, each in the order of ``shas``."""
+        members: dict[int, list[int]] = {}
+        for i in range(len(shas)):
+            members.setdefault(self.find(i), []).append(i)
+        return tuple(tuple(shas[i] for i in g) for g in sorted(members.values(), key=lambda g: (-len(g), g[0])))
+
 
 def batch_frames(archive_fps: Sequence[Fingerprint]) -> ArchiveFrames:
     """The batch's contents as a searchable "archive": their usable frames at the archive rate."""
@@ -121,11 +137,7 @@ def group(shas: Sequence[str], links: Sequence[Link]) -> Clustering:
             uf.union(number[link.query_sha256], number[link.item_sha256])
         else:
             partial.append(link)
-    members: dict[int, list[int]] = {}
-    for i in range(len(shas)):
-        members.setdefault(uf.find(i), []).append(i)
-    groups = sorted(members.values(), key=lambda g: (-len(g), g[0]))
-    return Clustering(tuple(tuple(shas[i] for i in g) for g in groups), tuple(partial))
+    return Clustering(uf.groups(shas), tuple(partial))
 
 
 CLUSTER_FEATURE_FRAMES = SEARCH_FRAMES
@@ -146,7 +158,8 @@ def cluster_features(normal: Sequence[FrameFeatures], mirrored: Sequence[FrameFe
     step = count / CLUSTER_FEATURE_FRAMES
     picked = ([mirrored[int(k * step)] for k in range(CLUSTER_FEATURE_FRAMES)]
               if count > CLUSTER_FEATURE_FRAMES else list(mirrored))
-    upright = {f.time: f for f in normal if f.time in {m.time for m in picked}}
+    times = {m.time for m in picked}
+    upright = {f.time: f for f in normal if f.time in times}
     kept = [m for m in picked if m.time in upright]
     return tuple(upright[m.time] for m in kept), tuple(kept)
 
@@ -155,16 +168,10 @@ def _regrouped(shas: Sequence[str], groups: Sequence[tuple[str, ...]], pairs: Se
                ) -> tuple[tuple[str, ...], ...]:
     """``groups`` (of ``shas``) with the two contents of each pair joined; largest first, each in batch order."""
     order = {sha: i for i, sha in enumerate(shas)}
-    uf = _UnionFind(len(shas))
-    for g in groups:
-        for sha in g[1:]:
-            uf.union(order[g[0]], order[sha])
+    uf = _UnionFind.seeded(order, groups)
     for a, b in pairs:
         uf.union(order[a], order[b])
-    members: dict[int, list[int]] = {}
-    for i in range(len(shas)):
-        members.setdefault(uf.find(i), []).append(i)
-    return tuple(tuple(shas[i] for i in g) for g in sorted(members.values(), key=lambda g: (-len(g), g[0])))
+    return uf.groups(shas)
 
 
 def join_by_features(shas: Sequence[str], clustering: Clustering, views: Sequence[Fingerprint],
@@ -225,10 +232,7 @@ def join_through_archive(shas: Sequence[str], clustering: Clustering, matches: d
     that is the item itself (same SHA-256) joins every such match. Groups are returned as ``group`` returns them.
     """
     order = {sha: i for i, sha in enumerate(shas)}
-    uf = _UnionFind(len(shas))
-    for g in clustering.groups:
-        for sha in g[1:]:
-            uf.union(order[g[0]], order[sha])
+    uf = _UnionFind.seeded(order, clustering.groups)
     by_item: dict[str, list[tuple[str, list[tuple[float, float]]]]] = {}
     names: dict[str, str] = {}
     for sha in shas:
@@ -249,11 +253,7 @@ def join_through_archive(shas: Sequence[str], clustering: Clustering, matches: d
                     joined.update((a, b))
         if len(joined) > 1:
             through.append(ThroughItem(item, names[item], tuple(sorted(joined, key=order.__getitem__))))
-    members: dict[int, list[int]] = {}
-    for i in range(len(shas)):
-        members.setdefault(uf.find(i), []).append(i)
-    groups = sorted(members.values(), key=lambda g: (-len(g), g[0]))
-    return Clustering(tuple(tuple(shas[i] for i in g) for g in groups), clustering.links,
+    return Clustering(uf.groups(shas), clustering.links,
                       tuple(sorted(through, key=lambda t: order[t.contents[0]])))
 
 
