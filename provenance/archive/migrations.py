@@ -316,6 +316,25 @@ def _v10_platforms(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM sightings WHERE id = ?", (row_id,))
 
 
+SCHEMA_V11_SOUNDTRACKS = """
+-- The soundtrack fingerprint of each item (provenance.model.Soundtrack): Chromaprint's raw 32-bit values,
+-- ``count`` of them as one BLOB of little-endian uint32; value i describes the sound from
+-- i * item_duration seconds of the item's first audio stream. Only items whose soundtrack was fingerprinted
+-- have a row: not items archived before this version, files without audio, nor hash-only items. Kept for
+-- matching by soundtrack, which a later version does: no index over the values yet.
+-- IF NOT EXISTS: an archive marked down to an earlier version by hand (tests do) keeps its table.
+CREATE TABLE IF NOT EXISTS soundtracks (
+    item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+    method TEXT NOT NULL,
+    algorithm INTEGER NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    item_duration REAL NOT NULL CHECK (item_duration > 0),
+    count INTEGER NOT NULL CHECK (count >= 0),
+    vals BLOB NOT NULL CHECK (length(vals) = 4 * count)
+);
+"""
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
@@ -327,6 +346,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (8, SCHEMA_V8_PICTURES),
     (9, _v9_posts),
     (10, _v10_platforms),
+    (11, SCHEMA_V11_SOUNDTRACKS),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -13,7 +13,9 @@ hand over all hashes as numpy arrays straight from one query. The full fingerpri
 ``items.record`` and is what ``get`` returns. ``item_hashes`` says which algorithm, length and version made
 each item's frame hashes (``Fingerprint.hash_algorithms``); ``get`` gives the fingerprint those.
 ``pictures`` holds each item's small JPEGs (``provenance.frames.pictures``), written with its frames
-or later by ``add_pictures`` for an item that had none.
+or later by ``add_pictures`` for an item that had none. ``soundtracks`` holds the Chromaprint values of
+each item whose soundtrack was fingerprinted (``soundtrack`` reads them back with their times), kept for
+matching by soundtrack, which a later version does.
 """
 
 from __future__ import annotations
@@ -43,7 +45,17 @@ from provenance.codec import (
     to_jsonable,
 )
 from provenance.errors import ArchiveError, UsageError
-from provenance.model import FULL_BOX, ArchivedPicture, ContentBox, Fingerprint, FrameHash, HashAlgorithm, Sighting
+from provenance.model import (
+    FULL_BOX,
+    SOUNDTRACK_FINGERPRINTED,
+    ArchivedPicture,
+    ContentBox,
+    Fingerprint,
+    FrameHash,
+    HashAlgorithm,
+    Sighting,
+    Soundtrack,
+)
 from provenance.times import utc_now_micro
 from provenance.vision.features import GRID, FrameFeatures
 
@@ -191,6 +203,22 @@ def default_archive_path() -> Path:
     data_home = os.environ.get("XDG_DATA_HOME")
     base = Path(data_home).expanduser() if data_home else Path.home() / ".local" / "share"
     return base / "provenance" / "archive.sqlite"
+
+
+@dataclass(frozen=True)
+class StoredSoundtrack:
+    """An archived item's soundtrack fingerprint: Chromaprint's raw values (uint32) and what made them."""
+
+    method: str
+    algorithm: int
+    sample_rate: int
+    item_duration: float  # seconds from one value to the next
+    values: np.ndarray  # (N,) uint32
+
+    @property
+    def times(self) -> np.ndarray:
+        """(N,) float64: the second of the item's sound each value starts at."""
+        return np.arange(len(self.values), dtype=np.float64) * self.item_duration
 
 
 def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int | None, bytes, int]:
@@ -429,6 +457,7 @@ class ArchiveStore:
                           None if f.grid is None else f.grid.astype(np.float32).tobytes()) for f in features),
                     )
                     self._insert_pictures(item_id, pictures)
+                    self._insert_soundtrack(item_id, fp.soundtrack)
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 else:
                     item_id = int(row[0])
@@ -454,6 +483,17 @@ class ArchiveStore:
             "INSERT INTO frames (item_id, sample, time, phash, pdq, pdq_quality) VALUES (?, ?, ?, ?, ?, ?)",
             (_frame_row(item_id, frame) for frame in frames),
         )
+
+    def _insert_soundtrack(self, item_id: int, sound: Soundtrack | None) -> None:
+        """Write an item's soundtrack values, when its soundtrack was fingerprinted."""
+        if sound is None or sound.status != SOUNDTRACK_FINGERPRINTED or not sound.item_duration:
+            return
+        values = sound.items()
+        self._conn.execute(
+            "INSERT INTO soundtracks (item_id, method, algorithm, sample_rate, item_duration, count, vals) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (item_id, sound.method or "", int(sound.algorithm or 0), int(sound.sample_rate or 0),
+             float(sound.item_duration), len(values), np.asarray(values, dtype="<u4").tobytes()))
 
     def _insert_pictures(self, item_id: int, pictures: Iterable[ArchivedPicture]) -> int:
         """Write an item's pictures (one at a time, however many); how many were written."""
@@ -588,6 +628,22 @@ class ArchiveStore:
             "SELECT time, kind, width, height, jpeg FROM pictures WHERE item_id = ? ORDER BY time", (found[0],))
         return tuple(ArchivedPicture(time=float(t), kind=str(k), width=int(w), height=int(h), jpeg=bytes(j))
                      for t, k, w, h, j in rows)
+
+    def soundtrack(self, sha256: str) -> StoredSoundtrack | None:
+        """The soundtrack values of one item (SHA-256 or unique prefix) with their times; None when it has
+        none (no audio, archived before soundtracks were kept, hash-only) or no item matches."""
+        found = self._resolve(sha256)
+        if found is None:
+            return None
+        row = self._conn.execute(
+            "SELECT method, algorithm, sample_rate, item_duration, count, vals FROM soundtracks WHERE item_id = ?",
+            (found[0],)).fetchone()
+        if row is None:
+            return None
+        method, algorithm, rate, step, count, vals = row
+        values = np.frombuffer(bytes(vals), dtype="<u4", count=int(count)).astype(np.uint32)
+        return StoredSoundtrack(method=str(method), algorithm=int(algorithm), sample_rate=int(rate),
+                                item_duration=float(step), values=values)
 
     def picture_count(self, sha256: str) -> int:
         """How many pictures one item (SHA-256 or unique prefix) has; 0 when no item matches."""

@@ -55,6 +55,11 @@ def _fingerprint_lines(fp: Fingerprint) -> list[str]:
                      f"{timestamp_label(shot.keyframe_time).replace('-', ':')}")
     if len(fp.shots) > 30:
         lines.append(f"    ... and {len(fp.shots) - 30} more (see --json)")
+    sound = fp.soundtrack
+    if sound is not None:
+        made = (f"{sound.count} values over {sound.covered:.1f} s, {sound.method}"
+                if sound.status == "fingerprinted" else sound.status)
+        lines += ["", "SOUNDTRACK", f"  fingerprint  {made}"]
     return lines
 
 
