@@ -186,7 +186,9 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
     if side_stream is not None:
         output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **_raw_video("rgb24")))
     if plan.soundtrack:
-        output = ffmpeg.merge_outputs(output, given["a:0"].output(
+        # Chromaprint takes at most 2 channels: a 5.1 soundtrack is mixed down to stereo, mono and stereo kept
+        audio = given["a:0"].filter("aformat", channel_layouts="mono|stereo")
+        output = ffmpeg.merge_outputs(output, audio.output(
             f"pipe:{audio_write}", format="chromaprint", fp_format="raw", algorithm=CHROMAPRINT_ALGORITHM,
             silence_threshold=-1))
     extra_fds = tuple(fd for fd in (side_write, audio_write) if fd >= 0)
