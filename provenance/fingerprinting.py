@@ -12,22 +12,13 @@ so memory does not grow with the duration; the results are those of the whole-ar
 (``frames.borders.border_runs`` and ``detect_content_box``), value for value.
 
 The soundtrack (the first audio stream) is fingerprinted with Chromaprint in the same ffmpeg process
-as the frames (its ``chromaprint`` muxer, ``frames.decode``). Where this ffmpeg lacks that muxer,
-``fpcalc -raw -length 0`` (Debian's ``libchromaprint-tools``) reads the same open file, alongside the
-decode, with the same algorithm: the same number of values at the same times, equal but for a stray bit
-(one bit in 181 values of a corpus clip: fpcalc converts the sound to 16-bit mono itself). Each path alone
-gives the same values for the same file bit for bit, and the record names it. Where neither is there
-the fingerprint goes on without one, and the record says so (``Soundtrack.status`` "unavailable", and a
-warning). The values are kept for matching by soundtrack, which a later version does.
+as the frames (its ``chromaprint`` muxer, ``frames.decode``), or by fpcalc alongside it, or not, and
+said so (``provenance.audio.chromaprint``).
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import os
-import shutil
-import subprocess
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -37,28 +28,28 @@ from typing import IO
 
 import numpy as np
 
-from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
-from provenance.frames.decode import (
-    CHROMAPRINT_ALGORITHM,
-    CHROMAPRINT_HOP,
-    CHROMAPRINT_SAMPLE_RATE,
-    DecodedFrames,
-    SideOutput,
-    chromaprint_muxer_available,
-    decode_frames,
+from provenance.audio.chromaprint import (
+    ALGORITHM,
+    METHODS,
+    MUXER_METHOD,
+    UNAVAILABLE_WARNING,
+    Fpcalc,
+    choose_method,
+    muxer_values,
+    soundtrack_of,
 )
+from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
+from provenance.frames.decode import DecodedFrames, SideOutput, chromaprint_muxer_available, decode_frames
 from provenance.frames.pictures import PictureSpool, picture_moments
 from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
 from provenance.media.display import display_dims
 from provenance.media.identity import file_identity
 from provenance.media.probe import probe
-from provenance.media.source import MediaSource, ffmpeg_input, opened
+from provenance.media.source import MediaSource, opened
 from provenance.model import (
     FULL_BOX,
     SCHEMA_VERSION,
-    SOUNDTRACK_FINGERPRINTED,
-    SOUNDTRACK_NONE,
     SOUNDTRACK_UNAVAILABLE,
     ArchivedPicture,
     ContentBox,
@@ -66,8 +57,6 @@ from provenance.model import (
     FrameHash,
     Metadata,
     SamplingParams,
-    Soundtrack,
-    encode_soundtrack_values,
 )
 from provenance.timings import Clock, active, stage
 from provenance.version import __version__
@@ -90,12 +79,6 @@ SPOOL_MEMORY = 8 << 20
 STATS_PIXELS = 1 << 19
 """Pixels of working frames measured at a time for the borders (their float32 copies take a few times that)."""
 HASH_FRAMES = 128  # frames hashed at a time: PDQ's own batch at CONTENT_SIZE
-SOUNDTRACK_METHODS = ("ffmpeg", "fpcalc")
-"""The ways to fingerprint a soundtrack, in the order tried: ffmpeg's chromaprint muxer, then fpcalc."""
-MUXER_METHOD = "ffmpeg chromaprint muxer"
-ITEM_DURATION = CHROMAPRINT_HOP / CHROMAPRINT_SAMPLE_RATE  # seconds per fingerprint value, about 0.1238
-UNAVAILABLE_WARNING = ("the soundtrack was not fingerprinted: neither ffmpeg's chromaprint muxer nor fpcalc "
-                       "(Debian: apt-get install libchromaprint-tools) is available")
 
 
 def decoded_duration(samples: int, fps: float, metadata: Metadata) -> float:
@@ -172,7 +155,7 @@ class Analysis:
 
 
 def fingerprint(path: str | MediaSource, params: SamplingParams | None = None,
-                soundtrack: tuple[str, ...] = SOUNDTRACK_METHODS) -> Fingerprint:
+                soundtrack: tuple[str, ...] = METHODS) -> Fingerprint:
     """Fingerprint the file at ``path`` (or an open MediaSource). The file is opened read-only and never written.
 
     ``soundtrack``: as for :func:`analyse`."""
@@ -185,7 +168,7 @@ QUERY_FEATURE_FRAMES = 48  # a query needs features of this many frames at most,
 
 def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             progress: Callable[[float, float | None], None] | None = None,
-            features: str = "all", soundtrack: tuple[str, ...] = SOUNDTRACK_METHODS) -> Analysis:
+            features: str = "all", soundtrack: tuple[str, ...] = METHODS) -> Analysis:
     """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
 
     ``path`` may be an open :class:`~provenance.media.source.MediaSource` (``check`` passes the one it
@@ -200,7 +183,7 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     the archive shows, both spooled to disk, and no turned hashes: what ``archive add`` keeps, in memory
     that does not grow with the duration); ``all`` (both).
     ``soundtrack`` names the ways the soundtrack may be fingerprinted, tried in order among those this
-    machine has (:data:`SOUNDTRACK_METHODS`); ``("fpcalc",)`` forces the fallback, and ``()`` leaves
+    machine has (:data:`METHODS`); ``("fpcalc",)`` forces the fallback, and ``()`` leaves
     the soundtrack out as a machine with neither would (the record says "unavailable").
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
@@ -217,8 +200,8 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             metadata = probe(source)
         still = metadata.kind == "still"
         collector = _FeatureCollector(features, metadata.duration, still)
-        method = _soundtrack_method(metadata, soundtrack)
-        fpcalc = _Fpcalc(source) if method == "fpcalc" else None
+        method = choose_method(metadata, soundtrack, chromaprint_muxer_available())
+        fpcalc = Fpcalc(source) if method == "fpcalc" else None
         try:
             decoded, params, duration, hashed = _sample(source, metadata, params, collector, progress,
                                                         method == "ffmpeg")  # 0 s: a still
@@ -226,7 +209,13 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             if fpcalc is not None:
                 fpcalc.stop()
             raise
-        sound = _soundtrack(metadata, method, decoded, fpcalc)
+        values, made_by = None, None
+        if method == "ffmpeg":
+            values, made_by = muxer_values(decoded.soundtrack or b""), MUXER_METHOD
+        elif fpcalc is not None:
+            with stage("decode"):
+                values, made_by = fpcalc.values()
+        sound = soundtrack_of(metadata, values, made_by)
         with stage("hashing"):  # the wait, if any, for the file's SHA-256, SHA-1 and MD5
             identity = identity_job.result()
         source.ensure_unchanged()
@@ -296,84 +285,6 @@ def archive_pictures(path: str | MediaSource, fp: Fingerprint) -> Sequence[Archi
     return spool
 
 
-def _soundtrack_method(metadata: Metadata, allowed: tuple[str, ...]) -> str | None:
-    """Which of ``allowed`` fingerprints the soundtrack here ("ffmpeg", "fpcalc"), or None: no audio stream,
-    or none of them available."""
-    if metadata.kind == "still" or not any(s.kind == "audio" for s in metadata.streams):
-        return None
-    for method in allowed:
-        if method == "ffmpeg" and chromaprint_muxer_available():
-            return method
-        if method == "fpcalc" and shutil.which("fpcalc") is not None:
-            return method
-    return None
-
-
-class _Fpcalc:
-    """``fpcalc -raw -length 0 -json`` on the open file of a source, run alongside the decode."""
-
-    def __init__(self, source: MediaSource) -> None:
-        given = ffmpeg_input(source)  # the same link to the same open file that ffmpeg reads
-        binary = shutil.which("fpcalc") or "fpcalc"
-        self.version = _fpcalc_version(binary)
-        # fpcalc numbers the algorithms from 1: its 2 is Chromaprint's algorithm 1, as the muxer is given
-        self._proc = subprocess.Popen(
-            [binary, "-raw", "-length", "0", "-json", "-algorithm", str(CHROMAPRINT_ALGORITHM + 1), given.url],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=given.pass_fds)
-
-    def stop(self) -> None:
-        """End fpcalc early (the decode failed)."""
-        self._proc.kill()
-        self._proc.communicate()
-
-    def values(self) -> tuple[tuple[int, ...] | None, str]:
-        """The raw values (None on failure) and what to say of it: the method, or why it failed."""
-        out, err = self._proc.communicate()
-        # fpcalc 1.5.1 on FFmpeg 5 exits 3 after every file ("Error decoding audio frame (End of file)")
-        # with the whole fingerprint printed: the output, not the exit code, says whether it worked
-        try:
-            found = json.loads(out).get("fingerprint") if out.strip() else None
-        except (ValueError, AttributeError):
-            found = None
-        if found is None and b"Empty fingerprint" in err:
-            return (), self.version  # under about 3 s of sound: no value, as the muxer gives none
-        if not isinstance(found, list) or not all(isinstance(v, int) for v in found):
-            last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit code {self._proc.returncode}"]
-            return None, f"{self.version} failed: {last[0]}"
-        return tuple(v & 0xFFFFFFFF for v in found), self.version  # unsigned, as the muxer gives them
-
-
-@functools.cache
-def _fpcalc_version(binary: str) -> str:
-    """``"fpcalc 1.5.1"``: the name and version ``fpcalc -version`` gives."""
-    try:
-        proc = subprocess.run([binary, "-version"], capture_output=True, text=True, timeout=30, check=False)
-        words = proc.stdout.split()
-        return f"fpcalc {words[2]}" if len(words) >= 3 and words[1] == "version" else "fpcalc"
-    except (OSError, subprocess.TimeoutExpired):
-        return "fpcalc"
-
-
-def _soundtrack(metadata: Metadata, method: str | None, decoded: DecodedFrames, fpcalc: _Fpcalc | None) -> Soundtrack:
-    """The record's soundtrack: its values from the decode's muxer output or from fpcalc, or why there are none."""
-    if not any(s.kind == "audio" for s in metadata.streams) or metadata.kind == "still":
-        return Soundtrack(status=SOUNDTRACK_NONE)
-    values: tuple[int, ...] | None
-    if method == "ffmpeg":
-        raw = decoded.soundtrack or b""
-        values, made_by = tuple(int(v) for v in np.frombuffer(raw[: len(raw) // 4 * 4], dtype="=u4")), MUXER_METHOD
-    elif fpcalc is not None:
-        with stage("decode"):
-            values, made_by = fpcalc.values()
-    else:
-        return Soundtrack(status=SOUNDTRACK_UNAVAILABLE)
-    if values is None:
-        return Soundtrack(status=SOUNDTRACK_UNAVAILABLE, method=made_by)
-    return Soundtrack(status=SOUNDTRACK_FINGERPRINTED, method=made_by, algorithm=CHROMAPRINT_ALGORITHM,
-                      sample_rate=CHROMAPRINT_SAMPLE_RATE, item_duration=ITEM_DURATION, count=len(values),
-                      values=encode_soundtrack_values(values), covered=len(values) * ITEM_DURATION)
-
-
 def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
             progress: Callable[[float, float | None], None] | None, soundtrack: bool = False,
             ) -> tuple[DecodedFrames, SamplingParams, float, _Hashed]:
@@ -400,7 +311,8 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
     with stage("decode"):
         decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                 progress=report if progress else None, side=side,
-                                keyframes_only=params.keyframes_only, consume=frames.take, soundtrack=soundtrack)
+                                keyframes_only=params.keyframes_only, consume=frames.take,
+                                soundtrack_algorithm=ALGORITHM if soundtrack else None)
     if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
         params = replace(params, keyframes_only=False)  # the record says how it was really sampled
         collector.reset()
@@ -408,7 +320,7 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
         with stage("decode"):
             decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                     progress=report if progress else None, side=side, consume=frames.take,
-                                    soundtrack=soundtrack)
+                                    soundtrack_algorithm=ALGORITHM if soundtrack else None)
     duration = decoded_duration(len(decoded.times), params.fps, metadata)
     if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
         duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))

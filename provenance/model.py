@@ -228,10 +228,11 @@ class Soundtrack:
     than about 3 s, Chromaprint's shortest), ``"no soundtrack"`` (the file has no audio stream) or
     ``"unavailable"`` (neither ffmpeg's chromaprint muxer nor fpcalc could be used: a warning says so).
     ``method`` says what made the values: ``"ffmpeg chromaprint muxer"`` or ``"fpcalc <version>"``.
-    Value ``i`` is Chromaprint's raw 32-bit sub-fingerprint of the stretch starting at ``i * item_duration``
-    seconds of the audio stream (one Chromaprint frame hop: 1365 samples at 11025 Hz for algorithm 1,
-    about 0.1238 s), ``values`` holds them in the compact form of :func:`encode_soundtrack_values`, and
-    ``covered`` is the seconds of sound they span. Kept for matching by soundtrack, which a later version does.
+    Value ``i`` is Chromaprint's raw 32-bit sub-fingerprint of the stretch starting at ``start + i *
+    item_duration`` seconds of the video's time line (``start``: where the audio stream begins;
+    ``item_duration``: one Chromaprint frame hop, 1365 samples at 11025 Hz for algorithm 1, about
+    0.1238 s), ``values`` holds them in the compact form of :func:`encode_soundtrack_values`, and
+    ``covered`` is the seconds of sound they span.
     """
 
     status: str
@@ -242,14 +243,15 @@ class Soundtrack:
     count: int = 0  # how many values
     values: str = ""  # base64 of little-endian uint32, see encode_soundtrack_values
     covered: float = 0.0  # seconds of sound the values span
+    start: float = 0.0  # seconds from the first video frame to the first value's sound (the streams' start times)
 
     def items(self) -> tuple[int, ...]:
         """The raw fingerprint values, unsigned 32-bit integers, in time order."""
         return decode_soundtrack_values(self.values)
 
     def times(self) -> tuple[float, ...]:
-        """The start, in seconds of the audio stream, of the stretch each value describes."""
-        return tuple(i * (self.item_duration or 0.0) for i in range(self.count))
+        """The start, in seconds of the video's time line, of the stretch each value describes."""
+        return tuple(self.start + i * (self.item_duration or 0.0) for i in range(self.count))
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,31 @@ class MatchGeometry:
     pairs: int = 0
 
 
+SOUND_MATCHED = "matched"
+SOUND_DIFFERS = "differs"
+SOUND_REMOVED = "removed"
+SOUND_UNCOMPARED = "not compared"
+
+
+@dataclass(frozen=True)
+class SoundtrackMatch:
+    """What the soundtracks of a query and a matched item say (``provenance.match.soundtrack``).
+
+    ``status``: ``"matched"`` (``segments`` are stretches of the query's sound that are the item's,
+    on the two video time lines), ``"differs"`` (both have sound over the stretch the pictures match,
+    and it is not the same: the soundtrack was replaced), ``"removed"`` (the item has a soundtrack and
+    the query has none), ``"not compared"`` (either side has no fingerprint, or too little sound that
+    carries evidence: silence and hum carry none). ``offset_agrees``: for a match by pictures and
+    sound, whether the sound lies where the pictures put it (within a second); None otherwise.
+    """
+
+    status: str
+    segments: tuple[Segment, ...] = ()
+    bit_error_rate: float | None = None  # mean share of differing bits over the segments (or the stretch compared)
+    offset_agrees: bool | None = None
+    details: str = ""
+
+
 @dataclass(frozen=True)
 class Match:
     """One archived item that the query matches.
@@ -425,6 +452,9 @@ class Match:
     edits: tuple[Edit, ...]
     sightings: tuple[Sighting, ...]
     geometry: MatchGeometry | None = None
+    # what matched: "pictures", "soundtrack" (an audio-only match: segments are the sound's) or "both"
+    matched_by: str = "pictures"
+    soundtrack: SoundtrackMatch | None = None  # None: not compared (records made before soundtracks were)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from provenance.archive import migrations
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.codec import fingerprint_from_json, fingerprint_to_json
-from provenance.fingerprinting import ITEM_DURATION, MUXER_METHOD, UNAVAILABLE_WARNING, analyse, fingerprint
+from provenance.audio.chromaprint import ITEM_DURATION, MUXER_METHOD, UNAVAILABLE_WARNING
+from provenance.fingerprinting import analyse, fingerprint
 from provenance.frames.decode import chromaprint_muxer_available
 from provenance.model import SamplingParams, decode_soundtrack_values, encode_soundtrack_values
 

@@ -318,11 +318,12 @@ def _v10_platforms(conn: sqlite3.Connection) -> None:
 
 SCHEMA_V11_SOUNDTRACKS = """
 -- The soundtrack fingerprint of each item (provenance.model.Soundtrack): Chromaprint's raw 32-bit values,
--- ``count`` of them as one BLOB of little-endian uint32; value i describes the sound from
--- i * item_duration seconds of the item's first audio stream. Only items whose soundtrack was fingerprinted
--- have a row: not items archived before this version, files without audio, nor hash-only items. Kept for
--- matching by soundtrack, which a later version does: no index over the values yet.
--- IF NOT EXISTS: an archive marked down to an earlier version by hand (tests do) keeps its table.
+-- ``count`` of them as one BLOB of little-endian uint32; value i describes the sound from start + i *
+-- item_duration seconds of the item's video time line. Only items whose soundtrack was fingerprinted
+-- have a row: not items archived before this version, files without audio, nor hash-only items.
+-- soundtrack_keys is the index over them (provenance.audio.align): the top KEY_BITS bits of each value
+-- that carries evidence (not silence or hum), with the item and the value's position.
+-- IF NOT EXISTS: an archive marked down to an earlier version by hand (tests do) keeps its tables.
 CREATE TABLE IF NOT EXISTS soundtracks (
     item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
     method TEXT NOT NULL,
@@ -330,8 +331,16 @@ CREATE TABLE IF NOT EXISTS soundtracks (
     sample_rate INTEGER NOT NULL,
     item_duration REAL NOT NULL CHECK (item_duration > 0),
     count INTEGER NOT NULL CHECK (count >= 0),
-    vals BLOB NOT NULL CHECK (length(vals) = 4 * count)
+    vals BLOB NOT NULL CHECK (length(vals) = 4 * count),
+    start REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS soundtrack_keys (
+    sound_key INTEGER NOT NULL,
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS soundtrack_keys_by_key ON soundtrack_keys (sound_key);
+CREATE INDEX IF NOT EXISTS soundtrack_keys_by_item ON soundtrack_keys (item_id);
 """
 
 

@@ -21,6 +21,7 @@ matching by soundtrack, which a later version does.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -36,6 +37,7 @@ import numpy as np
 
 from provenance.archive import migrations
 from provenance.archive.migrations import write_transaction
+from provenance.audio.align import informative, keys
 from provenance.codec import (
     RecordFormatError,
     fingerprint_from_json,
@@ -214,11 +216,12 @@ class StoredSoundtrack:
     sample_rate: int
     item_duration: float  # seconds from one value to the next
     values: np.ndarray  # (N,) uint32
+    start: float = 0.0  # seconds of the item's video time line at which value 0's sound starts
 
     @property
     def times(self) -> np.ndarray:
-        """(N,) float64: the second of the item's sound each value starts at."""
-        return np.arange(len(self.values), dtype=np.float64) * self.item_duration
+        """(N,) float64: the second of the item's video time line each value's sound starts at."""
+        return self.start + np.arange(len(self.values), dtype=np.float64) * self.item_duration
 
 
 def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int | None, bytes, int]:
@@ -485,15 +488,41 @@ class ArchiveStore:
         )
 
     def _insert_soundtrack(self, item_id: int, sound: Soundtrack | None) -> None:
-        """Write an item's soundtrack values, when its soundtrack was fingerprinted."""
+        """Write an item's soundtrack values and their index keys, when its soundtrack was fingerprinted."""
         if sound is None or sound.status != SOUNDTRACK_FINGERPRINTED or not sound.item_duration:
             return
-        values = sound.items()
+        values = np.asarray(sound.items(), dtype=np.uint32)
         self._conn.execute(
-            "INSERT INTO soundtracks (item_id, method, algorithm, sample_rate, item_duration, count, vals) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO soundtracks (item_id, method, algorithm, sample_rate, item_duration, count, vals, start) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (item_id, sound.method or "", int(sound.algorithm or 0), int(sound.sample_rate or 0),
-             float(sound.item_duration), len(values), np.asarray(values, dtype="<u4").tobytes()))
+             float(sound.item_duration), len(values), values.astype("<u4").tobytes(), float(sound.start)))
+        positions = np.nonzero(informative(values))[0]
+        self._conn.executemany(
+            "INSERT INTO soundtrack_keys (sound_key, item_id, position) VALUES (?, ?, ?)",
+            zip(keys(values[positions]).tolist(), itertools.repeat(item_id), positions.tolist()))
+
+    def soundtrack_candidates(self, sound_keys: Iterable[int], limit: int) -> list[tuple[str, int]]:
+        """(SHA-256, how many of ``sound_keys`` its index rows hold), most first, at most ``limit`` items:
+        the items whose soundtracks may hold the query's sound (``audio.align`` then measures them)."""
+        wanted = sorted({int(k) for k in sound_keys})
+        if not wanted:
+            return []
+        conn = self._conn
+        hits: dict[int, int] = {}
+        for start in range(0, len(wanted), 500):  # under SQLite's limit of bound parameters
+            chunk = wanted[start:start + 500]
+            rows = conn.execute(
+                f"SELECT item_id, COUNT(*) FROM soundtrack_keys WHERE sound_key IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY item_id", chunk).fetchall()
+            for item_id, count in rows:
+                hits[int(item_id)] = hits.get(int(item_id), 0) + int(count)
+        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        if not ranked:
+            return []
+        names = dict(conn.execute(
+            f"SELECT id, sha256 FROM items WHERE id IN ({','.join('?' * len(ranked))})", [i for i, _ in ranked]))
+        return [(str(names[i]), count) for i, count in ranked if i in names]
 
     def _insert_pictures(self, item_id: int, pictures: Iterable[ArchivedPicture]) -> int:
         """Write an item's pictures (one at a time, however many); how many were written."""
@@ -636,14 +665,14 @@ class ArchiveStore:
         if found is None:
             return None
         row = self._conn.execute(
-            "SELECT method, algorithm, sample_rate, item_duration, count, vals FROM soundtracks WHERE item_id = ?",
-            (found[0],)).fetchone()
+            "SELECT method, algorithm, sample_rate, item_duration, count, vals, start FROM soundtracks "
+            "WHERE item_id = ?", (found[0],)).fetchone()
         if row is None:
             return None
-        method, algorithm, rate, step, count, vals = row
+        method, algorithm, rate, step, count, vals, start = row
         values = np.frombuffer(bytes(vals), dtype="<u4", count=int(count)).astype(np.uint32)
         return StoredSoundtrack(method=str(method), algorithm=int(algorithm), sample_rate=int(rate),
-                                item_duration=float(step), values=values)
+                                item_duration=float(step), values=values, start=float(start))
 
     def picture_count(self, sha256: str) -> int:
         """How many pictures one item (SHA-256 or unique prefix) has; 0 when no item matches."""

@@ -13,12 +13,11 @@ samples are then the keyframes themselves, at irregular times; ffmpeg's ``showin
 each one's presentation timestamp and time base on stderr, and the times are those exact rationals,
 counted from the first keyframe (the first frame of every decodable stream).
 
-``soundtrack`` adds a second output of the same process: the first audio stream through ffmpeg's
-``chromaprint`` muxer (``-fp_format raw``), written to a pipe of ours, so the soundtrack's fingerprint
-comes from the same read of the file as the frames. Its options are fixed so that the values are
-comparable across files: ``algorithm`` 1 (Chromaprint's default, "TEST2", the one AcoustID and
-``fpcalc`` use, so ``fpcalc`` gives the same values but for a stray bit) and ``silence_threshold`` -1 (no
-silence removal: removing leading silence would shift every value off its time).
+``soundtrack_algorithm`` adds a second output of the same process: the first audio stream through
+ffmpeg's ``chromaprint`` muxer (``-fp_format raw``), written to a pipe of ours, so the soundtrack's
+fingerprint comes from the same read of the file as the frames. The caller names the algorithm
+(``provenance.audio.chromaprint`` fixes it); ``silence_threshold`` is -1 (no silence removal: removing
+leading silence would shift every value off its time).
 """
 
 from __future__ import annotations
@@ -45,9 +44,6 @@ _SHOWINFO_PTS = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] n: *\d+ p
 _LOG_LEVEL = re.compile(rb" ?\[(panic|fatal|error|warning|info|verbose|debug|trace)\] ")
 _ERROR_LEVELS = (b"panic", b"fatal", b"error")
 _MAX_ERROR_LINES = 200
-CHROMAPRINT_ALGORITHM = 1  # Chromaprint's default ("TEST2"): see the module notes
-CHROMAPRINT_SAMPLE_RATE = 11025  # Hz: Chromaprint resamples to this before its 4096-sample frames
-CHROMAPRINT_HOP = 1365  # samples from one frame (one fingerprint value) to the next: 4096 / 3, in Chromaprint
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class DecodedFrames:
     exit_code: int
     side_pixels: np.ndarray | None = None  # (M, h, w, 3) RGB frames of the side output, if asked for
     side_times: np.ndarray | None = None
-    # the chromaprint muxer's raw output (native-endian uint32 values), if ``soundtrack`` was asked for
+    # the chromaprint muxer's raw output (native-endian uint32 values), if ``soundtrack_algorithm`` was given
     soundtrack: bytes | None = None
 
 
@@ -104,7 +100,7 @@ class _Plan:
     side: SideOutput | None
     keyframes_only: bool
     given: FfmpegInput
-    soundtrack: bool = False
+    soundtrack_algorithm: int | None = None
 
     @property
     def frame_bytes(self) -> int:
@@ -130,7 +126,7 @@ def decode_frames(
     side: SideOutput | None = None,
     keyframes_only: bool = False,
     consume: Callable[[np.ndarray], None] | None = None,
-    soundtrack: bool = False,
+    soundtrack_algorithm: int | None = None,
 ) -> DecodedFrames:
     """Decode ``source`` (an open MediaSource, or a path) into ``width`` x ``height`` frames (squashed, area-averaged).
 
@@ -141,11 +137,12 @@ def decode_frames(
     notes; ``select`` then counts keyframes). The input is only read, through the source's descriptor.
     ``consume`` is handed the frames as they arrive, in (k, H, W) blocks in order, instead of keeping
     them: ``pixels`` is then empty, and ``times`` still has one entry per frame.
-    ``soundtrack`` also fingerprints the first audio stream (the caller knows there is one, and that
-    :func:`chromaprint_muxer_available`): ``DecodedFrames.soundtrack`` is then the muxer's raw bytes.
+    ``soundtrack_algorithm`` also fingerprints the first audio stream with that Chromaprint algorithm (the
+    caller knows there is one, and that :func:`chromaprint_muxer_available`): ``DecodedFrames.soundtrack``
+    is then the muxer's raw bytes.
     """
     plan = _Plan(source.path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
-                 keyframes_only, ffmpeg_input(source), soundtrack)
+                 keyframes_only, ffmpeg_input(source), soundtrack_algorithm)
     proc, side_read, audio_read = _start_ffmpeg(plan)
     side_reader = _SideReader(side_read, side) if side is not None else None
     audio_reader = _PipeDrain(audio_read) if audio_read >= 0 else None
@@ -176,7 +173,7 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
     given = ffmpeg.input(plan.given.url, nostdin=None, **in_kwargs)
     stream = _sampled(given["v:0"], plan)
     side_read, side_write = os.pipe() if plan.side is not None else (-1, -1)
-    audio_read, audio_write = os.pipe() if plan.soundtrack else (-1, -1)
+    audio_read, audio_write = os.pipe() if plan.soundtrack_algorithm is not None else (-1, -1)
     stream, side_stream = _split_side(stream, plan)
     stream = stream.filter("scale", plan.width, plan.height, flags="area")
     out_kwargs = _raw_video("rgb24" if plan.color else "gray")
@@ -185,11 +182,11 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
     output = stream.output("pipe:1", **out_kwargs)
     if side_stream is not None:
         output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **_raw_video("rgb24")))
-    if plan.soundtrack:
+    if plan.soundtrack_algorithm is not None:
         # Chromaprint takes at most 2 channels: a 5.1 soundtrack is mixed down to stereo, mono and stereo kept
         audio = given["a:0"].filter("aformat", channel_layouts="mono|stereo")
         output = ffmpeg.merge_outputs(output, audio.output(
-            f"pipe:{audio_write}", format="chromaprint", fp_format="raw", algorithm=CHROMAPRINT_ALGORITHM,
+            f"pipe:{audio_write}", format="chromaprint", fp_format="raw", algorithm=plan.soundtrack_algorithm,
             silence_threshold=-1))
     extra_fds = tuple(fd for fd in (side_write, audio_write) if fd >= 0)
     # showinfo logs at "info"; the level tag on each line keeps ffmpeg's errors apart from it

@@ -48,6 +48,8 @@ def match_record(match: Match) -> dict[str, object]:
         "edit_details": [to_jsonable(e) for e in match.edits],
         "sightings": [to_jsonable(s) for s in match.sightings],
         "geometry": to_jsonable(match.geometry),
+        "matched_by": match.matched_by,
+        "soundtrack": to_jsonable(match.soundtrack),
     }
 
 
