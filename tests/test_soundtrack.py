@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from provenance.archive import migrations
 from provenance.archive.store import ArchiveStore
+from provenance.audio.chromaprint import ITEM_DURATION, MUXER_METHOD, UNAVAILABLE_WARNING
 from provenance.cli.app import cli
 from provenance.codec import fingerprint_from_json, fingerprint_to_json
-from provenance.audio.chromaprint import ITEM_DURATION, MUXER_METHOD, UNAVAILABLE_WARNING
 from provenance.fingerprinting import analyse, fingerprint
 from provenance.frames.decode import chromaprint_muxer_available
 from provenance.model import SamplingParams, decode_soundtrack_values, encode_soundtrack_values

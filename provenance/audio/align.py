@@ -14,11 +14,15 @@ agrees on half the bits, by chance.
 3. **Segments where it stays low.** A run of windows at or under :data:`MATCH_BER` is a matched stretch;
    stretches shorter than :data:`MIN_SEGMENT_SECONDS` are dropped.
 
-The thresholds come from the statistics of the bits, not from any benchmark: a window of 16 values is
-512 bits, where chance gives 0.5 with a standard deviation under 0.03 even with the bits' correlation
-(the 1st percentile of windows at wrong offsets of one speech soundtrack against itself, the worst case
-of self-similar sound, was 0.17 over 15 s). Re-encoded copies measure 0.02-0.08. :data:`MATCH_BER` is
-0.35, far from both.
+Chance is not 0.5 for every pair. Two noises, two hums or two tonal pieces share much of their
+spectrum, and their values agree in more bits than chance at every offset (two pink noises differ in
+0.23-0.32 of them in every window). So each pair's own chance level is measured: the median bit error
+rate at offsets spread over the item, away from the one tried (:func:`chance_level`). A window matches
+at or under :data:`MATCH_BER` (0.35) and at least :data:`BELOW_CHANCE` (0.15) under that level
+(:func:`threshold`). Re-encoded copies of speech measured 0.02-0.08 against a chance level of 0.46;
+the same sound under noise at -10 dB 0.04; the same speech at a 5 % faster tempo, compared along that
+speed, 0.08. These figures come from a corpus soundtrack and ffmpeg's own re-encodes, not from the
+benchmark's queries.
 
 Silence and hum give the same value, or values one bit apart, step after step: a run of such values
 carries no evidence, as flat frames carry none, and neither votes nor counts as matched sound.
@@ -42,6 +46,8 @@ MIN_VOTES = 4  # exact key agreements at one offset before it is looked at
 FLAT_BITS = 2  # a value this few bits from the one before it continues a run of flat sound
 FLAT_RUN = 4  # values in a flat run before the run carries no evidence (about half a second)
 SEARCH_NEIGHBOURS = 2  # offsets each side of the vote's winner whose bit error rate is measured
+BELOW_CHANCE = 0.15  # a matched window differs in this share of bits fewer than the pair's chance level
+CHANCE_OFFSETS = 16  # offsets at which the chance level of a pair is measured
 VALUE_STEPS = 21
 """Steps of sound each value hears: Chromaprint's 4096-sample frame (3 steps of 1365) and the 18 frames
 after it that its filters span (a 12 s sound gives 94 frames and 76 values)."""
@@ -167,13 +173,40 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
 
 
+def chance_level(query: np.ndarray, item: np.ndarray, offset: int, speed: float = 1.0) -> float:
+    """The share of differing bits of these two soundtracks where they are not aligned: the median over
+    up to :data:`CHANCE_OFFSETS` offsets spread over the item, none within :data:`VALUE_STEPS` of
+    ``offset``; 0.5 (chance for unrelated bits) when fewer than half of them can be measured."""
+    n, m = len(query), len(item)
+    lo, hi = -(n - WINDOW), m - WINDOW
+    if hi <= lo:
+        return 0.5
+    spread = np.unique(np.linspace(lo, hi, CHANCE_OFFSETS + 2).round().astype(np.int64)[1:-1])
+    rates = []
+    for other in spread:
+        if abs(int(other) - offset) <= VALUE_STEPS:
+            continue
+        ber, ok = _errors(query, item, int(other), speed)
+        if ok.sum() >= WINDOW:
+            rates.append(float(ber[ok].mean()))
+    if len(rates) < CHANCE_OFFSETS // 2:
+        return 0.5
+    return float(np.median(rates))
+
+
+def threshold(chance: float) -> float:
+    """The window bit error rate at or under which two sounds are the same, given their ``chance``
+    level: :data:`MATCH_BER`, or :data:`BELOW_CHANCE` under the chance level where that is lower."""
+    return min(MATCH_BER, chance - BELOW_CHANCE)
+
+
 def alignment_at(query: np.ndarray, item: np.ndarray, step: float, offset: int, speed: float = 1.0,
                  votes: int = 0) -> SoundAlignment | None:
     """The matched stretches of ``query`` against ``item`` at ``offset`` item steps (``speed`` item steps
     per query step), or None when none is :data:`MIN_SEGMENT_SECONDS` long. ``step``: seconds per value."""
     ber, ok = _errors(query, item, offset, speed)
     window = _windowed(ber, ok)
-    matched = np.nan_to_num(window, nan=1.0) <= MATCH_BER
+    matched = np.nan_to_num(window, nan=1.0) <= threshold(chance_level(query, item, offset, speed))
     segments: list[SoundSegment] = []
     values = 0
     errors = 0.0
