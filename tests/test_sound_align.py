@@ -26,7 +26,7 @@ from conftest import X264, corpus_path, run_ffmpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provenance.audio.align import FLAT_RUN, KEY_BITS, SoundAlignment, align, informative, keys
+from provenance.audio.align import FLAT_BITS, FLAT_RUN, KEY_BITS, SoundAlignment, align, informative, keys
 from provenance.audio.chromaprint import ITEM_DURATION
 from provenance.fingerprinting import fingerprint
 from provenance.frames.decode import chromaprint_muxer_available
@@ -340,6 +340,26 @@ def test_keys_are_the_top_bits(values: list[int]) -> None:
 @given(UINT32, st.integers(min_value=FLAT_RUN, max_value=400))
 def test_a_constant_is_never_informative(value: int, length: int) -> None:
     assert not informative(np.full(length, value, dtype=np.uint32)).any()
+
+
+def flat_by_walking(values: list[int]) -> list[bool]:
+    """Which values are flat, found by walking the runs one value at a time (the definition, spelt out)."""
+    flat = [False] * len(values)
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or bin(values[i] ^ values[i - 1]).count("1") > FLAT_BITS:
+            if i - start >= FLAT_RUN:
+                flat[start:i] = [True] * (i - start)
+            start = i
+    return flat
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(UINT32, st.sampled_from([0, 1, 3, 7, 2**31, 2**31 + 1])), max_size=200))
+def test_informative_is_the_values_outside_flat_runs(values: list[int]) -> None:
+    # runs of near-equal values are likely among the few sampled ones: both kinds of value get tried
+    found = informative(np.asarray(values, dtype=np.uint32)).tolist()
+    assert found == [not f for f in flat_by_walking(values)]
 
 
 @settings(max_examples=40, deadline=None)

@@ -96,14 +96,8 @@ def informative(values: np.ndarray) -> np.ndarray:
     close = np.zeros(n, dtype=bool)  # close[i]: value i is within FLAT_BITS of value i - 1
     if n > 1:
         close[1:] = _popcount(v[1:] ^ v[:-1]) <= FLAT_BITS
-    flat = np.zeros(n, dtype=bool)
-    start = 0
-    for i in range(1, n + 1):
-        if i == n or not close[i]:
-            if i - start >= FLAT_RUN:
-                flat[start:i] = True
-            start = i
-    return ~flat
+    run = np.cumsum(~close) - 1  # the run of values each belongs to
+    return np.bincount(run)[run] < FLAT_RUN
 
 
 def vote_offsets(query: np.ndarray, item: np.ndarray, speed: float = 1.0) -> list[tuple[int, int]]:
@@ -201,12 +195,15 @@ def threshold(chance: float) -> float:
 
 
 def alignment_at(query: np.ndarray, item: np.ndarray, step: float, offset: int, speed: float = 1.0,
-                 votes: int = 0) -> SoundAlignment | None:
+                 votes: int = 0, chance: float | None = None) -> SoundAlignment | None:
     """The matched stretches of ``query`` against ``item`` at ``offset`` item steps (``speed`` item steps
-    per query step), or None when none is :data:`MIN_SEGMENT_SECONDS` long. ``step``: seconds per value."""
+    per query step), or None when none is :data:`MIN_SEGMENT_SECONDS` long. ``step``: seconds per value;
+    ``chance``: the pair's chance level, measured here when not given (:func:`chance_level`)."""
     ber, ok = _errors(query, item, offset, speed)
     window = _windowed(ber, ok)
-    matched = np.nan_to_num(window, nan=1.0) <= threshold(chance_level(query, item, offset, speed))
+    if chance is None:
+        chance = chance_level(query, item, offset, speed)
+    matched = np.nan_to_num(window, nan=1.0) <= threshold(chance)
     segments: list[SoundSegment] = []
     values = 0
     errors = 0.0
@@ -250,13 +247,17 @@ def align(query: np.ndarray, item: np.ndarray, step: float, speed: float = 1.0,
         candidates = [(o, v) for o, v in candidates if abs(o - centre) <= reach] or [(centre, 0)]
     best: SoundAlignment | None = None
     seen: set[int] = set()
+    if not candidates:
+        return None
+    # measured once, away from the likeliest offset: it hardly moves from one candidate to the next
+    chance = chance_level(query, item, candidates[0][0], speed)
     for offset, votes in candidates[:3]:
         for shift in range(-SEARCH_NEIGHBOURS, SEARCH_NEIGHBOURS + 1):
             at = offset + shift
             if at in seen:
                 continue
             seen.add(at)
-            found = alignment_at(query, item, step, at, speed, votes)
+            found = alignment_at(query, item, step, at, speed, votes, chance)
             if found is not None and (best is None or _evidence(found) > _evidence(best)):
                 best = found
     return best
