@@ -170,6 +170,10 @@ def test_check_shows_the_soundtrack(chirp_clip: Path, silent_clip: Path) -> None
     result = CliRunner().invoke(cli, ["check", str(chirp_clip)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "SOUNDTRACK" in result.output and f"{MUXER_METHOD}" in result.output
+    result = CliRunner().invoke(cli, ["check", "--json", str(chirp_clip)], catch_exceptions=False)
+    sound = json.loads(result.stdout)["soundtrack"]  # the record says what made the values, and holds them
+    assert (sound["status"], sound["method"], sound["algorithm"]) == ("fingerprinted", MUXER_METHOD, 1)
+    assert len(decode_soundtrack_values(sound["values"])) == sound["count"] > 0
     result = CliRunner().invoke(cli, ["check", str(silent_clip)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "SOUNDTRACK\n  fingerprint  no soundtrack" in result.output

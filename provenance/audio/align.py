@@ -199,6 +199,8 @@ def alignment_at(query: np.ndarray, item: np.ndarray, step: float, offset: int, 
     """The matched stretches of ``query`` against ``item`` at ``offset`` item steps (``speed`` item steps
     per query step), or None when none is :data:`MIN_SEGMENT_SECONDS` long. ``step``: seconds per value;
     ``chance``: the pair's chance level, measured here when not given (:func:`chance_level`)."""
+    if len(query) == 0 or len(item) == 0:
+        return None
     ber, ok = _errors(query, item, offset, speed)
     window = _windowed(ber, ok)
     if chance is None:
@@ -240,6 +242,8 @@ def align(query: np.ndarray, item: np.ndarray, step: float, speed: float = 1.0,
     0, as the pictures put it) keeps only offsets within ``within`` seconds of it, and measures ``near``
     itself even without votes: the question is then whether the sound agrees with the pictures.
     """
+    if len(query) == 0 or len(item) == 0:
+        return None
     candidates = vote_offsets(query, item, speed)
     if near is not None:
         centre = round(near / step)
@@ -273,6 +277,8 @@ def stretch_error(query: np.ndarray, item: np.ndarray, step: float, offset: floa
     """(mean share of differing bits, informative values compared) of the query's values from
     ``query_from`` to ``query_to`` sound seconds against the item's at ``item_t = offset + speed * query_t``;
     None when no value pair there carries evidence on both sides."""
+    if len(query) == 0 or len(item) == 0:
+        return None, 0
     ber, ok = _errors(query, item, round(offset / step), speed)
     lo, hi = max(0, int(np.floor(query_from / step))), min(len(ber), int(np.ceil(query_to / step)))
     inside = ok[lo:hi]

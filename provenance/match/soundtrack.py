@@ -61,7 +61,8 @@ def _query_values(fp: Fingerprint) -> np.ndarray | None:
     sound = fp.soundtrack
     if fp.is_still or sound is None or sound.status != SOUNDTRACK_FINGERPRINTED or not sound.item_duration:
         return None
-    return np.asarray(sound.items(), dtype=np.uint32)
+    values = np.asarray(sound.items(), dtype=np.uint32)
+    return values if len(values) else None  # under about 3 s of sound: Chromaprint gives no value
 
 
 def with_soundtrack(fp: Fingerprint, matches: Sequence[Match], store: ArchiveStore, frames: ArchiveFrames,
@@ -181,6 +182,8 @@ def _why_not(fp: Fingerprint, item: StoredSoundtrack | None) -> str:
     if fp.soundtrack is None or fp.soundtrack.status != SOUNDTRACK_FINGERPRINTED:
         return "the query's soundtrack has no fingerprint" if fp.soundtrack is None or \
             fp.soundtrack.status != SOUNDTRACK_NONE else "the query has no soundtrack"
+    if not fp.soundtrack.count:
+        return "the query's sound is too short for a fingerprint (under about 3 s)"
     if item is None:
         return "the archived item has no soundtrack fingerprint"
     return "silence or hum: no sound that carries evidence"
