@@ -213,3 +213,12 @@ def test_a_clip_with_too_little_sound_for_a_fingerprint_matches_by_pictures_and_
     assert match["soundtrack"]["status"] == "not compared"
     assert "too short for a fingerprint" in match["soundtrack"]["details"]
     assert not {"audio_replaced", "audio_removed"} & set(match["edits"])
+
+
+def test_the_pictures_under_silence_where_the_item_has_sound_are_audio_replaced(setup: Setup, tmp_path: Path) -> None:
+    muted = tmp_path / "muted.mp4"
+    run_ffmpeg("-i", str(setup.queries["reencoded"]), "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo",
+               "-map", "0:v", "-map", "1:a", "-c:v", "copy", *AAC, "-shortest", str(muted))
+    match = the_match(cli_json("check", "--archive", str(setup.archive), "--json", str(muted)), setup)
+    assert match["matched_by"] == "pictures" and "audio_replaced" in match["edits"]
+    assert match["soundtrack"]["status"] == "differs" and match["soundtrack"]["bit_error_rate"] > MATCH_BER

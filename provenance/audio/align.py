@@ -131,7 +131,8 @@ def vote_offsets(query: np.ndarray, item: np.ndarray, speed: float = 1.0) -> lis
     return ranked
 
 
-def _errors(query: np.ndarray, item: np.ndarray, offset: int, speed: float) -> tuple[np.ndarray, np.ndarray]:
+def _errors(query: np.ndarray, item: np.ndarray, offset: int, speed: float,
+            flat_query_counts: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(share of differing bits, aligned) per query value at this offset: aligned where the item has
     a value at the aligned step and both values are informative."""
     q = np.asarray(query, dtype=np.uint32)
@@ -141,7 +142,7 @@ def _errors(query: np.ndarray, item: np.ndarray, offset: int, speed: float) -> t
     ber = np.ones(len(q), dtype=np.float64) * 0.5
     if inside.any():
         ber[inside] = _popcount(q[inside] ^ a[at[inside]]) / 32.0
-    ok = inside & informative(q)
+    ok = inside.copy() if flat_query_counts else inside & informative(q)
     a_ok = informative(a)
     ok[inside] &= a_ok[at[inside]]
     return ber, ok
@@ -274,12 +275,13 @@ def _evidence(found: SoundAlignment) -> float:
 
 def stretch_error(query: np.ndarray, item: np.ndarray, step: float, offset: float, speed: float,
                   query_from: float, query_to: float) -> tuple[float | None, int]:
-    """(mean share of differing bits, informative values compared) of the query's values from
-    ``query_from`` to ``query_to`` sound seconds against the item's at ``item_t = offset + speed * query_t``;
-    None when no value pair there carries evidence on both sides."""
+    """(mean share of differing bits, values compared) of the query's values from ``query_from`` to
+    ``query_to`` sound seconds against the item's at ``item_t = offset + speed * query_t``, wherever the
+    item's value carries evidence (the query's may be silence: sound where the item has sound, or none,
+    is the question); None when no item value there carries evidence."""
     if len(query) == 0 or len(item) == 0:
         return None, 0
-    ber, ok = _errors(query, item, round(offset / step), speed)
+    ber, ok = _errors(query, item, round(offset / step), speed, flat_query_counts=True)
     lo, hi = max(0, int(np.floor(query_from / step))), min(len(ber), int(np.ceil(query_to / step)))
     inside = ok[lo:hi]
     if hi <= lo or not inside.any():

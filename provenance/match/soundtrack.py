@@ -6,8 +6,9 @@ it), then anywhere. The match then says what matched (``Match.matched_by``: "pic
 its ``soundtrack`` says how (``model.SoundtrackMatch``):
 
 - **matched**: the sound's segments, and whether they lie where the pictures do (``offset_agrees``);
-- **differs**: both sides have sound that carries evidence over the stretch the pictures match, at
-  least :data:`~provenance.audio.align.MIN_SEGMENT_SECONDS` of it, and none of it is the item's: the
+- **differs**: the item has sound that carries evidence over the stretch the pictures match, at least
+  :data:`~provenance.audio.align.MIN_SEGMENT_SECONDS` of it, and the query's sound there is not it
+  (other sound, or silence where the item has sound), nowhere near as close as the same sound: the
   edit ``audio_replaced``;
 - **removed**: the item has such sound and the query has no soundtrack (edit ``audio_removed``);
 - **not compared**: either side lacks a fingerprint, or the sound there is silence or hum.
@@ -28,6 +29,7 @@ import numpy as np
 from provenance.archive.searchable import ArchiveFrames
 from provenance.archive.store import ArchiveStore, StoredSoundtrack
 from provenance.audio.align import (
+    MATCH_BER,
     MIN_SEGMENT_SECONDS,
     SoundAlignment,
     align,
@@ -155,7 +157,8 @@ def _compared(fp: Fingerprint, query: np.ndarray | None, m: Match, item: StoredS
 
 def _differs(fp: Fingerprint, query: np.ndarray, m: Match, item: StoredSoundtrack, near: float | None,
              step: float) -> Match:
-    """A picture match whose sound matched nowhere: replaced when both sides had sound to compare."""
+    """A picture match whose sound matched nowhere: replaced when the item has sound that carries evidence
+    where the pictures match, and the query's sound there is not it (other sound, or silence)."""
     assert fp.soundtrack is not None
     if near is None:
         return replace(m, soundtrack=SoundtrackMatch(status=SOUND_UNCOMPARED, details="no picture segment"))
@@ -171,6 +174,10 @@ def _differs(fp: Fingerprint, query: np.ndarray, m: Match, item: StoredSoundtrac
         return replace(m, soundtrack=SoundtrackMatch(
             status=SOUND_UNCOMPARED, details="too little sound that carries evidence where the pictures match"))
     rate = round(sum(rates) / compared, 4)
+    if rate <= MATCH_BER:  # as close as the same sound: too little of it agreed in a row for a segment
+        return replace(m, soundtrack=SoundtrackMatch(
+            status=SOUND_UNCOMPARED, bit_error_rate=rate,
+            details="the sound agrees where the pictures match, but too little of it for a segment"))
     edit = Edit("audio_replaced", f"the pictures match but the soundtrack is not the item's "
                                   f"({compared * step:.1f} s compared, {rate:.0%} of bits differ)")
     return replace(m, edits=(*m.edits, edit), soundtrack=SoundtrackMatch(
