@@ -222,3 +222,18 @@ def test_the_pictures_under_silence_where_the_item_has_sound_are_audio_replaced(
     match = the_match(cli_json("check", "--archive", str(setup.archive), "--json", str(muted)), setup)
     assert match["matched_by"] == "pictures" and "audio_replaced" in match["edits"]
     assert match["soundtrack"]["status"] == "differs" and match["soundtrack"]["bit_error_rate"] > MATCH_BER
+
+
+def test_a_match_by_the_soundtrack_alone_gives_the_earliest_appearance(lavfi_setup: Setup, tmp_path: Path) -> None:
+    archive = tmp_path / "dated.sqlite"
+    cli_json("archive", "add", "--archive", str(archive), "--json", "--platform", "telegram",
+             "--first-seen", "2019-03-01", str(lavfi_setup.item))
+    record = cli_json("check", "--archive", str(archive), "--json", "--claimed-date", "2024-05-01",
+                      str(lavfi_setup.queries["audio_only"]))
+    (match,) = record["matches"]
+    assert match["matched_by"] == "soundtrack"
+    earliest = record["earliest_appearance"]
+    assert earliest["earliest_sha256"] == sha256(lavfi_setup.item)
+    assert earliest["earliest"]["first_seen"] == "2019-03-01"
+    assert earliest["older_than_claimed_days"] is not None and earliest["older_than_claimed_days"] > 1800
+    assert record["archive_verdict"]["verdict"] == "partly_known"  # its sound is archived, not its pictures
