@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -275,6 +276,39 @@ def _hash_algorithm_rows(item_id: int, fp: Fingerprint) -> list[tuple[int, int, 
             for position, a in enumerate(fp.hash_algorithms)]
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def masked_location(location: str) -> str:
+    """An archive location as it may be shown: a URL's password replaced by ``***``."""
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    host = parts.hostname or ""
+    user = parts.username or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def refuse_url(location: str) -> None:
+    """Raise ``ArchiveError`` when ``location`` is a URL (``postgresql://...``, ``https://...``), never
+    taking it for a file path (which would make a SQLite file in a folder named after the scheme)."""
+    if not _URL.match(location):
+        return
+    try:
+        shown = masked_location(location)
+    except ValueError:  # not even a well-formed URL: show only its scheme
+        shown = location.split("://", 1)[0] + "://..."
+    raise ArchiveError(f"{shown} is a URL: this version keeps archives only in SQLite files (a PostgreSQL "
+                       "team archive is not supported yet): give the path of an archive file")
+
+
+def make_archive_folder(location: str | Path) -> None:
+    """Make the folder an archive file is to be created in (``refuse_url`` first: a URL is no path)."""
+    refuse_url(str(location))
+    Path(location).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
 def _cannot_open(path: Path, exc: Exception) -> str:
     return f"cannot open the archive {path}: {exc}: check the path, its permissions and free disk space"
 
@@ -320,6 +354,7 @@ class ArchiveStore:
         An older schema is upgraded in place. Raises ``ArchiveError`` when the file is missing and
         ``create`` is False, is not a provenance archive, or was written by a newer provenance.
         """
+        refuse_url(str(path))
         path = Path(path).expanduser()
         if path.is_dir():
             raise ArchiveError(f"{path} is a directory, not a provenance archive: give the path of a file")

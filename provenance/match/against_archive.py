@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from provenance.archive.descriptor_index import DescriptorIndex, open_descriptor_index
 from provenance.archive.search import archive_frames
 from provenance.archive.side_files import features_folder
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, refuse_url
 from provenance.errors import ArchiveError
 from provenance.fingerprinting import Analysis
 from provenance.match.align import match_fingerprint
@@ -89,6 +89,7 @@ class MatchingArchive:
 
     def __init__(self, path: str) -> None:
         """Open the archive at ``path``, which must exist (``ArchiveError`` otherwise)."""
+        refuse_url(path)
         if not Path(path).exists():
             raise ArchiveError(f"archive not found: {path} (create it with `provenance archive add`)")
         self.path = path
