@@ -1,1 +1,0 @@
-"""The soundtrack: its Chromaprint fingerprint (``chromaprint``) and the alignment of two of them (``align``)."""
