@@ -51,8 +51,8 @@ MEDIA = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".gif", ".jpg", ".jpeg", ".png
 SOURCES = [  # (name, lavfi source) of the generated archive: unlike each other
     ("zoom", "mandelbrot=size=640x360:rate=25:start_x=-0.743643887:start_y=0.131825904:start_scale=0.02"),
     ("pattern", "testsrc2=size=640x360:rate=25"),
-    ("life", "life=size=640x360:rate=25:mold=10:ratio=0.3:death_color=#203040:life_color=#e0c060"),
-    ("cells", "cellauto=size=640x360:rate=25:rule=110"),
+    ("life", "life=size=640x360:rate=25:seed=4:mold=10:ratio=0.3:death_color=#203040:life_color=#e0c060"),
+    ("cells", "cellauto=size=640x360:rate=25:rule=110:seed=5"),
 ]
 SECONDS = 12  # of each generated source
 UNARCHIVED = ("zoom2", "mandelbrot=size=640x360:rate=25:start_x=-1.25066:start_y=0.02012:start_scale=0.2")

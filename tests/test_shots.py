@@ -42,7 +42,7 @@ SOURCES = {  # lavfi sources that differ from each other, most of them moving
     "life": "life=size=320x240:rate=25:seed=4:mold=10:ratio=0.5:life_color=#30d070:death_color=#c03030",
     "bars": "smptehdbars=size=320x240:rate=25",
     "cellauto": "cellauto=size=320x240:rate=25:rule=110:seed=5",
-    "gradients": "gradients=size=320x240:rate=25:speed=0.05:seed=6",
+    "gradients": "gradients=size=320x240:rate=25:speed=0.05:seed=6:c0=0x2040a0:c1=0xe0c040",
 }
 
 

@@ -745,7 +745,7 @@ def reshares(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     ffmpeg("-i", str(clip), "-vf", "crop=224:168:96:72,scale=320:240", *X264, "-crf", "26",
            "-metadata", "creation_time=2024-03-01T10:00:00Z", str(batch / "crop br.mp4"))
     ffmpeg("-f", "lavfi", "-i", "color=black:size=160x120:rate=25:d=1.5", "-f", "lavfi",
-           "-i", "gradients=size=160x120:rate=25:seed=3:speed=0.02", "-filter_complex",
+           "-i", "gradients=size=160x120:rate=25:seed=3:speed=0.02:c0=0x306090:c1=0xd0a050", "-filter_complex",
            "[1:v]trim=0:3,setpts=PTS-STARTPTS[g];[0:v][g]concat=n=2:v=1[v]", "-map", "[v]", *X264,
            str(batch / "dark start.mp4"))
     (batch / "broken.mp4").write_bytes(hashlib.sha256(b"broken").digest() * 150)
@@ -786,7 +786,7 @@ def unarchived(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     clip = batch / "X.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "6", *X264, str(clip))
     ffmpeg("-i", str(clip), "-vf", "crop=192:144:64:48,scale=320:240", *X264, "-crf", "26", str(batch / "crop.mp4"))
-    ffmpeg("-f", "lavfi", "-i", "gradients=size=640x480:rate=25:seed=2:speed=0.01", "-i", str(clip),
+    ffmpeg("-f", "lavfi", "-i", "gradients=size=640x480:rate=25:seed=2:speed=0.01:c0=0x603020:c1=0x40a0c0", "-i", str(clip),
            "-filter_complex", "[1:v]scale=352:264[s];[0:v][s]overlay=240:180,format=yuv420p", "-t", "6", *X264,
            str(batch / "inset.mp4"))
     ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25", "-t", "6", *X264, str(batch / "other.mp4"))
