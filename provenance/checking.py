@@ -123,7 +123,7 @@ def _side_by_side(source: MediaSource, fp: Fingerprint, matches: tuple[Match, ..
 
     with ArchiveStore.open(archive, create=False) as store:
         views = matched_views(source, fp, matches, store.pictures)
-    notes = tuple(f"side by side: {v.note} of {v.item_name} ({v.sha256[:12]})" for v in views if v.note)
+    notes = tuple(f"side by side of {v.item_name} ({v.sha256[:12]}): {v.note}" for v in views if v.note)
     return write_side_by_side(views, folder), notes
 
 

@@ -10,6 +10,10 @@ known), and only per-frame hashes, times and boxes are kept. A run's frames wait
 ``SPOOL_MEMORY`` bytes, the rest in an unlinked temporary file (16 KB a frame at the usual 128 x 128),
 so memory does not grow with the duration; the results are those of the whole-array functions
 (``frames.borders.border_runs`` and ``detect_content_box``), value for value.
+
+The soundtrack (the first audio stream) is fingerprinted with Chromaprint in the same ffmpeg process
+as the frames (its ``chromaprint`` muxer, ``frames.decode``), or by fpcalc alongside it, or not, and
+said so (``provenance.audio.chromaprint``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,18 @@ from typing import IO
 
 import numpy as np
 
+from provenance.audio.chromaprint import (
+    ALGORITHM,
+    METHODS,
+    MUXER_METHOD,
+    UNAVAILABLE_WARNING,
+    Fpcalc,
+    choose_method,
+    muxer_values,
+    soundtrack_of,
+)
 from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
-from provenance.frames.decode import DecodedFrames, SideOutput, decode_frames
+from provenance.frames.decode import DecodedFrames, SideOutput, chromaprint_muxer_available, decode_frames
 from provenance.frames.pictures import PictureSpool, picture_moments
 from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
@@ -36,6 +50,7 @@ from provenance.media.source import MediaSource, opened
 from provenance.model import (
     FULL_BOX,
     SCHEMA_VERSION,
+    SOUNDTRACK_UNAVAILABLE,
     ArchivedPicture,
     ContentBox,
     Fingerprint,
@@ -139,9 +154,12 @@ class Analysis:
     pictures: Sequence[ArchivedPicture] = ()
 
 
-def fingerprint(path: str | MediaSource, params: SamplingParams | None = None) -> Fingerprint:
-    """Fingerprint the file at ``path`` (or an open MediaSource). The file is opened read-only and never written."""
-    return analyse(path, params, features="none").fingerprint
+def fingerprint(path: str | MediaSource, params: SamplingParams | None = None,
+                soundtrack: tuple[str, ...] = METHODS) -> Fingerprint:
+    """Fingerprint the file at ``path`` (or an open MediaSource). The file is opened read-only and never written.
+
+    ``soundtrack``: as for :func:`analyse`."""
+    return analyse(path, params, features="none", soundtrack=soundtrack).fingerprint
 
 
 FEATURE_MODES = ("none", "query", "archive", "all")
@@ -150,7 +168,7 @@ QUERY_FEATURE_FRAMES = 48  # a query needs features of this many frames at most,
 
 def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             progress: Callable[[float, float | None], None] | None = None,
-            features: str = "all") -> Analysis:
+            features: str = "all", soundtrack: tuple[str, ...] = METHODS) -> Analysis:
     """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
 
     ``path`` may be an open :class:`~provenance.media.source.MediaSource` (``check`` passes the one it
@@ -164,6 +182,9 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     QUERY_FEATURE_FRAMES frames, also mirrored); ``archive`` (every feature frame and the small pictures
     the archive shows, both spooled to disk, and no turned hashes: what ``archive add`` keeps, in memory
     that does not grow with the duration); ``all`` (both).
+    ``soundtrack`` names the ways the soundtrack may be fingerprinted, tried in order among those this
+    machine has (:data:`METHODS`); ``("fpcalc",)`` forces the fallback, and ``()`` leaves
+    the soundtrack out as a machine with neither would (the record says "unavailable").
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -179,12 +200,31 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             metadata = probe(source)
         still = metadata.kind == "still"
         collector = _FeatureCollector(features, metadata.duration, still)
-        decoded, params, duration, hashed = _sample(source, metadata, params, collector, progress)  # 0 s: a still
+        method = choose_method(metadata, soundtrack, chromaprint_muxer_available())
+        fpcalc = Fpcalc(source) if method == "fpcalc" else None
+        try:
+            decoded, params, duration, hashed = _sample(source, metadata, params, collector, progress,
+                                                        method == "ffmpeg")  # 0 s: a still
+        except BaseException:
+            if fpcalc is not None:
+                fpcalc.stop()
+            raise
+        values, made_by = None, None
+        if method == "ffmpeg":
+            values, made_by = muxer_values(decoded.soundtrack or b""), MUXER_METHOD
+        elif fpcalc is not None:
+            with stage("decode"):
+                values, made_by = fpcalc.values()
+        sound = soundtrack_of(metadata, values, made_by)
         with stage("hashing"):  # the wait, if any, for the file's SHA-256, SHA-1 and MD5
             identity = identity_job.result()
         source.ensure_unchanged()
     times = decoded.times  # a still's one frame is at 0 s
     warnings = decode_warnings(metadata, duration, decoded.errors, decoded.exit_code)
+    if sound.status == SOUNDTRACK_UNAVAILABLE:
+        warnings.append(UNAVAILABLE_WARNING if sound.method is None else
+                        f"the soundtrack was not fingerprinted: {sound.method}")
+        sound = replace(sound, method=None)
     runs = hashed.runs
     frame_box = [box for a, b, box in runs for _ in range(a, b)]
     phashes, pdq, quality, dihedral = hashed.phash, hashed.pdq, hashed.quality, hashed.dihedral
@@ -211,6 +251,7 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
         shots=build_shots(times, ranges, quality, duration, boxes),
         warnings=tuple(warnings),
         hash_algorithms=HASH_ALGORITHMS,
+        soundtrack=sound,
     )
     side_times = decoded.side_times if decoded.side_times is not None else np.zeros(0)
     normal, mirrored = collector.results(side_times)
@@ -245,11 +286,12 @@ def archive_pictures(path: str | MediaSource, fp: Fingerprint) -> Sequence[Archi
 
 
 def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
-            progress: Callable[[float, float | None], None] | None,
+            progress: Callable[[float, float | None], None] | None, soundtrack: bool = False,
             ) -> tuple[DecodedFrames, SamplingParams, float, _Hashed]:
     """Decode the working frames, feeding the collector and hashing them as they come: the decode's times
     and messages, the sampling really used (fast mode falls back to the usual rate on a clip of few
-    keyframes), the duration the frames cover, and what was kept of them."""
+    keyframes), the duration the frames cover, and what was kept of them; ``soundtrack``: with the
+    chromaprint muxer's output of the first audio stream."""
     size = params.work_size
     side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
             if collector.mode != "none" else None)
@@ -269,14 +311,16 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
     with stage("decode"):
         decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                 progress=report if progress else None, side=side,
-                                keyframes_only=params.keyframes_only, consume=frames.take)
+                                keyframes_only=params.keyframes_only, consume=frames.take,
+                                soundtrack_algorithm=ALGORITHM if soundtrack else None)
     if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
         params = replace(params, keyframes_only=False)  # the record says how it was really sampled
         collector.reset()
         frames.reset(keyframes_only=False)
         with stage("decode"):
             decoded = decode_frames(source, fps=params.fps, width=size, height=size,
-                                    progress=report if progress else None, side=side, consume=frames.take)
+                                    progress=report if progress else None, side=side, consume=frames.take,
+                                    soundtrack_algorithm=ALGORITHM if soundtrack else None)
     duration = decoded_duration(len(decoded.times), params.fps, metadata)
     if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
         duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))

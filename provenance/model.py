@@ -8,6 +8,9 @@ lower-case hex strings; the record says which algorithm, length and version made
 
 from __future__ import annotations
 
+import base64
+import binascii
+import struct
 from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 1
@@ -194,6 +197,63 @@ class Shot:
     content_box: ContentBox = FULL_BOX  # the shot's picture area (its own borders removed)
 
 
+SOUNDTRACK_FINGERPRINTED = "fingerprinted"
+SOUNDTRACK_NONE = "no soundtrack"
+SOUNDTRACK_UNAVAILABLE = "unavailable"
+SOUNDTRACK_STATUSES = (SOUNDTRACK_FINGERPRINTED, SOUNDTRACK_NONE, SOUNDTRACK_UNAVAILABLE)
+
+
+def encode_soundtrack_values(values: tuple[int, ...]) -> str:
+    """``values`` (unsigned 32-bit) as the record keeps them: base64 (standard alphabet, padded, no line
+    breaks) of their bytes as little-endian uint32, 4 bytes each: exact, and a third of decimal JSON."""
+    return base64.b64encode(struct.pack(f"<{len(values)}I", *values)).decode("ascii")
+
+
+def decode_soundtrack_values(text: str) -> tuple[int, ...]:
+    """The values that :func:`encode_soundtrack_values` wrote as ``text``; ValueError for anything else."""
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(f"soundtrack values are not base64: {exc}") from None
+    if len(raw) % 4:
+        raise ValueError(f"soundtrack values are {len(raw)} bytes, not a whole number of 32-bit values")
+    return struct.unpack(f"<{len(raw) // 4}I", raw)
+
+
+@dataclass(frozen=True)
+class Soundtrack:
+    """The Chromaprint fingerprint of a file's first audio stream, or why there is none.
+
+    ``status`` is ``"fingerprinted"`` (``values`` holds the fingerprint; none when the sound is shorter
+    than about 3 s, Chromaprint's shortest), ``"no soundtrack"`` (the file has no audio stream) or
+    ``"unavailable"`` (neither ffmpeg's chromaprint muxer nor fpcalc could be used: a warning says so).
+    ``method`` says what made the values: ``"ffmpeg chromaprint muxer"`` or ``"fpcalc <version>"``.
+    Value ``i`` is Chromaprint's raw 32-bit sub-fingerprint of the stretch starting at ``start + i *
+    item_duration`` seconds of the video's time line (``start``: where the audio stream begins;
+    ``item_duration``: one Chromaprint frame hop, 1365 samples at 11025 Hz for algorithm 1, about
+    0.1238 s), ``values`` holds them in the compact form of :func:`encode_soundtrack_values`, and
+    ``covered`` is the seconds of sound they span.
+    """
+
+    status: str
+    method: str | None = None
+    algorithm: int | None = None  # Chromaprint's algorithm number (1: its default, "TEST2")
+    sample_rate: int | None = None  # Hz Chromaprint resamples the sound to before it works on it
+    item_duration: float | None = None  # seconds from one value to the next
+    count: int = 0  # how many values
+    values: str = ""  # base64 of little-endian uint32, see encode_soundtrack_values
+    covered: float = 0.0  # seconds of sound the values span
+    start: float = 0.0  # seconds from the first video frame to the first value's sound (the streams' start times)
+
+    def items(self) -> tuple[int, ...]:
+        """The raw fingerprint values, unsigned 32-bit integers, in time order."""
+        return decode_soundtrack_values(self.values)
+
+    def times(self) -> tuple[float, ...]:
+        """The start, in seconds of the video's time line, of the stretch each value describes."""
+        return tuple(self.start + i * (self.item_duration or 0.0) for i in range(self.count))
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     """Everything the tool learned about one media item. Round-trips through its JSON form."""
@@ -210,6 +270,8 @@ class Fingerprint:
     warnings: tuple[str, ...] = ()
     # what made FrameHash.phash and .pdq, in that order; a hash-only item (kind "hashes") has no pHash
     hash_algorithms: tuple[HashAlgorithm, ...] = LEGACY_HASH_ALGORITHMS
+    # the soundtrack's fingerprint, or why there is none; None in records made before soundtracks were, and hash lists
+    soundtrack: Soundtrack | None = None
 
     @property
     def is_still(self) -> bool:
@@ -344,6 +406,31 @@ class MatchGeometry:
     pairs: int = 0
 
 
+SOUND_MATCHED = "matched"
+SOUND_DIFFERS = "differs"
+SOUND_REMOVED = "removed"
+SOUND_UNCOMPARED = "not compared"
+
+
+@dataclass(frozen=True)
+class SoundtrackMatch:
+    """What the soundtracks of a query and a matched item say (``provenance.match.soundtrack``).
+
+    ``status``: ``"matched"`` (``segments`` are stretches of the query's sound that are the item's,
+    on the two video time lines), ``"differs"`` (both have sound over the stretch the pictures match,
+    and it is not the same: the soundtrack was replaced), ``"removed"`` (the item has a soundtrack and
+    the query has none), ``"not compared"`` (either side has no fingerprint, or too little sound that
+    carries evidence: silence and hum carry none). ``offset_agrees``: for a match by pictures and
+    sound, whether the sound lies where the pictures put it (within a second); None otherwise.
+    """
+
+    status: str
+    segments: tuple[Segment, ...] = ()
+    bit_error_rate: float | None = None  # mean share of differing bits over the segments (or the stretch compared)
+    offset_agrees: bool | None = None
+    details: str = ""
+
+
 @dataclass(frozen=True)
 class Match:
     """One archived item that the query matches.
@@ -365,6 +452,9 @@ class Match:
     edits: tuple[Edit, ...]
     sightings: tuple[Sighting, ...]
     geometry: MatchGeometry | None = None
+    # what matched: "pictures", "soundtrack" (an audio-only match: segments are the sound's) or "both"
+    matched_by: str = "pictures"
+    soundtrack: SoundtrackMatch | None = None  # None: not compared (records made before soundtracks were)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ apt_install() {
 }
 
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_install ffmpeg
+# fpcalc: the soundtrack fingerprint where ffmpeg lacks its chromaprint muxer (and the tests of that fallback)
+command -v fpcalc >/dev/null 2>&1 || apt_install libchromaprint-tools
 if [ -n "$EXTRA" ]; then
     # the tests render HTML reports in headless Chromium and make RFC 3161 tokens with OpenSSL
     command -v chromium >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || apt_install chromium openssl

@@ -191,7 +191,7 @@ def test_check_record_keys_are_kept_and_name_the_hash_algorithms() -> None:
     record = check_record(CheckReport(_fingerprint(), None, (), None, examined_at="2024-01-01T00:00:00Z"))
     assert list(record) == [
         "schema", "schema_version", "tool", "examined_at", "sha256", "file", "parameters", "metadata",
-        "ffprobe", "duration", "content_box", "hash_algorithms", "frames", "shots", "keyframes",
+        "ffprobe", "duration", "content_box", "hash_algorithms", "frames", "shots", "soundtrack", "keyframes",
         "contact_sheet", "warnings", "archive", "matches", "earliest_appearance",
     ]
     assert record["schema_version"] == 2  # an added key is not a breaking change; sightings as objects were

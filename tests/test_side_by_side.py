@@ -257,7 +257,9 @@ def test_check_keyframes_writes_side_by_side(archive: str, archived: Path, media
     result = CliRunner().invoke(cli, ["check", "--json", "--archive", archive, "--keyframes", str(out), str(query)])
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
-    listed = record["side_by_side"]
+    # said in full when it fails: what matched, and the warnings that say why no view was written
+    listed = record.get("side_by_side")
+    assert listed, (record["warnings"], [(m["name"], m["matched_by"], m["segments"]) for m in record["matches"]])
     assert listed and {e["sha256"] for e in listed} == {record["matches"][0]["sha256"]}
     assert record["matches"][0]["geometry"]["mirrored"] is True
     for entry in listed:

@@ -316,6 +316,34 @@ def _v10_platforms(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM sightings WHERE id = ?", (row_id,))
 
 
+SCHEMA_V11_SOUNDTRACKS = """
+-- The soundtrack fingerprint of each item (provenance.model.Soundtrack): Chromaprint's raw 32-bit values,
+-- ``count`` of them as one BLOB of little-endian uint32; value i describes the sound from start + i *
+-- item_duration seconds of the item's video time line. Only items whose soundtrack was fingerprinted
+-- have a row: not items archived before this version, files without audio, nor hash-only items.
+-- soundtrack_keys is the index over them (provenance.audio.align): the top KEY_BITS bits of each value
+-- that carries evidence (not silence or hum), with the item and the value's position.
+-- IF NOT EXISTS: an archive marked down to an earlier version by hand (tests do) keeps its tables.
+CREATE TABLE IF NOT EXISTS soundtracks (
+    item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+    method TEXT NOT NULL,
+    algorithm INTEGER NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    item_duration REAL NOT NULL CHECK (item_duration > 0),
+    count INTEGER NOT NULL CHECK (count >= 0),
+    vals BLOB NOT NULL CHECK (length(vals) = 4 * count),
+    start REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS soundtrack_keys (
+    sound_key INTEGER NOT NULL,
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS soundtrack_keys_by_key ON soundtrack_keys (sound_key);
+CREATE INDEX IF NOT EXISTS soundtrack_keys_by_item ON soundtrack_keys (item_id);
+"""
+
+
 MIGRATIONS: list[tuple[int, Step]] = [
     (1, SCHEMA_V1),
     (2, _v2_first_seen_and_box),
@@ -327,6 +355,7 @@ MIGRATIONS: list[tuple[int, Step]] = [
     (8, SCHEMA_V8_PICTURES),
     (9, _v9_posts),
     (10, _v10_platforms),
+    (11, SCHEMA_V11_SOUNDTRACKS),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -13,12 +13,15 @@ hand over all hashes as numpy arrays straight from one query. The full fingerpri
 ``items.record`` and is what ``get`` returns. ``item_hashes`` says which algorithm, length and version made
 each item's frame hashes (``Fingerprint.hash_algorithms``); ``get`` gives the fingerprint those.
 ``pictures`` holds each item's small JPEGs (``provenance.frames.pictures``), written with its frames
-or later by ``add_pictures`` for an item that had none.
+or later by ``add_pictures`` for an item that had none. ``soundtracks`` holds the Chromaprint values of
+each item whose soundtrack was fingerprinted (``soundtrack`` reads them back with their times), kept for
+matching by soundtrack, which a later version does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -29,11 +32,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from provenance.archive import migrations
 from provenance.archive.migrations import write_transaction
+from provenance.audio.align import informative, keys
 from provenance.codec import (
     RecordFormatError,
     fingerprint_from_json,
@@ -43,7 +48,17 @@ from provenance.codec import (
     to_jsonable,
 )
 from provenance.errors import ArchiveError, UsageError
-from provenance.model import FULL_BOX, ArchivedPicture, ContentBox, Fingerprint, FrameHash, HashAlgorithm, Sighting
+from provenance.model import (
+    FULL_BOX,
+    SOUNDTRACK_FINGERPRINTED,
+    ArchivedPicture,
+    ContentBox,
+    Fingerprint,
+    FrameHash,
+    HashAlgorithm,
+    Sighting,
+    Soundtrack,
+)
 from provenance.times import utc_now_micro
 from provenance.vision.features import GRID, FrameFeatures
 
@@ -193,6 +208,23 @@ def default_archive_path() -> Path:
     return base / "provenance" / "archive.sqlite"
 
 
+@dataclass(frozen=True)
+class StoredSoundtrack:
+    """An archived item's soundtrack fingerprint: Chromaprint's raw values (uint32) and what made them."""
+
+    method: str
+    algorithm: int
+    sample_rate: int
+    item_duration: float  # seconds from one value to the next
+    values: np.ndarray  # (N,) uint32
+    start: float = 0.0  # seconds of the item's video time line at which value 0's sound starts
+
+    @property
+    def times(self) -> np.ndarray:
+        """(N,) float64: the second of the item's video time line each value's sound starts at."""
+        return self.start + np.arange(len(self.values), dtype=np.float64) * self.item_duration
+
+
 def _frame_row(item_id: int, frame: FrameHash) -> tuple[int, int, float, int | None, bytes, int]:
     # int(x, 16) and bytes.fromhex also take "0x", "_", "+" and spaces: insist on plain hex digits
     if frame.phash == "" and _HEX64.fullmatch(frame.pdq):  # a hash-only item (provenance.ingest.interop) has no pHash
@@ -244,6 +276,39 @@ def _hash_algorithm_rows(item_id: int, fp: Fingerprint) -> list[tuple[int, int, 
             for position, a in enumerate(fp.hash_algorithms)]
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def masked_location(location: str) -> str:
+    """An archive location as it may be shown: a URL's password replaced by ``***``."""
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    host = parts.hostname or ""
+    user = parts.username or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def refuse_url(location: str) -> None:
+    """Raise ``ArchiveError`` when ``location`` is a URL (``postgresql://...``, ``https://...``), never
+    taking it for a file path (which would make a SQLite file in a folder named after the scheme)."""
+    if not _URL.match(location):
+        return
+    try:
+        shown = masked_location(location)
+    except ValueError:  # not even a well-formed URL: show only its scheme
+        shown = location.split("://", 1)[0] + "://..."
+    raise ArchiveError(f"{shown} is a URL: this version keeps archives only in SQLite files (a PostgreSQL "
+                       "team archive is not supported yet): give the path of an archive file")
+
+
+def make_archive_folder(location: str | Path) -> None:
+    """Make the folder an archive file is to be created in (``refuse_url`` first: a URL is no path)."""
+    refuse_url(str(location))
+    Path(location).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
 def _cannot_open(path: Path, exc: Exception) -> str:
     return f"cannot open the archive {path}: {exc}: check the path, its permissions and free disk space"
 
@@ -289,6 +354,7 @@ class ArchiveStore:
         An older schema is upgraded in place. Raises ``ArchiveError`` when the file is missing and
         ``create`` is False, is not a provenance archive, or was written by a newer provenance.
         """
+        refuse_url(str(path))
         path = Path(path).expanduser()
         if path.is_dir():
             raise ArchiveError(f"{path} is a directory, not a provenance archive: give the path of a file")
@@ -429,6 +495,7 @@ class ArchiveStore:
                           None if f.grid is None else f.grid.astype(np.float32).tobytes()) for f in features),
                     )
                     self._insert_pictures(item_id, pictures)
+                    self._insert_soundtrack(item_id, fp.soundtrack)
                     conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 else:
                     item_id = int(row[0])
@@ -454,6 +521,43 @@ class ArchiveStore:
             "INSERT INTO frames (item_id, sample, time, phash, pdq, pdq_quality) VALUES (?, ?, ?, ?, ?, ?)",
             (_frame_row(item_id, frame) for frame in frames),
         )
+
+    def _insert_soundtrack(self, item_id: int, sound: Soundtrack | None) -> None:
+        """Write an item's soundtrack values and their index keys, when its soundtrack was fingerprinted."""
+        if sound is None or sound.status != SOUNDTRACK_FINGERPRINTED or not sound.item_duration:
+            return
+        values = np.asarray(sound.items(), dtype=np.uint32)
+        self._conn.execute(
+            "INSERT INTO soundtracks (item_id, method, algorithm, sample_rate, item_duration, count, vals, start) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (item_id, sound.method or "", int(sound.algorithm or 0), int(sound.sample_rate or 0),
+             float(sound.item_duration), len(values), values.astype("<u4").tobytes(), float(sound.start)))
+        positions = np.nonzero(informative(values))[0]
+        self._conn.executemany(
+            "INSERT INTO soundtrack_keys (sound_key, item_id, position) VALUES (?, ?, ?)",
+            zip(keys(values[positions]).tolist(), itertools.repeat(item_id), positions.tolist()))
+
+    def soundtrack_candidates(self, sound_keys: Iterable[int], limit: int) -> list[tuple[str, int]]:
+        """(SHA-256, how many of ``sound_keys`` its index rows hold), most first, at most ``limit`` items:
+        the items whose soundtracks may hold the query's sound (``audio.align`` then measures them)."""
+        wanted = sorted({int(k) for k in sound_keys})
+        if not wanted:
+            return []
+        conn = self._conn
+        hits: dict[int, int] = {}
+        for start in range(0, len(wanted), 500):  # under SQLite's limit of bound parameters
+            chunk = wanted[start:start + 500]
+            rows = conn.execute(
+                f"SELECT item_id, COUNT(*) FROM soundtrack_keys WHERE sound_key IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY item_id", chunk).fetchall()
+            for item_id, count in rows:
+                hits[int(item_id)] = hits.get(int(item_id), 0) + int(count)
+        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        if not ranked:
+            return []
+        names = dict(conn.execute(
+            f"SELECT id, sha256 FROM items WHERE id IN ({','.join('?' * len(ranked))})", [i for i, _ in ranked]))
+        return [(str(names[i]), count) for i, count in ranked if i in names]
 
     def _insert_pictures(self, item_id: int, pictures: Iterable[ArchivedPicture]) -> int:
         """Write an item's pictures (one at a time, however many); how many were written."""
@@ -588,6 +692,22 @@ class ArchiveStore:
             "SELECT time, kind, width, height, jpeg FROM pictures WHERE item_id = ? ORDER BY time", (found[0],))
         return tuple(ArchivedPicture(time=float(t), kind=str(k), width=int(w), height=int(h), jpeg=bytes(j))
                      for t, k, w, h, j in rows)
+
+    def soundtrack(self, sha256: str) -> StoredSoundtrack | None:
+        """The soundtrack values of one item (SHA-256 or unique prefix) with their times; None when it has
+        none (no audio, archived before soundtracks were kept, hash-only) or no item matches."""
+        found = self._resolve(sha256)
+        if found is None:
+            return None
+        row = self._conn.execute(
+            "SELECT method, algorithm, sample_rate, item_duration, count, vals, start FROM soundtracks "
+            "WHERE item_id = ?", (found[0],)).fetchone()
+        if row is None:
+            return None
+        method, algorithm, rate, step, count, vals, start = row
+        values = np.frombuffer(bytes(vals), dtype="<u4", count=int(count)).astype(np.uint32)
+        return StoredSoundtrack(method=str(method), algorithm=int(algorithm), sample_rate=int(rate),
+                                item_duration=float(step), values=values, start=float(start))
 
     def picture_count(self, sha256: str) -> int:
         """How many pictures one item (SHA-256 or unique prefix) has; 0 when no item matches."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries, current_examiner, custody_entries
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, refuse_url
 from provenance.checking import examine
 from provenance.dates import parse_date
 from provenance.errors import MissingToolError, UsageError
@@ -192,6 +192,8 @@ def make_report(
                 raise UsageError(f"{target} exists: give --overwrite to replace it (a signed report is never "
                                  "replaced silently)")
     key = load_private_key(key_path) if key_path else None  # a bad key fails before the long examination
+    if archive is not None:
+        refuse_url(archive)  # before the report folder is made
     try:
         json_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -12,16 +12,24 @@ it decodes the bytes that were hashed even if another file has been renamed over
 samples are then the keyframes themselves, at irregular times; ffmpeg's ``showinfo`` filter reports
 each one's presentation timestamp and time base on stderr, and the times are those exact rationals,
 counted from the first keyframe (the first frame of every decodable stream).
+
+``soundtrack_algorithm`` adds a second output of the same process: the first audio stream through
+ffmpeg's ``chromaprint`` muxer (``-fp_format raw``), written to a pipe of ours, so the soundtrack's
+fingerprint comes from the same read of the file as the frames. The caller names the algorithm
+(``provenance.audio.chromaprint`` fixes it); ``silence_threshold`` is -1 (no silence removal: removing
+leading silence would shift every value off its time).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import IO, Any
 
@@ -49,6 +57,22 @@ class DecodedFrames:
     exit_code: int
     side_pixels: np.ndarray | None = None  # (M, h, w, 3) RGB frames of the side output, if asked for
     side_times: np.ndarray | None = None
+    # the chromaprint muxer's raw output (native-endian uint32 values), if ``soundtrack_algorithm`` was given
+    soundtrack: bytes | None = None
+
+
+@functools.cache
+def chromaprint_muxer_available() -> bool:
+    """Whether this ffmpeg has the ``chromaprint`` muxer (asked once per process)."""
+    found = shutil.which("ffmpeg")
+    if found is None:
+        return False
+    try:
+        proc = subprocess.run([found, "-hide_banner", "-h", "muxer=chromaprint"], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and b"fp_format" in proc.stdout
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,7 @@ class _Plan:
     side: SideOutput | None
     keyframes_only: bool
     given: FfmpegInput
+    soundtrack_algorithm: int | None = None
 
     @property
     def frame_bytes(self) -> int:
@@ -101,6 +126,7 @@ def decode_frames(
     side: SideOutput | None = None,
     keyframes_only: bool = False,
     consume: Callable[[np.ndarray], None] | None = None,
+    soundtrack_algorithm: int | None = None,
 ) -> DecodedFrames:
     """Decode ``source`` (an open MediaSource, or a path) into ``width`` x ``height`` frames (squashed, area-averaged).
 
@@ -111,11 +137,15 @@ def decode_frames(
     notes; ``select`` then counts keyframes). The input is only read, through the source's descriptor.
     ``consume`` is handed the frames as they arrive, in (k, H, W) blocks in order, instead of keeping
     them: ``pixels`` is then empty, and ``times`` still has one entry per frame.
+    ``soundtrack_algorithm`` also fingerprints the first audio stream with that Chromaprint algorithm (the
+    caller knows there is one, and that :func:`chromaprint_muxer_available`): ``DecodedFrames.soundtrack``
+    is then the muxer's raw bytes.
     """
     plan = _Plan(source.path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
-                 keyframes_only, ffmpeg_input(source))
-    proc, side_read = _start_ffmpeg(plan)
+                 keyframes_only, ffmpeg_input(source), soundtrack_algorithm)
+    proc, side_read, audio_read = _start_ffmpeg(plan)
     side_reader = _SideReader(side_read, side) if side is not None else None
+    audio_reader = _PipeDrain(audio_read) if audio_read >= 0 else None
     assert proc.stderr is not None and proc.stdout is not None
     log = _LogReader(proc.stderr, keyframes_only, (plan.given.url, "file:" + plan.path))
     try:
@@ -127,17 +157,23 @@ def decode_frames(
     proc.stdout.close()
     code = proc.wait()
     log.join()
-    return _decoded(plan, data, count, code, log, side_reader)
+    decoded = _decoded(plan, data, count, code, log, side_reader)
+    if audio_reader is None:
+        return decoded
+    return replace(decoded, soundtrack=audio_reader.finish())
 
 
-def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int]:
-    """Start ffmpeg for ``plan``: the process, and the read end of the side output's pipe (-1 without one)."""
+def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start ffmpeg for ``plan``: the process, and the read ends of the side output's and the soundtrack
+    fingerprint's pipes (-1 without one)."""
     import ffmpeg  # ffmpeg-python builds the command line; never a shell string
 
     require_ffmpeg()
     in_kwargs: dict[str, object] = {"skip_frame": "nokey"} if plan.keyframes_only else {}
-    stream = _sampled(ffmpeg.input(plan.given.url, nostdin=None, **in_kwargs)["v:0"], plan)
+    given = ffmpeg.input(plan.given.url, nostdin=None, **in_kwargs)
+    stream = _sampled(given["v:0"], plan)
     side_read, side_write = os.pipe() if plan.side is not None else (-1, -1)
+    audio_read, audio_write = os.pipe() if plan.soundtrack_algorithm is not None else (-1, -1)
     stream, side_stream = _split_side(stream, plan)
     stream = stream.filter("scale", plan.width, plan.height, flags="area")
     out_kwargs = _raw_video("rgb24" if plan.color else "gray")
@@ -146,17 +182,24 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int]:
     output = stream.output("pipe:1", **out_kwargs)
     if side_stream is not None:
         output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **_raw_video("rgb24")))
+    if plan.soundtrack_algorithm is not None:
+        # Chromaprint takes at most 2 channels: a 5.1 soundtrack is mixed down to stereo, mono and stereo kept
+        audio = given["a:0"].filter("aformat", channel_layouts="mono|stereo")
+        output = ffmpeg.merge_outputs(output, audio.output(
+            f"pipe:{audio_write}", format="chromaprint", fp_format="raw", algorithm=plan.soundtrack_algorithm,
+            silence_threshold=-1))
+    extra_fds = tuple(fd for fd in (side_write, audio_write) if fd >= 0)
     # showinfo logs at "info"; the level tag on each line keeps ffmpeg's errors apart from it
     log_args = ("-nostats", "-loglevel", "level+info") if plan.keyframes_only else ("-loglevel", "error")
     args = output.global_args("-hide_banner", *log_args).compile()
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=(*plan.given.pass_fds, *((side_write,) if plan.side is not None else ())))
+                                pass_fds=(*plan.given.pass_fds, *extra_fds))
     except OSError as exc:  # pragma: no cover - require_ffmpeg checked already
         raise MissingToolError(f"cannot run ffmpeg ({exc}): {INSTALL_HINT}") from exc
-    if plan.side is not None:
-        os.close(side_write)  # the child holds its own copy; EOF comes when ffmpeg closes it
-    return proc, side_read
+    for fd in extra_fds:
+        os.close(fd)  # the child holds its own copy; EOF comes when ffmpeg closes it
+    return proc, side_read, audio_read
 
 
 def _sampled(stream: Any, plan: _Plan) -> Any:
@@ -222,6 +265,24 @@ class _SideReader:
             count = self._count
         times = np.arange(count, dtype=np.float64) / side.fps if fps is not None else np.zeros(count)
         return pixels, times
+
+
+class _PipeDrain:
+    """Reads one pipe to its end on a thread, so that ffmpeg never waits on it."""
+
+    def __init__(self, fd: int) -> None:
+        self._data: list[bytes] = []
+        self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            self._data.append(pipe.read())
+
+    def finish(self) -> bytes:
+        """Everything the pipe held, once it has ended."""
+        self._thread.join()
+        return self._data[0] if self._data else b""
 
 
 class _LogReader:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, make_archive_folder
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import analyse
 from provenance.ingest.sidecar import read_ytdlp_sidecar
@@ -89,7 +89,7 @@ def add_files(
     given = sighting or Sighting()
     params = params or SamplingParams(fps=ARCHIVE_FPS)
     results: list[AddedFile] = []
-    Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    make_archive_folder(archive)
     with ArchiveStore.open(archive, create=True) as store:
         for path in paths:
             try:

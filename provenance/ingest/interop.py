@@ -285,14 +285,14 @@ class ImportResult:
 def import_hash_list(archive: str, path: str | os.PathLike[str], fmt: str, *, label: str | None = None,
                      fps: float = DEFAULT_FPS, sighting: Sighting | None = None) -> ImportResult:
     """Add the hash list at ``path`` to the archive (created if missing) as one item of kind ``"hashes"``."""
-    from provenance.archive.store import ArchiveStore
+    from provenance.archive.store import ArchiveStore, make_archive_folder
     from provenance.times import utc_now
 
     fp = hash_list_item(path, fmt, label, fps)
     given = normalised_sighting(sighting or Sighting())
     seen = Sighting(**{**given.__dict__, "label": given.label or label, "file_name": Path(path).name,
                        "added_at": utc_now()})
-    Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    make_archive_folder(archive)
     with ArchiveStore.open(archive, create=True) as store:
         outcome = store.add(fp, [seen])
     return ImportResult(str(archive), outcome.sha256, fp.identity.name, len(fp.frames), fp.duration,

@@ -471,14 +471,14 @@ def import_export(archive: str, export_dir: str | Path, *, params: SamplingParam
     ``ArchiveError`` and ``MissingToolError`` as ``archive add`` does.
     """
     from provenance.archive.custody import Reading, append_entries
-    from provenance.archive.store import ArchiveStore
+    from provenance.archive.store import ArchiveStore, make_archive_folder
     from provenance.fingerprinting import analyse
     from provenance.ingest.add import ARCHIVE_FPS
 
     export = read_export(export_dir)
     params = params or SamplingParams(fps=ARCHIVE_FPS)
     results: list[ImportedFile] = []
-    Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    make_archive_folder(archive)
     with ArchiveStore.open(archive, create=True) as store:
         for path, items in _grouped(export.media).items():
             posted = tuple(f"{m.sighting.chat_id}/{m.sighting.message_id}" for m in items)

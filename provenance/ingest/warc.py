@@ -46,7 +46,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from provenance.archive.custody import Reading, append_entries
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, make_archive_folder
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError, UnreadableMediaError, UsageError
 from provenance.fingerprinting import analyse
 from provenance.ingest.add import ARCHIVE_FPS
@@ -612,7 +612,7 @@ def import_web_archive(
     except OSError as exc:
         raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     locator = os.path.abspath(path)
-    Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    make_archive_folder(archive)
     with ArchiveStore.open(archive, create=True) as store, \
             tempfile.TemporaryDirectory(prefix="provenance-warc-") as tmp:
         run = _Run(store, Path(tmp), params, examiner, progress, limits)

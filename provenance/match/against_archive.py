@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, TypeVar
 from provenance.archive.descriptor_index import DescriptorIndex, open_descriptor_index
 from provenance.archive.search import archive_frames
 from provenance.archive.side_files import features_folder
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, refuse_url
 from provenance.errors import ArchiveError
 from provenance.fingerprinting import Analysis
 from provenance.match.align import match_fingerprint
 from provenance.match.extend import extend_match
 from provenance.match.geometry import describe_geometry, geometry_matches
+from provenance.match.soundtrack import with_soundtrack
 from provenance.match.verdict import union_length
 from provenance.model import Fingerprint, FrameHash, Match
 from provenance.timings import stage
@@ -88,6 +89,7 @@ class MatchingArchive:
 
     def __init__(self, path: str) -> None:
         """Open the archive at ``path``, which must exist (``ArchiveError`` otherwise)."""
+        refuse_url(path)
         if not Path(path).exists():
             raise ArchiveError(f"archive not found: {path} (create it with `provenance archive add`)")
         self.path = path
@@ -172,7 +174,8 @@ def _matched(analysis: Analysis, archive: MatchingArchive) -> tuple[Match, ...]:
     with stage("alignment"):  # less the hash index search (candidates)
         matches = match_fingerprint(fp, frames, search, store.sightings, analysis.dihedral_pdq, samples_of)
     if not analysis.features:
-        return matches
+        with stage("alignment"):  # the soundtracks compared, and matched by sound alone
+            return tuple(sorted(with_soundtrack(fp, matches, store, frames, store.sightings), key=lambda m: -m.score))
     sha_number = {sha: n for n, sha in enumerate(frames.sha256)}
     # decided on the hashes' own segments: where they explain little, their time lines may be wrong too
     search_features = needs_features(fp, matches)
@@ -198,7 +201,9 @@ def _matched(analysis: Analysis, archive: MatchingArchive) -> tuple[Match, ...]:
                                      archive.features, frames, store.sightings,
                                      {m.sha256 for m in matches} - realign)
         matches = tuple(sorted(better_aligned(matches, found), key=lambda m: -m.score))
-    return matches
+    with stage("alignment"):  # the soundtracks compared, and matched by sound alone
+        matches = with_soundtrack(fp, matches, store, frames, store.sightings)
+    return tuple(sorted(matches, key=lambda m: -m.score))
 
 
 def _realignable(match: Match, item_still: bool) -> bool:

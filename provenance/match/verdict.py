@@ -93,18 +93,25 @@ def verdict(identical: bool, query_cov: float, archive_cov: float) -> str:
 def archive_verdict(query: Fingerprint, matches: Sequence[Match]) -> tuple[str, float]:
     """(a key of ``ARCHIVE_VERDICTS``, share of the query the matches cover together) for one file.
 
-    Known: one match holds all of the query (a verdict of ``WHOLE_FOOTAGE``), or the matches cover
-    ``WHOLE_QUERY`` of it together (a compilation of archived clips); partly known: some of it is
-    archived; new: nothing matched. A still is covered whole by any match.
+    Known: one match by its pictures holds all of the query (a verdict of ``WHOLE_FOOTAGE``), or the
+    matches by pictures cover ``WHOLE_QUERY`` of it together (a compilation of archived clips); partly
+    known: some of it is archived, its pictures or its sound; new: nothing matched. A match by the
+    soundtrack alone (``Match.matched_by`` "soundtrack") makes a file partly known at most: its sound
+    is archived, its pictures are not. The share counts every match's segments. A still is covered
+    whole by any match.
     """
     if not matches:
         return "new", 0.0
     query_duration = max(query.duration, max((f.time for f in query.frames), default=0.0))
-    if query.is_still or query_duration <= 0:
-        coverage = 1.0
-    else:
-        spans = [(s.query_start, s.query_end) for m in matches for s in m.segments]
-        coverage = min(1.0, union_length(spans) / query_duration)
-    if coverage >= WHOLE_QUERY or any(m.verdict in WHOLE_FOOTAGE for m in matches):
+    pictures = [m for m in matches if m.matched_by != "soundtrack"]
+
+    def covered(found: Sequence[Match]) -> float:
+        if query.is_still or query_duration <= 0:
+            return 1.0 if found else 0.0
+        return min(1.0, union_length([(s.query_start, s.query_end) for m in found for s in m.segments])
+                   / query_duration)
+
+    coverage = covered(matches)
+    if covered(pictures) >= WHOLE_QUERY or any(m.verdict in WHOLE_FOOTAGE for m in pictures):
         return "known", round(coverage, 4)
     return "partly_known", round(coverage, 4)

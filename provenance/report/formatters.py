@@ -47,6 +47,12 @@ Findings:
   what the file itself says).
 - ``still_match_text``: a still query's match in words ("this picture is the frame at 00:00:06.50
   of X"), None for a video query.
+- ``matched_by_text``: what matched, pictures or soundtrack or both, and what the soundtrack says
+  ("pictures and soundtrack (the sound where the pictures are, 1% of its bits differ)", "soundtrack
+  only (4% of its bits differ): the pictures are not the item's", "pictures (soundtrack replaced: 43%
+  of bits differ)", "pictures (the query has no soundtrack)").
+- ``segment_text``: a match's segment in a line, "query 0.00 - 10.00 s  =  archive 12.00 - 22.00 s",
+  or its soundtrack's, "sound 0.00 - 11.76 s  =  archive 2.97 - 14.73 s".
 
 Names and cells. The library keeps a name exactly as the OS gave it (``str`` with Python's
 surrogate escapes for bytes that are not UTF-8); these show it, with one escaping:
@@ -77,6 +83,9 @@ from provenance.dates import describe
 from provenance.match.appearance import sighting_sentence, sighting_when
 from provenance.media.location import parse_iso6709
 from provenance.model import (
+    SOUND_DIFFERS,
+    SOUND_REMOVED,
+    SOUND_UNCOMPARED,
     Appearance,
     DateComparison,
     ExifInfo,
@@ -85,10 +94,12 @@ from provenance.model import (
     Metadata,
     Segment,
     Sighting,
+    SoundtrackMatch,
     StreamInfo,
 )
 
 __all__ = [
+    "SOUND_ONLY_FINDING",
     "bit_rate_text",
     "comparison_text",
     "device_text",
@@ -98,6 +109,7 @@ __all__ = [
     "finding_line",
     "format_bytes",
     "location_text",
+    "matched_by_text",
     "media_time",
     "osm_url",
     "segment_text",
@@ -204,10 +216,11 @@ def sighting_short(s: Sighting | None) -> str:
     return "" if s is None else _words(s.platform or s.platform_raw, s.uploader, s.source_url, sighting_post(s))
 
 
-def segment_text(s: Segment) -> str:
+def segment_text(s: Segment, side: str = "query") -> str:
     """A match's segment in a line: ``query 0.00 - 10.00 s  =  archive 12.00 - 22.00 s`` and, when some
-    of it shows no detail on either side, ``(3.0 s of it low-detail, consistent)``."""
-    text = (f"query {s.query_start:7.2f} - {s.query_end:7.2f} s  =  archive "
+    of it shows no detail on either side, ``(3.0 s of it low-detail, consistent)``. ``side`` names the
+    query's time line: "sound" for a stretch of the soundtrack (``Match.soundtrack``'s segments)."""
+    text = (f"{side} {s.query_start:7.2f} - {s.query_end:7.2f} s  =  archive "
             f"{s.archive_start:7.2f} - {s.archive_end:7.2f} s")
     return text + (f"  ({s.low_detail:.1f} s of it low-detail, consistent)" if s.low_detail >= 0.05 else "")
 
@@ -392,6 +405,42 @@ def still_match_text(match: Match, query_still: bool) -> str | None:
     return f"this picture is the frame at {media_time(moment)} of {name}{edited}"
 
 
+def _bits_differ(sound: SoundtrackMatch | None) -> str | None:
+    """"4% of its bits differ", from the soundtrack's bit error rate; None without one."""
+    if sound is None or sound.bit_error_rate is None:
+        return None
+    return f"{sound.bit_error_rate:.0%} of its bits differ"
+
+
+def matched_by_text(match: Match) -> str:
+    """What matched the item, in words: the pictures, the soundtrack or both, and what the soundtrack says.
+
+    "pictures and soundtrack (the sound where the pictures are, 1% of its bits differ)" (or "+2.0 s
+    from where the pictures are"), "soundtrack only (4% of its bits differ): the pictures are not the
+    item's", and for a match by pictures what the sound came to: "pictures (soundtrack replaced: 43% of
+    bits differ)", "pictures (the query has no soundtrack)", "pictures (soundtrack not compared:
+    silence or hum: ...)", or "pictures" alone where it was not compared at all (a still, a record made
+    before soundtracks were). The ``soundtrack.details`` of ``provenance.match.soundtrack`` give the words.
+    """
+    sound = match.soundtrack
+    differ = _bits_differ(sound)
+    if match.matched_by == "soundtrack":
+        return f"soundtrack only{f' ({differ})' if differ else ''}: the pictures are not the item's"
+    if match.matched_by == "both":
+        said = [p for p in (f"the sound {sound.details}" if sound is not None and sound.details else None, differ) if p]
+        return "pictures and soundtrack" + (f" ({', '.join(said)})" if said else "")
+    if sound is None:
+        return "pictures"
+    if sound.status == SOUND_DIFFERS:
+        rate = f": {sound.bit_error_rate:.0%} of bits differ" if sound.bit_error_rate is not None else ""
+        return f"pictures (soundtrack replaced{rate})"
+    if sound.status == SOUND_REMOVED:
+        return "pictures (the query has no soundtrack)"
+    if sound.status == SOUND_UNCOMPARED:
+        return "pictures (soundtrack not compared" + (f": {sound.details})" if sound.details else ")")
+    return "pictures"
+
+
 def _date_finding(appearance: Appearance | None) -> str | None:
     """The date contradiction in a few words, or what the claim came to; None when no date was compared."""
     if appearance is None:
@@ -430,13 +479,18 @@ def _file_says(meta: Metadata) -> str:
     return "the file says " + ", ".join(said) if said else "the file names no creation time, device or place"
 
 
+SOUND_ONLY_FINDING = "by the soundtrack only (its pictures are not archived)"
+"""What the finding line says when every match is by the soundtrack alone."""
+
+
 def finding_line(meta: Metadata, verdict: str | None, matches: Sequence[Match], appearance: Appearance | None,
                  *, coverage: float = 0.0) -> str:
     """The conclusion of a check in one line, before any detail.
 
     ``verdict`` is the archive verdict (a key of ``provenance.match.verdict.ARCHIVE_VERDICTS``), None
     when no archive was consulted: then the line says what the file itself says. ``coverage`` is the
-    share of the query that is archived footage (said for a partly known file).
+    share of the query that is archived footage (said for a partly known file). When every match is by
+    the soundtrack alone, the line says so (``SOUND_ONLY_FINDING``): the archived footage is then the sound.
     """
     date = _date_finding(appearance)
     if verdict is None:
@@ -446,6 +500,8 @@ def finding_line(meta: Metadata, verdict: str | None, matches: Sequence[Match], 
     head = "KNOWN" if verdict == "known" else f"PARTLY KNOWN: {coverage:.0%} of it is archived footage"
     best = max(matches, key=lambda m: m.score)
     what = still_match_text(best, meta.kind == "still") or (
-        "identical file (same SHA-256)" if best.verdict == "identical" else None)
+        "identical file (same SHA-256)" if best.verdict == "identical" else None) or (
+        # the archive verdict counts the sound's stretches: say when nothing else matched
+        SOUND_ONLY_FINDING if all(m.matched_by == "soundtrack" for m in matches) else None)
     parts = [p for p in (what, _first_seen(appearance), date) if p]
     return f"{head}: " + "; ".join(parts) if verdict == "known" else "; ".join([head, *parts])

@@ -34,9 +34,9 @@ from provenance.forensics.indicators import Indicator
 from provenance.forensics.lastwriter import LastWriter
 from provenance.match.appearance import EARLIEST_SIGHTING
 from provenance.match.verdict import ARCHIVE_VERDICTS, VERDICTS
-from provenance.model import Appearance, Edit, Location, Match, Metadata, Segment, Sighting
+from provenance.model import Appearance, Edit, Location, Match, Metadata, Segment, Sighting, SoundtrackMatch
 from provenance.report import formatters as fmt
-from provenance.report.side_by_side import NO_PICTURE, MatchViews
+from provenance.report.side_by_side import NO_PICTURE, SOUND_ONLY, MatchViews
 from provenance.report.timeline import timeline_svg
 
 TEMPLATE = "report.html.j2"
@@ -249,7 +249,10 @@ def _match_of(raw: Mapping[str, Any]) -> Match:
                  speed=float(raw["speed"]), matched_frames=int(raw["matched_frames"]),
                  mean_distance=float(raw["mean_distance"]),
                  edits=from_jsonable(tuple[Edit, ...], raw.get("edit_details") or []),
-                 sightings=from_jsonable(tuple[Sighting, ...], raw.get("sightings") or []))
+                 sightings=from_jsonable(tuple[Sighting, ...], raw.get("sightings") or []),
+                 # records made before soundtracks were compared have neither key: a match by pictures
+                 matched_by=str(raw.get("matched_by") or "pictures"),
+                 soundtrack=from_jsonable(SoundtrackMatch, raw["soundtrack"]) if raw.get("soundtrack") else None)
 
 
 def _structure_of(raw: Mapping[str, Any] | None) -> Structure | None:
@@ -291,8 +294,9 @@ def _edit_words(e: Edit) -> str:
 
 def _best_words(page: Page, best: Match) -> str:
     still = fmt.still_match_text(best, page.still)
+    by = f"; matched by {fmt.matched_by_text(best)}" if best.soundtrack is not None else ""
     return f"{fmt.shown_name(best.item_name)}: {still or VERDICTS.get(best.verdict, best.verdict)} " \
-           f"(score {best.score * 100:.0f}%)"
+           f"(score {best.score * 100:.0f}%){by}"
 
 
 def _dates_sentence(appearance: Appearance | None, searched: bool) -> str:
@@ -321,6 +325,8 @@ def summary_of(page: Page) -> Summary:
             "unknown: no archive was consulted"
     else:
         verdict = ARCHIVE_VERDICTS.get(verdict_key or "new", "")
+        if page.matches and all(m.matched_by == "soundtrack" for m in page.matches):
+            verdict += f"; {fmt.SOUND_ONLY_FINDING}"
         first_none = "no dated sighting of a matched item" if page.matches else "not in the archive"
     return Summary(
         finding=fmt.finding_line(page.meta, verdict_key, page.matches, page.appearance,
@@ -392,22 +398,33 @@ def keyframes_section(page: Page) -> Markup:
                                       page.check.get("shots") or [], page.evidence))
 
 
+def segment_words(s: Segment, side: str = "query") -> str:
+    """A segment as the page shows it, "query 0.00–6.00 s = archive 2.00–8.00 s" ("sound ..." for the
+    soundtrack's)."""
+    return f"{side} {s.query_start:.2f}–{s.query_end:.2f} s = archive {s.archive_start:.2f}–{s.archive_end:.2f} s"
+
+
 def match_row(page: Page, n: int, m: Match) -> dict[str, Any]:
-    """One match as the matches table shows it (still wording for a picture, a timeline for a video)."""
+    """One match as the matches table shows it (still wording for a picture, a timeline for a video), with
+    what matched (``formatters.matched_by_text``) and, where the sound matched, the sound's stretches."""
     still = fmt.still_match_text(m, page.still)
     row: dict[str, Any] = {"n": n, "score": f"{m.score * 100:.0f}%", "verdict": still or VERDICTS[m.verdict],
                            "name": fmt.shown_name(m.item_name), "sha256": m.sha256, "still": still is not None,
                            "distance": f"{m.mean_distance:.1f}", "edits": [_edit_words(e) for e in m.edits],
-                           "svg": None}
+                           "svg": None, "matched_by": m.matched_by, "matched_by_words": fmt.matched_by_text(m),
+                           "sound_segments": []}
     if still is None:
         times = {t["sha256"]: t for t in page.record.get("timelines") or []}.get(m.sha256, {})
         query_d = float(times.get("query_duration") or page.check.get("duration") or 0.0)
         archive_d = float(times.get("archive_duration") or 0.0)
         segments = [{"query_start": s.query_start, "query_end": s.query_end, "archive_start": s.archive_start,
                      "archive_end": s.archive_end} for s in m.segments]
-        frames = f"{m.matched_frames} frame{'s' if m.matched_frames != 1 else ''} agree"
-        row.update(segments=[f"query {s.query_start:.2f}–{s.query_end:.2f} s = archive "
-                             f"{s.archive_start:.2f}–{s.archive_end:.2f} s" for s in m.segments],
+        by_sound = m.matched_by == "soundtrack"  # its segments are the sound's; no frame was compared
+        frames = ("no frames compared" if by_sound else
+                  f"{m.matched_frames} frame{'s' if m.matched_frames != 1 else ''} agree")
+        sound = m.soundtrack.segments if m.matched_by == "both" and m.soundtrack is not None else ()
+        row.update(segments=[segment_words(s, "sound" if by_sound else "query") for s in m.segments],
+                   sound_segments=[segment_words(s, "sound") for s in sound],
                    coverage=f"{m.query_coverage:.0%} of the query, {m.archive_coverage:.0%} of the item",
                    speed=f"x{m.speed:.2f}", frames=frames,
                    # built by timeline_svg, which escapes every text it writes
@@ -470,7 +487,8 @@ def side_by_side_section(page: Page) -> Markup:
         return Markup("")
     numbers = {m.sha256: n for n, m in reversed(list(enumerate(page.matches, 1)))}
     rows = [{"n": numbers.get(m.sha256), "name": fmt.shown_name(m.item_name), "sha256": m.sha256, "note": m.note,
-             "none_kept": m.note == NO_PICTURE, "views": [side_by_side_view(page, v) for v in m.views]}
+             "none_kept": m.note == NO_PICTURE, "sound_only": m.note == SOUND_ONLY,
+             "views": [side_by_side_view(page, v) for v in m.views]}
             for m in page.side_by_side]
     return Markup(_macros().side_by_side(rows, page.still))
 

@@ -48,6 +48,8 @@ def match_record(match: Match) -> dict[str, object]:
         "edit_details": [to_jsonable(e) for e in match.edits],
         "sightings": [to_jsonable(s) for s in match.sightings],
         "geometry": to_jsonable(match.geometry),
+        "matched_by": match.matched_by,
+        "soundtrack": to_jsonable(match.soundtrack),
     }
 
 
@@ -87,6 +89,7 @@ def check_record(report: CheckReport, structure: object | None = None,
         "hash_algorithms": to_jsonable(fp.hash_algorithms),  # what made the frames' phash and pdq
         "frames": [to_jsonable(f) for f in fp.frames],
         "shots": [to_jsonable(s) for s in fp.shots],
+        "soundtrack": to_jsonable(fp.soundtrack),  # its fingerprint and what made it, or why there is none
         "keyframes": [to_jsonable(k) for k in report.keyframes],
         "contact_sheet": report.contact_sheet,
         "warnings": list(fp.warnings) + list(report.extra_warnings),

@@ -15,7 +15,9 @@ Each moment gives four pictures, JPEG bytes, the same for the same input:
   re-share added (captions, logos) stands out. What lies outside the archived picture is filled
   with ``OUTSIDE``.
 
-An item the archive keeps no picture of gets no views and the note "no archived picture".
+An item the archive keeps no picture of gets no views and the note "no archived picture". A match by
+the soundtrack alone (``Match.matched_by`` "soundtrack") gets none either, and the note
+:data:`SOUND_ONLY`: its segments are the sound's, and the pictures of those moments are not the item's.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ MARK = (255, 220, 0)  # RGB of the mirrored / turned label's background
 OUTSIDE = (40, 40, 90)  # RGB of the difference view where the archived picture does not reach
 NO_PICTURE = "no archived picture"
 NO_PICTURE_HERE = "no archived picture of the matched moments"
+SOUND_ONLY = "matched by the soundtrack only: no matched pictures to show"
 
 # where a point (x, y) of the query picture lands in the picture turned by each dihedral transform
 # (provenance.hashing.pdq.DIHEDRAL_NAMES: numpy's rot90 turns anticlockwise)
@@ -96,7 +99,7 @@ class MatchViews:
     sha256: str
     item_name: str
     views: tuple[SideBySide, ...]
-    note: str | None  # NO_PICTURE or NO_PICTURE_HERE when ``views`` is empty
+    note: str | None  # NO_PICTURE, NO_PICTURE_HERE or SOUND_ONLY when ``views`` is empty
 
 
 @dataclass(frozen=True)
@@ -300,7 +303,8 @@ def side_by_side(source: MediaSource, fingerprint: Fingerprint, matches: Sequenc
     item's pictures (``ArchiveStore.pictures``). Every query frame needed is decoded in one ffmpeg
     call; none when no match has a picture of its matched moments.
     """
-    kept: list[Sequence[ArchivedPicture]] = [pictures(m.sha256) for m in matches]
+    kept: list[Sequence[ArchivedPicture]] = [() if m.matched_by == "soundtrack" else pictures(m.sha256)
+                                             for m in matches]
     moments = [_Moment(n, seg, position, picture, at)
                for n, (match, pics) in enumerate(zip(matches, kept, strict=True))
                for seg, position, picture, at in _pick_moments(match, pics, fingerprint.duration,
@@ -316,7 +320,8 @@ def side_by_side(source: MediaSource, fingerprint: Fingerprint, matches: Sequenc
             archived = _decode_picture(moment.picture)
             if query_rgb is not None and archived is not None:
                 views.append(_view(moment, match, query_rgb, archived))
-        note = None if views else (NO_PICTURE if not kept[n] else NO_PICTURE_HERE)
+        note = None if views else (SOUND_ONLY if match.matched_by == "soundtrack" else
+                                   NO_PICTURE if not kept[n] else NO_PICTURE_HERE)
         out.append(MatchViews(match.sha256, match.item_name, tuple(views), note))
     return tuple(out)
 

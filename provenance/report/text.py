@@ -55,6 +55,11 @@ def _fingerprint_lines(fp: Fingerprint) -> list[str]:
                      f"{timestamp_label(shot.keyframe_time).replace('-', ':')}")
     if len(fp.shots) > 30:
         lines.append(f"    ... and {len(fp.shots) - 30} more (see --json)")
+    sound = fp.soundtrack
+    if sound is not None:
+        made = (f"{sound.count} values over {sound.covered:.1f} s, {sound.method}"
+                if sound.status == "fingerprinted" else sound.status)
+        lines += ["", "SOUNDTRACK", f"  fingerprint  {made}"]
     return lines
 
 
@@ -68,12 +73,17 @@ def _match_lines(n: int, m: Match, query_still: bool = False) -> list[str]:
     still = fmt.still_match_text(m, query_still)
     if still is not None:
         return _still_match_lines(n, m, still)
+    by_sound = m.matched_by == "soundtrack"  # its segments are the sound's, and no frame was compared
     lines = [f"  {n}. {m.score * 100:.0f}%  {VERDICTS[m.verdict]}",
-             f"     item {fmt.shown_name(m.item_name)}  (sha256 {m.sha256})"]
-    lines += [f"     {fmt.segment_text(seg)}" for seg in m.segments]
+             f"     item {fmt.shown_name(m.item_name)}  (sha256 {m.sha256})",
+             f"     matched by  {fmt.matched_by_text(m)}"]
+    lines += [f"     {fmt.segment_text(seg, 'sound' if by_sound else 'query')}" for seg in m.segments]
+    if m.matched_by == "both" and m.soundtrack is not None:
+        lines += [f"     {fmt.segment_text(seg, 'sound')}" for seg in m.soundtrack.segments]
+    agree = ("no frames compared: the pictures are not the item's" if by_sound else
+             f"{m.matched_frames} frames agree (mean PDQ distance {m.mean_distance:.1f}/256)")
     lines.append(f"     covers {m.query_coverage:.0%} of the query and {m.archive_coverage:.0%} of the item; "
-                 f"playback speed x{m.speed:.2f} of the original; {m.matched_frames} frames agree "
-                 f"(mean PDQ distance {m.mean_distance:.1f}/256)")
+                 f"playback speed x{m.speed:.2f} of the original; {agree}")
     for edit in m.edits:
         lines.append(f"     edit: {edit.name}" + (f" - {edit.details}" if edit.details else ""))
     return lines
@@ -98,7 +108,10 @@ def render_text(report: CheckReport) -> str:
             lines.append(f"  contact sheet: {fmt.shown_name(report.contact_sheet)}")
     if report.archive is not None:
         lines += ["", f"MATCHES in {fmt.shown_name(report.archive)}"]
-        lines.append(f"  verdict: {ARCHIVE_VERDICTS[verdict]} ({coverage:.0%} of the query is archived footage)")
+        by_sound = ", by its soundtrack only" if report.matches and all(
+            m.matched_by == "soundtrack" for m in report.matches) else ""
+        lines.append(f"  verdict: {ARCHIVE_VERDICTS[verdict]} ({coverage:.0%} of the query is archived footage"
+                     f"{by_sound})")
         if not report.matches:
             lines.append("  none")
         for n, match in enumerate(report.matches, 1):

@@ -12,11 +12,17 @@ triage logged and the file's history in the log; an error row has the JSON recor
 A file that matches archived items gets their matched frames side by side on its page, as the
 evidence report shows them (``provenance.report.side_by_side``), and its JSON record lists them under
 "side_by_side" as the report's record does (every view's pictures by SHA-256; an empty list for a
-file that matches nothing). The views are made here, file by file, as each page is written (so a
-batch of any size holds one file's pictures at a time): the file is opened read-only once more, its
-SHA-256 checked against the row's, and the frames decoded from that open file; nothing more is
+file that matches nothing; no view of a match by the soundtrack alone, ``side_by_side.SOUND_ONLY``).
+The views are made here, file by file, as each page is written (so a batch of any size holds one
+file's pictures at a time): the file is opened read-only once more, its SHA-256 checked against the
+row's, and the frames decoded from that open file; nothing more is
 logged than the custody entry triage already made for it. A file that is gone or no longer those
 bytes gets a warning instead of the views.
+
+What matched the best match, the pictures, the soundtrack or both (``Match.matched_by``), is the
+record's ``triage.matched_by``, the ``matched_by`` column of ``summary.csv`` and a line of the row in
+``index.html`` (in ``formatters.matched_by_text``'s words), whose edits column marks the soundtrack's
+edits (``audio_only``, ``audio_replaced``, ``audio_removed``: ``SOUND_EDITS``).
 
 The JSON reports and the CSV files keep every name exactly, but for the bytes of a name that are not
 UTF-8, written ``\\xNN`` (``provenance.report.formatters.unicode_safe``: the files are always valid
@@ -48,6 +54,7 @@ from provenance.media.identity import file_identity
 from provenance.media.source import MediaSource
 from provenance.model import ArchivedPicture, CheckReport, Match, Sighting
 from provenance.report.formatters import (
+    matched_by_text,
     shown_name,
     shown_text,
     sighting_short,
@@ -67,9 +74,11 @@ FILE_SCHEMA_VERSION = 1
 CSV_COLUMNS = (
     "path", "name", "verdict", "cluster", "cluster_size", "cluster_verdict", "kind", "duration", "size", "sha256",
     "archive_coverage", "earliest_archived", "earliest_archived_where", "earliest_archived_sha256",
-    "earliest_in_batch", "source_url", "matches", "best_score", "added_to_archive", "detected", "error",
-    "warnings", "report",
+    "earliest_in_batch", "source_url", "matches", "best_score", "matched_by", "added_to_archive", "detected",
+    "error", "warnings", "report",
 )
+SOUND_EDITS = ("audio_only", "audio_replaced", "audio_removed")
+"""The edits the soundtrack names (``provenance.match.soundtrack``), marked apart in the index's edits column."""
 
 
 def _cluster_record(cluster: Cluster, reports: dict[str, str]) -> dict[str, object]:
@@ -99,15 +108,23 @@ def page_name(row: FileRow) -> str | None:
     return f"{PAGES_DIR}/{os.path.splitext(os.path.basename(row.report))[0]}.html"
 
 
+def _best(row: FileRow) -> Match | None:
+    """The row's best match (by score), None when it matches nothing."""
+    return max(row.matches, key=lambda m: m.score) if row.matches else None
+
+
 def file_record(row: FileRow, cluster: Cluster | None, archive: str | None, reports: dict[str, str],
                 views: FileViews | None = None) -> dict[str, object]:
-    """The JSON record of one file of the triage (with ``views``, its matches' side-by-side listing)."""
+    """The JSON record of one file of the triage (with ``views``, its matches' side-by-side listing); its
+    ``triage.matched_by`` is what matched the best match ("pictures", "soundtrack", "both"; null for none)."""
     views = views or FileViews()
+    best = _best(row)
     triage: dict[str, object] = {
         "page": page_name(row),
         "verdict": row.verdict,
         "verdict_text": VERDICT_TEXT[row.verdict],
         "archive_coverage": row.coverage,
+        "matched_by": best.matched_by if best is not None else None,
         "detected": row.detected,
         "sightings": to_jsonable(row.sightings),
         "added_to_archive": row.added_to_archive,
@@ -182,6 +199,7 @@ def _csv_row(row: FileRow, cluster: Cluster | None) -> list[str]:
         row.appearance.earliest_sha256 or "" if row.appearance else "", batch, url,
         ";".join(f"{m.sha256}:{m.verdict}" for m in row.matches),
         f"{max(m.score for m in row.matches):.4f}" if row.matches else "",
+        best.matched_by if (best := _best(row)) is not None else "",
         "yes" if row.added_to_archive else "", row.detected, row.error or "", " | ".join(row.warnings), row.report,
     ])
 
@@ -242,8 +260,10 @@ class Findings:
 
     item_name: str
     item_sha256: str
-    spans: tuple[str, ...]  # "1.0–5.0 s = archive 0.0–4.0 s", at most SPANS of them
+    spans: tuple[str, ...]  # "1.0–5.0 s = archive 0.0–4.0 s" ("sound 1.0–5.0 s = ..."), at most SPANS of them
     more_spans: int  # segments not listed
+    matched_by: str  # "pictures", "soundtrack" or "both" (``Match.matched_by``)
+    matched_by_words: str  # in words (``formatters.matched_by_text``)
     edits: tuple[str, ...]
     edit_details: str  # every edit with its details, for a tooltip
     identical: bool  # the file is byte for byte an archived item (same SHA-256)
@@ -255,12 +275,13 @@ SPANS = 2
 
 
 def _span(query_start: float, query_end: float, archive_start: float, archive_end: float, still: bool,
-          item_still: bool = False) -> str:
-    """One matched stretch in words: "0.0–6.0 s = archive 2.0–8.0 s"; a still matched to a video is the
-    frame at a moment of it, to a still the archived picture itself."""
+          item_still: bool = False, sound: bool = False) -> str:
+    """One matched stretch in words: "0.0–6.0 s = archive 2.0–8.0 s" ("sound 0.0–6.0 s = ..." for a match by
+    the soundtrack alone); a still matched to a video is the frame at a moment of it, to a still the
+    archived picture itself."""
     if still and not item_still:
         return f"the picture = the frame at {archive_start:.2f} s of the archived video"
-    query = "the picture" if still else f"{query_start:.1f}–{query_end:.1f} s"
+    query = "the picture" if still else f"{'sound ' if sound else ''}{query_start:.1f}–{query_end:.1f} s"
     archived = "the archived picture" if item_still or archive_end <= archive_start else \
         f"archive {archive_start:.1f}–{archive_end:.1f} s"
     return f"{query} = {archived}"
@@ -268,13 +289,14 @@ def _span(query_start: float, query_end: float, archive_start: float, archive_en
 
 def findings(row: FileRow) -> Findings | None:
     """The index's summary of ``row``'s matches (its best match, by score), None when it matches nothing."""
-    if not row.matches:
+    best = _best(row)
+    if best is None:
         return None
-    best: Match = max(row.matches, key=lambda m: m.score)
     still = row.kind == "still"
     # a still query covers a still item whole (coverage 1) and a video item not at all (coverage 0)
     item_still = still and best.archive_coverage >= 1.0
-    spans = tuple(_span(s.query_start, s.query_end, s.archive_start, s.archive_end, still, item_still)
+    spans = tuple(_span(s.query_start, s.query_end, s.archive_start, s.archive_end, still, item_still,
+                        sound=best.matched_by == "soundtrack")
                   for s in best.segments[:SPANS])
     appearance = row.appearance
     older = appearance.older_than_claimed_days if appearance else None
@@ -283,7 +305,8 @@ def findings(row: FileRow) -> Findings | None:
         statement = next((c.statement for c in appearance.comparisons if c.relation == "before"), appearance.statement)
     return Findings(
         item_name=best.item_name, item_sha256=best.sha256, spans=spans,
-        more_spans=max(0, len(best.segments) - SPANS), edits=tuple(dict.fromkeys(e.name for e in best.edits)),
+        more_spans=max(0, len(best.segments) - SPANS), matched_by=best.matched_by,
+        matched_by_words=matched_by_text(best), edits=tuple(dict.fromkeys(e.name for e in best.edits)),
         edit_details="; ".join(f"{e.name}: {e.details}" if e.details else e.name for e in best.edits),
         identical=any(m.verdict == "identical" or m.sha256 == row.sha256 for m in row.matches),
         older_days=older, date_statement=statement)
@@ -334,7 +357,8 @@ def index_html(result: TriageResult, inputs: Sequence[str]) -> str:
     return env.get_template("index.html.j2").render(
         result=result, groups=groups, errors=[r for r in result.rows if r.verdict == "error"],
         skipped=result.skipped, counts=counts, verdict_text=VERDICT_TEXT, inputs=list(inputs),
-        generated=utc_now(), version=__version__, multi=sum(1 for c in result.clusters if len(c.members) > 1))
+        generated=utc_now(), version=__version__, multi=sum(1 for c in result.clusters if len(c.members) > 1),
+        sound_edits=SOUND_EDITS)
 
 
 def write_reports(result: TriageResult, inputs: Sequence[str], jobs: int = 1) -> None:

@@ -72,8 +72,9 @@ def default_jobs() -> int:
 
 def _archive_id(archive: str, add_new: bool) -> tuple[str | None, str | None]:
     """(the archive to match against, its id); (None, None) when it does not exist yet and ``add_new``."""
-    from provenance.archive.store import ArchiveStore
+    from provenance.archive.store import ArchiveStore, refuse_url
 
+    refuse_url(archive)
     path = Path(archive).expanduser()
     if not path.exists():
         if add_new:
