@@ -78,7 +78,7 @@ def lavfi_items(media_dir: Path) -> tuple[Path, Path]:
     item, silent = folder / "item.mp4", folder / "silent.mp4"
     run_ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25", "-f", "lavfi", "-i", synthetic(20, seed=21),
                "-t", "20", *X264, *AAC, str(item))
-    run_ffmpeg("-f", "lavfi", "-i", "cellauto=rule=110:size=320x240:rate=25", "-f", "lavfi",
+    run_ffmpeg("-f", "lavfi", "-i", "cellauto=rule=110:size=320x240:rate=25:seed=6", "-f", "lavfi",
                "-i", "anullsrc=r=44100:cl=stereo", "-t", "8", *X264, *AAC, str(silent))
     return item, silent
 
