@@ -372,3 +372,11 @@ def test_triage_page_says_what_matched(triaged: Path) -> None:
     assert "Matched by soundtrack only" in page_text(page, "matches", "side-by-side")
     assert "Matched by the soundtrack only: no matched pictures to show." in page_text(page, "side-by-side",
                                                                                           "earliest")
+
+
+def test_triage_clusters_by_pictures_not_by_a_shared_soundtrack(triaged: Path) -> None:
+    # both match the same archived item at overlapping times, one by its pictures, one by its sound
+    # alone: other footage that reuses the sound is not the same footage, so not one cluster
+    rows = triage_rows(triaged)
+    assert rows["replaced.mp4"]["cluster"] and rows["audio_only.mp4"]["cluster"]
+    assert rows["replaced.mp4"]["cluster"] != rows["audio_only.mp4"]["cluster"], rows

@@ -786,7 +786,8 @@ def unarchived(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     clip = batch / "X.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "6", *X264, str(clip))
     ffmpeg("-i", str(clip), "-vf", "crop=192:144:64:48,scale=320:240", *X264, "-crf", "26", str(batch / "crop.mp4"))
-    ffmpeg("-f", "lavfi", "-i", "gradients=size=640x480:rate=25:seed=2:speed=0.01:c0=0x603020:c1=0x40a0c0", "-i", str(clip),
+    ffmpeg("-f", "lavfi", "-i", "gradients=size=640x480:rate=25:seed=2:speed=0.01:c0=0x603020:c1=0x40a0c0",
+           "-i", str(clip),
            "-filter_complex", "[1:v]scale=352:264[s];[0:v][s]overlay=240:180,format=yuv420p", "-t", "6", *X264,
            str(batch / "inset.mp4"))
     ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25", "-t", "6", *X264, str(batch / "other.mp4"))

@@ -228,8 +228,10 @@ def join_through_archive(shas: Sequence[str], clustering: Clustering, matches: d
     """``clustering`` (of the contents ``shas``, in batch order) with groups joined through archived items.
 
     ``matches`` holds each content's matches against the archive. Two contents are joined through an
-    item when both match it with a ``SAME_FOOTAGE`` verdict at archived times that overlap; a content
-    that is the item itself (same SHA-256) joins every such match. Groups are returned as ``group`` returns them.
+    item when both match it with a ``SAME_FOOTAGE`` verdict at archived times that overlap, by their
+    pictures: a match by the soundtrack alone is other footage with the item's sound, not the same
+    footage. A content that is the item itself (same SHA-256) joins every such match. Groups are
+    returned as ``group`` returns them.
     """
     order = {sha: i for i, sha in enumerate(shas)}
     uf = _UnionFind.seeded(order, clustering.groups)
@@ -237,7 +239,7 @@ def join_through_archive(shas: Sequence[str], clustering: Clustering, matches: d
     names: dict[str, str] = {}
     for sha in shas:
         for m in matches.get(sha, ()):
-            if m.verdict in SAME_FOOTAGE and m.sha256 != sha:
+            if m.verdict in SAME_FOOTAGE and m.sha256 != sha and m.matched_by != "soundtrack":
                 spans = [(s.archive_start, s.archive_end) for s in m.segments] or [(0.0, float("inf"))]
                 by_item.setdefault(m.sha256, []).append((sha, spans))
                 names.setdefault(m.sha256, m.item_name)
