@@ -22,9 +22,11 @@ from provenance.frames.borders import border_runs
 from provenance.frames.decode import decode_frames
 from provenance.frames.keyframes import sheet_header
 from provenance.frames.shots import (
+    CUT_RATIO,
     ShotChanges,
     ShotChangeStream,
     ShotSignals,
+    against_surroundings,
     changes,
     cuts_between,
     find_cuts,
@@ -124,6 +126,18 @@ def moving_clips(media_dir: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("name", ["pan", "zoom", "scroll", "flicker"])
 def test_continuous_motion_makes_no_cut(moving_clips: dict[str, Path], name: str, fps: float) -> None:
     assert cut_starts(fingerprint(str(moving_clips[name]), SamplingParams(fps=fps))) == []
+
+
+def test_surroundings_near_the_ends_keep_their_size() -> None:
+    # a light flickering each second, sampled twice a second: every other step changes a lot; one step from
+    # the end, a one-sided median saw only the small steps and made the last flicker a cut
+    flicker = np.array([0.8 if i % 2 else 0.06 for i in range(23)])
+    assert against_surroundings(flicker, 1, 2).max() < CUT_RATIO
+    cut = np.full(23, 0.06)  # a real cut stands out at either end as in the middle
+    for at in (1, 11, 21):
+        changed = cut.copy()
+        changed[at] = 0.8
+        assert against_surroundings(changed, 1, 2)[at] >= CUT_RATIO
 
 
 @pytest.mark.parametrize("fps", RATES)

@@ -245,15 +245,22 @@ def changes(signals: ShotSignals, a: np.ndarray, b: np.ndarray) -> tuple[np.ndar
 
 def against_surroundings(values: np.ndarray, gap: int, width: int) -> np.ndarray:
     """Each value over the median of the values ``gap`` to ``gap + width - 1`` places before and after it
-    (plus RATIO_FLOOR); 0 where there are none."""
+    (plus RATIO_FLOOR); 0 where there are none.
+
+    Near either end of the clip, a place beyond it is stood in for by the place as far on the other
+    side (its mirror about the value), so the surroundings keep their size: a one-sided median there
+    made the change of a light flickering each second a cut one second before the end."""
     n = len(values)
     if n == 0:
         return np.zeros(0)
-    reach = gap + width - 1
-    padded = np.concatenate([np.full(reach, np.nan), values, np.full(reach, np.nan)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    around = np.concatenate([windows[:n], windows[2 * gap + width - 1 : 2 * gap + width - 1 + n]], axis=1)
-    known = ~np.isnan(around).all(axis=1)
+    at = np.arange(n)[:, None]
+    reach = np.arange(gap, gap + width)[None, :]
+    places = np.concatenate([at - reach, at + reach], axis=1)
+    mirrored = 2 * at - places
+    places = np.where((places < 0) | (places >= n), mirrored, places)
+    inside = (places >= 0) & (places < n)
+    around = np.where(inside, values[np.clip(places, 0, n - 1)], np.nan)
+    known = inside.any(axis=1)
     ratio = np.zeros(n)
     if known.any():
         ratio[known] = values[known] / (np.nanmedian(around[known], axis=1) + RATIO_FLOOR)
