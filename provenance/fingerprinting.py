@@ -13,7 +13,8 @@ so memory does not grow with the duration; the results are those of the whole-ar
 
 The soundtrack (the first audio stream) is fingerprinted with Chromaprint in the same ffmpeg process
 as the frames (its ``chromaprint`` muxer, ``frames.decode``), or by fpcalc alongside it, or not, and
-said so (``provenance.audio.chromaprint``).
+said so (``provenance.audio.chromaprint``). The same process also hands its samples to the band print
+(``provenance.audio.bands``), the fingerprint of sound too short for Chromaprint.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from typing import IO
 
 import numpy as np
 
+from provenance.audio.bands import SAMPLE_RATE as BAND_RATE
+from provenance.audio.bands import STEP as BAND_STEP
+from provenance.audio.bands import BandPrinter
 from provenance.audio.chromaprint import (
     ALGORITHM,
     METHODS,
@@ -35,11 +39,18 @@ from provenance.audio.chromaprint import (
     UNAVAILABLE_WARNING,
     Fpcalc,
     choose_method,
+    has_soundtrack,
     muxer_values,
     soundtrack_of,
 )
 from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
-from provenance.frames.decode import DecodedFrames, SideOutput, chromaprint_muxer_available, decode_frames
+from provenance.frames.decode import (
+    DecodedFrames,
+    SideOutput,
+    SoundSamples,
+    chromaprint_muxer_available,
+    decode_frames,
+)
 from provenance.frames.pictures import PictureSpool, picture_moments
 from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
@@ -57,6 +68,7 @@ from provenance.model import (
     FrameHash,
     Metadata,
     SamplingParams,
+    encode_soundtrack_values,
 )
 from provenance.timings import Clock, active, stage
 from provenance.version import __version__
@@ -203,8 +215,9 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
         method = choose_method(metadata, soundtrack, chromaprint_muxer_available())
         fpcalc = Fpcalc(source) if method == "fpcalc" else None
         try:
-            decoded, params, duration, hashed = _sample(source, metadata, params, collector, progress,
-                                                        method == "ffmpeg")  # 0 s: a still
+            decoded, params, duration, hashed, bands = _sample(
+                source, metadata, params, collector, progress, method == "ffmpeg",
+                bands=bool(soundtrack) and has_soundtrack(metadata))  # 0 s: a still
         except BaseException:
             if fpcalc is not None:
                 fpcalc.stop()
@@ -216,6 +229,9 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             with stage("decode"):
                 values, made_by = fpcalc.values()
         sound = soundtrack_of(metadata, values, made_by)
+        if bands is not None:
+            sound = replace(sound, band_step=BAND_STEP, band_count=len(bands),
+                            bands=encode_soundtrack_values(tuple(int(v) for v in bands)))
         with stage("hashing"):  # the wait, if any, for the file's SHA-256, SHA-1 and MD5
             identity = identity_job.result()
         source.ensure_unchanged()
@@ -287,11 +303,11 @@ def archive_pictures(path: str | MediaSource, fp: Fingerprint) -> Sequence[Archi
 
 def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
             progress: Callable[[float, float | None], None] | None, soundtrack: bool = False,
-            ) -> tuple[DecodedFrames, SamplingParams, float, _Hashed]:
+            bands: bool = False) -> tuple[DecodedFrames, SamplingParams, float, _Hashed, np.ndarray | None]:
     """Decode the working frames, feeding the collector and hashing them as they come: the decode's times
     and messages, the sampling really used (fast mode falls back to the usual rate on a clip of few
     keyframes), the duration the frames cover, and what was kept of them; ``soundtrack``: with the
-    chromaprint muxer's output of the first audio stream."""
+    chromaprint muxer's output of the first audio stream; ``bands``: and the band print of it (else None)."""
     size = params.work_size
     side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
             if collector.mode != "none" else None)
@@ -301,30 +317,34 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
         with stage("decode"):  # less the hashing of the frames handed over (frames.take)
             decoded = decode_frames(source, fps=None, width=size, height=size, max_frames=1, side=side,
                                     consume=frames.take)
-        return decoded, params, 0.0, frames.finish()
+        return decoded, params, 0.0, frames.finish(), None
     total = metadata.duration
 
     def report(seconds: float) -> None:
         if progress is not None:
             progress(seconds, total)
 
+    printer = BandPrinter() if bands else None
     with stage("decode"):
         decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                 progress=report if progress else None, side=side,
                                 keyframes_only=params.keyframes_only, consume=frames.take,
-                                soundtrack_algorithm=ALGORITHM if soundtrack else None)
+                                soundtrack_algorithm=ALGORITHM if soundtrack else None,
+                                sound=SoundSamples(BAND_RATE, printer.feed) if printer else None)
     if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
         params = replace(params, keyframes_only=False)  # the record says how it was really sampled
         collector.reset()
         frames.reset(keyframes_only=False)
+        printer = BandPrinter() if bands else None
         with stage("decode"):
             decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                     progress=report if progress else None, side=side, consume=frames.take,
-                                    soundtrack_algorithm=ALGORITHM if soundtrack else None)
+                                    soundtrack_algorithm=ALGORITHM if soundtrack else None,
+                                    sound=SoundSamples(BAND_RATE, printer.feed) if printer else None)
     duration = decoded_duration(len(decoded.times), params.fps, metadata)
     if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
         duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))
-    return decoded, params, duration, frames.finish()
+    return decoded, params, duration, frames.finish(), printer.values() if printer else None
 
 
 @dataclass(frozen=True)

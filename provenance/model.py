@@ -197,6 +197,8 @@ class Shot:
     content_box: ContentBox = FULL_BOX  # the shot's picture area (its own borders removed)
 
 
+SOUND_BY_CHROMAPRINT = "chromaprint"
+SOUND_BY_BANDS = "band print"
 SOUNDTRACK_FINGERPRINTED = "fingerprinted"
 SOUNDTRACK_NONE = "no soundtrack"
 SOUNDTRACK_UNAVAILABLE = "unavailable"
@@ -233,6 +235,11 @@ class Soundtrack:
     ``item_duration``: one Chromaprint frame hop, 1365 samples at 11025 Hz for algorithm 1, about
     0.1238 s), ``values`` holds them in the compact form of :func:`encode_soundtrack_values`, and
     ``covered`` is the seconds of sound they span.
+
+    ``bands`` holds the band print of the same sound (``provenance.audio.bands``: 32-bit values every
+    ``band_step`` seconds from ``start``, 0 where the sound is silence or hum), made by ffmpeg's decode
+    whatever made the Chromaprint values, and for sound too short for those: ``band_count`` of them, in
+    the same compact form. Records made before band prints were have none.
     """
 
     status: str
@@ -244,6 +251,13 @@ class Soundtrack:
     values: str = ""  # base64 of little-endian uint32, see encode_soundtrack_values
     covered: float = 0.0  # seconds of sound the values span
     start: float = 0.0  # seconds from the first video frame to the first value's sound (the streams' start times)
+    band_step: float | None = None  # seconds from one band-print value to the next
+    band_count: int = 0
+    bands: str = ""  # base64 of little-endian uint32, as values
+
+    def band_items(self) -> tuple[int, ...]:
+        """The band-print values, unsigned 32-bit integers, in time order."""
+        return decode_soundtrack_values(self.bands)
 
     def items(self) -> tuple[int, ...]:
         """The raw fingerprint values, unsigned 32-bit integers, in time order."""
@@ -422,6 +436,8 @@ class SoundtrackMatch:
     the query has none), ``"not compared"`` (either side has no fingerprint, or too little sound that
     carries evidence: silence and hum carry none). ``offset_agrees``: for a match by pictures and
     sound, whether the sound lies where the pictures put it (within a second); None otherwise.
+    ``fingerprint``: which compared them, ``"chromaprint"`` or, for sound too short for it, ``"band print"``
+    (empty where neither did: removed, and mostly not compared).
     """
 
     status: str
@@ -429,6 +445,7 @@ class SoundtrackMatch:
     bit_error_rate: float | None = None  # mean share of differing bits over the segments (or the stretch compared)
     offset_agrees: bool | None = None
     details: str = ""
+    fingerprint: str = ""  # SOUND_BY_CHROMAPRINT or SOUND_BY_BANDS; "" where none compared them
 
 
 @dataclass(frozen=True)

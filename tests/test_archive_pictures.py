@@ -145,7 +145,7 @@ def test_an_archive_of_schema_7_migrates_and_its_items_have_no_pictures(tmp_path
     (sha,) = added(archive, testsrc_clip)
     as_schema_7(archive)
     with ArchiveStore.open(archive, create=False) as store:
-        assert store.stats().schema_version == migrations.LATEST_VERSION == 11
+        assert store.stats().schema_version == migrations.LATEST_VERSION == 12
         assert store.pictures(sha) == () and store.picture_count(sha) == 0
         assert store.get(sha) is not None and len(store.frame_table()) > 0
     with sqlite3.connect(archive) as conn:

@@ -239,7 +239,7 @@ def test_an_archive_of_schema_6_keeps_its_dates_and_flags_those_it_cannot_read(t
         stats = store.stats()
         rows = store.connection.execute(
             "SELECT first_seen, first_seen_utc, first_seen_end, first_seen_flag FROM sightings ORDER BY id").fetchall()
-    assert stats.schema_version == migrations.LATEST_VERSION == 11 and stats.sightings == 6
+    assert stats.schema_version == migrations.LATEST_VERSION == 12 and stats.sightings == 6
     assert stats.unreadable_dates == 2
     by_text = {text: (start, end, flag) for text, start, end, flag in rows}
     assert [text for text, *_ in rows] == ["2021-01-01", *OLD_DATES]  # every date kept, as written

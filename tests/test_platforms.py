@@ -161,7 +161,7 @@ def test_an_archive_of_schema_9_has_its_platforms_normalised_and_no_sighting_dou
     conn.commit()
     conn.close()
     with ArchiveStore.open(archive) as store:
-        assert migrations.user_version(store.connection) == migrations.LATEST_VERSION == 11
+        assert migrations.user_version(store.connection) == migrations.LATEST_VERSION == 12
         (item,) = store.items()
         got = sorted(((s.source_url, s.platform, s.platform_raw) for s in store.sightings(item.sha256)
                       if s.source_url), key=str)

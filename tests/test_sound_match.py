@@ -198,10 +198,10 @@ def test_the_sound_index_holds_the_items_evidence_and_none_of_the_silence(setup:
         conn.close()
 
 
-def test_a_clip_with_too_little_sound_for_a_fingerprint_matches_by_pictures_and_says_why(
-        setup: Setup, tmp_path: Path) -> None:
+def test_a_clip_with_too_little_sound_for_chromaprint_matches_by_its_band_print(setup: Setup,
+                                                                             tmp_path: Path) -> None:
     # 2 s of the item, sound and all: Chromaprint gives no value under about 3 s (a benchmark trim once
-    # crashed the comparison on its empty fingerprint)
+    # crashed the comparison on its empty fingerprint); the band print compares it where the pictures are
     short = tmp_path / "short.mp4"
     run_ffmpeg("-i", str(setup.item), "-filter_complex",
                "[0:v]trim=start=4:duration=2,setpts=PTS-STARTPTS[v];[0:a]atrim=start=4:duration=2,asetpts=PTS-STARTPTS[a]",
@@ -209,9 +209,9 @@ def test_a_clip_with_too_little_sound_for_a_fingerprint_matches_by_pictures_and_
     record = cli_json("check", "--archive", str(setup.archive), "--json", str(short))
     assert (record["soundtrack"]["status"], record["soundtrack"]["count"]) == ("fingerprinted", 0)
     match = the_match(record, setup)
-    assert match["matched_by"] == "pictures"
-    assert match["soundtrack"]["status"] == "not compared"
-    assert "too short for a fingerprint" in match["soundtrack"]["details"]
+    assert match["matched_by"] == "both"
+    assert match["soundtrack"]["status"] == "matched" and match["soundtrack"]["fingerprint"] == "band print"
+    assert "too short for Chromaprint" in match["soundtrack"]["details"]
     assert not {"audio_replaced", "audio_removed"} & set(match["edits"])
 
 

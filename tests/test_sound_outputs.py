@@ -202,7 +202,8 @@ def test_every_match_record_has_the_soundtrack_keys(sound: Sound) -> None:
     for name in sound.queries:
         match = only_match(sound, name)
         assert match["matched_by"] in ("pictures", "soundtrack", "both")
-        assert set(match["soundtrack"]) == {"status", "segments", "bit_error_rate", "offset_agrees", "details"}
+        assert set(match["soundtrack"]) == {"status", "segments", "bit_error_rate", "offset_agrees", "details",
+                                            "fingerprint"}
         assert match["soundtrack"]["details"]  # each status says why in words
 
 

@@ -216,7 +216,7 @@ def test_migration_from_schema_10(tmp_path: Path, chirp_clip: Path, silent_clip:
     conn.close()
     fp = fingerprint(chirp_clip)
     with ArchiveStore.open(path) as store:
-        assert migrations.user_version(store.connection) == migrations.LATEST_VERSION == 11
+        assert migrations.user_version(store.connection) == migrations.LATEST_VERSION == 12
         assert len(store.items()) == 1  # kept; archived before, it has no soundtrack row
         store.add(fp)
         stored = store.soundtrack(fp.identity.sha256)

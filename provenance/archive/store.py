@@ -218,6 +218,8 @@ class StoredSoundtrack:
     item_duration: float  # seconds from one value to the next
     values: np.ndarray  # (N,) uint32
     start: float = 0.0  # seconds of the item's video time line at which value 0's sound starts
+    bands: np.ndarray | None = None  # (M,) uint32 band-print values (audio.bands), None: stored before them
+    band_step: float = 0.0  # seconds from one band-print value to the next
 
     @property
     def times(self) -> np.ndarray:
@@ -527,11 +529,13 @@ class ArchiveStore:
         if sound is None or sound.status != SOUNDTRACK_FINGERPRINTED or not sound.item_duration:
             return
         values = np.asarray(sound.items(), dtype=np.uint32)
+        bands = np.asarray(sound.band_items(), dtype=np.uint32)
         self._conn.execute(
-            "INSERT INTO soundtracks (item_id, method, algorithm, sample_rate, item_duration, count, vals, start) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO soundtracks (item_id, method, algorithm, sample_rate, item_duration, count, vals, start, "
+            "band_step, band_count, bands) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (item_id, sound.method or "", int(sound.algorithm or 0), int(sound.sample_rate or 0),
-             float(sound.item_duration), len(values), values.astype("<u4").tobytes(), float(sound.start)))
+             float(sound.item_duration), len(values), values.astype("<u4").tobytes(), float(sound.start),
+             sound.band_step, len(bands), bands.astype("<u4").tobytes() if sound.band_step else None))
         positions = np.nonzero(informative(values))[0]
         self._conn.executemany(
             "INSERT INTO soundtrack_keys (sound_key, item_id, position) VALUES (?, ?, ?)",
@@ -700,14 +704,17 @@ class ArchiveStore:
         if found is None:
             return None
         row = self._conn.execute(
-            "SELECT method, algorithm, sample_rate, item_duration, count, vals, start FROM soundtracks "
-            "WHERE item_id = ?", (found[0],)).fetchone()
+            "SELECT method, algorithm, sample_rate, item_duration, count, vals, start, band_step, band_count, bands "
+            "FROM soundtracks WHERE item_id = ?", (found[0],)).fetchone()
         if row is None:
             return None
-        method, algorithm, rate, step, count, vals, start = row
+        method, algorithm, rate, step, count, vals, start, band_step, band_count, band_blob = row
         values = np.frombuffer(bytes(vals), dtype="<u4", count=int(count)).astype(np.uint32)
+        bands = (np.frombuffer(bytes(band_blob), dtype="<u4", count=int(band_count)).astype(np.uint32)
+                 if band_blob is not None and band_step else None)
         return StoredSoundtrack(method=str(method), algorithm=int(algorithm), sample_rate=int(rate),
-                                item_duration=float(step), values=values, start=float(start))
+                                item_duration=float(step), values=values, start=float(start), bands=bands,
+                                band_step=float(band_step or 0.0))
 
     def picture_count(self, sha256: str) -> int:
         """How many pictures one item (SHA-256 or unique prefix) has; 0 when no item matches."""

@@ -17,7 +17,9 @@ counted from the first keyframe (the first frame of every decodable stream).
 ffmpeg's ``chromaprint`` muxer (``-fp_format raw``), written to a pipe of ours, so the soundtrack's
 fingerprint comes from the same read of the file as the frames. The caller names the algorithm
 (``provenance.audio.chromaprint`` fixes it); ``silence_threshold`` is -1 (no silence removal: removing
-leading silence would shift every value off its time).
+leading silence would shift every value off its time). ``sound`` adds another: the first audio stream
+as 16-bit mono samples at the rate asked for, handed to its ``consume`` in blocks as they come (the
+band print of ``provenance.audio.bands`` is made of them, and none of the soundtrack is kept here).
 """
 
 from __future__ import annotations
@@ -76,6 +78,15 @@ def chromaprint_muxer_available() -> bool:
 
 
 @dataclass(frozen=True)
+class SoundSamples:
+    """An output of the first audio stream as little-endian 16-bit mono samples at ``rate`` Hz, from the
+    same decode, handed to ``consume`` in blocks (of any size, in order) as they arrive."""
+
+    rate: int
+    consume: Callable[[bytes], None]
+
+
+@dataclass(frozen=True)
 class SideOutput:
     """A second, sparser and larger RGB output from the same decode (local features and colour)."""
 
@@ -101,6 +112,7 @@ class _Plan:
     keyframes_only: bool
     given: FfmpegInput
     soundtrack_algorithm: int | None = None
+    sound: SoundSamples | None = None
 
     @property
     def frame_bytes(self) -> int:
@@ -127,6 +139,7 @@ def decode_frames(
     keyframes_only: bool = False,
     consume: Callable[[np.ndarray], None] | None = None,
     soundtrack_algorithm: int | None = None,
+    sound: SoundSamples | None = None,
 ) -> DecodedFrames:
     """Decode ``source`` (an open MediaSource, or a path) into ``width`` x ``height`` frames (squashed, area-averaged).
 
@@ -139,13 +152,15 @@ def decode_frames(
     them: ``pixels`` is then empty, and ``times`` still has one entry per frame.
     ``soundtrack_algorithm`` also fingerprints the first audio stream with that Chromaprint algorithm (the
     caller knows there is one, and that :func:`chromaprint_muxer_available`): ``DecodedFrames.soundtrack``
-    is then the muxer's raw bytes.
+    is then the muxer's raw bytes. ``sound`` hands the first audio stream's samples to its ``consume`` (the
+    caller knows there is one); they are all handed over when this returns.
     """
     plan = _Plan(source.path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
-                 keyframes_only, ffmpeg_input(source), soundtrack_algorithm)
-    proc, side_read, audio_read = _start_ffmpeg(plan)
+                 keyframes_only, ffmpeg_input(source), soundtrack_algorithm, sound)
+    proc, side_read, audio_read, sound_read = _start_ffmpeg(plan)
     side_reader = _SideReader(side_read, side) if side is not None else None
     audio_reader = _PipeDrain(audio_read) if audio_read >= 0 else None
+    sound_reader = _PipeDrain(sound_read, sound.consume) if sound is not None else None
     assert proc.stderr is not None and proc.stdout is not None
     log = _LogReader(proc.stderr, keyframes_only, (plan.given.url, "file:" + plan.path))
     try:
@@ -158,14 +173,16 @@ def decode_frames(
     code = proc.wait()
     log.join()
     decoded = _decoded(plan, data, count, code, log, side_reader)
+    if sound_reader is not None:
+        sound_reader.finish()
     if audio_reader is None:
         return decoded
     return replace(decoded, soundtrack=audio_reader.finish())
 
 
-def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start ffmpeg for ``plan``: the process, and the read ends of the side output's and the soundtrack
-    fingerprint's pipes (-1 without one)."""
+def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int, int]:
+    """Start ffmpeg for ``plan``: the process, and the read ends of the side output's, the soundtrack
+    fingerprint's and the sound samples' pipes (-1 without one)."""
     import ffmpeg  # ffmpeg-python builds the command line; never a shell string
 
     require_ffmpeg()
@@ -174,6 +191,7 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
     stream = _sampled(given["v:0"], plan)
     side_read, side_write = os.pipe() if plan.side is not None else (-1, -1)
     audio_read, audio_write = os.pipe() if plan.soundtrack_algorithm is not None else (-1, -1)
+    sound_read, sound_write = os.pipe() if plan.sound is not None else (-1, -1)
     stream, side_stream = _split_side(stream, plan)
     stream = stream.filter("scale", plan.width, plan.height, flags="area")
     out_kwargs = _raw_video("rgb24" if plan.color else "gray")
@@ -188,7 +206,10 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
         output = ffmpeg.merge_outputs(output, audio.output(
             f"pipe:{audio_write}", format="chromaprint", fp_format="raw", algorithm=plan.soundtrack_algorithm,
             silence_threshold=-1))
-    extra_fds = tuple(fd for fd in (side_write, audio_write) if fd >= 0)
+    if plan.sound is not None:  # ffmpeg's own resampler: the same samples for the same file, bit for bit
+        output = ffmpeg.merge_outputs(output, given["a:0"].output(
+            f"pipe:{sound_write}", format="s16le", acodec="pcm_s16le", ac=1, ar=plan.sound.rate))
+    extra_fds = tuple(fd for fd in (side_write, audio_write, sound_write) if fd >= 0)
     # showinfo logs at "info"; the level tag on each line keeps ffmpeg's errors apart from it
     log_args = ("-nostats", "-loglevel", "level+info") if plan.keyframes_only else ("-loglevel", "error")
     args = output.global_args("-hide_banner", *log_args).compile()
@@ -199,7 +220,7 @@ def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int]:
         raise MissingToolError(f"cannot run ffmpeg ({exc}): {INSTALL_HINT}") from exc
     for fd in extra_fds:
         os.close(fd)  # the child holds its own copy; EOF comes when ffmpeg closes it
-    return proc, side_read, audio_read
+    return proc, side_read, audio_read, sound_read
 
 
 def _sampled(stream: Any, plan: _Plan) -> Any:
@@ -268,20 +289,36 @@ class _SideReader:
 
 
 class _PipeDrain:
-    """Reads one pipe to its end on a thread, so that ffmpeg never waits on it."""
+    """Reads one pipe to its end on a thread, so that ffmpeg never waits on it: keeping its bytes, or
+    handing each block to ``consume``."""
 
-    def __init__(self, fd: int) -> None:
+    BLOCK = 1 << 16
+
+    def __init__(self, fd: int, consume: Callable[[bytes], None] | None = None) -> None:
         self._data: list[bytes] = []
+        self._consume = consume
+        self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
         self._thread.start()
 
     def _drain(self, fd: int) -> None:
         with os.fdopen(fd, "rb") as pipe:
-            self._data.append(pipe.read())
+            if self._consume is None:
+                self._data.append(pipe.read())
+                return
+            while block := pipe.read(self.BLOCK):
+                if self._failure is None:
+                    try:
+                        self._consume(block)
+                    except BaseException as exc:  # kept for the caller; the pipe is still drained
+                        self._failure = exc
 
     def finish(self) -> bytes:
-        """Everything the pipe held, once it has ended."""
+        """Everything the pipe held (nothing when it was consumed), once it has ended; raises what
+        ``consume`` raised."""
         self._thread.join()
+        if self._failure is not None:
+            raise self._failure
         return self._data[0] if self._data else b""
 
 

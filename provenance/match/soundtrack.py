@@ -13,6 +13,15 @@ its ``soundtrack`` says how (``model.SoundtrackMatch``):
 - **removed**: the item has such sound and the query has no soundtrack (edit ``audio_removed``);
 - **not compared**: either side lacks a fingerprint, or the sound there is silence or hum.
 
+Where Chromaprint cannot compare them (the query's sound or the item's is under about 3 s, too short
+for a single value), the band prints (``provenance.audio.bands``) are compared instead, where the
+pictures put the sound and at their speed (within :data:`BAND_SPEED_CHANGE` of normal speed: the band
+print does not survive a change of speed), shifted by up to :data:`BAND_SHIFT_SECONDS` either way: the
+same sound at a bit error rate of ``bands.SAME_BER`` or less is matched, one of ``bands.OTHER_BER`` or
+more differs, and between the two nothing is said (not compared, with the rate). The match's
+``soundtrack.fingerprint`` says which fingerprint compared them. Matches by the sound alone are
+looked for by Chromaprint only: two seconds of sound alone are too little to name an item by.
+
 Items the pictures did not match are looked up in the archive's index of sound keys
 (``ArchiveStore.soundtrack_candidates``) and aligned anywhere: a match found so is by the soundtrack
 alone (``matched_by`` "soundtrack", edit ``audio_only``), its segments are the sound's, and its verdict,
@@ -28,6 +37,7 @@ import numpy as np
 
 from provenance.archive.searchable import ArchiveFrames
 from provenance.archive.store import ArchiveStore, StoredSoundtrack
+from provenance.audio import bands
 from provenance.audio.align import (
     MATCH_BER,
     MIN_SEGMENT_SECONDS,
@@ -41,6 +51,8 @@ from provenance.audio.align import (
 from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, verdict
 from provenance.model import (
+    SOUND_BY_BANDS,
+    SOUND_BY_CHROMAPRINT,
     SOUND_DIFFERS,
     SOUND_MATCHED,
     SOUND_REMOVED,
@@ -57,6 +69,9 @@ from provenance.model import (
 
 AGREES_WITHIN = 1.0  # seconds: sound this close to where the pictures put it agrees with them
 CANDIDATES = 8  # items the sound index proposes for a query, most shared keys first
+BAND_SHIFT_SECONDS = AGREES_WITHIN  # how far the band prints are shifted against where the pictures put the
+# sound: the pictures of a still scene can place a short clip half a second off
+BAND_SPEED_CHANGE = 0.02  # band prints are compared only where the pictures' speed is this close to 1
 
 
 def _query_values(fp: Fingerprint) -> np.ndarray | None:
@@ -131,14 +146,19 @@ def _compared(fp: Fingerprint, query: np.ndarray | None, m: Match, item: StoredS
         return m
     step = item.item_duration if item is not None else 0.0
     item_sound = item is not None and informative_seconds(item.values, step) >= MIN_SEGMENT_SECONDS
+    item_band_sound = item is not None and item.bands is not None and \
+        bands.evidence_seconds(item.bands) >= bands.MIN_SECONDS
     if query is None:
-        if item_sound and fp.soundtrack is not None and fp.soundtrack.status == SOUNDTRACK_NONE:
+        if (item_sound or item_band_sound) and fp.soundtrack is not None and \
+                fp.soundtrack.status == SOUNDTRACK_NONE:
             edit = Edit("audio_removed", "the archived item has a soundtrack; the query has none")
             return replace(m, edits=(*m.edits, edit), soundtrack=SoundtrackMatch(
                 status=SOUND_REMOVED, details="the query has no soundtrack"))
-        return replace(m, soundtrack=SoundtrackMatch(status=SOUND_UNCOMPARED, details=_why_not(fp, item)))
+        if item_band_sound:
+            return _by_bands(fp, m, item) or _uncompared(fp, m, item)
+        return _uncompared(fp, m, item)
     if item is None or not item_sound:
-        return replace(m, soundtrack=SoundtrackMatch(status=SOUND_UNCOMPARED, details=_why_not(fp, item)))
+        return (_by_bands(fp, m, item) if item_band_sound else None) or _uncompared(fp, m, item)
     near = _picture_offset(fp, m, item)
     alignment = align(query, item.values, step, speed=m.speed, near=near, within=AGREES_WITHIN)
     agrees = alignment is not None and near is not None
@@ -149,10 +169,55 @@ def _compared(fp: Fingerprint, query: np.ndarray | None, m: Match, item: StoredS
         if segments:
             return replace(m, matched_by="both", soundtrack=SoundtrackMatch(
                 status=SOUND_MATCHED, segments=segments, bit_error_rate=alignment.bit_error_rate,
-                offset_agrees=agrees,
+                offset_agrees=agrees, fingerprint=SOUND_BY_CHROMAPRINT,
                 details=("where the pictures are" if agrees else
                          f"{alignment.offset - (near or 0.0):+.1f} s from where the pictures are")))
     return _differs(fp, query, m, item, near, step)
+
+
+def _uncompared(fp: Fingerprint, m: Match, item: StoredSoundtrack | None) -> Match:
+    """A picture match whose soundtrack could not be compared, and why."""
+    return replace(m, soundtrack=SoundtrackMatch(status=SOUND_UNCOMPARED, details=_why_not(fp, item)))
+
+
+def _by_bands(fp: Fingerprint, m: Match, item: StoredSoundtrack | None) -> Match | None:
+    """A picture match's soundtrack compared by the band prints (see the module notes); None where they
+    cannot compare it (either side has none, the speed changed, or too little sound that carries
+    evidence where the pictures match)."""
+    sound = fp.soundtrack
+    if item is None or item.bands is None or sound is None or not sound.band_step or not sound.band_count:
+        return None
+    near = _picture_offset(fp, m, item)
+    if near is None or abs(m.speed - 1.0) > BAND_SPEED_CHANGE:
+        return None
+    query = np.asarray(sound.band_items(), dtype=np.uint32)
+    shifts = round(BAND_SHIFT_SECONDS / bands.STEP)
+    weighted, compared, segments = 0.0, 0, []
+    for s in m.segments:
+        rate, count = bands.bit_error_rate(query, item.bands, near, m.speed, s.query_start - sound.start,
+                                           s.query_end - sound.start, shifts)
+        if rate is not None:
+            weighted += rate * count
+            compared += count
+            segments.append(s)
+    if not compared:
+        return None
+    rate = round(weighted / compared, 4)
+    seconds = compared * bands.STEP
+    if rate <= bands.SAME_BER:
+        return replace(m, matched_by="both", soundtrack=SoundtrackMatch(
+            status=SOUND_MATCHED, segments=tuple(segments), bit_error_rate=rate, offset_agrees=True,
+            details=f"where the pictures are (by the band print: the sound is too short for Chromaprint; "
+                    f"{seconds:.1f} s compared, {rate:.0%} of bits differ)", fingerprint=SOUND_BY_BANDS))
+    if rate >= bands.OTHER_BER:
+        edit = Edit("audio_replaced", f"the pictures match but the soundtrack is not the item's (by the band "
+                                      f"print: {seconds:.1f} s compared, {rate:.0%} of bits differ)")
+        return replace(m, edits=(*m.edits, edit), soundtrack=SoundtrackMatch(
+            status=SOUND_DIFFERS, bit_error_rate=rate, details=edit.details, fingerprint=SOUND_BY_BANDS))
+    return replace(m, soundtrack=SoundtrackMatch(
+        status=SOUND_UNCOMPARED, bit_error_rate=rate, fingerprint=SOUND_BY_BANDS,
+        details=f"by the band print, {rate:.0%} of bits differ over {seconds:.1f} s: neither the same sound "
+                f"(at most {bands.SAME_BER:.0%}) nor other sound (at least {bands.OTHER_BER:.0%})"))
 
 
 def _differs(fp: Fingerprint, query: np.ndarray, m: Match, item: StoredSoundtrack, near: float | None,
@@ -176,12 +241,12 @@ def _differs(fp: Fingerprint, query: np.ndarray, m: Match, item: StoredSoundtrac
     rate = round(sum(rates) / compared, 4)
     if rate <= MATCH_BER:  # as close as the same sound: too little of it agreed in a row for a segment
         return replace(m, soundtrack=SoundtrackMatch(
-            status=SOUND_UNCOMPARED, bit_error_rate=rate,
+            status=SOUND_UNCOMPARED, bit_error_rate=rate, fingerprint=SOUND_BY_CHROMAPRINT,
             details="the sound agrees where the pictures match, but too little of it for a segment"))
     edit = Edit("audio_replaced", f"the pictures match but the soundtrack is not the item's "
                                   f"({compared * step:.1f} s compared, {rate:.0%} of bits differ)")
     return replace(m, edits=(*m.edits, edit), soundtrack=SoundtrackMatch(
-        status=SOUND_DIFFERS, bit_error_rate=rate, details=edit.details))
+        status=SOUND_DIFFERS, bit_error_rate=rate, details=edit.details, fingerprint=SOUND_BY_CHROMAPRINT))
 
 
 def _why_not(fp: Fingerprint, item: StoredSoundtrack | None) -> str:
@@ -214,4 +279,5 @@ def _sound_match(fp: Fingerprint, sha: str, name: str, item: StoredSoundtrack, a
                  speed=1.0, matched_frames=0, mean_distance=0.0, edits=tuple(edits), sightings=sightings,
                  matched_by="soundtrack", soundtrack=SoundtrackMatch(
                      status=SOUND_MATCHED, segments=segments, bit_error_rate=alignment.bit_error_rate,
+                     fingerprint=SOUND_BY_CHROMAPRINT,
                      details="only the soundtrack matches"))

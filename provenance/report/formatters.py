@@ -83,6 +83,7 @@ from provenance.dates import describe
 from provenance.match.appearance import sighting_sentence, sighting_when
 from provenance.media.location import parse_iso6709
 from provenance.model import (
+    SOUND_BY_BANDS,
     SOUND_DIFFERS,
     SOUND_REMOVED,
     SOUND_UNCOMPARED,
@@ -418,7 +419,8 @@ def matched_by_text(match: Match) -> str:
     "pictures and soundtrack (the sound where the pictures are, 1% of its bits differ)" (or "+2.0 s
     from where the pictures are"), "soundtrack only (4% of its bits differ): the pictures are not the
     item's", and for a match by pictures what the sound came to: "pictures (soundtrack replaced: 43% of
-    bits differ)", "pictures (the query has no soundtrack)", "pictures (soundtrack not compared:
+    bits differ)" ("replaced by the band print: ..." where the sound was too short for Chromaprint),
+    "pictures (the query has no soundtrack)", "pictures (soundtrack not compared:
     silence or hum: ...)", or "pictures" alone where it was not compared at all (a still, a record made
     before soundtracks were). The ``soundtrack.details`` of ``provenance.match.soundtrack`` give the words.
     """
@@ -433,7 +435,8 @@ def matched_by_text(match: Match) -> str:
         return "pictures"
     if sound.status == SOUND_DIFFERS:
         rate = f": {sound.bit_error_rate:.0%} of bits differ" if sound.bit_error_rate is not None else ""
-        return f"pictures (soundtrack replaced{rate})"
+        by = " by the band print" if sound.fingerprint == SOUND_BY_BANDS else ""
+        return f"pictures (soundtrack replaced{by}{rate})"
     if sound.status == SOUND_REMOVED:
         return "pictures (the query has no soundtrack)"
     if sound.status == SOUND_UNCOMPARED:

@@ -60,6 +60,9 @@ def _fingerprint_lines(fp: Fingerprint) -> list[str]:
         made = (f"{sound.count} values over {sound.covered:.1f} s, {sound.method}"
                 if sound.status == "fingerprinted" else sound.status)
         lines += ["", "SOUNDTRACK", f"  fingerprint  {made}"]
+        if sound.band_step:
+            lines.append(f"  band print   {sound.band_count} values over {sound.band_count * sound.band_step:.1f} s "
+                         "(for sound too short for Chromaprint)")
     return lines
 
 
