@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from conftest import X264, corpus_path, run_ffmpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sound_align import SPEECH, synthetic
+from test_sound_align import SPEECH, synthetic, with_picture
 
 from provenance.archive import migrations
 from provenance.archive.store import ArchiveStore
@@ -53,15 +53,6 @@ def band_values(path: Path, **params: object) -> np.ndarray:
     return np.asarray(sound.band_items(), dtype=np.uint32)
 
 
-def sound_file(out: Path, graph_inputs: list[str], codec: list[str], seconds: float, graph: str = "anull") -> Path:
-    """``out``: ``seconds`` of a small grey picture under the sound of ``graph_inputs`` (through ``graph``)."""
-    if not out.exists():
-        run_ffmpeg(*graph_inputs, "-f", "lavfi", "-i", f"color=c=gray:s=64x48:r=5:d={seconds:g}",
-                   "-filter_complex", f"[0:a]{graph}[a]", "-map", "1:v", "-map", "[a]", *X264, *codec,
-                   "-t", f"{seconds:g}", str(out))
-    return out
-
-
 @pytest.fixture(scope="module")
 def folder(media_dir: Path) -> Path:
     out = media_dir / "bands"
@@ -72,8 +63,8 @@ def folder(media_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def reference(folder: Path) -> Path:
     """12 s of the synthetic sound, AAC 128 kb/s."""
-    return sound_file(folder / "reference.mp4", ["-f", "lavfi", "-i", synthetic(12, seed=11)],
-                      ["-c:a", "aac", "-b:a", "128k"], 12)
+    return with_picture(folder / "reference.mp4", ["-f", "lavfi", "-i", synthetic(12, seed=11)], "[0:a]anull[a]",
+                        ["-c:a", "aac", "-b:a", "128k"], 12)
 
 
 # -- the values ------------------------------------------------------------------------------------------------
@@ -131,8 +122,8 @@ def test_same_values_every_run_and_in_fast_mode(reference: Path) -> None:
     ("held tone", "sine=frequency=440:sample_rate=44100"),
 ])
 def test_silence_and_hum_carry_no_evidence(name: str, source: str, folder: Path) -> None:
-    values = band_values(sound_file(folder / f"flat-{name}.mp4", ["-f", "lavfi", "-i", source],
-                                    ["-c:a", "aac", "-b:a", "96k"], 4))
+    values = band_values(with_picture(folder / f"flat-{name}.mp4", ["-f", "lavfi", "-i", source], "[0:a]anull[a]",
+                                      ["-c:a", "aac", "-b:a", "96k"], 4))
     assert len(values) > 100
     assert bands.evidence_seconds(values) < 0.1 * len(values) * bands.STEP, np.count_nonzero(values)
 
@@ -150,8 +141,8 @@ CHANGES = {
 
 def two_seconds(folder: Path, source: Path, name: str, graph: str, codec: list[str]) -> Path:
     trimmed = f"atrim=start={OFFSET}:end={OFFSET + CLIP_SECONDS},asetpts=PTS-STARTPTS,{graph}"
-    return sound_file(folder / f"cut-{source.stem}-{name.replace(' ', '_')}.mkv", ["-i", str(source)], codec,
-                      CLIP_SECONDS, trimmed)
+    return with_picture(folder / f"cut-{source.stem}-{name.replace(' ', '_')}.mkv", ["-i", str(source)],
+                        f"[0:a]{trimmed}[a]", codec, CLIP_SECONDS)
 
 
 def rate_at(query: np.ndarray, item: np.ndarray, offset: float) -> float:
@@ -169,9 +160,10 @@ def test_two_seconds_changed_are_the_same_sound(change: str, folder: Path, refer
 
 def test_two_seconds_under_noise_at_minus_10_db_are_the_same_sound(folder: Path, reference: Path) -> None:
     # the synthetic sound's mean power is about -19 dBFS; pink noise at amplitude 0.03 is about -29 dBFS
-    noisy = sound_file(folder / "cut-noisy.mkv", ["-i", str(reference)], ["-c:a", "aac", "-b:a", "96k"],
-                       CLIP_SECONDS, f"atrim=start={OFFSET}:end={OFFSET + CLIP_SECONDS},asetpts=PTS-STARTPTS[s];"
-                       "anoisesrc=c=pink:a=0.03:r=44100:seed=21[n];[s][n]amix=inputs=2:duration=first:normalize=0")
+    noisy = with_picture(folder / "cut-noisy.mkv", ["-i", str(reference)],
+                         f"[0:a]atrim=start={OFFSET}:end={OFFSET + CLIP_SECONDS},asetpts=PTS-STARTPTS[s];"
+                         "anoisesrc=c=pink:a=0.03:r=44100:seed=21[n];[s][n]amix=inputs=2:duration=first:normalize=0[a]",
+                         ["-c:a", "aac", "-b:a", "96k"], CLIP_SECONDS)
     assert rate_at(band_values(noisy), band_values(reference), OFFSET) <= bands.SAME_BER
 
 
@@ -185,8 +177,8 @@ def test_corpus_speech_changed_is_the_same_sound_and_unrelated_is_not(folder: Pa
 
 
 def test_unrelated_sound_is_other_sound(folder: Path, reference: Path) -> None:
-    other = sound_file(folder / "unrelated.mp4", ["-f", "lavfi", "-i", synthetic(12, seed=12, variant=1)],
-                       ["-c:a", "aac", "-b:a", "128k"], 12)
+    other = with_picture(folder / "unrelated.mp4", ["-f", "lavfi", "-i", synthetic(12, seed=12, variant=1)],
+                         "[0:a]anull[a]", ["-c:a", "aac", "-b:a", "128k"], 12)
     item = band_values(reference)
     for start in (0.0, 2.5, 5.0, 8.0):
         query = band_values(other)

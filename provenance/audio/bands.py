@@ -75,10 +75,11 @@ def values_from_energies(energies: np.ndarray) -> np.ndarray:
     diff = energies[:, :-1] - energies[:, 1:]
     bits = (diff[1:] - diff[:-1]) > 0
     values = (bits.astype(np.uint64) @ _BIT_WEIGHTS).astype(np.uint32)
-    before, after = energies[:-1], energies[1:]
-    total = before.sum(axis=1) + after.sum(axis=1)
-    silent = (before.sum(axis=1) < _SILENT) | (after.sum(axis=1) < _SILENT)
-    flat = np.abs(after - before).sum(axis=1) < FLAT_CHANGE * np.maximum(total, 1e-300)
+    window = energies.sum(axis=1)  # each window's energy over the bands, once
+    before, after = window[:-1], window[1:]
+    silent = (before < _SILENT) | (after < _SILENT)
+    change = np.abs(energies[1:] - energies[:-1]).sum(axis=1)
+    flat = change < FLAT_CHANGE * np.maximum(before + after, 1e-300)
     values[silent | flat] = NO_EVIDENCE
     return values
 
