@@ -6,7 +6,8 @@ silence and hum carry no evidence; two seconds of a soundtrack, re-encoded (AAC,
 resampled) or under noise at -10 dB, are the same sound at their offset, and unrelated sound is other
 sound. End to end, against a real SQLite archive of a two-second clip with sound (no Chromaprint
 value at all): a re-encode matches by pictures and soundtrack, a swapped soundtrack is
-``audio_replaced``, a silent copy ``audio_removed``, a sped-up copy is not compared by the band print;
+``audio_replaced``, and so are its pictures under silence (the query's silence where the item
+has sound counts as chance), a silent copy ``audio_removed``, a sped-up copy is not compared by the band print;
 and an archive made at schema 11 migrates, its items compared by Chromaprint alone.
 
 The synthetic sound is ``test_sound_align.synthetic``; the corpus speech is skipped without ``../shared``.
@@ -206,6 +207,14 @@ def short(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
     out["swapped"] = folder / "short-swapped.mp4"
     run_ffmpeg("-i", str(item), "-i", str(other), "-map", "0:v", "-map", "1:a", *X264, "-crf", "26",
                "-c:a", "aac", "-b:a", "96k", str(out["swapped"]))
+    out["muted"] = folder / "short-muted.mp4"  # the pictures under digital silence
+    run_ffmpeg("-i", str(item), "-f", "lavfi", "-i", f"anullsrc=r=44100:cl=stereo:d={CLIP_SECONDS}",
+               "-map", "0:v", "-map", "1:a", *X264, "-c:a", "aac", "-b:a", "96k", "-t", str(CLIP_SECONDS),
+               str(out["muted"]))
+    out["mostly-muted"] = folder / "short-mostly-muted.mp4"  # 0.7 s of other sound, then silence
+    run_ffmpeg("-i", str(item), "-i", str(other), "-filter_complex",
+               "[1:a]atrim=end=0.7,apad=whole_dur=2[a]", "-map", "0:v", "-map", "[a]", *X264,
+               "-c:a", "aac", "-b:a", "96k", "-t", str(CLIP_SECONDS), str(out["mostly-muted"]))
     out["silent"] = folder / "short-silent.mp4"
     run_ffmpeg("-i", str(item), "-c:v", "copy", "-an", str(out["silent"]))
     out["faster"] = folder / "short-faster.mp4"
@@ -245,6 +254,25 @@ def test_a_swapped_soundtrack_of_a_short_clip_is_audio_replaced(short: dict[str,
     assert sound["bit_error_rate"] >= bands.OTHER_BER
     text = CliRunner().invoke(cli, ["check", "--archive", str(short["archive"]), str(short["swapped"])]).output
     assert "soundtrack replaced by the band print" in text and "band print   " in text
+
+
+@pytest.mark.parametrize("query", ["muted", "mostly-muted"])
+def test_the_pictures_of_a_short_clip_under_silence_are_audio_replaced(short: dict[str, Path], query: str) -> None:
+    # the query's silence where the item has sound counts as chance, not as nothing compared
+    match = the_match(short, query)
+    assert match["matched_by"] == "pictures" and "audio_replaced" in match["edits"]
+    sound = match["soundtrack"]
+    assert sound["status"] == "differs" and sound["fingerprint"] == SOUND_BY_BANDS
+    assert sound["bit_error_rate"] >= bands.OTHER_BER
+
+
+def test_a_query_of_no_evidence_against_the_items_sound_is_chance(reference: Path) -> None:
+    item = band_values(reference)
+    heard = item != bands.NO_EVIDENCE
+    rate, count = bands.bit_error_rate(np.zeros_like(item), item, 0.0, 1.0, 0.0, len(item) * bands.STEP, 0)
+    assert rate == 0.5 and count == int(heard.sum())
+    rate, count = bands.bit_error_rate(item, np.zeros_like(item), 0.0, 1.0, 0.0, len(item) * bands.STEP, 0)
+    assert rate is None and count == 0  # the item has no sound to look for
 
 
 def test_a_silent_copy_of_a_short_clip_is_audio_removed(short: dict[str, Path]) -> None:

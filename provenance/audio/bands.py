@@ -26,7 +26,11 @@ clip (goldeneye/issue-134-rotate.mp4), never from the benchmark's clips.
 
 A value whose two windows are silent (under :data:`SILENCE_DB` of a full-scale sine) or nearly the
 same (their band energies change by less than :data:`FLAT_CHANGE` of their sum, as hum does) carries
-no evidence: it is written as 0 (:data:`NO_EVIDENCE`) and never compared.
+no evidence: it is written as 0 (:data:`NO_EVIDENCE`). Only the item's values that carry evidence are
+compared (:func:`bit_error_rate`): where the query has none there, silence or hum where the item has
+sound, the value counts as chance (half its bits differ), because the question is whether the item's
+sound is there, and a copy of it would carry it. So silence swapped in under the item's pictures is
+other sound, as it is for Chromaprint (``audio.align.stretch_error``).
 
 :class:`BandPrinter` takes the samples as they are decoded (its memory is a window and a block, not the
 soundtrack) and gives the same values, bit for bit, as :func:`band_print` on the whole array.
@@ -47,7 +51,8 @@ FLAT_CHANGE = 0.02  # a value whose windows' band energies change by less than t
 NO_EVIDENCE = 0  # the value written for silence and flat sound
 SAME_BER = 0.35  # a stretch at or under this share of differing bits is the same sound
 OTHER_BER = 0.42  # a stretch at or over this share, at every offset tried, is other sound (chance is 0.5)
-MIN_SECONDS = 1.0  # sound that carries evidence, on both sides, before a stretch is judged
+MIN_SECONDS = 1.0  # the item's sound that carries evidence, compared, before a stretch is judged
+SILENT_QUERY_BITS = 16  # the differing bits counted for a query value of no evidence: chance
 
 _HANN = np.hanning(WINDOW)
 _FULL_SCALE = (_HANN.sum() / 2) ** 2  # a full-scale sine's energy in its bin
@@ -129,7 +134,8 @@ def bit_error_rate(query: np.ndarray, item: np.ndarray, near: float, speed: floa
     """The lowest share of differing bits between the query's values from ``lo`` to ``hi`` seconds of its
     sound and the item's where ``near`` + ``speed`` x t puts them (item seconds at query second 0),
     tried at up to ``shifts`` values either way, among the shifts that compare :data:`MIN_SECONDS` of
-    sound or more; and how many values it counts. Values of no evidence on either side are left out.
+    the item's sound or more; and how many values it counts. Only item values that carry evidence are
+    compared; a query value of no evidence against one counts as chance (:data:`SILENT_QUERY_BITS`).
     (None, n): no shift compares that much (n: the most any compares)."""
     first, last = max(0, int(np.ceil(lo / STEP))), min(len(query), int(np.floor(hi / STEP)) + 1)
     if last <= first or not len(item):
@@ -143,12 +149,15 @@ def bit_error_rate(query: np.ndarray, item: np.ndarray, near: float, speed: floa
     for shift in range(-shifts, shifts + 1):
         j = base + shift
         ok = (j >= 0) & (j < len(item))
-        ok[ok] &= (q[ok] != NO_EVIDENCE) & (item[j[ok]] != NO_EVIDENCE)
+        ok[ok] &= item[j[ok]] != NO_EVIDENCE
         count = int(ok.sum())
         most = max(most, count)
         if count < enough:
             continue
-        rate = float(np.unpackbits((q[ok] ^ item[j[ok]]).view(np.uint8)).sum()) / (32 * count)
+        ours, theirs = q[ok], item[j[ok]]
+        heard = ours != NO_EVIDENCE
+        differing = np.unpackbits((ours[heard] ^ theirs[heard]).view(np.uint8)).sum()
+        rate = float(differing + SILENT_QUERY_BITS * np.count_nonzero(~heard)) / (32 * count)
         if best is None or rate < best:
             best, best_count = rate, count
     return (best, best_count) if best is not None else (None, most)
