@@ -6,9 +6,9 @@ silence and hum carry no evidence; two seconds of a soundtrack, re-encoded (AAC,
 resampled) or under noise at -10 dB, are the same sound at their offset, and unrelated sound is other
 sound. End to end, against a real SQLite archive of a two-second clip with sound (no Chromaprint
 value at all): a re-encode matches by pictures and soundtrack, a swapped soundtrack is
-``audio_replaced``, and so are its pictures under silence (the query's silence where the item
-has sound counts as chance), a silent copy ``audio_removed``, a sped-up copy is not compared by the band print;
-and an archive made at schema 11 migrates, its items compared by Chromaprint alone.
+``audio_replaced``, and so are its pictures under silence (the query's silence where the item has
+sound counts as chance), a silent copy ``audio_removed``, a sped-up copy is not compared by the band
+print; and an archive made at schema 11 migrates, its items compared by Chromaprint alone.
 
 The synthetic sound is ``test_sound_align.synthetic``; the corpus speech is skipped without ``../shared``.
 """
@@ -213,7 +213,7 @@ def short(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
                str(out["muted"]))
     out["mostly-muted"] = folder / "short-mostly-muted.mp4"  # 0.7 s of other sound, then silence
     run_ffmpeg("-i", str(item), "-i", str(other), "-filter_complex",
-               "[1:a]atrim=end=0.7,apad=whole_dur=2[a]", "-map", "0:v", "-map", "[a]", *X264,
+               f"[1:a]atrim=end=0.7,apad=whole_dur={CLIP_SECONDS}[a]", "-map", "0:v", "-map", "[a]", *X264,
                "-c:a", "aac", "-b:a", "96k", "-t", str(CLIP_SECONDS), str(out["mostly-muted"]))
     out["silent"] = folder / "short-silent.mp4"
     run_ffmpeg("-i", str(item), "-c:v", "copy", "-an", str(out["silent"]))
