@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from provenance.dates import parse_date
-from provenance.fingerprinting import analyse
-from provenance.match.appearance import earliest_appearance
+from provenance.media.first_reads import start_first_reads
 from provenance.media.source import MediaSource, opened
 from provenance.model import CheckReport, DateInterval, Fingerprint, Match, SamplingParams, SideBySideImage
 from provenance.times import utc_now
@@ -24,8 +23,10 @@ from provenance.timings import Timings, collecting, stage
 if TYPE_CHECKING:
     from provenance.forensics.selfreport import SelfReport
 
-# The archive search (and its feature index), keyframes, side-by-side pictures and the file's
-# structure are imported in the branches that use them, so that a check without them starts quicker.
+# The fingerprinting (numpy, OpenCV) is imported once the file is open and its first reads (ffprobe, the
+# identity hashes) have started, so that they run meanwhile; the archive search (and its feature index),
+# keyframes, side-by-side pictures and the file's structure in the branches that use them, so that a
+# check without them starts quicker.
 
 COMMAND = "provenance check"
 
@@ -71,7 +72,12 @@ def check(
             from provenance.frames.keyframes import keyframes_folder
 
             keyframes_folder(source.path, keyframes_dir, beside=beside)  # refused before the long work
-        analysis = analyse(source, params, progress, features="query" if archive is not None else "none")
+        first_reads = start_first_reads(source)
+        with stage("imports"):
+            from provenance.fingerprinting import analyse
+            from provenance.match.appearance import earliest_appearance
+        analysis = analyse(source, params, progress, features="query" if archive is not None else "none",
+                           first_reads=first_reads)
         fp = analysis.fingerprint
         matches: tuple[Match, ...] = ()
         appearance = None

@@ -24,6 +24,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import IO
 
@@ -48,15 +49,14 @@ from provenance.frames.decode import (
     DecodedFrames,
     SideOutput,
     SoundSamples,
-    chromaprint_muxer_available,
     decode_frames,
 )
 from provenance.frames.pictures import PictureSpool, picture_moments
 from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
+from provenance.hashing.phash import lanczos_pass_order
 from provenance.media.display import display_dims
-from provenance.media.identity import file_identity
-from provenance.media.probe import probe
+from provenance.media.first_reads import FirstReads, start_first_reads
 from provenance.media.source import MediaSource, opened
 from provenance.model import (
     FULL_BOX,
@@ -74,6 +74,7 @@ from provenance.timings import Clock, active, stage
 from provenance.version import __version__
 from provenance.vision.feature_spool import FeatureSpool
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
+from provenance.vision.on_demand import FeaturesOnDemand
 
 QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
 
@@ -160,7 +161,8 @@ class Analysis:
     dihedral_pdq: np.ndarray
     # ORB features and colour grids, FEATURE_FPS frames a second (of an item: a FeatureSpool, on disk)
     features: Sequence[FrameFeatures] = ()
-    mirrored_features: tuple[FrameFeatures, ...] = ()  # the same of the mirrored frames (a subset)
+    # the same of the mirrored frames (a subset; made on demand, provenance.vision.on_demand)
+    mirrored_features: Sequence[FrameFeatures] = ()
     # what the archive keeps to show (``archive`` and ``all``): small JPEGs of the shot keyframes and of
     # every few seconds, in time order (a PictureSpool, on disk; provenance.frames.pictures)
     pictures: Sequence[ArchivedPicture] = ()
@@ -180,7 +182,8 @@ QUERY_FEATURE_FRAMES = 48  # a query needs features of this many frames at most,
 
 def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             progress: Callable[[float, float | None], None] | None = None,
-            features: str = "all", soundtrack: tuple[str, ...] = METHODS) -> Analysis:
+            features: str = "all", soundtrack: tuple[str, ...] = METHODS,
+            first_reads: FirstReads | None = None) -> Analysis:
     """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
 
     ``path`` may be an open :class:`~provenance.media.source.MediaSource` (``check`` passes the one it
@@ -197,6 +200,9 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     ``soundtrack`` names the ways the soundtrack may be fingerprinted, tried in order among those this
     machine has (:data:`METHODS`); ``("fpcalc",)`` forces the fallback, and ``()`` leaves
     the soundtrack out as a machine with neither would (the record says "unavailable").
+    ``first_reads``: ffprobe, the identity hashes and the muxer question already started on ``path`` (an
+    open MediaSource) by :func:`~provenance.media.first_reads.start_first_reads`, as ``check`` does before
+    its imports; without it they are started here.
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -205,14 +211,17 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     params = params or SamplingParams()
     if features not in FEATURE_MODES:
         raise ValueError(f"features must be one of {FEATURE_MODES}")
-    # The file's hashes are a read of every byte: a thread computes them while ffmpeg decodes.
-    with opened(path) as source, ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as hashing:
-        identity_job = hashing.submit(file_identity, source)
+    # The identity hashes are a read of every byte: a thread computes them while ffmpeg decodes. Probing
+    # Pillow for the hashes' resize (an import, once per process) costs no wait beside ffprobe.
+    with (opened(path) as source, _settled(first_reads or start_first_reads(source)) as reads,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="pillow") as pillow):
+        pillow.submit(lanczos_pass_order)
         with stage("probe"):
-            metadata = probe(source)
+            metadata = reads.metadata.result()
+            muxer = reads.chromaprint_muxer.result()
         still = metadata.kind == "still"
         collector = _FeatureCollector(features, metadata.duration, still)
-        method = choose_method(metadata, soundtrack, chromaprint_muxer_available())
+        method = choose_method(metadata, soundtrack, muxer)
         fpcalc = Fpcalc(source) if method == "fpcalc" else None
         try:
             decoded, params, duration, hashed, bands = _sample(
@@ -222,6 +231,8 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             if fpcalc is not None:
                 fpcalc.stop()
             raise
+        finally:
+            collector.close()  # the decode is over: what is still wanted is extracted when asked for
         values, made_by = None, None
         if method == "ffmpeg":
             values, made_by = muxer_values(decoded.soundtrack or b""), MUXER_METHOD
@@ -233,7 +244,7 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             sound = replace(sound, band_step=BAND_STEP, band_count=len(bands),
                             bands=encode_soundtrack_values(tuple(int(v) for v in bands)))
         with stage("hashing"):  # the wait, if any, for the file's SHA-256, SHA-1 and MD5
-            identity = identity_job.result()
+            identity = reads.identity.result()
         source.ensure_unchanged()
     times = decoded.times  # a still's one frame is at 0 s
     warnings = decode_warnings(metadata, duration, decoded.errors, decoded.exit_code)
@@ -273,6 +284,15 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     normal, mirrored = collector.results(side_times)
     pictures = collector.pictures_at(side_times, [s.keyframe_time for s in fp.shots])
     return Analysis(fp, dihedral, normal, mirrored, pictures)
+
+
+@contextmanager
+def _settled(reads: FirstReads) -> Iterator[FirstReads]:
+    """``reads``, waited for to the end on leaving (even on an error), before the file they read is closed."""
+    try:
+        yield reads
+    finally:
+        reads.settle()
 
 
 def archive_pictures(path: str | MediaSource, fp: Fingerprint) -> Sequence[ArchivedPicture]:
@@ -554,7 +574,12 @@ def _read_at(fd: int, size: int, offset: int) -> Iterator[bytes]:
 
 
 class _FeatureCollector:
-    """Computes local features of side frames as they arrive, keeping only the features."""
+    """Keeps or computes the local features of side frames as they arrive (the decoder's reader thread).
+
+    An item's features are computed as each frame arrives and spooled to disk; a query's frames are kept,
+    and their features made on demand (``provenance.vision.on_demand``): the upright ones also ahead of
+    time on a thread of their own while the decode goes on, the mirrored ones only when asked for.
+    """
 
     def __init__(self, mode: str, duration: float | None, still: bool) -> None:
         self.mode = mode
@@ -563,21 +588,32 @@ class _FeatureCollector:
         self.stride = max(1, -(-expected // QUERY_FEATURE_FRAMES))
         self.still = still
         self.clock: Clock | None = active()  # take() runs on the decoder's thread: its time is the clock's background
+        self.normal: FeaturesOnDemand | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget what was collected (the decode is starting again)."""
+        self.close()
         # every feature frame of an item waits on disk for the archive (its length is not bounded);
         # a query's few frames stay in memory
         self.spool = FeatureSpool() if self.mode in ("archive", "all") else None
-        self.normal: dict[int, FrameFeatures] = {}
         self.spooled: list[int] = []
-        self.mirrored: dict[int, FrameFeatures] = {}
+        self.kept: list[int] = []  # the side frames kept for the query, by number
+        self.normal = FeaturesOnDemand(mirror=False) if self.mode == "query" else None
+        if self.normal is not None:
+            clock = self.clock
+            self.normal.start_ahead(None if clock is None else lambda: clock.background("features"))
+        self.mirrored = FeaturesOnDemand(mirror=True)
         # every side frame's small JPEG waits on disk too: which ones are shot keyframes is known at the end
         self.pictures = PictureSpool() if self.mode in ("archive", "all") else None
 
+    def close(self) -> None:
+        """Stop extracting ahead (the decode is over, or failed): no thread is left behind."""
+        if self.normal is not None:
+            self.normal.stop_ahead()
+
     def take(self, index: int, frame: np.ndarray) -> None:
-        """Features of side frame ``index`` (called from the decoder's reader thread, in frame order)."""
+        """Side frame ``index`` (called from the decoder's reader thread, in frame order)."""
         if self.clock is None:
             self._take(index, frame)
         else:
@@ -593,23 +629,25 @@ class _FeatureCollector:
         if self.spool is not None:
             self.spool.append(extract(frame[None], np.zeros(1))[0])
             self.spooled.append(index)
-        elif in_query:
-            self.normal[index] = extract(frame[None], np.zeros(1))[0]
         if self.mode in ("query", "all") and in_query:
-            self.mirrored[index] = extract(frame[None], np.zeros(1), mirror=True)[0]
+            self.kept.append(index)
+            self.mirrored.add(frame)
+            if self.normal is not None:
+                self.normal.add(frame)
 
-    def results(self, times: np.ndarray) -> tuple[Sequence[FrameFeatures], tuple[FrameFeatures, ...]]:
-        """The features with their times, in frame order."""
+    def results(self, times: np.ndarray) -> tuple[Sequence[FrameFeatures], FeaturesOnDemand]:
+        """The features with their times, in frame order (a query's made on demand from here on)."""
         def time_of(i: int) -> float:
             return float(times[i]) if i < len(times) else i / FEATURE_FPS
 
-        def timed(found: dict[int, FrameFeatures]) -> tuple[FrameFeatures, ...]:
-            return tuple(replace(f, time=time_of(i)) for i, f in sorted(found.items()))
-
+        query_times = [time_of(i) for i in self.kept]
+        self.mirrored.seal(query_times)
         if self.spool is None:
-            return timed(self.normal), timed(self.mirrored)
+            normal = self.normal if self.normal is not None else FeaturesOnDemand(mirror=False)
+            normal.seal(query_times)
+            return normal, self.mirrored
         self.spool.retimed([time_of(i) for i in self.spooled])
-        return self.spool, timed(self.mirrored)
+        return self.spool, self.mirrored
 
     def pictures_at(self, times: np.ndarray, keyframe_times: Sequence[float]) -> Sequence[ArchivedPicture]:
         """The pictures kept (``picture_moments``) of the side frames at ``times``: none unless made for the archive."""

@@ -7,7 +7,9 @@ read as a numbered sequence of other files, nor another file renamed over the pa
 
 from __future__ import annotations
 
+import functools
 import shutil
+import subprocess
 
 from provenance.errors import MissingToolError
 
@@ -19,3 +21,17 @@ def require_ffmpeg() -> None:
     for tool in ("ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
             raise MissingToolError(f"{tool} not found on PATH: {INSTALL_HINT}")
+
+
+@functools.cache
+def chromaprint_muxer_available() -> bool:
+    """Whether this ffmpeg has the ``chromaprint`` muxer (asked once per process)."""
+    found = shutil.which("ffmpeg")
+    if found is None:
+        return False
+    try:
+        proc = subprocess.run([found, "-hide_banner", "-h", "muxer=chromaprint"], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and b"fp_format" in proc.stdout

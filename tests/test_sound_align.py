@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from provenance.audio.align import FLAT_BITS, FLAT_RUN, KEY_BITS, SoundAlignment, align, informative, keys
 from provenance.audio.chromaprint import ITEM_DURATION
 from provenance.fingerprinting import fingerprint
-from provenance.frames.decode import chromaprint_muxer_available
+from provenance.tools import chromaprint_muxer_available
 
 STEP = ITEM_DURATION  # seconds from one Chromaprint value to the next
 OFFSET_TOLERANCE = 0.15  # seconds: about one value step (0.124 s), the resolution of an offset

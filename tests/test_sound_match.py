@@ -24,7 +24,7 @@ from test_sound_align import synthetic
 
 from provenance.audio.align import MATCH_BER, informative
 from provenance.fingerprinting import fingerprint
-from provenance.frames.decode import chromaprint_muxer_available
+from provenance.tools import chromaprint_muxer_available
 
 pytestmark = pytest.mark.skipif(not chromaprint_muxer_available() and shutil.which("fpcalc") is None,
                                 reason="neither ffmpeg's chromaprint muxer nor fpcalc is available")

@@ -29,11 +29,11 @@ from conftest import CHROMIUM, X264, chromium, run_ffmpeg
 from provenance.audio.align import MATCH_BER
 from provenance.checking import check
 from provenance.cli.app import cli
-from provenance.frames.decode import chromaprint_muxer_available
 from provenance.report.formatters import SOUND_ONLY_FINDING
 from provenance.report.html import page_of, render_html
 from provenance.report.json import check_record, json_text
 from provenance.report.side_by_side import SOUND_ONLY
+from provenance.tools import chromaprint_muxer_available
 
 pytestmark = pytest.mark.skipif(not chromaprint_muxer_available() and shutil.which("fpcalc") is None,
                                 reason="neither ffmpeg's chromaprint muxer nor fpcalc: no soundtrack fingerprint")

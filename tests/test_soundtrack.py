@@ -25,8 +25,8 @@ from provenance.audio.chromaprint import ITEM_DURATION, MUXER_METHOD, UNAVAILABL
 from provenance.cli.app import cli
 from provenance.codec import fingerprint_from_json, fingerprint_to_json
 from provenance.fingerprinting import analyse, fingerprint
-from provenance.frames.decode import chromaprint_muxer_available
 from provenance.model import SamplingParams, decode_soundtrack_values, encode_soundtrack_values
+from provenance.tools import chromaprint_muxer_available
 
 SECONDS = 12
 # a tone sweeping up and down (a chirp) over a little noise: varied, like speech or music, not a steady hum

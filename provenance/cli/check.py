@@ -116,13 +116,14 @@ def _timed_json(examining: Callable[[], Examination], entered: float, imported: 
     rendered once more, with the timers, after the clock stops. ``imported``: when the command's imports
     were done.
     """
-    from provenance.report.json import check_record, json_text, render_json
     from provenance.timings import collecting, process_started, stage
 
     started = process_started()
     with collecting(entered if started is None else started) as clock:
         clock.add("imports", imported - entered)
-        examined = examining()
+        examined = examining()  # the record's own imports after it: they would hold up the file's first reads
+        with stage("imports"):
+            from provenance.report.json import check_record, json_text, render_json
         with stage("report"):
             json_text(check_record(examined.report, structure=examined.itself))
     figures = clock.finish(startup=None if started is None else entered - started)

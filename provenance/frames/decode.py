@@ -24,10 +24,8 @@ band print of ``provenance.audio.bands`` is made of them, and none of the soundt
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable
@@ -61,20 +59,6 @@ class DecodedFrames:
     side_times: np.ndarray | None = None
     # the chromaprint muxer's raw output (native-endian uint32 values), if ``soundtrack_algorithm`` was given
     soundtrack: bytes | None = None
-
-
-@functools.cache
-def chromaprint_muxer_available() -> bool:
-    """Whether this ffmpeg has the ``chromaprint`` muxer (asked once per process)."""
-    found = shutil.which("ffmpeg")
-    if found is None:
-        return False
-    try:
-        proc = subprocess.run([found, "-hide_banner", "-h", "muxer=chromaprint"], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0 and b"fp_format" in proc.stdout
 
 
 @dataclass(frozen=True)
@@ -151,9 +135,9 @@ def decode_frames(
     ``consume`` is handed the frames as they arrive, in (k, H, W) blocks in order, instead of keeping
     them: ``pixels`` is then empty, and ``times`` still has one entry per frame.
     ``soundtrack_algorithm`` also fingerprints the first audio stream with that Chromaprint algorithm (the
-    caller knows there is one, and that :func:`chromaprint_muxer_available`): ``DecodedFrames.soundtrack``
-    is then the muxer's raw bytes. ``sound`` hands the first audio stream's samples to its ``consume`` (the
-    caller knows there is one); they are all handed over when this returns.
+    caller knows there is one, and that :func:`provenance.tools.chromaprint_muxer_available`):
+    ``DecodedFrames.soundtrack`` is then the muxer's raw bytes. ``sound`` hands the first audio stream's
+    samples to its ``consume`` (the caller knows there is one); they are all handed over when this returns.
     """
     plan = _Plan(source.path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
                  keyframes_only, ffmpeg_input(source), soundtrack_algorithm, sound)

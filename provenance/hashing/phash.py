@@ -297,6 +297,13 @@ def _pillow_resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def lanczos_pass_order() -> str | None:
+    """Which pass order of the batch resize reproduces the installed Pillow: "pillow13", "horizontal", or
+    None (neither: the batch falls back to Pillow's own resize). Found once per process, by resizing three
+    small pictures both ways and with Pillow, which imports Pillow: a caller may do it ahead, on a thread."""
+    return _pass_order()
+
+
 @functools.cache
 def _pass_order() -> str | None:
     """Which pass order reproduces the installed Pillow: "pillow13", "horizontal", or None (neither)."""

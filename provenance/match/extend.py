@@ -22,7 +22,7 @@ that does not change they cannot tell its moments apart, exactly as the hashes c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -32,6 +32,7 @@ from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, verdict
 from provenance.model import Fingerprint, FrameHash, Match, Segment
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, pair_frames
+from provenance.vision.on_demand import times_of
 
 CONFIRM_MISSES = 1  # frames in a row that may fail to pair without ending a segment
 SAME_TIME = 0.5 / FEATURE_FPS  # seconds: the archived frame paired must lie within half a feature-frame step
@@ -53,7 +54,7 @@ def _line(segment: Segment, speed: float, item_duration: float) -> tuple[float, 
     return speed, segment.archive_end - speed * segment.query_end
 
 
-def _walk(frames: Sequence[FrameFeatures],
+def _walk(frames: Iterable[FrameFeatures],
           pairs: Callable[[FrameFeatures], bool | None]) -> tuple[float | None, bool]:
     """Walk ``frames`` in the order given: the time of the last one that pairs before more than
     ``CONFIRM_MISSES`` in a row fail (None if none pairs), and whether the walk stopped early.
@@ -105,10 +106,13 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
             or not match.segments or not item_features):
         return match
     mirrored = "hflip" in names
-    frames = sorted(mirrored_features if mirrored else features, key=lambda f: f.time)
-    if not frames:
+    chosen = mirrored_features if mirrored else features
+    # by time, without extracting features made on demand: only the frames walked are
+    all_times = times_of(chosen)
+    order = sorted(range(len(chosen)), key=lambda i: all_times[i])
+    if not order:
         return match
-    times = np.array([f.time for f in frames])
+    times = np.array([all_times[i] for i in order])
     step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / FEATURE_FPS
     query_end = max(query.duration, query.frames[-1].time if query.frames else 0.0)
     archive_times = np.array([f.time for f in item_features])
@@ -135,8 +139,11 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
             return False
         return pairs
 
-    def between(start: float, stop: float) -> list[FrameFeatures]:
-        return [f for f in frames if start - 1e-6 <= f.time < stop - 1e-6]
+    def between(start: float, stop: float) -> list[int]:
+        return [i for i in order if start - 1e-6 <= all_times[i] < stop - 1e-6]
+
+    def walked(indices: list[int]) -> Iterator[FrameFeatures]:
+        return (chosen[i] for i in indices)
 
     def at(speed: float, offset: float, t: float) -> float:
         return round(min(max(speed * t + offset, 0.0), item_duration), 3)
@@ -146,14 +153,14 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
     n = 0
     current = segments[0]
     speed, offset = _line(current, match.speed, item_duration)
-    first, _ = _walk(between(0.0, current.query_start)[::-1], pairs_on(speed, offset))
+    first, _ = _walk(walked(between(0.0, current.query_start)[::-1]), pairs_on(speed, offset))
     while True:
         pairs = pairs_on(speed, offset)
         if first is not None and first < current.query_start:
             current = replace(current, query_start=round(first, 3), archive_start=at(speed, offset, first))
         following = segments[n + 1] if n + 1 < len(segments) else None
         ceiling = following.query_start if following is not None else query_end
-        last, stopped = _walk(between(current.query_end, ceiling), pairs)
+        last, stopped = _walk(walked(between(current.query_end, ceiling)), pairs)
         n += 1
         if following is not None and _on_line(following, speed, offset) and last is not None and not stopped:
             # the gap between two segments of one line pairs throughout: one segment
@@ -168,7 +175,7 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
             break
         current = following
         speed, offset = _line(current, match.speed, item_duration)
-        first, _ = _walk(between(out[-1].query_end, current.query_start)[::-1], pairs_on(speed, offset))
+        first, _ = _walk(walked(between(out[-1].query_end, current.query_start)[::-1]), pairs_on(speed, offset))
     if [(s.query_start, s.query_end) for s in out] == [(s.query_start, s.query_end) for s in segments]:
         return match
     query_cov, archive_cov = coverages(out, query_end, item_duration, 1.0 / FEATURE_FPS,

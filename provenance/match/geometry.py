@@ -9,7 +9,7 @@ The map itself, with those windows, is kept on the match (``Match.geometry``), t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -31,6 +31,7 @@ from provenance.vision.features import (
     mapped_box,
     pair_frames,
 )
+from provenance.vision.on_demand import times_of
 from provenance.vision.overlays import AlignedFrame, find_overlay
 from provenance.vision.tone import GridPair, border_around_inset, compare
 
@@ -147,7 +148,7 @@ def _tone_and_overlay(grids: list[GridPair], aligned: list[AlignedFrame]) -> lis
 def geometry_matches(
     query: Fingerprint,
     features: tuple[FrameFeatures, ...],
-    mirrored_features: tuple[FrameFeatures, ...],
+    mirrored_features: Sequence[FrameFeatures],
     index: DescriptorIndex,
     item_features: Callable[[int], list[FrameFeatures]],
     frames: ArchiveFrames,
@@ -214,16 +215,17 @@ def _normal_offsets(tq: np.ndarray, ta: np.ndarray, inliers: np.ndarray, most: i
     return offsets
 
 
-def _follow_line(speed: float, offset: float, done: set[int], query_features: tuple[FrameFeatures, ...],
+def _follow_line(speed: float, offset: float, done: set[int], query_features: Sequence[FrameFeatures],
                  archive_features: list[FrameFeatures], item_rows: np.ndarray, mirrored: bool) -> list[FramePair]:
     """Frame pairs along a known alignment, for the query frames the search did not look at."""
     if not len(item_rows):
         return []
     times = np.array([archive_features[r].time for r in item_rows])
     found = []
-    for q in query_features:
-        if round(q.time * FEATURE_FPS) in done:
-            continue
+    for k, query_time in enumerate(times_of(query_features)):
+        if round(query_time * FEATURE_FPS) in done:
+            continue  # searched already (and, made on demand, not extracted again)
+        q = query_features[k]
         t = speed * q.time + offset
         j = int(np.argmin(np.abs(times - t)))
         if abs(times[j] - t) <= 2 * SAME_MOMENT:
@@ -234,7 +236,7 @@ def _follow_line(speed: float, offset: float, done: set[int], query_features: tu
 
 
 def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_features: list[FrameFeatures],
-                item_rows: np.ndarray, query_features: tuple[FrameFeatures, ...], frames: ArchiveFrames,
+                item_rows: np.ndarray, query_features: Sequence[FrameFeatures], frames: ArchiveFrames,
                 step: float, query_duration: float,
                 sightings: Callable[[str], tuple[Sighting, ...]]) -> Match | None:
     """Align one item's frame pairs in time and turn them into a Match, or None if too thin."""
@@ -294,7 +296,8 @@ def _item_match(query: Fingerprint, item: int, pairs: list[FramePair], archive_f
     density_ = density(agreeing, query_cov, query_duration, 1.0 / FEATURE_FPS)
     score = round(float(0.9 * strength * density_ * agreeing / (agreeing + 1.0)), 4)
     affine = _median_affine(kept)
-    by_time = {round(f.time, 3): f for f in query_features}
+    at_time = {round(t, 3): k for k, t in enumerate(times_of(query_features))}
+    by_time = {moment: query_features[at_time[moment]] for p in kept if (moment := round(p.query_time, 3)) in at_time}
     grids = [GridPair(q.grid, archive_features[p.archive_row].grid, affine) for p in kept
              if (q := by_time.get(round(p.query_time, 3))) is not None and q.grid is not None
              and archive_features[p.archive_row].grid is not None]
@@ -327,7 +330,7 @@ def _box_affine(b: ContentBox) -> np.ndarray:
 
 
 def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFeatures, ...],
-                      mirrored_features: tuple[FrameFeatures, ...],
+                      mirrored_features: Sequence[FrameFeatures],
                       item_features: list[FrameFeatures]) -> Match:
     """Add what local features and colour grids see (crop, inset picture, colour, overlay) to a match.
 
@@ -347,10 +350,13 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
         return replace(match, geometry=_box_geometry(query, mirrored))
     query_frames = mirrored_features if mirrored else features
     archive_times = np.array([f.time for f in item_features])
-    chosen = [q for q in query_frames
-              if any(s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6 for s in match.segments)]
-    if len(chosen) > DESCRIBE_FRAMES:
-        chosen = [chosen[i] for i in np.linspace(0, len(chosen) - 1, DESCRIBE_FRAMES).round().astype(int)]
+    # chosen by time: of features made on demand, only the chosen frames' are extracted
+    query_times = times_of(query_frames)
+    within = [i for i, t in enumerate(query_times)
+              if any(s.query_start - 1e-6 <= t <= s.query_end + 1e-6 for s in match.segments)]
+    if len(within) > DESCRIBE_FRAMES:
+        within = [within[i] for i in np.linspace(0, len(within) - 1, DESCRIBE_FRAMES).round().astype(int)]
+    chosen = [query_frames[i] for i in within]
     pairs, aligned, seen = [], [], []
     for q in chosen:
         seg = next(s for s in match.segments if s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6)

@@ -44,6 +44,7 @@ from provenance.match.geometry import SEARCH_FRAMES, geometry_matches
 from provenance.model import Fingerprint, Match, Sighting
 from provenance.triage.results import Clustering, Link, ThroughItem
 from provenance.vision.features import FrameFeatures
+from provenance.vision.on_demand import times_of
 
 SAME_FOOTAGE = frozenset({"identical", "same", "clip_of_item", "item_is_clip"})
 """Match verdicts that put two contents in one cluster."""
@@ -159,7 +160,8 @@ def cluster_features(normal: Sequence[FrameFeatures], mirrored: Sequence[FrameFe
     picked = ([mirrored[int(k * step)] for k in range(CLUSTER_FEATURE_FRAMES)]
               if count > CLUSTER_FEATURE_FRAMES else list(mirrored))
     times = {m.time for m in picked}
-    upright = {f.time: f for f in normal if f.time in times}
+    # found by time: of features made on demand, only the picked moments' are extracted
+    upright = {t: normal[k] for k, t in enumerate(times_of(normal)) if t in times}
     kept = [m for m in picked if m.time in upright]
     return tuple(upright[m.time] for m in kept), tuple(kept)
 
