@@ -231,8 +231,6 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             if fpcalc is not None:
                 fpcalc.stop()
             raise
-        finally:
-            collector.close()  # the decode is over: what is still wanted is extracted when asked for
         values, made_by = None, None
         if method == "ffmpeg":
             values, made_by = muxer_values(decoded.soundtrack or b""), MUXER_METHOD
@@ -577,8 +575,7 @@ class _FeatureCollector:
     """Keeps or computes the local features of side frames as they arrive (the decoder's reader thread).
 
     An item's features are computed as each frame arrives and spooled to disk; a query's frames are kept,
-    and their features made on demand (``provenance.vision.on_demand``): the upright ones also ahead of
-    time on a thread of their own while the decode goes on, the mirrored ones only when asked for.
+    and their features made when the matcher asks for them (``provenance.vision.on_demand``).
     """
 
     def __init__(self, mode: str, duration: float | None, still: bool) -> None:
@@ -588,29 +585,19 @@ class _FeatureCollector:
         self.stride = max(1, -(-expected // QUERY_FEATURE_FRAMES))
         self.still = still
         self.clock: Clock | None = active()  # take() runs on the decoder's thread: its time is the clock's background
-        self.normal: FeaturesOnDemand | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget what was collected (the decode is starting again)."""
-        self.close()
         # every feature frame of an item waits on disk for the archive (its length is not bounded);
         # a query's few frames stay in memory
         self.spool = FeatureSpool() if self.mode in ("archive", "all") else None
         self.spooled: list[int] = []
         self.kept: list[int] = []  # the side frames kept for the query, by number
         self.normal = FeaturesOnDemand(mirror=False) if self.mode == "query" else None
-        if self.normal is not None:
-            clock = self.clock
-            self.normal.start_ahead(None if clock is None else lambda: clock.background("features"))
         self.mirrored = FeaturesOnDemand(mirror=True)
         # every side frame's small JPEG waits on disk too: which ones are shot keyframes is known at the end
         self.pictures = PictureSpool() if self.mode in ("archive", "all") else None
-
-    def close(self) -> None:
-        """Stop extracting ahead (the decode is over, or failed): no thread is left behind."""
-        if self.normal is not None:
-            self.normal.stop_ahead()
 
     def take(self, index: int, frame: np.ndarray) -> None:
         """Side frame ``index`` (called from the decoder's reader thread, in frame order)."""

@@ -1,16 +1,14 @@
 """A query's local features made on demand (``provenance.vision.on_demand``), on real decoded frames.
 
-The features a query is matched with are extracted when first asked for, upright ones also ahead of
-time while the decode goes on. These tests pin down that this changes no answer: each frame's features
-are what ``extract`` gives for the same frame, whichever thread made them; that asking for a frame's
-time extracts nothing; that what a match needs is all that is extracted (a re-encoded trim the hashes
-explain extracts no mirrored feature); and that no thread is left behind, after a good file or a bad one.
+The features a query is matched with are extracted when first asked for. These tests pin down that
+this changes no answer: each frame's features are what ``extract`` gives for the same frame; asking
+for a frame's time extracts nothing; and what a match needs is all that is extracted (a re-encoded trim
+the hashes explain extracts no mirrored feature and few upright ones), while a mirrored crop is still
+found and named from mirrored features made on demand.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,6 @@ import pytest
 from conftest import run_ffmpeg
 
 from provenance.archive.store import ArchiveStore
-from provenance.errors import UnreadableMediaError
 from provenance.fingerprinting import analyse, fingerprint
 from provenance.frames.decode import decode_frames
 from provenance.ingest.add import add_files
@@ -27,11 +24,6 @@ from provenance.media.display import display_dims
 from provenance.media.probe import probe
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
 from provenance.vision.on_demand import FeaturesOnDemand, times_of
-
-
-def ahead_threads() -> list[threading.Thread]:
-    """The threads extracting features ahead that are still alive."""
-    return [t for t in threading.enumerate() if t.name == "features-ahead" and t.is_alive()]
 
 
 def same(a: FrameFeatures, b: FrameFeatures) -> bool:
@@ -71,21 +63,6 @@ def test_features_on_demand_equal_extract_of_the_same_frames(feature_frames: np.
         on_demand[len(feature_frames)]
 
 
-def test_extracting_ahead_runs_while_frames_arrive_and_stops(feature_frames: np.ndarray) -> None:
-    on_demand = FeaturesOnDemand(mirror=False)
-    on_demand.start_ahead()
-    for frame in feature_frames:
-        on_demand.add(frame)
-    deadline = time.monotonic() + 60
-    while on_demand.extracted < len(feature_frames) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert on_demand.extracted == len(feature_frames)  # every frame added, without being asked for
-    on_demand.seal([k / FEATURE_FPS for k in range(len(feature_frames))])
-    assert not ahead_threads()
-    made = extract(feature_frames, np.arange(len(feature_frames)) / FEATURE_FPS)
-    assert all(same(ahead, eager) for ahead, eager in zip(on_demand, made, strict=True))
-
-
 def test_a_trim_the_hashes_explain_extracts_no_mirrored_feature(tmp_path: Path, mandelbrot_clip: Path) -> None:
     archive = tmp_path / "cases.sqlite"
     with ArchiveStore.open(archive) as store:
@@ -94,13 +71,12 @@ def test_a_trim_the_hashes_explain_extracts_no_mirrored_feature(tmp_path: Path, 
     run_ffmpeg("-ss", "2", "-t", "6", "-i", str(mandelbrot_clip), "-c:v", "libx264", "-preset", "veryfast",
                "-crf", "30", str(trim))
     analysis = analyse(str(trim), features="query")
-    assert not ahead_threads()  # stopped when the decode ended
     upright, mirrored = analysis.features, analysis.mirrored_features
     assert isinstance(upright, FeaturesOnDemand) and isinstance(mirrored, FeaturesOnDemand)
     assert len(mirrored) == len(upright) == round(6 * FEATURE_FPS)
     (match,) = match_against(analysis, str(archive))
     assert "hflip" not in {e.name for e in match.edits} and match.query_coverage > 0.9
-    assert mirrored.extracted == 0
+    assert mirrored.extracted == 0 and upright.extracted < len(upright)  # a few frames describe the match
     # the frames the decode kept are the side output's: their features are those of the same frames decoded alone
     width, height = feature_size(*display_dims(probe(str(trim))))
     frames = decode_frames(str(trim), fps=FEATURE_FPS, width=width, height=height, color=True).pixels
@@ -125,24 +101,3 @@ def test_a_mirrored_copy_is_named_from_features_made_on_demand(tmp_path: Path, m
     (match,) = match_against(analysis, str(archive))
     assert {"hflip", "crop"} <= {e.name for e in match.edits}
     assert isinstance(analysis.mirrored_features, FeaturesOnDemand) and analysis.mirrored_features.extracted > 0
-
-
-def test_no_thread_is_left_behind_by_an_interrupted_decode(mandelbrot_clip: Path) -> None:
-    class Interrupted(Exception):
-        pass
-
-    def interrupt(seconds: float, total: float | None) -> None:
-        if seconds >= 2.0:
-            raise Interrupted  # as Ctrl-C in the middle of the decode would
-
-    with pytest.raises(Interrupted):
-        analyse(str(mandelbrot_clip), features="query", progress=interrupt)
-    assert not ahead_threads()
-
-
-def test_a_file_that_is_not_media_is_refused_as_before(tmp_path: Path) -> None:
-    junk = tmp_path / "notes.mp4"
-    junk.write_bytes(b"not a video at all, only text " * 100)
-    with pytest.raises(UnreadableMediaError):
-        analyse(str(junk), features="query")
-    assert not ahead_threads()

@@ -1,13 +1,13 @@
-"""A query's local features, extracted when they are first asked for, and ahead of time while it decodes.
+"""A query's local features, extracted when they are first asked for.
 
 A query keeps its feature frames (at most a few dozen, at the feature size) rather than only their
 features. Most queries need few of them: a copy the frame hashes explain is described from a handful
 of frames, and the mirrored features are looked at only for a mirrored copy or when the upright ones
-found nothing. So the decoder's thread only keeps each frame (it never holds ffmpeg up), a thread of
-its own extracts the upright features in order while the decode goes on (:meth:`FeaturesOnDemand.
-start_ahead`), and once the decode is over that thread stops: what is asked for later is extracted
-then, on the caller's thread. Each frame's features are what ``extract`` gives for it, whichever
-thread made them, so the answers are the same as when every frame was extracted while decoding.
+found nothing. So the decoder's thread only keeps each frame (it never holds ffmpeg up, and leaves it
+the cores), and a frame's features are extracted when the matcher first asks for them. They are what
+``extract`` gives for that frame, so the answers are the same as when every frame was extracted while
+decoding. (Extracting the upright ones ahead, on a thread of their own while the decode went on, was
+tried and gained nothing: on two cores it takes from ffmpeg what it gives.)
 
 The times are known only when the decode is over (the side output's own, or the keyframes'):
 :meth:`FeaturesOnDemand.seal` gives them, and the features are handed out only after it.
@@ -16,10 +16,7 @@ The times are known only when the decode is over (the side output's own, or the 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
 from typing import overload
 
 import numpy as np
@@ -33,54 +30,17 @@ class FeaturesOnDemand(Sequence[FrameFeatures]):
     def __init__(self, *, mirror: bool) -> None:
         self.mirror = mirror
         self._frames: list[np.ndarray] = []
-        self._raw: dict[int, FrameFeatures] = {}  # extracted, not yet timed
-        self._timed: dict[int, FrameFeatures] = {}
+        self._found: dict[int, FrameFeatures] = {}
         self._times: tuple[float, ...] | None = None
-        self._lock = threading.Lock()  # one extraction at a time: a frame is never extracted twice
-        self._arrived = threading.Condition()
-        self._stopping = False
-        self._ahead: threading.Thread | None = None
 
     # ---------------------------------------------------------------- while decoding
 
     def add(self, frame: np.ndarray) -> None:
         """Keep one more (h, w, 3) RGB feature frame, in time order (the decoder's thread)."""
-        with self._arrived:
-            self._frames.append(frame)
-            self._arrived.notify()
-
-    def start_ahead(self, timer: Callable[[], AbstractContextManager[object]] | None = None) -> None:
-        """Extract the frames in order on a thread of their own as they are added, until :meth:`stop_ahead`.
-
-        ``timer()`` is entered around each extraction (the clock's background timer of the features)."""
-        self._ahead = threading.Thread(target=self._extract_ahead, args=(timer or nullcontext,), daemon=True,
-                                       name="features-ahead")
-        self._ahead.start()
-
-    def stop_ahead(self) -> None:
-        """Stop extracting ahead: wait only for the frame being extracted, if any."""
-        with self._arrived:
-            self._stopping = True
-            self._arrived.notify()
-        if self._ahead is not None:
-            self._ahead.join()
-            self._ahead = None
-
-    def _extract_ahead(self, timer: Callable[[], AbstractContextManager[object]]) -> None:
-        done = 0
-        while True:
-            with self._arrived:
-                while done >= len(self._frames) and not self._stopping:
-                    self._arrived.wait()
-                if self._stopping:
-                    return
-            with timer():
-                self._raw_features(done)
-            done += 1
+        self._frames.append(frame)
 
     def seal(self, times: Sequence[float]) -> None:
-        """The decode is over: stop extracting ahead, and give the frames' times (seconds, one per frame)."""
-        self.stop_ahead()
+        """The decode is over: the frames' times (seconds, one per frame)."""
         if len(times) != len(self._frames):
             raise ValueError("one time per feature frame")
         self._times = tuple(float(t) for t in times)
@@ -96,8 +56,8 @@ class FeaturesOnDemand(Sequence[FrameFeatures]):
 
     @property
     def extracted(self) -> int:
-        """How many frames' features have been extracted so far (ahead or asked for)."""
-        return len(self._raw)
+        """How many frames' features have been extracted so far."""
+        return len(self._found)
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -116,18 +76,12 @@ class FeaturesOnDemand(Sequence[FrameFeatures]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("feature frame out of range")
-        if index not in self._timed:
-            self._timed[index] = replace(self._raw_features(index), time=times[index])
-        return self._timed[index]
+        if index not in self._found:
+            self._found[index] = extract(self._frames[index][None], np.array([times[index]]), mirror=self.mirror)[0]
+        return self._found[index]
 
     def __iter__(self) -> Iterator[FrameFeatures]:
         return (self[i] for i in range(len(self)))
-
-    def _raw_features(self, index: int) -> FrameFeatures:
-        with self._lock:
-            if index not in self._raw:
-                self._raw[index] = extract(self._frames[index][None], np.zeros(1), mirror=self.mirror)[0]
-            return self._raw[index]
 
 
 def times_of(features: Sequence[FrameFeatures]) -> list[float]:
