@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from conftest import run_ffmpeg
 
 import provenance.fingerprinting as fingerprinting
+import provenance.media.first_reads as first_reads
 from provenance.archive.store import ArchiveStore
 from provenance.checking import check
 from provenance.cli.app import cli
@@ -140,7 +141,7 @@ def test_protocol_and_option_names_are_files(
 
 def swap_during_probe(monkeypatch: pytest.MonkeyPatch, replacement: Path, target: Path) -> list[bool]:
     """Rename ``replacement`` over ``target`` as the check starts to probe: after it opened the file."""
-    real_probe = fingerprinting.probe
+    real_probe = first_reads.probe
     swapped: list[bool] = []
 
     def probe_after_swap(*args: Any, **kwargs: Any) -> Any:
@@ -149,7 +150,7 @@ def swap_during_probe(monkeypatch: pytest.MonkeyPatch, replacement: Path, target
             swapped.append(True)
         return real_probe(*args, **kwargs)
 
-    monkeypatch.setattr(fingerprinting, "probe", probe_after_swap)
+    monkeypatch.setattr(first_reads, "probe", probe_after_swap)
     return swapped
 
 
@@ -187,7 +188,7 @@ def test_file_rewritten_in_place_mid_check_is_refused(
     evidence = tmp_path / "clip.mp4"
     shutil.copyfile(mandelbrot_clip, evidence)
     os.utime(evidence, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
-    real_probe = fingerprinting.probe
+    real_probe = first_reads.probe
 
     def probe_after_rewrite(*args: Any, **kwargs: Any) -> Any:
         with open(evidence, "r+b") as handle:  # same size, other bytes, a new modification time
@@ -195,7 +196,7 @@ def test_file_rewritten_in_place_mid_check_is_refused(
             handle.write(b"\x00" * 16)
         return real_probe(*args, **kwargs)
 
-    monkeypatch.setattr(fingerprinting, "probe", probe_after_rewrite)
+    monkeypatch.setattr(first_reads, "probe", probe_after_rewrite)
     with pytest.raises(UnreadableMediaError, match="changed while"):
         check(str(evidence))
 
