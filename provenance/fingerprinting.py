@@ -24,7 +24,6 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import IO
 
@@ -213,7 +212,7 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
         raise ValueError(f"features must be one of {FEATURE_MODES}")
     # The identity hashes are a read of every byte: a thread computes them while ffmpeg decodes. Probing
     # Pillow for the hashes' resize (an import, once per process) costs no wait beside ffprobe.
-    with (opened(path) as source, _settled(first_reads or start_first_reads(source)) as reads,
+    with (opened(path) as source, first_reads or start_first_reads(source) as reads,
           ThreadPoolExecutor(max_workers=1, thread_name_prefix="pillow") as pillow):
         pillow.submit(lanczos_pass_order)
         with stage("probe"):
@@ -282,15 +281,6 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     normal, mirrored = collector.results(side_times)
     pictures = collector.pictures_at(side_times, [s.keyframe_time for s in fp.shots])
     return Analysis(fp, dihedral, normal, mirrored, pictures)
-
-
-@contextmanager
-def _settled(reads: FirstReads) -> Iterator[FirstReads]:
-    """``reads``, waited for to the end on leaving (even on an error), before the file they read is closed."""
-    try:
-        yield reads
-    finally:
-        reads.settle()
 
 
 def archive_pictures(path: str | MediaSource, fp: Fingerprint) -> Sequence[ArchivedPicture]:

@@ -276,7 +276,7 @@ def lanczos_resize_batch(frames: np.ndarray, width: int, height: int) -> np.ndar
     arr = _check_frames(frames)
     if width < 1 or height < 1:
         raise ValueError(f"target size must be positive, got {width}x{height}")
-    rule = _pass_order()
+    rule = lanczos_pass_order()
     if rule is None or arr.shape[0] == 0:
         return _pillow_resize(arr, width, height)
     out = np.empty((arr.shape[0], height, width), dtype=np.uint8)
@@ -297,16 +297,11 @@ def _pillow_resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+@functools.cache
 def lanczos_pass_order() -> str | None:
     """Which pass order of the batch resize reproduces the installed Pillow: "pillow13", "horizontal", or
     None (neither: the batch falls back to Pillow's own resize). Found once per process, by resizing three
     small pictures both ways and with Pillow, which imports Pillow: a caller may do it ahead, on a thread."""
-    return _pass_order()
-
-
-@functools.cache
-def _pass_order() -> str | None:
-    """Which pass order reproduces the installed Pillow: "pillow13", "horizontal", or None (neither)."""
     from PIL import Image
 
     rng = np.random.default_rng(20240607)
@@ -387,7 +382,7 @@ def phash_batch(gray: np.ndarray) -> np.ndarray:
     out = np.zeros(arr.shape[0], dtype=np.uint64)
     if arr.shape[0] == 0:
         return out
-    rule = _pass_order()
+    rule = lanczos_pass_order()
     scratch = _Scratch()
     for start, stop in _chunks(arr):
         if rule is None:  # an unknown Pillow: its own resize, then the same certified DCT

@@ -22,14 +22,21 @@ from provenance.tools import chromaprint_muxer_available
 
 @dataclass(frozen=True)
 class FirstReads:
-    """The three first reads of one open file, running or done: ``result()`` of each waits for it."""
+    """The three first reads of one open file, running or done: ``result()`` of each waits for it.
+
+    As a context manager, it waits on leaving for all three to end, before the file they read is closed.
+    """
 
     metadata: Future[Metadata]
     identity: Future[FileIdentity]
     chromaprint_muxer: Future[bool]
 
-    def settle(self) -> None:
-        """Wait until every read has ended, whatever it gave: then the file may be closed."""
+    def __enter__(self) -> FirstReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Leaving (even on an error), wait until every read has ended, whatever it gave: then the file may
+        be closed."""
         wait((self.metadata, self.identity, self.chromaprint_muxer))
 
 

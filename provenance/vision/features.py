@@ -160,4 +160,3 @@ def inverse_box(affine: np.ndarray) -> tuple[float, float, float, float]:
     """Where the archived frame's corners land in the query frame: (left, top, right, bottom) in 0..1."""
     full = np.vstack([affine, [0, 0, 1]])
     return mapped_box(np.linalg.inv(full)[:2])
-
