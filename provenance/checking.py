@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from provenance.archive.postgres import masked_location
 from provenance.dates import parse_date
 from provenance.media.first_reads import start_first_reads
 from provenance.media.source import MediaSource, opened
@@ -108,7 +109,7 @@ def check(
                     side, notes = _side_by_side(source, fp, matches, archive, keyframes_dir)
     return CheckReport(
         fingerprint=fp,
-        archive=archive,
+        archive=None if archive is None else masked_location(archive),
         matches=matches,
         appearance=appearance,
         keyframes=keyframes,

@@ -26,6 +26,10 @@ command -v fpcalc >/dev/null 2>&1 || apt_install libchromaprint-tools
 if [ -n "$EXTRA" ]; then
     # the tests render HTML reports in headless Chromium and make RFC 3161 tokens with OpenSSL
     command -v chromium >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || apt_install chromium openssl
+    # the team-archive tests start a throwaway PostgreSQL server (tests/postgres_server.py); Debian keeps
+    # initdb and pg_ctl in /usr/lib/postgresql/VERSION/bin, off PATH
+    { command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; } ||
+        apt_install postgresql
 fi
 PY="${PYTHON:-python3}"
 command -v "$PY" >/dev/null 2>&1 || apt_install python3

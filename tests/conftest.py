@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_server import REQUIRED_ENV, PostgresServer, start_server
+from postgres_server import required as postgres_required
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -112,6 +115,60 @@ def still_jpeg(media_dir: Path) -> Path:
     out = media_dir / "still.jpg"
     run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=1", "-frames:v", "1", str(out))
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for this test process (``tests/postgres_server.py``); the test skips
+    when none can be started, or fails when ``PROVENANCE_TEST_POSTGRES=required`` (CI)."""
+    server = start_server()
+    if isinstance(server, str):
+        if postgres_required():
+            pytest.fail(f"PostgreSQL is required ({REQUIRED_ENV}=required) but: {server}")
+        pytest.skip(f"no PostgreSQL server: {server}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+STORES = ("sqlite", "postgresql")
+"""The archive stores every store-independent archive test runs on (``archive_location``)."""
+
+
+@pytest.fixture(params=STORES)
+def archive_location(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where a new, empty archive is to be: a SQLite file in a folder not made yet, or an empty database on
+    the test server (its side files then in this test's own cache folder)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "cases" / "archive.sqlite")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return server.new_database()
+
+
+def plain_query(location: str | Path, sql: str) -> list[tuple]:
+    """Run one statement on an archive with a plain connection of its own (not through the store), in a
+    transaction committed at the end; its rows, if it returns any."""
+    if str(location).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(location)) as conn:
+            cursor = conn.execute(sql)
+            return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+    import sqlite3
+
+    conn = sqlite3.connect(location)
+    try:
+        with conn:
+            return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def count_rows(location: str | Path, table: str) -> int:
+    """Rows of an archive's table, read with a plain connection (``plain_query``)."""
+    return int(plain_query(location, f"SELECT count(*) FROM {table}")[0][0])
 
 
 SLOW_FIXTURES = {"triaged"}  # a whole triage of the generated batch (about a minute)

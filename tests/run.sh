@@ -8,4 +8,5 @@ bash "$ROOT/scripts/setup.sh" --test
 cd "$ROOT"
 .venv/bin/ruff check provenance tests samples bench cli.py
 .venv/bin/lint-imports --no-cache
-.venv/bin/python -m pytest -n auto "$@"
+# the PostgreSQL tests fail rather than skip when no server can be started (setup installed PostgreSQL)
+PROVENANCE_TEST_POSTGRES=required .venv/bin/python -m pytest -n auto "$@"

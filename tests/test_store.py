@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import count_rows, plain_query
 
 from provenance.archive import migrations, open_archive
 from provenance.archive.store import ArchiveStore, default_archive_path
@@ -65,21 +66,21 @@ def make_fp(seed: int, *, frames: int = 4, kind: str = "video", sha256: str | No
 
 
 @pytest.fixture
-def archive_path(tmp_path: Path) -> Path:
-    """An archive path in a folder that does not exist yet."""
-    return tmp_path / "cases" / "archive.sqlite"
+def archive_path(archive_location: str) -> str:
+    """A new archive on each store: a SQLite path in a folder that does not exist yet, or an empty
+    PostgreSQL database."""
+    return archive_location
 
 
-def count(path: Path, table: str) -> int:
+def count(location: str | Path, table: str) -> int:
     """Rows of a table, read with a plain connection (not through the store)."""
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return count_rows(location, table)
 
 
 # -- round trips -------------------------------------------------------------------------------
 
 
-def test_add_then_get_returns_the_exact_fingerprint(archive_path: Path) -> None:
+def test_add_then_get_returns_the_exact_fingerprint(archive_path: str) -> None:
     fp = make_fp(1, box=ContentBox(0.0, 0.125, 1.0, 0.875))
     sighting = Sighting(source_url="https://t.me/x/1", platform="telegram", uploader="x",
                         first_seen="2020-10-05", label="case 7", title="fire", video_id="1",
@@ -88,7 +89,7 @@ def test_add_then_get_returns_the_exact_fingerprint(archive_path: Path) -> None:
         result = store.add(fp, [sighting])
         assert (result.sha256, result.created, result.sightings_added) == (fp.identity.sha256, True, 1)
         item = store.get(fp.identity.sha256)
-    assert archive_path.exists()  # the folder was created
+    assert archive_path.startswith("postgresql://") or Path(archive_path).exists()  # the folder was created
     assert item is not None
     assert item.fingerprint == fp
     assert item.sightings == (sighting,)
@@ -97,7 +98,7 @@ def test_add_then_get_returns_the_exact_fingerprint(archive_path: Path) -> None:
     assert item.added_at.endswith("Z")
 
 
-def test_get_by_prefix_unknown_ambiguous_and_bad(archive_path: Path) -> None:
+def test_get_by_prefix_unknown_ambiguous_and_bad(archive_path: str) -> None:
     with ArchiveStore.open(archive_path) as store:
         store.add(make_fp(1, sha256="ab" * 32))
         store.add(make_fp(2, sha256="ab" + "cd" * 31))
@@ -112,7 +113,7 @@ def test_get_by_prefix_unknown_ambiguous_and_bad(archive_path: Path) -> None:
             store.remove("a")
 
 
-def test_adding_the_same_file_again_is_idempotent(archive_path: Path) -> None:
+def test_adding_the_same_file_again_is_idempotent(archive_path: str) -> None:
     fp = make_fp(3)
     sighting = Sighting(source_url="https://example.org/v/3", first_seen="2021-01-01")
     with ArchiveStore.open(archive_path) as store:
@@ -126,7 +127,7 @@ def test_adding_the_same_file_again_is_idempotent(archive_path: Path) -> None:
     assert count(archive_path, "frames") == len(fp.frames)
 
 
-def test_same_file_seen_twice_is_one_item_with_two_sightings_oldest_first(archive_path: Path) -> None:
+def test_same_file_seen_twice_is_one_item_with_two_sightings_oldest_first(archive_path: str) -> None:
     fp = make_fp(4)
     later = Sighting(source_url="https://b.example/2", first_seen="2020-10-04T22:00:00Z")
     # 01:00 at +05:00 is 20:00 UTC the day before: earlier, although its text sorts later
@@ -143,7 +144,7 @@ def test_same_file_seen_twice_is_one_item_with_two_sightings_oldest_first(archiv
         assert store.sightings("0" * 64) == ()
 
 
-def test_items_remove_and_cascade(archive_path: Path) -> None:
+def test_items_remove_and_cascade(archive_path: str) -> None:
     a, b = make_fp(5, frames=6), make_fp(6, kind="still")
     with ArchiveStore.open(archive_path) as store:
         store.add(a, [Sighting(first_seen="2019-03-01")])
@@ -161,7 +162,7 @@ def test_items_remove_and_cascade(archive_path: Path) -> None:
     assert count(archive_path, "sightings") == 1
 
 
-def test_stats(archive_path: Path) -> None:
+def test_stats(archive_path: str) -> None:
     with ArchiveStore.open(archive_path) as store:
         empty = store.stats()
         assert (empty.items, empty.frames, empty.earliest_first_seen) == (0, 0, None)
@@ -177,7 +178,7 @@ def test_stats(archive_path: Path) -> None:
     assert (stats.earliest_first_seen, stats.latest_first_seen) == ("2018-06-01", "2022-01-01T10:00Z")
 
 
-def test_frame_table_holds_every_frame_as_numpy(archive_path: Path) -> None:
+def test_frame_table_holds_every_frame_as_numpy(archive_path: str) -> None:
     high = ("ffffffffffffffff", "8000000000000000", "0000000000000001", "7fffffffffffffff")
     a = make_fp(10, frames=4, phashes=high, box=ContentBox(0.1, 0.0, 0.9, 1.0))
     b = make_fp(11, frames=3)
@@ -206,7 +207,7 @@ def test_frame_table_holds_every_frame_as_numpy(archive_path: Path) -> None:
     assert not table.pdq.flags.writeable
 
 
-def test_malformed_hash_is_refused_and_nothing_is_written(archive_path: Path) -> None:
+def test_malformed_hash_is_refused_and_nothing_is_written(archive_path: str) -> None:
     good = make_fp(12)
     bad_frame = FrameHash(9, 4.5, "xyz", "00" * 32, 50)
     bad = Fingerprint(**{**good.__dict__, "frames": (*good.frames, bad_frame)})
@@ -217,7 +218,7 @@ def test_malformed_hash_is_refused_and_nothing_is_written(archive_path: Path) ->
     assert count(archive_path, "frames") == 0 and count(archive_path, "sightings") == 0
 
 
-def test_generation_and_archive_id_persist(archive_path: Path) -> None:
+def test_generation_and_archive_id_persist(archive_path: str) -> None:
     with open_archive(archive_path) as store:
         archive_id = store.archive_id()
         store.add(make_fp(13))
@@ -228,8 +229,8 @@ def test_generation_and_archive_id_persist(archive_path: Path) -> None:
         assert store.archive_id() == archive_id and len(archive_id) == 32
 
 
-def test_archive_is_in_wal_mode_with_foreign_keys(archive_path: Path) -> None:
-    with ArchiveStore.open(archive_path) as store:
+def test_archive_is_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    with ArchiveStore.open(tmp_path / "archive.sqlite") as store:
         conn = store._conn
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -264,11 +265,12 @@ def test_another_programs_sqlite_database_is_refused(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 0  # left untouched
 
 
-def test_a_newer_schema_asks_to_upgrade(archive_path: Path) -> None:
+def test_a_newer_schema_asks_to_upgrade(archive_path: str) -> None:
     with ArchiveStore.open(archive_path) as store:
         store.add(make_fp(15))
-    with sqlite3.connect(archive_path) as conn:
-        conn.execute(f"PRAGMA user_version = {migrations.LATEST_VERSION + 1}")
+    newer = migrations.LATEST_VERSION + 1
+    plain_query(archive_path, f"UPDATE meta SET value = '{newer}' WHERE key = 'schema_version'"
+                if archive_path.startswith("postgresql://") else f"PRAGMA user_version = {newer}")
     with pytest.raises(ArchiveError, match=r"upgrade provenance"):
         ArchiveStore.open(archive_path)
 
@@ -327,11 +329,10 @@ def old_record(fp: Fingerprint) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def item_hash_rows(path: Path) -> list[tuple[int, int, str, int, int]]:
+def item_hash_rows(location: str | Path) -> list[tuple[int, int, str, int, int]]:
     """Every row of item_hashes, read with a plain connection."""
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT item_id, position, algorithm, bits, version FROM item_hashes "
-                            "ORDER BY item_id, position").fetchall()
+    return plain_query(location, "SELECT item_id, position, algorithm, bits, version FROM item_hashes "
+                                 "ORDER BY item_id, position")
 
 
 def test_migration_from_version_5_names_the_hash_algorithms(tmp_path: Path) -> None:
@@ -366,7 +367,7 @@ def test_migration_from_version_5_names_the_hash_algorithms(tmp_path: Path) -> N
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_added_items_store_their_hash_algorithms(archive_path: Path) -> None:
+def test_added_items_store_their_hash_algorithms(archive_path: str) -> None:
     newer = HashAlgorithm("pdq", 256, 2)  # as a changed PDQ hasher would declare itself
     video = Fingerprint(**{**make_fp(30).__dict__, "hash_algorithms": (HashAlgorithm("phash", 64, 1), newer)})
     hashes = hash_only(make_fp(31))
@@ -397,7 +398,7 @@ def test_added_items_store_their_hash_algorithms(archive_path: Path) -> None:
     ],
 )
 def test_hash_algorithms_the_archive_cannot_hold_are_refused(
-        archive_path: Path, algorithms: tuple[HashAlgorithm, ...], frames_phash: bool, message: str) -> None:
+        archive_path: str, algorithms: tuple[HashAlgorithm, ...], frames_phash: bool, message: str) -> None:
     fp = make_fp(32) if frames_phash else hash_only(make_fp(32))
     bad = Fingerprint(**{**fp.__dict__, "hash_algorithms": algorithms})
     with ArchiveStore.open(archive_path) as store:
@@ -560,11 +561,10 @@ def test_two_processes_creating_and_adding_at_once(tmp_path: Path) -> None:
     assert {i.sha256 for i in items} == expected
 
 
-def test_record_column_is_canonical_json(archive_path: Path) -> None:
+def test_record_column_is_canonical_json(archive_path: str) -> None:
     fp = make_fp(30)
     with ArchiveStore.open(archive_path) as store:
         store.add(fp)
-    with sqlite3.connect(archive_path) as conn:
-        (record,) = conn.execute("SELECT record FROM items").fetchone()
+    ((record,),) = plain_query(archive_path, "SELECT record FROM items")
     assert record == fingerprint_to_json(fp)
     assert json.loads(record)["identity"]["sha256"] == fp.identity.sha256

@@ -18,12 +18,11 @@ import getpass
 import hashlib
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from provenance.archive.migrations import write_transaction
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, archive_location
 from provenance.canonical import canonical_bytes
 from provenance.codec import storable_text
 from provenance.errors import ArchiveError
@@ -38,6 +37,8 @@ HEAD_KEY = "custody_head"
 
 CHECKPOINT_KEY = "custody_checkpoint"
 """The ``meta`` key holding the latest signed checkpoint (its JSON text), see ``record_checkpoint``."""
+
+_PUT_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 
 _COLUMNS = "seq, at, examiner, command, tool_version, sha256, path, case_id, prev_hash, entry_hash"
 
@@ -116,27 +117,50 @@ def _entry(row: Sequence[object]) -> CustodyEntry:
 def append_entries(store: ArchiveStore, readings: Sequence[Reading], *, command: str, examiner: str | None = None,
                    case: str | None = None) -> tuple[CustodyEntry, ...]:
     """Append one entry per reading to the store's custody log, in one transaction; return them."""
-    conn = store.connection
     who = current_examiner(examiner)
+    return _append(store, lambda: [(utc_now_micro(), who, command, __version__, reading.sha256,
+                                    storable_text(os.path.abspath(reading.path)), case) for reading in readings])
+
+
+def copied_command(entry: CustodyEntry, archive_id: str) -> str:
+    """The command a copied entry is logged with: the original's, and where it was copied from."""
+    return f"{entry.command} [copied from archive {archive_id} entry #{entry.seq}]"
+
+
+def append_copies(store: ArchiveStore, entries: Sequence[CustodyEntry], archive_id: str) -> tuple[CustodyEntry, ...]:
+    """Append to the store's custody log the entries of another archive's log (``archive_id``), in one
+    transaction: each keeps its time, examiner, version, SHA-256, path and case, and its command says which
+    entry of which archive it copies (``copied_command``). An entry copied before is not copied again."""
+    def rows() -> list[tuple[str, str, str, str, str, str, str | None]]:
+        done = {str(c) for (c,) in store.connection.execute(
+            "SELECT command FROM custody WHERE command LIKE ?", (f"%[copied from archive {archive_id} entry #%",))}
+        return [(e.at, e.examiner, copied_command(e, archive_id), e.tool_version, e.sha256, e.path, e.case)
+                for e in entries if copied_command(e, archive_id) not in done]
+
+    return _append(store, rows)
+
+
+def _append(store: ArchiveStore, rows: Callable[[], Sequence[tuple[str, str, str, str, str, str, str | None]]]
+            ) -> tuple[CustodyEntry, ...]:
+    """Append entries made of ``rows()`` (at, examiner, command, version, SHA-256, path, case), read inside
+    the write transaction, after the log's head, in one transaction; return them."""
+    conn = store.connection
     added: list[CustodyEntry] = []
     try:
         with write_transaction(conn):
             last = conn.execute("SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
-            for reading in readings:
+            for at, who, command, version, sha256, path, case in rows():
                 seq += 1
-                at = utc_now_micro()
-                path = storable_text(os.path.abspath(reading.path))
-                hashed = entry_hash(seq, at, who, command, __version__, reading.sha256, path, case, prev)
+                hashed = entry_hash(seq, at, who, command, version, sha256, path, case, prev)
                 conn.execute(f"INSERT INTO custody ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (seq, at, who, command, __version__, reading.sha256, path, case, prev, hashed))
-                added.append(CustodyEntry(seq, at, who, command, __version__, reading.sha256, path, case, prev,
-                                          hashed))
+                             (seq, at, who, command, version, sha256, path, case, prev, hashed))
+                added.append(CustodyEntry(seq, at, who, command, version, sha256, path, case, prev, hashed))
                 prev = hashed
             if added:
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (HEAD_KEY, f"{seq}:{prev}"))
+                conn.execute(_PUT_META, (HEAD_KEY, f"{seq}:{prev}"))
     except sqlite3.Error as exc:
-        raise ArchiveError(f"could not write the custody log of {store.path}: {exc}: check free disk space "
+        raise ArchiveError(f"could not write the custody log of {store.label}: {exc}: check free disk space "
                            "and permissions, then retry") from exc
     return tuple(added)
 
@@ -146,7 +170,7 @@ def record_custody(archive: str | os.PathLike[str], readings: Sequence[Reading],
     """Open the archive at ``archive`` (which must exist) and append entries for ``readings``."""
     if not readings:
         return ()
-    with ArchiveStore.open(Path(archive), create=False) as store:
+    with ArchiveStore.open(archive_location(archive), create=False) as store:
         return append_entries(store, readings, command=command, examiner=examiner, case=case)
 
 
@@ -164,9 +188,9 @@ def record_checkpoint(store: ArchiveStore, text: str) -> None:
     """Keep ``text`` (a signed checkpoint's JSON) in the archive's ``meta`` as the latest checkpoint."""
     try:
         with write_transaction(store.connection):
-            store.connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (CHECKPOINT_KEY, text))
+            store.connection.execute(_PUT_META, (CHECKPOINT_KEY, text))
     except sqlite3.Error as exc:
-        raise ArchiveError(f"could not record the checkpoint in {store.path}: {exc}: check free disk space and "
+        raise ArchiveError(f"could not record the checkpoint in {store.label}: {exc}: check free disk space and "
                            "permissions, then retry") from exc
 
 

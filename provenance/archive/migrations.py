@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time
 
+from provenance.archive import postgres
 from provenance.dates import DateError, moment, read_recorded
 from provenance.errors import ArchiveError
 from provenance.platforms import kept_raw, normalise
@@ -372,6 +373,9 @@ MIGRATIONS: list[tuple[int, Step]] = [
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 
+POSTGRES_FIRST_VERSION = 12
+"""The schema version PostgreSQL archives are created at (``postgres.SCHEMA``); steps after it run on both stores."""
+
 
 def split_sql(script: str) -> list[str]:
     """Split an SQL script into complete statements (semicolons inside strings/triggers respected)."""
@@ -389,12 +393,15 @@ def split_sql(script: str) -> list[str]:
     return statements
 
 
-def user_version(conn: sqlite3.Connection) -> int:
-    """The schema version recorded in the database header."""
+def user_version(conn: sqlite3.Connection | postgres.PostgresConnection) -> int:
+    """The schema version recorded in the database: SQLite's header, PostgreSQL's ``meta``."""
+    if isinstance(conn, postgres.PostgresConnection):
+        return postgres.schema_version(conn)
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION, *, label: str = "archive") -> int:
+def migrate(conn: sqlite3.Connection | postgres.PostgresConnection, target: int = LATEST_VERSION, *,
+            label: str = "archive") -> int:
     """Bring the database up to ``target`` and return the version it was at before.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``). Each step re-reads the version
@@ -407,6 +414,13 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION, *, label: st
             f"{label} has archive schema version {before}, but this provenance only knows versions up to "
             f"{LATEST_VERSION}: upgrade provenance (pip install --upgrade provenance) to open it"
         )
+    if isinstance(conn, postgres.PostgresConnection):
+        # a PostgreSQL archive is created at the version of its first release (postgres.SCHEMA); later
+        # versions add their steps for both stores
+        if before < min(target, POSTGRES_FIRST_VERSION):
+            raise ArchiveError(f"{label} has archive schema version {before}, older than any PostgreSQL archive "
+                               f"(version {POSTGRES_FIRST_VERSION}): it was not made by provenance")
+        return before
     for version, step in MIGRATIONS:
         if version > target:
             break
@@ -425,13 +439,17 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION, *, label: st
 
 
 @contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """A ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises.
+def write_transaction(conn: sqlite3.Connection | postgres.PostgresConnection) -> Iterator[None]:
+    """A write transaction: committed when the block ends, rolled back if it raises.
 
-    IMMEDIATE takes the write lock at the start, so two writers queue (busy_timeout) instead of
-    failing half-way. ``conn`` must be in autocommit mode (``isolation_level=None``).
+    It takes the write lock at the start (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock), so
+    two writers queue instead of failing half-way. ``conn`` must be in autocommit mode
+    (``isolation_level=None``).
     """
-    conn.execute("BEGIN IMMEDIATE")
+    if isinstance(conn, postgres.PostgresConnection):
+        conn.begin_write()
+    else:
+        conn.execute("BEGIN IMMEDIATE")
     try:
         yield
     except BaseException:

@@ -32,12 +32,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from provenance.archive import migrations
+from provenance.archive import migrations, postgres
 from provenance.archive.migrations import write_transaction
+from provenance.archive.postgres import masked_location
 from provenance.audio.align import informative, keys
 from provenance.codec import (
     RecordFormatError,
@@ -61,6 +61,9 @@ from provenance.model import (
 )
 from provenance.times import utc_now_micro
 from provenance.vision.features import GRID, FrameFeatures
+
+Connection = sqlite3.Connection | postgres.PostgresConnection
+"""An open archive database: SQLite's own connection, or a PostgreSQL one taking the same SQL."""
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's transaction before giving up."""
@@ -124,7 +127,7 @@ class ArchiveStats:
     sightings: int
     total_duration: float
     schema_version: int
-    file_size_bytes: int  # the database file plus its write-ahead log
+    file_size_bytes: int  # the database file plus its write-ahead log; on PostgreSQL, the database's size
     earliest_first_seen: str | None
     latest_first_seen: str | None
     unreadable_dates: int = 0  # sightings whose first_seen is kept but cannot be read as a date (first_seen_flag)
@@ -281,34 +284,57 @@ def _hash_algorithm_rows(item_id: int, fp: Fingerprint) -> list[tuple[int, int, 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def masked_location(location: str) -> str:
-    """An archive location as it may be shown: a URL's password replaced by ``***``."""
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    host = parts.hostname or ""
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def refuse_url(location: str) -> None:
-    """Raise ``ArchiveError`` when ``location`` is a URL (``postgresql://...``, ``https://...``), never
-    taking it for a file path (which would make a SQLite file in a folder named after the scheme)."""
-    if not _URL.match(location):
+    """Raise ``ArchiveError`` when ``location`` is a URL other than a PostgreSQL archive's
+    (``https://...``, ``mysql://...``), never taking it for a file path (which would make a SQLite file
+    in a folder named after the scheme)."""
+    if not _URL.match(location) or postgres.is_server(location):
         return
     try:
         shown = masked_location(location)
     except ValueError:  # not even a well-formed URL: show only its scheme
         shown = location.split("://", 1)[0] + "://..."
-    raise ArchiveError(f"{shown} is a URL: this version keeps archives only in SQLite files (a PostgreSQL "
-                       "team archive is not supported yet): give the path of an archive file")
+    raise ArchiveError(f"{shown} is a URL that is no archive: give the path of an archive file (SQLite) or a "
+                       "PostgreSQL URL (postgresql://USER@HOST:PORT/DB)")
 
 
 def make_archive_folder(location: str | Path) -> None:
-    """Make the folder an archive file is to be created in (``refuse_url`` first: a URL is no path)."""
+    """Make the folder an archive file is to be created in (``refuse_url`` first: a URL is no path);
+    nothing for a PostgreSQL archive."""
     refuse_url(str(location))
-    Path(location).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not postgres.is_server(location):
+        Path(location).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def archive_location(location: str | Path) -> str:
+    """``location`` as the archive commands use it: a path with ``~`` expanded, a PostgreSQL URL as it is
+    (``refuse_url`` first)."""
+    refuse_url(str(location))
+    return str(location) if postgres.is_server(location) else str(Path(location).expanduser())
+
+
+def shown_location(location: str | Path) -> str:
+    """How an archive location is written into evidence records: a path made absolute (``~`` expanded), a
+    PostgreSQL URL with its password masked (``masked_location``)."""
+    if postgres.is_server(location):
+        return masked_location(str(location))
+    return os.path.abspath(Path(location).expanduser())
+
+
+def archive_exists(location: str | Path) -> bool:
+    """True when there may be an archive at ``location``: an existing path, or any PostgreSQL URL (opening
+    it with ``create=False`` tells whether the database holds one)."""
+    return postgres.is_server(location) or Path(location).expanduser().exists()
+
+
+def server_cache_base(archive_id: str) -> Path:
+    """Where a PostgreSQL archive's side files are named from on this machine:
+    ``$XDG_CACHE_HOME/provenance/archives/ID/archive`` (``~/.cache`` by default), ``ID`` its archive id."""
+    if not _HEX.fullmatch(archive_id):
+        raise ArchiveError(f"the archive's id {archive_id!r} is not hexadecimal: the database is damaged")
+    cache_home = os.environ.get("XDG_CACHE_HOME")
+    base = Path(cache_home).expanduser() if cache_home else Path.home() / ".cache"
+    return base / "provenance" / "archives" / archive_id / "archive"
 
 
 def _cannot_open(path: Path, exc: Exception) -> str:
@@ -342,10 +368,20 @@ class ArchiveStore:
     may use the same file at once.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        """Wrap an already opened and migrated connection (use ``ArchiveStore.open`` instead)."""
+    def __init__(self, conn: Connection, path: Path, *, label: str | None = None) -> None:
+        """Wrap an already opened and migrated connection (use ``ArchiveStore.open`` instead).
+
+        ``path`` is the SQLite file, or for a PostgreSQL archive the base its local side files are
+        named from (``side_files``: a cache folder of this machine, keyed by the archive's id);
+        ``label`` is how the archive is shown (a URL with its password masked), the path by default.
+        """
         self._conn = conn
         self.path = path
+        self.label = str(path) if label is None else label
+        self.dialect = "sqlite" if isinstance(conn, sqlite3.Connection) else conn.dialect
+        self._bump_generation = ("UPDATE meta SET value = value + 1 WHERE key = 'generation'"
+                                 if self.dialect == "sqlite" else
+                                 "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'")
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -356,6 +392,8 @@ class ArchiveStore:
         An older schema is upgraded in place. Raises ``ArchiveError`` when the file is missing and
         ``create`` is False, is not a provenance archive, or was written by a newer provenance.
         """
+        if postgres.is_server(path):
+            return cls._open_server(str(path), create=create)
         refuse_url(str(path))
         path = Path(path).expanduser()
         if path.is_dir():
@@ -390,6 +428,37 @@ class ArchiveStore:
             conn.close()
             raise
         return cls(conn, path)
+
+    @classmethod
+    def _open_server(cls, location: str, *, create: bool) -> ArchiveStore:
+        """Open the PostgreSQL archive at the URL ``location``, creating its tables when ``create`` and
+        the database has none. Its side files live in this machine's cache, keyed by the archive's id."""
+        conn = postgres.connect(location)
+        try:
+            version = postgres.schema_version(conn)
+            if version == 0:
+                if not create:
+                    raise ArchiveError(f"no archive at {conn.label}: the database has no archive tables: check the "
+                                       "URL, or add an item to create them")
+                postgres.create_schema(conn, migrations.LATEST_VERSION)
+            postgres.identify(conn)
+            migrations.migrate(conn, label=conn.label)
+            archive_id = str(conn.execute("SELECT value FROM meta WHERE key = 'archive_id'").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ArchiveError(f"cannot open the archive {conn.label}: {exc}: check the URL and your rights on "
+                               "the database") from exc
+        except BaseException:
+            conn.close()
+            raise
+        base = server_cache_base(archive_id)
+        try:
+            base.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            conn.close()
+            raise ArchiveError(f"cannot make the cache folder {base.parent} for the archive {conn.label}: "
+                               f"{exc.strerror}: set XDG_CACHE_HOME to a writable folder") from exc
+        return cls(conn, base, label=conn.label)
 
     @classmethod
     def _configure(cls, conn: sqlite3.Connection, path: Path) -> None:
@@ -441,7 +510,7 @@ class ArchiveStore:
             )
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Connection:
         """The open connection (autocommit mode), for modules that keep their own tables here (custody log)."""
         return self._conn
 
@@ -498,13 +567,13 @@ class ArchiveStore:
                     )
                     self._insert_pictures(item_id, pictures)
                     self._insert_soundtrack(item_id, fp.soundtrack)
-                    conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+                    conn.execute(self._bump_generation)
                 else:
                     item_id = int(row[0])
                 added = self._insert_sightings(item_id, sightings)
         except sqlite3.Error as exc:
             raise ArchiveError(
-                f"could not add {fp.identity.name} to the archive {self.path}: {exc}: "
+                f"could not add {fp.identity.name} to the archive {self.label}: {exc}: "
                 "check free disk space and that no other program holds the archive locked, then retry"
             ) from exc
         return AddResult(sha256=sha256, created=created, sightings_added=added)
@@ -512,11 +581,11 @@ class ArchiveStore:
     def _insert_item(self, sha256: str, fp: Fingerprint) -> int:
         cur = self._conn.execute(
             "INSERT INTO items (sha256, name, kind, size, duration, added_at, record, content_box) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (sha256, storable_text(fp.identity.name), fp.metadata.kind, int(fp.identity.size), float(fp.duration),
              utc_now_micro(), fingerprint_to_json(fp), _canonical_json(to_jsonable(fp.content_box))),
         )
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+        return int(cur.fetchone()[0])
 
     def _insert_frames(self, item_id: int, frames: Sequence[FrameHash]) -> None:
         self._conn.executemany(
@@ -584,7 +653,7 @@ class ArchiveStore:
             with write_transaction(conn):
                 row = conn.execute("SELECT id, kind FROM items WHERE sha256 = ?", (key,)).fetchone()
                 if row is None:
-                    raise ArchiveError(f"no archived item with SHA-256 {sha256} in {self.path}")
+                    raise ArchiveError(f"no archived item with SHA-256 {sha256} in {self.label}")
                 if row[1] == "hashes":
                     raise ArchiveError(f"{sha256} is a hash-only item (imported hashes, no media): it has no pictures")
                 if conn.execute("SELECT 1 FROM pictures WHERE item_id = ? LIMIT 1", (row[0],)).fetchone():
@@ -592,7 +661,7 @@ class ArchiveStore:
                 return self._insert_pictures(int(row[0]), pictures)
         except sqlite3.Error as exc:
             raise ArchiveError(
-                f"could not add pictures of {sha256} to the archive {self.path}: {exc}: "
+                f"could not add pictures of {sha256} to the archive {self.label}: {exc}: "
                 "check free disk space and that no other program holds the archive locked, then retry"
             ) from exc
 
@@ -621,12 +690,12 @@ class ArchiveStore:
                 found = self._resolve(sha256_or_prefix)
                 if found is not None:
                     conn.execute("DELETE FROM items WHERE id = ?", (found[0],))
-                    conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+                    conn.execute(self._bump_generation)
                     # kept copies of the frames (provenance.archive.frame_cache) may be extended only past this
                     conn.execute("INSERT INTO meta (key, value) SELECT 'removed_generation', value FROM meta "
                                  "WHERE key = 'generation' ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         except sqlite3.Error as exc:
-            raise ArchiveError(f"could not remove {sha256_or_prefix} from {self.path}: {exc}: retry") from exc
+            raise ArchiveError(f"could not remove {sha256_or_prefix} from {self.label}: {exc}: retry") from exc
         return found is not None
 
     # -- reading -----------------------------------------------------------------------------
@@ -678,7 +747,7 @@ class ArchiveStore:
             fingerprint = fingerprint_from_json(record)
         except RecordFormatError as exc:
             raise ArchiveError(
-                f"the stored record of {sha256} in {self.path} is unreadable ({exc}): "
+                f"the stored record of {sha256} in {self.label} is unreadable ({exc}): "
                 "remove the item and add the file again"
             ) from exc
         if algorithms:  # the table, not the record, for items archived before records named them
@@ -748,13 +817,15 @@ class ArchiveStore:
         """
         rows = self._conn.execute(
             """
-            SELECT i.sha256, i.name, i.kind, i.size, i.duration, i.added_at,
-                   (SELECT count(*) FROM frames f WHERE f.item_id = i.id),
-                   (SELECT count(*) FROM sightings s WHERE s.item_id = i.id),
-                   (SELECT s.first_seen FROM sightings s WHERE s.item_id = i.id AND s.first_seen IS NOT NULL
-                    ORDER BY s.first_seen_utc IS NULL, s.first_seen_utc, s.first_seen LIMIT 1),
-                   (SELECT min(s.first_seen_utc) FROM sightings s WHERE s.item_id = i.id) AS earliest_utc
-            FROM items i ORDER BY earliest_utc IS NULL, earliest_utc, i.added_at, i.id
+            SELECT sha256, name, kind, size, duration, added_at, frames, sightings, earliest FROM (
+                SELECT i.id, i.sha256, i.name, i.kind, i.size, i.duration, i.added_at,
+                       (SELECT count(*) FROM frames f WHERE f.item_id = i.id) AS frames,
+                       (SELECT count(*) FROM sightings s WHERE s.item_id = i.id) AS sightings,
+                       (SELECT s.first_seen FROM sightings s WHERE s.item_id = i.id AND s.first_seen IS NOT NULL
+                        ORDER BY s.first_seen_utc IS NULL, s.first_seen_utc, s.first_seen LIMIT 1) AS earliest,
+                       (SELECT min(s.first_seen_utc) FROM sightings s WHERE s.item_id = i.id) AS earliest_utc
+                FROM items i
+            ) AS listed ORDER BY earliest_utc IS NULL, earliest_utc, added_at, id
             """
         ).fetchall()
         return [
@@ -770,7 +841,7 @@ class ArchiveStore:
         try:
             items, videos, stills, total = conn.execute(
                 "SELECT count(*), count(*) FILTER (WHERE kind = 'video'), "
-                "count(*) FILTER (WHERE kind = 'still'), total(duration) FROM items"
+                "count(*) FILTER (WHERE kind = 'still'), coalesce(sum(duration), 0.0) FROM items"
             ).fetchone()
             frames = conn.execute("SELECT count(*) FROM frames").fetchone()[0]
             sightings = conn.execute("SELECT count(*) FROM sightings").fetchone()[0]
@@ -787,7 +858,9 @@ class ArchiveStore:
         finally:
             conn.execute("COMMIT")
         size = 0
-        for suffix in ("", "-wal"):
+        if isinstance(conn, postgres.PostgresConnection):
+            size = postgres.database_size(conn)
+        for suffix in ("", "-wal") if self.dialect == "sqlite" else ():
             with contextlib.suppress(FileNotFoundError):
                 size += os.stat(f"{self.path}{suffix}").st_size
         return ArchiveStats(items=int(items), videos=int(videos), stills=int(stills), frames=int(frames),
@@ -822,6 +895,12 @@ class ArchiveStore:
             for _, t, aspect, pts, desc, grid in rows
         ]
         return np.array([r[0] for r in rows], dtype=np.int64), frames
+
+    def features_of(self, sha256: str) -> list[FrameFeatures]:
+        """The local-feature frames of one item (SHA-256 or unique prefix), in time order; empty when it has
+        none or no item matches."""
+        found = self._resolve(sha256)
+        return [] if found is None else self.feature_frames(found[0])[1]
 
     def _item_refs(self, after_item: int) -> dict[int, ItemRef]:
         """The items whose ids are greater than ``after_item``, in id order (inside a reading transaction)."""

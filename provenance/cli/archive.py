@@ -30,7 +30,7 @@ NO_SUCH_ITEM = {2: "usage error: bad option, or no archived item has that SHA-25
 
 @click.group(epilog=exit_codes_help((3, 4, 5)))
 def archive() -> None:
-    """Build and inspect the archive of known media (a SQLite file).
+    """Build and inspect the archive of known media: a SQLite file, or a PostgreSQL team archive.
 
     \b
     Examples:
@@ -39,6 +39,8 @@ def archive() -> None:
       provenance archive show --archive cases.sqlite 3fa4c1
       provenance archive stats --archive cases.sqlite --json
       provenance archive pictures --archive cases.sqlite
+      provenance archive add --archive postgresql://ana@db.desk:5432/incident a.mp4
+      provenance archive copy --from cases.sqlite --to postgresql://ana@db.desk:5432/incident
     """
 
 
@@ -210,6 +212,47 @@ def archive_remove(sha256: str, archive: str | None) -> None:
         if not store.remove(sha256):
             raise UsageError(f"no archived item with SHA-256 {sha256}")
     click.echo(f"removed {sha256}")
+
+
+@archive.command("copy", epilog=exit_codes_help((5,), notes={
+    2: "usage error: bad option, the same archive twice, or a SHA-256 the source does not hold"}))
+@click.argument("sha256s", metavar="[SHA256...]", nargs=-1)
+@click.option("--from", "source", required=True, help="The archive to copy from (a SQLite file or a PostgreSQL URL).")
+@click.option("--to", "target", required=True, help="The archive to copy to (created if missing).")
+@click.option("--since", type=DATE, help=f"Only items archived since this date, compared in UTC ({DATE_FORMS_HELP}).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was copied.")
+@click.option("--examiner", help="Who copies, for the target's custody log (default: the OS user).")
+@handles_errors
+def archive_copy(sha256s: tuple[str, ...], source: str, target: str, since: DateInterval | None, as_json: bool,
+                 examiner: str | None) -> None:
+    """Copy items from one archive to another, with their sightings, features, pictures and custody.
+
+    Either way between SQLite and PostgreSQL; all items, or those archived --since a date, or the SHA256s
+    given. Idempotent: what the target has is not duplicated, so a stopped copy is finished by running it
+    again. Each copied custody entry keeps its fields and says which archive and entry it copies.
+
+    \b
+    Examples:
+      provenance archive copy --from mine.sqlite --to postgresql://ana@db.desk:5432/incident
+      provenance archive copy --from postgresql://ana@db.desk/incident --to partner.sqlite --since 2024-03
+      provenance archive copy --from cases.sqlite --to subset.sqlite 3fa4c1 9b02e7
+    """
+    from provenance.archive.copy import copy_between
+
+    report = copy_between(source, target, since=since, only=sha256s, examiner=examiner)
+    if as_json:
+        from provenance.codec import to_jsonable
+
+        click.echo(json.dumps({"from": report.source, "to": report.target, "items": to_jsonable(report.items)},
+                              indent=2))
+        return
+    from provenance.report.formatters import shown_name
+
+    for item in report.items:
+        state = "copied " if item.created else "known  "
+        click.echo(f"{state} {item.sha256}  {shown_name(item.name)}  (+{item.sightings_added} sighting, "
+                   f"+{item.pictures_added} picture, +{item.custody_copied} custody)")
+    click.echo(f"{report.created} of {len(report.items)} item(s) new in {report.target} (from {report.source})")
 
 
 @archive.command("stats", epilog=exit_codes_help((5,)))

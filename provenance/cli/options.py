@@ -160,7 +160,8 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def archive_option(required_default: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The shared ``--archive`` option; reads $PROVENANCE_ARCHIVE; archive commands fall back to the default."""
-    help_text = f"Archive file (SQLite). Also read from ${ARCHIVE_ENV}."
+    help_text = (f"Archive: a SQLite file, or a PostgreSQL team archive as postgresql://USER@HOST:PORT/DB. Also "
+                 f"read from ${ARCHIVE_ENV}.")
     if required_default:
         help_text += " Default: ~/.local/share/provenance/archive.sqlite (XDG_DATA_HOME is honoured)."
     return click.option("--archive", "archive", envvar=ARCHIVE_ENV, type=click.Path(dir_okay=False),

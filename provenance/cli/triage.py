@@ -124,7 +124,7 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
     click.echo(f"fingerprinted {result.analysed} distinct files in this run ({result.reused} done before), "
                f"{result.video_seconds:.0f} s of footage, {result.elapsed:.1f} s ({rate:.0f} files/min)")
     if add_new:
-        click.echo(f"added {result.added} new item(s) to {shown_name(result.archive or '')}")
+        click.echo(f"added {result.added} new item(s) to {shown_name(result.shown_archive or '')}")
     click.echo(f"report: {shown_name(result.out_dir)}/index.html")
     if result.errors:
         click.echo(f"{result.errors} file(s) could not be triaged:", err=True)

@@ -33,7 +33,7 @@ from provenance.archive.custody import (
     recorded_checkpoint,
     verify_chain,
 )
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, archive_location, shown_location
 from provenance.canonical import canonical_bytes, parse_json, read_record
 from provenance.errors import CustodyChainError, ReportIntegrityError, UsageError
 from provenance.evidence.record import SCHEMA as REPORT_SCHEMA
@@ -96,13 +96,13 @@ def make_checkpoint(archive: str | os.PathLike[str], key_path: str | os.PathLike
     if os.path.lexists(target) and not overwrite:
         raise UsageError(f"{target} exists: give --overwrite to replace it (a checkpoint is never replaced silently)")
     key = load_private_key(key_path)
-    with ArchiveStore.open(Path(archive), create=False) as store:
+    with ArchiveStore.open(archive_location(archive), create=False) as store:
         status = verify_custody(store)
         if not status.ok:
             raise CustodyChainError(f"no checkpoint written: the custody log is broken at entry #{status.broken_at}: "
                                     f"{status.reason}")
         seq, head_hash = (status.head_seq, status.head_hash) if status.head_seq else (0, GENESIS)
-        checkpoint = Checkpoint(made_at=utc_now(), archive=os.path.abspath(archive), archive_id=store.archive_id(),
+        checkpoint = Checkpoint(made_at=utc_now(), archive=shown_location(archive), archive_id=store.archive_id(),
                                 entries=status.entries, head=CustodyHead(int(seq), str(head_hash)))
         record = sign_record(checkpoint.to_json(), key)
         try:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries, current_examiner, custody_entries
-from provenance.archive.store import ArchiveStore, refuse_url
+from provenance.archive.store import ArchiveStore, shown_location
 from provenance.checking import examine
 from provenance.dates import parse_date
 from provenance.errors import MissingToolError, UsageError
@@ -192,8 +192,9 @@ def make_report(
                 raise UsageError(f"{target} exists: give --overwrite to replace it (a signed report is never "
                                  "replaced silently)")
     key = load_private_key(key_path) if key_path else None  # a bad key fails before the long examination
-    if archive is not None:
-        refuse_url(archive)  # before the report folder is made
+    if archive is not None:  # a missing or unreachable archive fails before the report folder is made
+        with ArchiveStore.open(archive, create=False):
+            pass
     try:
         json_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -228,7 +229,7 @@ def make_report(
                                       command="provenance report", examiner=who, case=case)
             entry_seq = entry.seq
             # the entry was appended in one write transaction, so it is the log's head at this moment
-            custody = CustodyRecord(archive=os.path.abspath(archive), archive_id=store.archive_id(), entry=entry,
+            custody = CustodyRecord(archive=shown_location(archive), archive_id=store.archive_id(), entry=entry,
                                     history=custody_entries(store, fp.identity.sha256),
                                     head=CustodyHead(entry.seq, entry.entry_hash))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries
-from provenance.archive.store import ArchiveStore, make_archive_folder
+from provenance.archive.store import ArchiveStore, make_archive_folder, masked_location
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import analyse
 from provenance.ingest.sidecar import read_ytdlp_sidecar
@@ -108,4 +108,4 @@ def add_files(
         readings = [Reading(f.sha256, f.path) for f in results if f.sha256 and not f.error]
         if readings:
             append_entries(store, readings, command=COMMAND, examiner=examiner)
-    return AddReport(archive=str(archive), files=tuple(results))
+    return AddReport(archive=masked_location(str(archive)), files=tuple(results))

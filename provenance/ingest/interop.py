@@ -285,7 +285,7 @@ class ImportResult:
 def import_hash_list(archive: str, path: str | os.PathLike[str], fmt: str, *, label: str | None = None,
                      fps: float = DEFAULT_FPS, sighting: Sighting | None = None) -> ImportResult:
     """Add the hash list at ``path`` to the archive (created if missing) as one item of kind ``"hashes"``."""
-    from provenance.archive.store import ArchiveStore, make_archive_folder
+    from provenance.archive.store import ArchiveStore, make_archive_folder, masked_location
     from provenance.times import utc_now
 
     fp = hash_list_item(path, fmt, label, fps)
@@ -295,5 +295,5 @@ def import_hash_list(archive: str, path: str | os.PathLike[str], fmt: str, *, la
     make_archive_folder(archive)
     with ArchiveStore.open(archive, create=True) as store:
         outcome = store.add(fp, [seen])
-    return ImportResult(str(archive), outcome.sha256, fp.identity.name, len(fp.frames), fp.duration,
+    return ImportResult(masked_location(str(archive)), outcome.sha256, fp.identity.name, len(fp.frames), fp.duration,
                         outcome.created, outcome.sightings_added)

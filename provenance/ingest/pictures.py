@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from provenance.archive.custody import Reading, append_entries
-from provenance.archive.store import ArchiveStore
+from provenance.archive.store import ArchiveStore, masked_location
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError, UsageError
 from provenance.fingerprinting import archive_pictures
 from provenance.media.identity import file_identity
@@ -73,7 +73,7 @@ def backfill_pictures(archive: str, *, examiner: str | None = None,
             done.append(item)
             if progress is not None:
                 progress(item)
-    return PicturesReport(archive=str(archive), items=tuple(done))
+    return PicturesReport(archive=masked_location(str(archive)), items=tuple(done))
 
 
 def _backfill_item(store: ArchiveStore, sha256: str, examiner: str | None) -> ItemPictures:

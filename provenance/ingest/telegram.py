@@ -471,7 +471,7 @@ def import_export(archive: str, export_dir: str | Path, *, params: SamplingParam
     ``ArchiveError`` and ``MissingToolError`` as ``archive add`` does.
     """
     from provenance.archive.custody import Reading, append_entries
-    from provenance.archive.store import ArchiveStore, make_archive_folder
+    from provenance.archive.store import ArchiveStore, make_archive_folder, masked_location
     from provenance.fingerprinting import analyse
     from provenance.ingest.add import ARCHIVE_FPS
 
@@ -497,7 +497,7 @@ def import_export(archive: str, export_dir: str | Path, *, params: SamplingParam
                 results.append(ImportedFile(path, items[0].relative, None, False, 0, posted, error=str(exc)))
             if progress is not None:
                 progress(path)
-    return TelegramImport(str(archive), export, tuple(results))
+    return TelegramImport(masked_location(str(archive)), export, tuple(results))
 
 
 def export_sightings(index: str | Path) -> tuple[TelegramExport | None, str | None]:

@@ -46,7 +46,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from provenance.archive.custody import Reading, append_entries
-from provenance.archive.store import ArchiveStore, make_archive_folder
+from provenance.archive.store import ArchiveStore, make_archive_folder, masked_location
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError, UnreadableMediaError, UsageError
 from provenance.fingerprinting import analyse
 from provenance.ingest.add import ARCHIVE_FPS
@@ -649,5 +649,5 @@ def import_web_archive(
                 stopped = _read_warc(run, f, source.stat().st_size, _pages_index(()), locator, where, None)
         if stopped is None:
             append_entries(store, (Reading(source_sha256, locator),), command=COMMAND, examiner=examiner)
-    return WebArchiveImport(str(archive), where, source_sha256, kind, tuple(run.records), run.not_media, len(pages),
-                            stopped, tuple(run.warnings))
+    return WebArchiveImport(masked_location(str(archive)), where, source_sha256, kind, tuple(run.records),
+                            run.not_media, len(pages), stopped, tuple(run.warnings))

@@ -13,13 +13,12 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from provenance.archive.descriptor_index import DescriptorIndex, open_descriptor_index
 from provenance.archive.search import archive_frames
 from provenance.archive.side_files import features_folder
-from provenance.archive.store import ArchiveStore, refuse_url
+from provenance.archive.store import ArchiveStore, archive_exists, refuse_url
 from provenance.errors import ArchiveError
 from provenance.fingerprinting import Analysis
 from provenance.match.align import match_fingerprint
@@ -90,7 +89,7 @@ class MatchingArchive:
     def __init__(self, path: str) -> None:
         """Open the archive at ``path``, which must exist (``ArchiveError`` otherwise)."""
         refuse_url(path)
-        if not Path(path).exists():
+        if not archive_exists(path):
             raise ArchiveError(f"archive not found: {path} (create it with `provenance archive add`)")
         self.path = path
         self._file = _file_key(path)

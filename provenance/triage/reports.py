@@ -237,7 +237,7 @@ def page_html(row: FileRow, result: TriageResult, custody: FileCustody | None, e
     with ``views`` (its matches' side-by-side views) embedded."""
     assert row.fingerprint is not None, "an error row has no page"
     views = views or FileViews()
-    report = CheckReport(fingerprint=row.fingerprint, archive=result.archive, matches=row.matches,
+    report = CheckReport(fingerprint=row.fingerprint, archive=result.shown_archive, matches=row.matches,
                          appearance=row.appearance, examined_at=row.examined_at,
                          extra_warnings=(views.warning,) if views.warning else ())
     timelines = [{"sha256": m.sha256, "query_duration": row.fingerprint.duration,
@@ -379,7 +379,7 @@ def write_reports(result: TriageResult, inputs: Sequence[str], jobs: int = 1) ->
 
     def write_file(row: FileRow, pictures: Callable[[str], Sequence[ArchivedPicture]] | None) -> None:
         views = file_views(row, pictures) if pictures is not None else FileViews()
-        record = file_record(row, clusters.get(row.cluster or ""), result.archive, reports, views)
+        record = file_record(row, clusters.get(row.cluster or ""), result.shown_archive, reports, views)
         write_atomic(out / row.report, json_text(record) + "\n")
         page = page_name(row)
         if page is not None:

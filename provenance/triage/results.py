@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from provenance.archive.custody import CustodyEntry
+from provenance.archive.postgres import masked_location
 from provenance.match.verdict import ARCHIVE_VERDICTS
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
 from provenance.vision.features import FrameFeatures
@@ -249,6 +250,11 @@ class TriageResult:
     added: int  # items added to the archive in this run (``--add-new``)
     custody: tuple[FileCustody, ...] = ()  # one per row whose file was read and hashed (with an archive)
     item_durations: dict[str, float] = field(default_factory=dict)  # matched archived items' durations, by SHA-256
+
+    @property
+    def shown_archive(self) -> str | None:
+        """The archive as reports show it: a PostgreSQL URL with its password masked."""
+        return None if self.archive is None else masked_location(self.archive)
 
     @property
     def errors(self) -> int:

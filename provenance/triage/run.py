@@ -72,16 +72,15 @@ def default_jobs() -> int:
 
 def _archive_id(archive: str, add_new: bool) -> tuple[str | None, str | None]:
     """(the archive to match against, its id); (None, None) when it does not exist yet and ``add_new``."""
-    from provenance.archive.store import ArchiveStore, refuse_url
+    from provenance.archive.store import ArchiveStore, archive_exists, archive_location
 
-    refuse_url(archive)
-    path = Path(archive).expanduser()
-    if not path.exists():
+    path = archive_location(archive)
+    if not archive_exists(path):
         if add_new:
             return None, None
         raise ArchiveError(f"no archive at {path}: check the path, or give --add-new to create it from this batch")
-    with ArchiveStore.open(path, create=False) as store:
-        return str(path), store.archive_id()
+    with ArchiveStore.open(path, create=add_new) as store:
+        return path, store.archive_id()
 
 
 def _archive_analysis(paths: Sequence[str], sha256: str
@@ -114,7 +113,7 @@ def _pictures(paths: Sequence[str], fp: Fingerprint) -> Sequence[ArchivedPicture
 def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentResult], journal: Journal,
              run_id: int) -> int:
     """Archive every new content not yet added, with the sightings of all its paths. Returns how many."""
-    from provenance.archive.store import ArchiveStore
+    from provenance.archive.store import ArchiveStore, make_archive_folder
 
     done = journal.added()
     paths: dict[str, list[str]] = {}
@@ -125,7 +124,7 @@ def _add_new(archive: str, rows: Sequence[FileRow], contents: dict[str, ContentR
             seen[row.path] = row.sightings
     if not paths:
         return 0
-    Path(archive).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    make_archive_folder(archive)
     added = 0
     with ArchiveStore.open(archive, create=True) as store:
         for sha, names in paths.items():
@@ -160,12 +159,12 @@ def _log_custody(archive: str, rows: Sequence[FileRow]) -> tuple[tuple[FileCusto
     The archive is created when it does not exist (only ``add_new`` gets here without one).
     """
     from provenance.archive.custody import Reading, append_entries, custody_entries
-    from provenance.archive.store import ArchiveStore
+    from provenance.archive.store import ArchiveStore, archive_location, make_archive_folder
 
     read = [row for row in rows if row.sha256]
-    path = Path(archive).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with ArchiveStore.open(path, create=True) as store:
+    make_archive_folder(archive)
+    with ArchiveStore.open(archive_location(archive), create=True) as store:
+        shown = store.label if store.dialect != "sqlite" else str(store.path.absolute())
         entries = append_entries(store, [Reading(row.sha256 or "", row.path) for row in read], command=COMMAND)
         archive_id = store.archive_id()
         histories = {sha: custody_entries(store, sha) for sha in dict.fromkeys(row.sha256 or "" for row in read)}
@@ -174,7 +173,7 @@ def _log_custody(archive: str, rows: Sequence[FileRow]) -> tuple[tuple[FileCusto
             item = store.get(sha)
             if item is not None:
                 durations[sha] = float(item.duration)
-    logged = tuple(FileCustody(row.path, str(path.absolute()), archive_id, entry, histories[row.sha256 or ""])
+    logged = tuple(FileCustody(row.path, shown, archive_id, entry, histories[row.sha256 or ""])
                    for row, entry in zip(read, entries, strict=True))
     return logged, durations
 
@@ -274,9 +273,12 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)  # the single file of earlier versions
+    from provenance.archive.postgres import is_server
+    from provenance.archive.store import archive_location
+
     match_archive, archive_id = _archive_id(archive, add_new)
-    exclude = [str(out), *(f"{Path(archive).expanduser()}{suffix}"
-                           for suffix in ("", "-wal", "-shm", "-journal", *SUFFIXES))]
+    exclude = [str(out), *(f"{archive_location(archive)}{suffix}"
+                           for suffix in ("", "-wal", "-shm", "-journal", *SUFFIXES) if not is_server(archive))]
     found, origins = read_exports(walk(inputs, exclude))
     jobs = jobs or default_jobs()
     with Journal.open(out) as journal:
@@ -304,7 +306,7 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
             rows = tuple(replace(r, added_to_archive=r.verdict == "new" and r.sha256 in in_archive) for r in rows)
         custody, durations = _log_custody(archive, rows)
         result = TriageResult(
-            out_dir=str(out), archive=str(Path(archive).expanduser()), rows=rows,
+            out_dir=str(out), archive=archive_location(archive), rows=rows,
             clusters=assembled.clusters, skipped=found.skipped, run_id=run_id, analysed=outcome.analysed,
             reused=outcome.reused, video_seconds=outcome.video_seconds, elapsed=0.0, added=added,
             custody=custody, item_durations=durations)
