@@ -82,22 +82,21 @@ def check(
         fp = analysis.fingerprint
         matches: tuple[Match, ...] = ()
         appearance = None
+        unlogged: tuple[str, ...] = ()
         if archive is not None:
             with stage("imports"):
-                from provenance.archive.custody import Reading, record_custody
                 from provenance.match.against_archive import match_against
 
             matches = match_against(analysis, archive)
             appearance = earliest_appearance(matches, fp.metadata, claimed)
             if log_custody:
                 with stage("archive"):
-                    record_custody(archive, [Reading(fp.identity.sha256, fp.identity.path)], command=COMMAND,
-                                   examiner=examiner, case=case)
+                    unlogged = _logged_custody(archive, fp, examiner, case)
         elif claimed is not None:  # no archive: the claim is still compared with the file's own creation time
             appearance = earliest_appearance((), fp.metadata, claimed, searched=False)
         keyframes, sheet = ((), None)
         side: tuple[SideBySideImage, ...] = ()
-        notes: tuple[str, ...] = ()
+        notes: tuple[str, ...] = unlogged
         if keyframes_dir is not None:
             from provenance.frames.keyframes import write_keyframes
 
@@ -106,7 +105,8 @@ def check(
             sheet = sheet_path or None
             if side_by_side and archive is not None and matches:
                 with stage("report"):
-                    side, notes = _side_by_side(source, fp, matches, archive, keyframes_dir)
+                    side, shown = _side_by_side(source, fp, matches, archive, keyframes_dir)
+                    notes += shown
     return CheckReport(
         fingerprint=fp,
         archive=None if archive is None else masked_location(archive),
@@ -118,6 +118,20 @@ def check(
         extra_warnings=notes,
         side_by_side=side,
     )
+
+
+def _logged_custody(archive: str, fp: Fingerprint, examiner: str | None, case: str | None) -> tuple[str, ...]:
+    """Log the reading in the archive's custody log; a warning (nothing logged) when whoever checks may only
+    read the archive (a PostgreSQL role granted SELECT only): the check itself needs no write."""
+    from provenance.archive.custody import Reading, record_custody
+    from provenance.archive.store import ReadOnlyArchiveError
+
+    try:
+        record_custody(archive, [Reading(fp.identity.sha256, fp.identity.path)], command=COMMAND, examiner=examiner,
+                       case=case)
+    except ReadOnlyArchiveError as exc:
+        return (f"custody not logged: {exc}",)
+    return ()
 
 
 def _side_by_side(source: MediaSource, fp: Fingerprint, matches: tuple[Match, ...], archive: str,

@@ -1,4 +1,5 @@
-"""The ``archive`` commands and ``check --archive`` through the CLI, on real media and SQLite."""
+"""The ``archive`` commands and ``check --archive`` through the CLI, on real media, on both stores (SQLite and
+a real PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def downloads(tmp_path: Path, mandelbrot_clip: Path, testsrc_clip: Path) -> Path
     return folder
 
 
-def test_add_list_show_stats_remove(tmp_path: Path, downloads: Path) -> None:
-    archive = str(tmp_path / "a.sqlite")
+def test_add_list_show_stats_remove(archive_location: str, downloads: Path) -> None:
+    archive = archive_location
     clip = downloads / "Strike on the bridge [abc123].mp4"
     result = run("archive", "add", "--archive", archive, str(clip), str(downloads / "broken.mp4"),
                  str(downloads / "second.mp4"))
@@ -68,9 +69,9 @@ def test_add_list_show_stats_remove(tmp_path: Path, downloads: Path) -> None:
     assert missing.exit_code == 2
 
 
-def test_archive_from_environment_and_check_matches(tmp_path: Path, downloads: Path,
+def test_archive_from_environment_and_check_matches(archive_location: str, downloads: Path,
                                                     mandelbrot_clip: Path) -> None:
-    archive = str(tmp_path / "env.sqlite")
+    archive = archive_location
     env = {"PROVENANCE_ARCHIVE": archive}
     assert run("archive", "add", str(downloads / "Strike on the bridge [abc123].mp4"), env=env).exit_code == 0
     result = run("check", "--json", str(mandelbrot_clip), env=env)
@@ -82,14 +83,14 @@ def test_archive_from_environment_and_check_matches(tmp_path: Path, downloads: P
     assert run("check", "--fail-on-match", str(mandelbrot_clip), env=env).exit_code == 1
 
 
-def test_list_is_oldest_sighting_first_with_a_header_and_platforms(tmp_path: Path) -> None:
+def test_list_is_oldest_sighting_first_with_a_header_and_platforms(archive_location: str, tmp_path: Path) -> None:
     stills = {}
     for name, source in {"a": "testsrc2=size=320x240", "b": "mandelbrot=size=320x240",
                          "c": "smptebars=size=320x240", "d": "rgbtestsrc=size=320x240",
                          "e": "cellauto=rule=110:size=320x240:seed=5"}.items():
         stills[name] = tmp_path / f"{name}.jpg"
         run_ffmpeg("-f", "lavfi", "-i", source, "-frames:v", "1", str(stills[name]))
-    archive = str(tmp_path / "order.sqlite")
+    archive = archive_location
 
     def add(name: str, *options: str) -> None:
         assert run("archive", "add", "--archive", archive, *options, str(stills[name])).exit_code == 0

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import CHROMIUM, chromium, run_ffmpeg
+from conftest import CHROMIUM, chromium, plain_query, run_ffmpeg
 
 from provenance import __version__
 from provenance.archive import migrations
@@ -416,8 +416,8 @@ def test_verify_of_something_that_is_not_json(case: Case, tmp_path: Path) -> Non
 # -- the custody log ------------------------------------------------------------------------------
 
 
-def test_commands_that_read_the_evidence_log_custody(case: Case, tmp_path: Path) -> None:
-    archive = tmp_path / "log.sqlite"
+def test_commands_that_read_the_evidence_log_custody(case: Case, archive_location: str) -> None:
+    archive = archive_location
     add = invoke("archive", "add", "--archive", archive, "--examiner", "carol", case.original)
     assert add.exit_code == 0, add.stderr
     plain = invoke("check", "--json", "--archive", archive, case.evidence)
@@ -449,12 +449,12 @@ def test_commands_that_read_the_evidence_log_custody(case: Case, tmp_path: Path)
 
 
 
-def test_the_python_api_logs_custody_as_the_command_line_does(case: Case, tmp_path: Path) -> None:
+def test_the_python_api_logs_custody_as_the_command_line_does(case: Case, archive_location: str) -> None:
     """``provenance.check`` and ``add_files`` called from Python log the same entries as the CLI."""
     from provenance import check
     from provenance.ingest import add_files
 
-    archive = tmp_path / "api.sqlite"
+    archive = archive_location
     added = add_files(str(archive), [str(case.original)], examiner="carol")
     assert added.failed == 0
     report = check(str(case.evidence), str(archive), examiner="dave", case="17")
@@ -469,8 +469,7 @@ def test_the_python_api_logs_custody_as_the_command_line_does(case: Case, tmp_pa
     with ArchiveStore.open(archive, create=False) as store:
         assert verify_chain(store).ok
 
-def _log(tmp_path: Path, n: int = 5) -> Path:
-    path = tmp_path / "chain.sqlite"
+def _log(path: str, n: int = 5) -> str:
     with ArchiveStore.open(path) as store:
         readings = [Reading(hashlib.sha256(str(i).encode()).hexdigest(), f"/evidence/{i}.mp4") for i in range(n)]
         append_entries(store, readings[:2], command="provenance check", examiner="alice", case="c1")
@@ -478,8 +477,13 @@ def _log(tmp_path: Path, n: int = 5) -> Path:
     return path
 
 
-def _attack(path: Path, *statements: str) -> None:
-    """Edit the log as someone with the file would: drop the guard triggers first."""
+def _attack(path: str | Path, *statements: str) -> None:
+    """Edit the log as someone with the file (or the database's owner) would: drop the guard triggers first."""
+    if str(path).startswith("postgresql://"):
+        plain_query(path, "ALTER TABLE custody DISABLE TRIGGER USER")
+        for statement in statements:
+            plain_query(path, statement)
+        return
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TRIGGER IF EXISTS custody_no_update")
     conn.execute("DROP TRIGGER IF EXISTS custody_no_delete")
@@ -488,14 +492,12 @@ def _attack(path: Path, *statements: str) -> None:
     conn.close()
 
 
-def test_custody_log_is_append_only_for_ordinary_sql(tmp_path: Path) -> None:
-    path = _log(tmp_path)
-    conn = sqlite3.connect(path)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        conn.execute("UPDATE custody SET examiner = 'mallory' WHERE seq = 2")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        conn.execute("DELETE FROM custody WHERE seq = 2")
-    conn.close()
+def test_custody_log_is_append_only_for_ordinary_sql(archive_location: str) -> None:
+    path = _log(archive_location)
+    with pytest.raises(Exception, match="append-only"):  # sqlite3's error, or psycopg's
+        plain_query(path, "UPDATE custody SET examiner = 'mallory' WHERE seq = 2")
+    with pytest.raises(Exception, match="append-only"):
+        plain_query(path, "DELETE FROM custody WHERE seq = 2")
     with ArchiveStore.open(path) as store:
         assert verify_chain(store).ok
 
@@ -504,13 +506,15 @@ def test_custody_log_is_append_only_for_ordinary_sql(tmp_path: Path) -> None:
     pytest.param(["DELETE FROM custody WHERE seq = 3"], 3, "missing", id="deleted"),
     pytest.param(["UPDATE custody SET examiner = 'mallory' WHERE seq = 2"], 2, "altered", id="altered"),
     pytest.param(["UPDATE custody SET sha256 = '" + "0" * 64 + "' WHERE seq = 4"], 4, "altered", id="sha-altered"),
-    pytest.param(["DELETE FROM custody WHERE seq = 3", "UPDATE custody SET seq = seq - 1 WHERE seq > 3"], 3,
+    # renumbered in two steps: PostgreSQL checks the key row by row, so seq - 1 in one step may collide
+    pytest.param(["DELETE FROM custody WHERE seq = 3", "UPDATE custody SET seq = seq + 1000 WHERE seq > 3",
+                  "UPDATE custody SET seq = seq - 1001 WHERE seq > 1000"], 3,
                  "does not link", id="deleted-and-renumbered"),
     pytest.param(["DELETE FROM custody WHERE seq = 5"], 5, "removed from the end", id="tail-cut"),
 ])
-def test_custody_chain_catches_a_deleted_or_altered_entry(tmp_path: Path, statements: list[str], broken_at: int,
-                                                          words: str) -> None:
-    path = _log(tmp_path)
+def test_custody_chain_catches_a_deleted_or_altered_entry(archive_location: str, statements: list[str],
+                                                          broken_at: int, words: str) -> None:
+    path = _log(archive_location)
     with ArchiveStore.open(path) as store:
         assert verify_chain(store).ok
     _attack(path, *statements)
@@ -521,10 +525,10 @@ def test_custody_chain_catches_a_deleted_or_altered_entry(tmp_path: Path, statem
     assert result.exit_code == 9 and f"BROKEN at entry #{broken_at}" in result.output
 
 
-def test_custody_chain_catches_an_entry_altered_with_its_hash_recomputed(tmp_path: Path) -> None:
+def test_custody_chain_catches_an_entry_altered_with_its_hash_recomputed(archive_location: str) -> None:
     from provenance.archive.custody import entry_hash
 
-    path = _log(tmp_path)
+    path = _log(archive_location)
     with ArchiveStore.open(path) as store:
         e = custody_entries(store)[1]
     forged = entry_hash(e.seq, e.at, "mallory", e.command, e.tool_version, e.sha256, e.path, e.case, e.prev_hash)
@@ -534,19 +538,20 @@ def test_custody_chain_catches_an_entry_altered_with_its_hash_recomputed(tmp_pat
     assert not status.ok and status.broken_at == 3 and "does not link to entry #2" in status.reason
 
 
-def _checkpoint(archive: Path, case: Case, out: Path) -> Path:
+def _checkpoint(archive: str | Path, case: Case, out: Path) -> Path:
     """A signed checkpoint of ``archive``'s custody log, written to ``out`` with the CLI."""
     result = invoke("custody", "checkpoint", "--sign", case.key, "--out", out, "--archive", archive)
     assert result.exit_code == 0, result.output + result.stderr
     return out
 
 
-def _anchored(archive: Path, case: Case, *anchors: str | Path) -> Result:
+def _anchored(archive: str | Path, case: Case, *anchors: str | Path) -> Result:
     return invoke("custody", "--verify", "--archive", archive, "--key", case.pub, *anchors)
 
 
-def test_custody_checkpoint_is_a_signed_record_of_the_head(tmp_path: Path, case: Case, config_home: Path) -> None:
-    path = _log(tmp_path)
+def test_custody_checkpoint_is_a_signed_record_of_the_head(
+        tmp_path: Path, archive_location: str, case: Case, config_home: Path) -> None:
+    path = _log(archive_location)
     out = _checkpoint(path, case, tmp_path / "safe" / "week12.json")
     record = json.loads(out.read_text(encoding="utf-8"))
     with ArchiveStore.open(path, create=False) as store:
@@ -554,9 +559,7 @@ def test_custody_checkpoint_is_a_signed_record_of_the_head(tmp_path: Path, case:
     assert record["schema"] == "provenance.custody-checkpoint" and record["entries"] == 5
     assert record["head"] == {"seq": 5, "entry_hash": last.entry_hash} and record["archive_id"] == archive_id
     assert record["made_at"].endswith("Z") and record["signature"]["algorithm"] == "Ed25519"
-    conn = sqlite3.connect(path)
-    kept = conn.execute("SELECT value FROM meta WHERE key = 'custody_checkpoint'").fetchone()[0]
-    conn.close()
+    ((kept,),) = plain_query(path, "SELECT value FROM meta WHERE key = 'custody_checkpoint'")
     assert json.loads(kept) == record  # also kept in the archive
 
     again = invoke("custody", "checkpoint", "--sign", case.key, "--out", out, "--archive", path)
@@ -579,16 +582,18 @@ def test_custody_checkpoint_is_a_signed_record_of_the_head(tmp_path: Path, case:
     assert " custody checkpoint [OPTIONS]" in invoke("custody", "checkpoint", "--help").output
 
 
-def test_no_checkpoint_of_a_broken_log(tmp_path: Path, case: Case) -> None:
-    path = _log(tmp_path)
+def test_no_checkpoint_of_a_broken_log(
+        tmp_path: Path, archive_location: str, case: Case) -> None:
+    path = _log(archive_location)
     _attack(path, "DELETE FROM custody WHERE seq = 3")
     result = invoke("custody", "checkpoint", "--sign", case.key, "--out", tmp_path / "c.json", "--archive", path)
     assert result.exit_code == 9 and "no checkpoint written" in result.stderr
     assert not (tmp_path / "c.json").exists()
 
 
-def test_a_wiped_custody_log_is_detected_against_a_checkpoint(tmp_path: Path, case: Case) -> None:
-    path = _log(tmp_path)
+def test_a_wiped_custody_log_is_detected_against_a_checkpoint(
+        tmp_path: Path, archive_location: str, case: Case) -> None:
+    path = _log(archive_location)
     saved = _checkpoint(path, case, tmp_path / "safe.json")
     _attack(path, "DELETE FROM custody", "DELETE FROM meta WHERE key = 'custody_head'")
     kept = invoke("custody", "--verify", "--archive", path)  # the copy kept in the archive catches a careless wipe
@@ -602,8 +607,9 @@ def test_a_wiped_custody_log_is_detected_against_a_checkpoint(tmp_path: Path, ca
     assert "the log has 0 entries, but checkpoint safe.json" in anchored.output and "wiped" in anchored.output
 
 
-def test_a_truncated_custody_log_is_detected_against_a_checkpoint(tmp_path: Path, case: Case) -> None:
-    path = _log(tmp_path)
+def test_a_truncated_custody_log_is_detected_against_a_checkpoint(
+        tmp_path: Path, archive_location: str, case: Case) -> None:
+    path = _log(archive_location)
     saved = _checkpoint(path, case, tmp_path / "safe.json")
     with ArchiveStore.open(path, create=False) as store:
         third = custody_entries(store)[2]
@@ -615,11 +621,12 @@ def test_a_truncated_custody_log_is_detected_against_a_checkpoint(tmp_path: Path
     assert "the log has 3 entries, but checkpoint safe.json" in anchored.output and "entry #5" in anchored.output
 
 
-def test_a_rebuilt_custody_log_is_detected_against_a_checkpoint(tmp_path: Path, case: Case) -> None:
+def test_a_rebuilt_custody_log_is_detected_against_a_checkpoint(
+        tmp_path: Path, archive_location: str, case: Case) -> None:
     """Entry #2 rewritten and every hash after it recomputed, head included: only the checkpoint knows."""
     from provenance.archive.custody import GENESIS, entry_hash
 
-    path = _log(tmp_path)
+    path = _log(archive_location)
     older = _checkpoint(path, case, tmp_path / "older.json")
     with ArchiveStore.open(path, create=False) as store:
         append_entries(store, [Reading("a" * 64, "/evidence/late.mp4")], command="provenance check")
@@ -653,7 +660,7 @@ def test_a_wiped_custody_log_is_detected_against_a_reports_recorded_head(tmp_pat
     assert _anchored(copy, case, "--report", case.signed).exit_code == 0
     unsigned = _anchored(copy, case, "--report", case.unsigned)
     assert unsigned.exit_code == 11 and "not signed" in unsigned.stderr
-    other = _anchored(_log(tmp_path), case, "--report", case.signed)
+    other = _anchored(_log(str(tmp_path / "chain.sqlite")), case, "--report", case.signed)
     assert other.exit_code == 9 and "this archive's id is" in other.output
     _attack(copy, "DELETE FROM custody", "DELETE FROM meta WHERE key = 'custody_head'")
     assert invoke("custody", "--verify", "--archive", copy).exit_code == 0

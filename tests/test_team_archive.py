@@ -15,11 +15,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import count_rows, plain_query
+from postgres_server import PostgresServer
 from test_store import ROOT, make_fp
 
 from provenance.archive.custody import verify_chain
@@ -242,3 +244,72 @@ def test_a_check_against_the_team_archive_logs_custody_in_its_chain(
     assert json.loads(checked.stdout)["matches"]
     verified = runner.invoke(cli, ["custody", "--archive", archive_location, "--verify"])
     assert verified.exit_code == 0 and "custody log intact: 2 entries" in verified.output, verified.output
+
+
+def test_a_read_only_analyst_checks_and_is_refused_adding(postgres_server: PostgresServer, mandelbrot_clip: Path,
+                                                          testsrc_clip: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    owner = postgres_server.new_database()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["archive", "add", "--archive", owner, str(mandelbrot_clip)]).exit_code == 0
+    role = f"analyst_{uuid.uuid4().hex[:8]}"
+    # as the README shows it: a login role that may only read the archive's tables
+    postgres_server.sql(owner, f"CREATE ROLE {role} LOGIN")
+    postgres_server.sql(owner, f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    analyst = owner.replace("postgresql://postgres@", f"postgresql://{role}@")
+
+    checked = runner.invoke(cli, ["check", "--archive", analyst, "--json", str(mandelbrot_clip)])
+    assert checked.exit_code == 0, checked.output
+    record = json.loads(checked.stdout)
+    assert record["matches"] and record["matches"][0]["verdict"] == "identical"
+    assert any(w.startswith("custody not logged: cannot write the custody log: your database role may only read")
+               for w in record["warnings"]), record["warnings"]
+    listed = runner.invoke(cli, ["archive", "list", "--archive", analyst])
+    assert listed.exit_code == 0 and "1 item(s)" in listed.output
+    verified = runner.invoke(cli, ["custody", "--archive", analyst, "--verify"])
+    assert verified.exit_code == 0 and "custody log intact: 1 entries" in verified.output, verified.output
+
+    refused = runner.invoke(cli, ["archive", "add", "--archive", analyst, str(testsrc_clip)])
+    said = (refused.stdout + refused.stderr).strip()
+    assert refused.exit_code == 5 and len(said.splitlines()) == 1, said
+    assert "your database role may only read the archive" in said and "ask its owner for write rights" in said
+    removed = runner.invoke(cli, ["archive", "remove", "--archive", analyst, record["sha256"][:12]])
+    assert removed.exit_code == 5 and "may only read" in removed.output
+    assert count_rows(owner, "items") == 1
+
+
+def test_a_password_in_the_url_is_never_shown_nor_written(postgres_server: PostgresServer, mandelbrot_clip: Path,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    secret = "s3cret-Pw"
+    plain = postgres_server.new_database()
+    role = f"desk_{uuid.uuid4().hex[:8]}"
+    postgres_server.sql(plain, f"CREATE ROLE {role} LOGIN PASSWORD '{secret}' SUPERUSER")
+    url = plain.replace("postgresql://postgres@", f"postgresql://{role}:{secret}@")
+    out = tmp_path / "out"
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "clip.mp4").write_bytes(mandelbrot_clip.read_bytes())
+    runner = CliRunner()
+    said = []
+    for args in (["archive", "add", "--archive", url, str(mandelbrot_clip)],
+                 ["check", "--archive", url, str(mandelbrot_clip)],
+                 ["check", "--archive", url, "--json", str(mandelbrot_clip)],
+                 ["archive", "list", "--archive", url], ["archive", "stats", "--archive", url],
+                 ["custody", "--archive", url], ["custody", "--archive", url, "--verify"],
+                 ["report", "--archive", url, "--out", str(out / "report"), str(mandelbrot_clip)],
+                 ["triage", "--archive", url, "--out", str(out / "triage"), str(clips)],
+                 ["archive", "copy", "--from", url, "--to", str(out / "copy.sqlite")],
+                 ["archive", "show", "--archive", url, "00"]):
+        result = runner.invoke(cli, args)
+        said.append(result.stdout + result.stderr)
+        assert result.exit_code in (0, 2), (args, result.output)
+    assert f"postgresql://{role}:***@" in "".join(said)
+    assert not [text for text in said if secret in text]
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len(written) > 5
+    assert not [p for p in written if secret.encode() in p.read_bytes()]
+    logged = plain_query(plain, "SELECT examiner, command, path, case_id FROM custody") + plain_query(
+        plain, "SELECT key, value FROM meta")
+    assert logged and secret not in repr(logged)

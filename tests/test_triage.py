@@ -29,7 +29,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
+from postgres_server import PostgresServer
 
+from provenance.archive.copy import copy_between
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.ingest.add import add_files
@@ -517,16 +519,22 @@ def test_resume_after_ctrl_c_and_kill_9_redoes_nothing(corpus: dict[str, Path], 
 
 
 def test_add_new_archives_unmatched_files_with_sightings(corpus: dict[str, Path], triaged: dict[str, object],
-                                                         tmp_path: Path) -> None:
-    archive = tmp_path / "archive.sqlite"
-    shutil.copyfile(corpus["archive"], archive)
+                                                         tmp_path: Path, archive_location: str) -> None:
+    archive = archive_location
+    if archive.startswith("postgresql://"):  # the team's archive, given the same items by `archive copy`
+        copy_between(str(corpus["archive"]), archive)
+    else:
+        Path(archive).parent.mkdir()
+        shutil.copyfile(corpus["archive"], archive)
     with ArchiveStore.open(archive, create=False) as store:
         featured_before = set(store.feature_frames()[0].tolist())
     out = tmp_path / "report"
-    shutil.copytree(triaged["out"], out)  # the journal comes along: nothing is fingerprinted again
+    team = archive.startswith("postgresql://")
+    if not team:  # the journal comes along: nothing is fingerprinted again (it is bound to the archive's id)
+        shutil.copytree(triaged["out"], out)
     events: list[Progress] = []
-    result = triage([str(corpus["batch"])], str(out), str(archive), jobs=2, add_new=True, progress=events.append)
-    assert result.analysed == 0 and result.reused == 22
+    result = triage([str(corpus["batch"])], str(out), archive, jobs=2, add_new=True, progress=events.append)
+    assert (result.analysed, result.reused) == ((22, 0) if team else (0, 22))
     assert events[-1].done == events[-1].total == 26
     new_shas = {r.sha256 for r in result.rows if r.verdict == "new"}
     assert len(new_shas) == 8 and result.added == 8
@@ -546,12 +554,28 @@ def test_add_new_archives_unmatched_files_with_sightings(corpus: dict[str, Path]
         # with their local features, as `archive add` stores them (decoded again for them: the first run
         # was made without --add-new)
         assert len(set(store.feature_frames()[0].tolist()) - featured_before) == 8
-    again = triage([str(corpus["batch"])], str(out), str(archive), jobs=2, add_new=True)
+    again = triage([str(corpus["batch"])], str(out), archive, jobs=2, add_new=True)
     assert again.added == 0 and again.analysed == 0
     # the next batch sees them as known
     record = json.loads((out / next(r.report for r in again.rows if r.path.endswith("C mirror.mov")))
                         .read_text(encoding="utf-8"))
     assert record["triage"]["verdict"] == "new"  # judged against the archive as it was before this batch
+
+
+def test_triage_against_the_team_archive_gives_the_rows_of_the_sqlite_one(
+        corpus: dict[str, Path], triaged: dict[str, object], postgres_server: PostgresServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    team = postgres_server.new_database()
+    copy_between(str(corpus["archive"]), team)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["triage", str(corpus["batch"]), "--archive", team, "--out", str(out),
+                                      "--jobs", "2"])
+    assert result.exit_code == triaged["result"].exit_code, result.output
+    rows = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"), newline="")))
+    assert len(rows) == len(triaged["rows"]) == 26
+    for mine, theirs in zip(rows, triaged["rows"], strict=True):
+        assert mine == theirs
 
 
 def test_missing_archive_without_add_new_is_exit_5(corpus: dict[str, Path], tmp_path: Path) -> None:

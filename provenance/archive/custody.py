@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from provenance.archive.migrations import write_transaction
-from provenance.archive.store import ArchiveStore, archive_location
+from provenance.archive.store import ArchiveStore, archive_location, write_failed
 from provenance.canonical import canonical_bytes
 from provenance.codec import storable_text
 from provenance.errors import ArchiveError
@@ -160,8 +160,7 @@ def _append(store: ArchiveStore, rows: Callable[[], Sequence[tuple[str, str, str
             if added:
                 conn.execute(_PUT_META, (HEAD_KEY, f"{seq}:{prev}"))
     except sqlite3.Error as exc:
-        raise ArchiveError(f"could not write the custody log of {store.label}: {exc}: check free disk space "
-                           "and permissions, then retry") from exc
+        raise write_failed(store.label, "write the custody log", exc) from exc
     return tuple(added)
 
 

@@ -159,6 +159,10 @@ class PostgresError(sqlite3.DatabaseError):
     """A PostgreSQL failure, raised as the DB-API's DatabaseError so the store's handlers serve both stores."""
 
 
+class PermissionDenied(PostgresError):
+    """The connected role lacks a privilege the statement needs (a read-only analyst writing, for one)."""
+
+
 def is_server(location: object) -> bool:
     """True when ``location`` is a PostgreSQL URL (``postgresql://...`` or ``postgres://...``)."""
     text = str(location)
@@ -202,6 +206,8 @@ class PostgresConnection:
 
         try:
             getattr(cursor, call)(translated(sql), params)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PermissionDenied(_one_line(exc)) from exc
         except psycopg.Error as exc:
             raise PostgresError(_one_line(exc)) from exc
         return cursor

@@ -78,6 +78,20 @@ _HASH_COLUMNS = {"phash": 64, "pdq": 256}
 """The hashes the frames table holds: each algorithm's name (that of its column) and its length in bits."""
 
 
+class ReadOnlyArchiveError(ArchiveError):
+    """The archive may be read but not written by whoever opened it (a PostgreSQL role granted SELECT only)."""
+
+
+def write_failed(label: str, action: str, exc: sqlite3.Error) -> ArchiveError:
+    """The error for a write to the archive ``label`` that failed: ``action`` ("add x") and why, in one line;
+    a ``ReadOnlyArchiveError`` when the database refused the privilege."""
+    if isinstance(exc, postgres.PermissionDenied):
+        return ReadOnlyArchiveError(f"cannot {action}: your database role may only read the archive {label} "
+                                    f"({exc}): ask its owner for write rights, or use an archive of your own")
+    return ArchiveError(f"could not {action} in the archive {label}: {exc}: check free disk space and that no "
+                        "other program holds the archive locked, then retry")
+
+
 @dataclass(frozen=True)
 class AddResult:
     """The outcome of ``ArchiveStore.add``: ``created`` is False when the item was already archived."""
@@ -572,10 +586,7 @@ class ArchiveStore:
                     item_id = int(row[0])
                 added = self._insert_sightings(item_id, sightings)
         except sqlite3.Error as exc:
-            raise ArchiveError(
-                f"could not add {fp.identity.name} to the archive {self.label}: {exc}: "
-                "check free disk space and that no other program holds the archive locked, then retry"
-            ) from exc
+            raise write_failed(self.label, f"add {fp.identity.name}", exc) from exc
         return AddResult(sha256=sha256, created=created, sightings_added=added)
 
     def _insert_item(self, sha256: str, fp: Fingerprint) -> int:
@@ -660,10 +671,7 @@ class ArchiveStore:
                     return 0
                 return self._insert_pictures(int(row[0]), pictures)
         except sqlite3.Error as exc:
-            raise ArchiveError(
-                f"could not add pictures of {sha256} to the archive {self.label}: {exc}: "
-                "check free disk space and that no other program holds the archive locked, then retry"
-            ) from exc
+            raise write_failed(self.label, f"add pictures of {sha256}", exc) from exc
 
     def _insert_sightings(self, item_id: int, sightings: Sequence[Sighting]) -> int:
         added = 0
@@ -695,7 +703,7 @@ class ArchiveStore:
                     conn.execute("INSERT INTO meta (key, value) SELECT 'removed_generation', value FROM meta "
                                  "WHERE key = 'generation' ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         except sqlite3.Error as exc:
-            raise ArchiveError(f"could not remove {sha256_or_prefix} from {self.label}: {exc}: retry") from exc
+            raise write_failed(self.label, f"remove {sha256_or_prefix}", exc) from exc
         return found is not None
 
     # -- reading -----------------------------------------------------------------------------

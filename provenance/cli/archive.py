@@ -261,7 +261,7 @@ def archive_copy(sha256s: tuple[str, ...], source: str, target: str, since: Date
 @handles_errors
 def archive_stats(archive: str | None, as_json: bool) -> None:
     """Counts and dates of the archive."""
-    from provenance.archive.store import ArchiveStore
+    from provenance.archive.store import ArchiveStore, masked_location
     from provenance.codec import to_jsonable
 
     path = resolve_archive(archive)
@@ -271,7 +271,7 @@ def archive_stats(archive: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"archive {path}")
+    click.echo(f"archive {masked_location(path)}")
     assert isinstance(data, dict)
     for key, value in data.items():
         click.echo(f"  {key.replace('_', ' '):<22} {value}")

@@ -183,7 +183,7 @@ def custody(file: str | None, sha256: str | None, check_chain: bool, checkpoints
       provenance custody checkpoint --sign ~/keys/desk.key --out ~/safe/cases-week12.json --archive cases.sqlite
     """
     from provenance.archive.custody import Reading, append_entries, custody_entries
-    from provenance.archive.store import ArchiveStore
+    from provenance.archive.store import ArchiveStore, masked_location
     from provenance.codec import to_jsonable
     from provenance.errors import CustodyChainError, UsageError
     from provenance.evidence.checkpoint import verify_custody
@@ -218,7 +218,8 @@ def custody(file: str | None, sha256: str | None, check_chain: bool, checkpoints
         click.echo(json.dumps(to_jsonable(entries), indent=2, ensure_ascii=False))
         return
     subject = f"SHA-256 {wanted}" if wanted else "all files"
-    click.echo(f"custody log of {path}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} for {subject}")
+    click.echo(f"custody log of {masked_location(path)}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} "
+               f"for {subject}")
     for e in entries:
         case = f"  case {e.case}" if e.case else ""
         click.echo(f"  #{e.seq:<5} {e.at}  {e.examiner}  {e.command} {e.tool_version}  {e.sha256[:16]}  "
