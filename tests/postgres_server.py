@@ -75,8 +75,9 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_server() -> PostgresServer | str:
-    """Start a server; the reason as a string when one cannot be started."""
+def start_server(*, durable: bool = False) -> PostgresServer | str:
+    """Start a server; the reason as a string when one cannot be started. Unless ``durable`` (a benchmark's
+    server), it does not flush to disk: the tests need no durability across a machine's crash."""
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     if not initdb or not pg_ctl:
         return "PostgreSQL's initdb/pg_ctl are not installed (Debian: apt-get install postgresql)"
@@ -100,8 +101,8 @@ def start_server() -> PostgresServer | str:
         return f"initdb failed: {made.stderr.strip()[-300:]}"
     for _attempt in range(3):  # another process may take the free port first
         port = _free_port()
-        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c max_connections=200")
+        fast = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 {fast}-c max_connections=200"
         started = subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w",
                                   "-t", "60", "start"], capture_output=True, text=True, check=False, timeout=120)
         if started.returncode == 0:

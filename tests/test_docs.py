@@ -32,6 +32,8 @@ NOT_EXAMPLES = {
     "": "the two set-up commands at the top, which CI and the reader run themselves",
     "Install by hand": "installs OS packages as root",
     "Speed and scale (`bench/`)": "benchmarks that run for minutes and print figures",
+    "A team archive on PostgreSQL": "needs a PostgreSQL server at db.desk; tests/test_team_archive.py and "
+                                    "tests/test_archive_copy.py run the same commands against a throwaway one",
 }
 """Sections whose ```bash blocks are not examples to run, and why. Every other block is run."""
 

@@ -4,19 +4,19 @@ rebuilt when the archive changes or the folder is damaged, and checks that answe
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import run_ffmpeg
+from conftest import plain_query, run_ffmpeg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provenance.archive import frame_cache
 from provenance.archive.frame_cache import frames_from_table, load_frames, open_archive_frames, save_frames, state_key
 from provenance.archive.searchable import ArchiveFrames
+from provenance.archive.side_files import frames_folder
 from provenance.archive.store import ArchiveStore, UsableFrames
 from provenance.cli.app import cli
 from provenance.fingerprinting import fingerprint
@@ -31,15 +31,21 @@ def same_frames(a: ArchiveFrames, b: ArchiveFrames) -> bool:
 
 
 @pytest.fixture()
-def archive(tmp_path: Path, mandelbrot_clip: Path) -> Path:
-    path = tmp_path / "cases.sqlite"
-    with ArchiveStore.open(path) as store:
+def archive(archive_location: str, mandelbrot_clip: Path) -> str:
+    """An archive of one clip, on each store."""
+    with ArchiveStore.open(archive_location) as store:
         store.add(fingerprint(str(mandelbrot_clip)))
-    return path
+    return archive_location
 
 
-def test_frames_are_kept_and_reopened_as_read(archive: Path) -> None:
-    folder = Path(f"{archive}.frames")
+def frames_dir(archive: str) -> Path:
+    """Where the archive's frames are kept: beside a SQLite file, in this machine's cache for PostgreSQL."""
+    with ArchiveStore.open(archive, create=False) as store:
+        return frames_folder(store.path)
+
+
+def test_frames_are_kept_and_reopened_as_read(archive: str) -> None:
+    folder = frames_dir(archive)
     with ArchiveStore.open(archive, create=False) as store:
         kept = open_archive_frames(store)
         first = kept.frames
@@ -57,7 +63,7 @@ def test_frames_are_kept_and_reopened_as_read(archive: Path) -> None:
     assert isinstance(again.pdq, np.memmap) and same_frames(again, fresh)
 
 
-def test_a_changed_archive_is_read_again(archive: Path, testsrc_clip: Path) -> None:
+def test_a_changed_archive_is_read_again(archive: str, testsrc_clip: Path) -> None:
     with ArchiveStore.open(archive, create=False) as store:
         kept = open_archive_frames(store)
         before = kept.frames
@@ -74,8 +80,8 @@ def test_a_changed_archive_is_read_again(archive: Path, testsrc_clip: Path) -> N
         assert same_frames(shrunk, frames_from_table(store.frame_table()))
 
 
-def test_a_damaged_folder_is_rebuilt(archive: Path) -> None:
-    folder = Path(f"{archive}.frames")
+def test_a_damaged_folder_is_rebuilt(archive: str) -> None:
+    folder = frames_dir(archive)
     with ArchiveStore.open(archive, create=False) as store:
         kept = open_archive_frames(store)
         key = kept.key
@@ -88,7 +94,7 @@ def test_a_damaged_folder_is_rebuilt(archive: Path) -> None:
     assert load_frames(folder, key) is None
 
 
-def test_an_unwritable_folder_still_gives_the_frames(archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_folder_still_gives_the_frames(archive: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(folder: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
         raise PermissionError(13, "Permission denied", str(folder))
 
@@ -96,7 +102,7 @@ def test_an_unwritable_folder_still_gives_the_frames(archive: Path, monkeypatch:
     with ArchiveStore.open(archive, create=False) as store:
         frames = open_archive_frames(store).frames
         assert same_frames(frames, frames_from_table(store.frame_table()))
-    assert not Path(f"{archive}.frames").exists()
+    assert not frames_dir(archive).exists()
 
 
 names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -151,7 +157,7 @@ class Reads:
         monkeypatch.setattr(store, "usable_frames", recorded)
 
 
-def test_items_added_since_are_read_alone(archive: Path, testsrc_clip: Path, still_jpeg: Path,
+def test_items_added_since_are_read_alone(archive: str, testsrc_clip: Path, still_jpeg: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     with ArchiveStore.open(archive, create=False) as store:
         fresh_read = store.frame_table
@@ -169,10 +175,11 @@ def test_items_added_since_are_read_alone(archive: Path, testsrc_clip: Path, sti
 
 
 @pytest.mark.parametrize(("removed", "marked"), [(1, True), (0, False)])
-def test_a_removal_makes_the_next_read_whole(archive: Path, testsrc_clip: Path, still_jpeg: Path,
+def test_a_removal_makes_the_next_read_whole(archive: str, testsrc_clip: Path, still_jpeg: Path,
                                              monkeypatch: pytest.MonkeyPatch, removed: int, marked: bool) -> None:
     """Removing the item with the highest id lets the next item added take its id: the mark in meta tells.
-    Without the mark (an older version of the tool removed it), the count of the items before tells."""
+    Without the mark (an older version of the tool removed it), the count of the items before tells.
+    (PostgreSQL never gives an id twice.)"""
     with ArchiveStore.open(archive, create=False) as store:
         fresh_read = store.frame_table
         store.add(fingerprint(str(testsrc_clip)))
@@ -180,17 +187,16 @@ def test_a_removal_makes_the_next_read_whole(archive: Path, testsrc_clip: Path, 
         before = open_archive_frames(store).frames
         store.remove(before.sha256[removed])
         if not marked:
-            with sqlite3.connect(archive) as raw:
-                raw.execute("DELETE FROM meta WHERE key = 'removed_generation'")
-            raw.close()
+            plain_query(archive, "DELETE FROM meta WHERE key = 'removed_generation'")
         store.add(fingerprint(str(still_jpeg)))
         after = open_archive_frames(store).frames
         assert reads.after[-2:] == [before.ids[-1], 0]  # the removal seen, so read whole
         assert same_frames(after, frames_from_table(fresh_read())) and len(after.ids) == 2
-        assert (after.ids == before.ids) == (removed == 1)  # the highest id taken again
+        reused = removed == 1 and not archive.startswith("postgresql://")
+        assert (after.ids == before.ids) == reused  # the highest id taken again, on SQLite
 
 
-def test_flat_frames_are_left_out_as_the_full_read_leaves_them(tmp_path: Path, archive: Path) -> None:
+def test_flat_frames_are_left_out_as_the_full_read_leaves_them(tmp_path: Path, archive: str) -> None:
     """A clip that fades to black: its flat frames (PDQ quality below MIN_QUALITY) are not searchable."""
     clip = tmp_path / "fade.mp4"
     run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-f", "lavfi", "-i",

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import count_rows, plain_query
 from postgres_server import PostgresServer
+from test_archive_location import COMMANDS, commands
 from test_store import ROOT, make_fp
 
 from provenance.archive.custody import verify_chain
@@ -276,6 +277,18 @@ def test_a_read_only_analyst_checks_and_is_refused_adding(postgres_server: Postg
     assert "your database role may only read the archive" in said and "ask its owner for write rights" in said
     removed = runner.invoke(cli, ["archive", "remove", "--archive", analyst, record["sha256"][:12]])
     assert removed.exit_code == 5 and "may only read" in removed.output
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "clip.mp4").write_bytes(mandelbrot_clip.read_bytes())
+    for args in (["triage", "--archive", analyst, "--out", str(tmp_path / "triage"), str(clips)],
+                 ["report", "--archive", analyst, "--out", str(tmp_path / "report"), str(mandelbrot_clip)],
+                 ["custody", "--archive", analyst, str(mandelbrot_clip)]):
+        result = runner.invoke(cli, args)
+        said = (result.stdout + result.stderr).strip()
+        assert result.exit_code == 5 and "your database role may only read the archive" in said, (args, said)
+        assert len(said.splitlines()) == 1, said
+    copied = runner.invoke(cli, ["archive", "copy", "--from", analyst, "--to", str(tmp_path / "mine.sqlite")])
+    assert copied.exit_code == 0, copied.output
     assert count_rows(owner, "items") == 1
 
 
@@ -313,3 +326,27 @@ def test_a_password_in_the_url_is_never_shown_nor_written(postgres_server: Postg
     logged = plain_query(plain, "SELECT examiner, command, path, case_id FROM custody") + plain_query(
         plain, "SELECT key, value FROM meta")
     assert logged and secret not in repr(logged)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_that_takes_an_archive_works_on_the_team_archive(
+        name: str, postgres_server: PostgresServer, mandelbrot_clip: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    url = postgres_server.new_database()
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    clip = clips / "clip.mp4"
+    clip.write_bytes(mandelbrot_clip.read_bytes())
+    runner = CliRunner()
+    if name != "archive add":
+        assert runner.invoke(cli, ["archive", "add", "--archive", url, str(clip)]).exit_code == 0
+    result = runner.invoke(cli, [*commands(clip, tmp_path)[name], "--archive", url])
+    said = (result.stdout + result.stderr).strip()
+    if name in ("archive show", "archive remove"):  # abc123 is no item's SHA-256
+        assert result.exit_code == 2 and said.splitlines()[-1].endswith("no archived item with SHA-256 abc123"), said
+    else:
+        assert result.exit_code == 0, said
+    with ArchiveStore.open(url, create=False) as store:
+        assert verify_chain(store).ok
+        assert len(store.items()) == (2 if name == "archive import-hashes" else 1)  # the clip was archived first

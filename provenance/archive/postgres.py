@@ -296,7 +296,10 @@ def schema_version(conn: PostgresConnection) -> int:
 
 
 def _has_meta(conn: PostgresConnection) -> bool:
-    return conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0] is True
+    # pg_tables, not to_regclass: the catalog cache behind to_regclass is not refreshed by an advisory lock,
+    # so a process that waited on create_schema's lock would not see the tables another just made
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
+                        "AND tablename = 'meta')").fetchone()[0] is True
 
 
 def create_schema(conn: PostgresConnection, version: int) -> None:
