@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from provenance.archive.postgres import masked_location
 from provenance.dates import parse_date
 from provenance.media.first_reads import start_first_reads
 from provenance.media.source import MediaSource, opened
@@ -109,7 +108,7 @@ def check(
                     notes += shown
     return CheckReport(
         fingerprint=fp,
-        archive=None if archive is None else masked_location(archive),
+        archive=None if archive is None else _shown(archive),
         matches=matches,
         appearance=appearance,
         keyframes=keyframes,
@@ -118,6 +117,13 @@ def check(
         extra_warnings=notes,
         side_by_side=side,
     )
+
+
+def _shown(archive: str) -> str:
+    """The archive as the record names it: a PostgreSQL URL with its password masked."""
+    from provenance.archive.postgres import masked_location  # only with an archive: sqlite3 is not needed before
+
+    return masked_location(archive)
 
 
 def _logged_custody(archive: str, fp: Fingerprint, examiner: str | None, case: str | None) -> tuple[str, ...]:

@@ -27,6 +27,15 @@ COMMANDS = ("archive add", "archive list", "archive show", "archive stats", "arc
             "triage --add-new")
 
 
+def copied_clip(folder: Path, source: Path) -> Path:
+    """A copy of ``source`` as ``folder/clips/clip.mp4``, alone in its folder (what triage is given)."""
+    clips = folder / "clips"
+    clips.mkdir()
+    clip = clips / "clip.mp4"
+    clip.write_bytes(source.read_bytes())
+    return clip
+
+
 def commands(clip: Path, folder: Path) -> dict[str, list[str]]:
     """Every command that takes --archive (``COMMANDS``), with what else it needs (made in ``folder``)."""
     export = folder / "ChatExport"
@@ -57,10 +66,7 @@ def test_every_command_refuses_a_url_in_one_line_and_creates_nothing(
         name: str, given: str, mandelbrot_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    clip_folder = tmp_path / "clips"
-    clip_folder.mkdir()
-    clip = clip_folder / "clip.mp4"
-    clip.write_bytes(mandelbrot_clip.read_bytes())
+    clip = copied_clip(tmp_path, mandelbrot_clip)
     made = commands(clip, tmp_path)
     assert set(made) == set(COMMANDS)
     args = made[name]
@@ -84,10 +90,7 @@ def test_an_unreachable_server_fails_in_one_line_with_its_password_masked(
         name: str, mandelbrot_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    clip_folder = tmp_path / "clips"
-    clip_folder.mkdir()
-    clip = clip_folder / "clip.mp4"
-    clip.write_bytes(mandelbrot_clip.read_bytes())
+    clip = copied_clip(tmp_path, mandelbrot_clip)
     args = [*commands(clip, tmp_path)[name], "--archive", UNREACHABLE]
     monkeypatch.chdir(work)
     before = sorted(os.listdir(tmp_path))

@@ -22,8 +22,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import count_rows, plain_query
 from postgres_server import PostgresServer
-from test_archive_location import COMMANDS, commands
-from test_store import ROOT, make_fp
+from test_archive_location import COMMANDS, commands, copied_clip
+from test_store import child_env, make_fp, wait_for
 
 from provenance.archive.custody import verify_chain
 from provenance.archive.store import ArchiveStore
@@ -69,25 +69,6 @@ pathlib.Path(out).write_text(json.dumps(answers))
 """
 
 WRITERS, ITEMS, ROUNDS = 4, 50, 5
-
-
-def child_env() -> dict[str, str]:
-    """The environment for a child Python that imports this checkout of provenance."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return env
-
-
-def wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float = 60.0) -> None:
-    """Wait until the child creates ``path``; fail if it dies or takes too long."""
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"child exited early: {proc.stderr.read().decode() if proc.stderr else ''}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"child never reached {path.name}")
-        time.sleep(0.01)
 
 
 def round_items(round_no: int, writer: int) -> list[int]:
@@ -334,10 +315,7 @@ def test_every_command_that_takes_an_archive_works_on_the_team_archive(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     url = postgres_server.new_database()
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    clip = clips / "clip.mp4"
-    clip.write_bytes(mandelbrot_clip.read_bytes())
+    clip = copied_clip(tmp_path, mandelbrot_clip)
     runner = CliRunner()
     if name != "archive add":
         assert runner.invoke(cli, ["archive", "add", "--archive", url, str(clip)]).exit_code == 0
