@@ -1,8 +1,10 @@
 """A throwaway PostgreSQL server for the tests: Debian's own binaries, started in a temporary folder.
 
 ``initdb`` and ``pg_ctl`` run as the ``postgres`` user when the tests run as root (PostgreSQL refuses
-to run as root, and CI runs as root). The server listens on a free port of 127.0.0.1 and on a Unix
-socket in its own folder, trusts local connections, and is stopped (its folder deleted) at the end.
+to run as root, and CI runs as root). The server listens on a Unix socket in its own folder, where it
+trusts every connection (the tests' URLs: ``postgresql://postgres@/DB?host=FOLDER&port=PORT``), and on a
+free port of 127.0.0.1, where a role must give its password (``tcp_url``: the tests of passwords and
+``~/.pgpass``). It is stopped, and its folder deleted, at the end.
 
 When no server can be started the tests that need one skip with the reason, unless
 ``PROVENANCE_TEST_POSTGRES=required`` (set by ``tests/run.sh``): then they fail, so CI never skips them.
@@ -49,8 +51,15 @@ class PostgresServer:
     user: str = "postgres"
 
     def url(self, database: str) -> str:
-        """The ``postgresql://`` URL of ``database`` on this server, over TCP on 127.0.0.1."""
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+        """The ``postgresql://`` URL of ``database`` on this server, over its Unix socket (trusted)."""
+        return f"postgresql://{self.user}@/{database}?host={self.folder}&port={self.port}"
+
+    def tcp_url(self, database_url: str, user: str, password: str | None = None) -> str:
+        """The URL of the database of ``database_url`` over TCP on 127.0.0.1, as ``user`` (with ``password``
+        in the URL when given), where the server asks for the role's password."""
+        name = database_url.split("/", 3)[3].split("?", 1)[0]
+        secret = f":{password}" if password is not None else ""
+        return f"postgresql://{user}{secret}@127.0.0.1:{self.port}/{name}"
 
     def new_database(self) -> str:
         """Create an empty database and return its URL."""
@@ -94,7 +103,8 @@ def start_server(*, durable: bool = False) -> PostgresServer | str:
         as_user = [runuser, "-u", "postgres", "--"]
         shutil.chown(folder, user="postgres")
     data = folder / "data"
-    made = subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
+    made = subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth-local=trust",
+                           "--auth-host=scram-sha-256", "--no-sync",
                            "-E", "UTF8", "--locale=C.UTF-8"], capture_output=True, text=True, check=False, timeout=120)
     if made.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)

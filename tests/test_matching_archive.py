@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import X264, run_ffmpeg
+from postgres_server import PostgresServer
 
+from provenance.archive.copy import copy_between
 from provenance.fingerprinting import Analysis, analyse, as_query
 from provenance.ingest.add import add_files
 from provenance.match.against_archive import MatchingArchive, match_against
@@ -55,3 +57,19 @@ def test_it_knows_when_the_archive_changed(scene: dict[str, Path], still_jpeg: P
         shutil.copy(scene["archive"], replacement)
         replacement.replace(archive)  # another archive moved over the path
         assert not opened.current()
+
+
+def test_the_team_archive_gives_the_same_matches_and_knows_when_it_changed(
+        scene: dict[str, Path], still_jpeg: Path, postgres_server: PostgresServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    team = postgres_server.new_database()
+    copy_between(str(scene["archive"]), team)
+    queries = [_query(scene[name]) for name in ("crop", "flip", "other")]
+    with MatchingArchive(team) as opened:
+        kept = [match_against(q, opened) for q in queries]
+        assert opened.current()
+        add_files(team, [str(still_jpeg)])  # another member of the desk adds meanwhile
+        assert not opened.current()
+    assert kept == [match_against(q, str(scene["archive"])) for q in queries]
+    assert [len(m) for m in kept] == [1, 1, 0]

@@ -280,7 +280,7 @@ def test_a_password_in_the_url_is_never_shown_nor_written(postgres_server: Postg
     plain = postgres_server.new_database()
     role = f"desk_{uuid.uuid4().hex[:8]}"
     postgres_server.sql(plain, f"CREATE ROLE {role} LOGIN PASSWORD '{secret}' SUPERUSER")
-    url = plain.replace("postgresql://postgres@", f"postgresql://{role}:{secret}@")
+    url = postgres_server.tcp_url(plain, role, secret)  # over TCP, where the server asks for the password
     out = tmp_path / "out"
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -328,3 +328,31 @@ def test_every_command_that_takes_an_archive_works_on_the_team_archive(
     with ArchiveStore.open(url, create=False) as store:
         assert verify_chain(store).ok
         assert len(store.items()) == (2 if name == "archive import-hashes" else 1)  # the clip was archived first
+
+
+def test_a_password_from_pgpass_and_a_refused_one(postgres_server: PostgresServer, mandelbrot_clip: Path,
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    plain = postgres_server.new_database()
+    role = f"desk_{uuid.uuid4().hex[:8]}"
+    postgres_server.sql(plain, f"CREATE ROLE {role} LOGIN PASSWORD 'from-the-file'")
+    postgres_server.sql(plain, f"GRANT ALL ON SCHEMA public TO {role}")
+    url = postgres_server.tcp_url(plain, role)  # no password in the URL
+    database = url.rsplit("/", 1)[1]
+    runner = CliRunner()
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "absent"))
+    refused = runner.invoke(cli, ["archive", "add", "--archive", url, str(mandelbrot_clip)])
+    said = (refused.stdout + refused.stderr).strip()
+    assert refused.exit_code == 5 and len(said.splitlines()) == 1, said
+    assert said.startswith(f"provenance: error: cannot connect to the archive {url}: ") and "password" in said
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{postgres_server.port}:{database}:{role}:from-the-file\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    added = runner.invoke(cli, ["archive", "add", "--archive", url, str(mandelbrot_clip)])
+    assert added.exit_code == 0, added.output
+    wrong = postgres_server.tcp_url(plain, role, "wrong-Pw")
+    denied = runner.invoke(cli, ["check", "--archive", wrong, str(mandelbrot_clip)])
+    said = (denied.stdout + denied.stderr).strip()
+    assert denied.exit_code == 5 and len(said.splitlines()) == 1 and "wrong-Pw" not in said, said
+    assert f"postgresql://{role}:***@127.0.0.1" in said and "password authentication failed" in said
