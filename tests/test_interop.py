@@ -110,7 +110,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("fmt", ["vpdq", "pdq"])
-def test_export_import_check_round_trip(fmt: str, clip: Path, tmp_path: Path) -> None:
+def test_export_import_check_round_trip(archive_location: str, fmt: str, clip: Path, tmp_path: Path) -> None:
     listing = tmp_path / f"zoom.{fmt}.txt"
     result = invoke("export", str(clip), "--format", fmt, "--out", str(listing))
     assert result.exit_code == 0, result.output
@@ -119,7 +119,7 @@ def test_export_import_check_round_trip(fmt: str, clip: Path, tmp_path: Path) ->
     if fmt == "vpdq":
         assert [ln.split(",")[0] for ln in lines[:3]] == ["0", "25", "50"]  # source frame numbers at 25 fps
         assert [ln.rsplit(",", 1)[1] for ln in lines[:3]] == ["0.000", "1.000", "2.000"]
-    archive = tmp_path / "bank.sqlite"
+    archive = archive_location
     result = invoke("archive", "import-hashes", "--archive", str(archive), "--format", fmt, "--label", "bank 7",
                     str(listing))
     assert result.exit_code == 0 and result.output.startswith("added"), result.output

@@ -224,8 +224,9 @@ def test_the_pictures_under_silence_where_the_item_has_sound_are_audio_replaced(
     assert match["soundtrack"]["status"] == "differs" and match["soundtrack"]["bit_error_rate"] > MATCH_BER
 
 
-def test_a_match_by_the_soundtrack_alone_gives_the_earliest_appearance(lavfi_setup: Setup, tmp_path: Path) -> None:
-    archive = tmp_path / "dated.sqlite"
+def test_a_match_by_the_soundtrack_alone_gives_the_earliest_appearance(
+        archive_location: str, lavfi_setup: Setup, tmp_path: Path) -> None:
+    archive = archive_location
     cli_json("archive", "add", "--archive", str(archive), "--json", "--platform", "telegram",
              "--first-seen", "2019-03-01", str(lavfi_setup.item))
     record = cli_json("check", "--archive", str(archive), "--json", "--claimed-date", "2024-05-01",

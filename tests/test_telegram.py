@@ -141,8 +141,9 @@ def show(archive: str, name: str) -> dict[str, object]:
     return json.loads(run("archive", "show", "--archive", archive, "--json", sha).stdout)
 
 
-def test_import_account_export_then_check_a_reencoded_copy(tmp_path: Path, export_dir: Path) -> None:
-    archive = str(tmp_path / "cases.sqlite")
+def test_import_account_export_then_check_a_reencoded_copy(
+        archive_location: str, tmp_path: Path, export_dir: Path) -> None:
+    archive = archive_location
     result = run("archive", "import", "telegram", "--archive", archive, str(export_dir), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -205,13 +206,13 @@ def test_text_output_lists_skips_and_the_link_note(tmp_path: Path, export_dir: P
     assert all(m.sighting.source_url is None for m in export.media)
 
 
-def test_an_unreadable_file_fails_alone_exit_4(tmp_path: Path, export_dir: Path) -> None:
+def test_an_unreadable_file_fails_alone_exit_4(archive_location: str, tmp_path: Path, export_dir: Path) -> None:
     document = json.loads((export_dir / "result.json").read_text(encoding="utf-8"))
     (export_dir / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
     document["chats"]["list"][1]["messages"].append(message(40, 1601980000, "2020-10-06T12:26:40", **{
         "from": "Ben", "file": "broken.mp4", "media_type": "video_file", "mime_type": "video/mp4"}))
     (export_dir / "result.json").write_text(json.dumps(document), encoding="utf-8")
-    archive = str(tmp_path / "a.sqlite")
+    archive = archive_location
     result = run("archive", "import", "telegram", "--archive", archive, str(export_dir))
     assert result.exit_code == 4
     assert "FAILED  broken.mp4: " in result.stdout and "4 added, 1 already archived, 1 failed" in result.stdout
@@ -271,9 +272,10 @@ def test_single_chat_export_and_local_dates(tmp_path: Path, clips: dict[str, Pat
     (b'{"name": "x", "chats": {"list": 3}}', "holds no list of chats"),
     (b'{"frames": []}', "is not a Telegram Desktop export"),
 ])
-def test_bad_result_json_is_one_line_exit_2_and_loses_nothing(tmp_path: Path, export_dir: Path, content: bytes | None,
+def test_bad_result_json_is_one_line_exit_2_and_loses_nothing(
+        archive_location: str, tmp_path: Path, export_dir: Path, content: bytes | None,
                                                             said: str) -> None:
-    archive = str(tmp_path / "cases.sqlite")
+    archive = archive_location
     assert run("archive", "import", "telegram", "--archive", archive, str(export_dir)).exit_code == 0
     raw = (export_dir / "result.json").read_bytes()
     (export_dir / "result.json").write_bytes(raw[: len(raw) // 2] if content is None else content)

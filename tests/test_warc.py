@@ -124,10 +124,10 @@ def crawl(media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> d
     return ids
 
 
-def test_a_warc_imports_its_videos_and_pictures_with_their_sightings(crawl: dict[str, object],
+def test_a_warc_imports_its_videos_and_pictures_with_their_sightings(archive_location: str, crawl: dict[str, object],
                                                                       media: dict[str, Path],
                                                                       tmp_path: Path) -> None:
-    archive = tmp_path / "a.sqlite"
+    archive = archive_location
     before = Path(str(crawl["path"])).read_bytes()
     result = invoke("archive", "import", "warc", "--archive", str(archive), str(crawl["path"]), "--json")
     assert result.exit_code == 4, result.output  # the tampered record failed; the rest is imported
@@ -237,14 +237,14 @@ def test_kill_9_keeps_what_was_imported_and_a_rerun_finishes(media: dict[str, Pa
 
 
 def test_a_wacz_is_read_as_a_zip_and_its_page_is_the_sightings_page_and_check_finds_it(
-        media: dict[str, Path], tmp_path: Path) -> None:
+        archive_location: str, media: dict[str, Path], tmp_path: Path) -> None:
     buf = io.BytesIO()
     writer = WARCWriter(buf, gzip=True)
     clip_id = response(writer, WACZ_CLIP_URI, media["clip.mp4"].read_bytes(), "video/mp4", date="2020-10-06T21:00:00Z")
     response(writer, WACZ_PAGE, b"<html>channel</html>", "text/html", date="2020-10-06T21:00:00Z")
     path = wacz(tmp_path / "crawl.wacz", buf.getvalue(),
                 [{"id": "p1", "url": WACZ_PAGE, "ts": "2020-10-06T21:00:00Z", "title": "Harbour Watch"}])
-    archive = tmp_path / "a.sqlite"
+    archive = archive_location
     report = json.loads(invoke("archive", "import", "warc", "--archive", str(archive), str(path), "--json").stdout)
     assert report["kind"] == "wacz" and report["pages"] == 1 and report["failed"] == 0
     (record,) = report["records"]
@@ -283,7 +283,8 @@ def test_a_wacz_record_finds_its_page_by_page_id_and_by_referer(media: dict[str,
     assert result.pages == 2 and result.kind == "wacz"
 
 
-def test_a_truncated_gzip_member_keeps_what_came_before(media: dict[str, Path], tmp_path: Path) -> None:
+def test_a_truncated_gzip_member_keeps_what_came_before(
+        archive_location: str, media: dict[str, Path], tmp_path: Path) -> None:
     buf = io.BytesIO()
     writer = WARCWriter(buf, gzip=True)
     response(writer, STILL_URI, media["still.jpg"].read_bytes(), "image/jpeg", date="2021-01-01T00:00:00Z")
@@ -293,7 +294,7 @@ def test_a_truncated_gzip_member_keeps_what_came_before(media: dict[str, Path], 
     data = buf.getvalue()
     path = tmp_path / "cut.warc.gz"
     path.write_bytes(data[: cut + (len(data) - cut) // 4])
-    archive = tmp_path / "a.sqlite"
+    archive = archive_location
     result = invoke("archive", "import", "warc", "--archive", str(archive), str(path), "--json")
     assert result.exit_code == 4
     report = json.loads(result.stdout)
@@ -307,13 +308,14 @@ def test_a_truncated_gzip_member_keeps_what_came_before(media: dict[str, Path], 
 @pytest.mark.parametrize("tail", [b"garbage, not a record\r\n\r\n",
                                   b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 99999\r\n\r\nxxxx"],
                          ids=["garbage", "no-target-uri"])
-def test_a_bad_record_stops_the_reading_and_keeps_what_came_before(tail: bytes, media: dict[str, Path],
+def test_a_bad_record_stops_the_reading_and_keeps_what_came_before(
+        archive_location: str, tail: bytes, media: dict[str, Path],
                                                                    tmp_path: Path) -> None:
     buf = io.BytesIO()
     response(WARCWriter(buf, gzip=False), STILL_URI, media["still.jpg"].read_bytes(), "image/jpeg")
     path = tmp_path / "bad.warc"
     path.write_bytes(buf.getvalue() + tail + buf.getvalue())
-    archive = tmp_path / "a.sqlite"
+    archive = archive_location
     result = invoke("archive", "import", "warc", "--archive", str(archive), str(path), "--json")
     assert result.exit_code == 4
     report = json.loads(result.stdout)
