@@ -24,7 +24,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from conftest import CHROMIUM, chromium, run_ffmpeg
+from postgres_server import PostgresServer
 
+from provenance.archive.copy import copy_between
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.hashing.pdq import pdq_image
@@ -463,3 +465,25 @@ def test_a_listed_picture_not_given_to_the_page_is_named_missing(sbs: SideBySide
     assert section.count("picture not embedded") == 3 * len(listed["views"])
     del record["side_by_side"]  # a record without the listing (made before it, or by triage): no section
     assert 'id="side-by-side"' not in render_html(record, None, json_name="x.json", signer_key_id=None)
+
+
+def test_a_report_against_the_team_archive_says_what_the_sqlite_one_says(
+        pages: Pages, postgres_server: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    team = postgres_server.new_database()
+    copy_between(str(pages.archive), team)
+    out = tmp_path / "reports"
+    key = pages.root / "keys" / "desk.key"
+    result = invoke("report", pages.reshare, "--archive", team, "--out", out, "--sign", key,
+                    "--claimed-date", "2024-03-01")
+    assert result.exit_code == 0, result.output + result.stderr
+    mine = json.loads((out / "reshare.mp4.provenance.json").read_text(encoding="utf-8"))
+    theirs = json.loads(pages.reshare_json.read_text(encoding="utf-8"))
+    for field in ("matches", "earliest_appearance", "archive_verdict", "sha256"):
+        assert mine["check"][field] == theirs["check"][field], field
+    assert mine["check"]["archive"] == team and mine["custody"]["archive"] == team
+    with ArchiveStore.open(team, create=False) as store:
+        assert mine["custody"]["archive_id"] == store.archive_id()
+    verified = invoke("verify", out / "reshare.mp4.provenance.json", pages.reshare, "--key", pages.pub,
+                      "--archive", team)
+    assert verified.exit_code == 0, verified.output + verified.stderr
