@@ -34,6 +34,8 @@ NOT_EXAMPLES = {
     "Speed and scale (`bench/`)": "benchmarks that run for minutes and print figures",
     "A team archive on PostgreSQL": "needs a PostgreSQL server at db.desk; tests/test_team_archive.py and "
                                     "tests/test_archive_copy.py run the same commands against a throwaway one",
+    "Many machines: `triage --dask`": "starts a Dask scheduler and workers that run until stopped; "
+                                      "tests/test_dask.py runs triage on a LocalCluster",
 }
 """Sections whose ```bash blocks are not examples to run, and why. Every other block is run."""
 

@@ -1,14 +1,16 @@
 """The archive of known media: its storage, its custody log, and the searchable forms kept beside it.
 
-Modules, in the order the work flows: ``migrations`` (schema versions and the steps between them),
-``store`` (items, frames, features, pictures and sightings in one SQLite file), ``custody`` (the hash-chained
-log of who read which evidence file), ``arrays`` (folders of ``.npy`` files tagged with the archive
+Modules, in the order the work flows: ``postgres`` (a team's archive on a PostgreSQL server: a connection
+that takes the store's SQL, and the schema), ``migrations`` (schema versions and the steps between them),
+``store`` (items, frames, features, pictures and sightings in one SQLite file or PostgreSQL database),
+``custody`` (the hash-chained log of who read which evidence file), ``copy`` (items moved between
+archives), ``arrays`` (folders of ``.npy`` files tagged with the archive
 state), ``searchable`` (``ArchiveFrames``, the type the matcher reads), ``frame_cache`` (those frames
 kept memory-mapped beside the archive), ``index`` (Hamming-distance indexes over frame hashes),
 ``descriptor_index`` (the local-feature index), ``search`` (a search function over the frames).
 
     from provenance.archive import open_archive
-    with open_archive("cases.sqlite") as archive:
+    with open_archive("cases.sqlite") as archive:  # or "postgresql://ana@db.desk:5432/incident"
         archive.add(fingerprint, [Sighting(source_url="https://t.me/x/1", first_seen="2020-10-05")])
 """
 

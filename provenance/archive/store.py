@@ -1,4 +1,6 @@
-"""The archive: fingerprints of known media and where they were seen, in one SQLite file.
+"""The archive: fingerprints of known media and where they were seen, in one SQLite file, or in a
+PostgreSQL database for a team (``--archive postgresql://...``: ``provenance.archive.postgres`` gives a
+connection that takes the same SQL, and the side files live in a cache folder of each machine).
 
 The file is opened in WAL mode with foreign keys on and a long busy timeout, so several processes
 can add to the same archive at once (writers queue; readers never block). Every ``add`` is one

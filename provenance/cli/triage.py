@@ -66,7 +66,8 @@ class _Bar:
 @click.command("triage", epilog=EXIT_TEXT, context_settings={"max_content_width": 100})
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=False))
 @click.option("--archive", "archive", envvar="PROVENANCE_ARCHIVE", type=click.Path(dir_okay=False), default=None,
-              help="Archive file (SQLite) to match against. Also read from $PROVENANCE_ARCHIVE. "
+              help="Archive to match against: a SQLite file, or a PostgreSQL team archive as "
+                   "postgresql://USER@HOST:PORT/DB. Also read from $PROVENANCE_ARCHIVE. "
                    "Default: ~/.local/share/provenance/archive.sqlite.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Report folder (created if missing). Rerun with the same folder to resume.")
@@ -75,12 +76,16 @@ class _Bar:
 @click.option("--add-new", is_flag=True,
               help="Add the files that match nothing in the archive to it, with their sightings "
                    "(yt-dlp .info.json sidecars included).")
+@click.option("--dask", "dask", metavar="local[:N]|tcp://HOST:PORT", default=None,
+              help="Run the file work on a Dask cluster: local (a LocalCluster, one worker per core), local:N, "
+                   "or a scheduler's address; the files must be at the same paths on every worker. Needs "
+                   "pip install 'provenance[dask]'.")
 @click.option("--beside", is_flag=True,
               help="Allow --out inside a folder to triage, or in the folder of a file to triage (on purpose); "
                    "the walk leaves the report folder out.")
 @handles_errors
 def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int | None, add_new: bool,
-            beside: bool) -> None:
+            dask: str | None, beside: bool) -> None:
     """Triage folders of downloaded videos and pictures: same footage, known, new.
 
     Walks DIRS recursively (files may be given too) and tells media by content, not by name;
@@ -104,6 +109,7 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
       provenance triage downloads/ --archive cases.sqlite --out triage-2024-03-01
       provenance triage tg/ x/ "tiktok dump/" --archive cases.sqlite --out report --jobs 4
       provenance triage downloads/ --archive cases.sqlite --out report --add-new
+      provenance triage /shared/downloads/ --archive cases.sqlite --out report --dask tcp://scheduler:8786
       xdg-open report/index.html
     """
     from provenance.report.formatters import shown_name, shown_text
@@ -112,7 +118,7 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
     bar = _Bar()
     try:
         result = triage(list(dirs), out_dir, resolve_archive(archive), jobs=jobs, add_new=add_new, progress=bar,
-                        beside=beside)
+                        beside=beside, dask=dask)
     finally:
         bar.close()
     counts = {v: sum(1 for r in result.rows if r.verdict == v) for v in ("known", "partly_known", "new", "error")}

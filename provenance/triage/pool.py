@@ -22,11 +22,12 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import numpy as np
 
@@ -64,10 +65,23 @@ class PoolOutcome:
 Task = HashTask | AnalyseTask
 
 
+class Pool(Protocol):
+    """What the scheduler needs of the processes that do the file work: this machine's ``WorkerPool``, or
+    ``provenance.distributed.DaskPool`` on a cluster."""
+
+    jobs: int
+    executor: Executor
+    crash_errors: tuple[type[BaseException], ...]  # what a task's result raises when it killed its worker
+    isolates_crashes: bool  # True: such a task failed alone; False: every task in flight is suspect
+
+    def restart(self) -> None:
+        """Replace what a worker's death broke."""
+
+
 class _Scheduler:
     """The state of one run: queues, tasks in flight, and which paths wait for which content."""
 
-    def __init__(self, journal: Journal, run_id: int, archive: str | None, pool: WorkerPool,
+    def __init__(self, journal: Journal, run_id: int, archive: str | None, pool: Pool,
                  progress: Callable[[Progress], None] | None, total: int, archive_features: bool) -> None:
         self.journal, self.run_id, self.archive, self.pool, self.jobs = journal, run_id, archive, pool, pool.jobs
         self.archive_features = archive_features
@@ -194,7 +208,10 @@ class _Scheduler:
                 task = self.in_flight.pop(future)
                 try:
                     value = future.result()
-                except BrokenProcessPool:
+                except self.pool.crash_errors:
+                    if self.pool.isolates_crashes:  # it killed every worker it was given, alone
+                        self.task_crashed(task)
+                        continue
                     broken = True
                     self.suspect(task)
                     continue
@@ -232,6 +249,9 @@ class WorkerPool:
     (Ctrl-C included) they are killed at once.
     """
 
+    crash_errors: tuple[type[BaseException], ...] = (BrokenProcessPool,)
+    isolates_crashes = False  # a dead process breaks the whole pool: every task in flight is suspect
+
     def __init__(self, jobs: int, pin: bool = True) -> None:
         """Prepare ``jobs`` worker processes (started on first use), each bound to one core when ``pin``."""
         self.jobs = max(1, jobs)
@@ -268,7 +288,7 @@ MIN_CONTENTS_PER_JOB = 4
 """Below this many contents per process, clustering in the parent is quicker than shipping the work."""
 
 
-def cluster_in_pool(pool: WorkerPool, scratch: Path, archive_fps: Sequence[Fingerprint],
+def cluster_in_pool(pool: Pool, scratch: Path, archive_fps: Sequence[Fingerprint],
                     queries: Sequence[Fingerprint], variants: Sequence[np.ndarray | None]) -> Clustering:
     """``cluster.cluster_contents``, with the matching spread over the pool's processes.
 
@@ -282,7 +302,7 @@ def cluster_in_pool(pool: WorkerPool, scratch: Path, archive_fps: Sequence[Finge
         futures = [pool.executor.submit(worker.cluster_links, ClusterTask(str(scratch), query, hashes))
                    for query, hashes in zip(queries, variants, strict=True)]
         links = [link for future in futures for link in future.result()]
-    except BrokenProcessPool:
+    except pool.crash_errors:
         pool.restart()
         return cluster_contents(archive_fps, queries, variants)
     finally:
@@ -290,7 +310,7 @@ def cluster_in_pool(pool: WorkerPool, scratch: Path, archive_fps: Sequence[Finge
     return group([fp.identity.sha256 for fp in archive_fps], links)
 
 
-def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, archive: str | None, pool: WorkerPool,
+def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, archive: str | None, pool: Pool,
              progress: Callable[[Progress], None] | None = None, archive_features: bool = False) -> PoolOutcome:
     """Hash every candidate not yet journaled and analyse every content not yet journaled.
 

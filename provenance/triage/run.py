@@ -52,7 +52,7 @@ from provenance.times import utc_now
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import JOURNAL_NAME, Journal
 from provenance.triage.origins import read_exports, with_origins
-from provenance.triage.pool import WorkerPool, cluster_in_pool, run_pool
+from provenance.triage.pool import Pool, WorkerPool, cluster_in_pool, run_pool
 from provenance.triage.reports import write_reports
 from provenance.triage.results import ContentResult, FileCustody, FileRow, Hashed, Progress, TriageResult
 from provenance.triage.walk import walk
@@ -234,6 +234,7 @@ def triage(
     add_new: bool = False,
     progress: Callable[[Progress], None] | None = None,
     beside: bool = False,
+    dask: str | None = None,
 ) -> TriageResult:
     """Triage every media file under ``inputs`` against ``archive``; write the reports into ``out_dir``.
 
@@ -242,6 +243,10 @@ def triage(
     evidence (unless ``beside``: see the module notes), ``ArchiveError`` when the archive cannot be
     read (or is missing without ``add_new``), ``MissingToolError`` without ffmpeg. A bad file never
     raises: it becomes an error row.
+
+    With ``dask`` (``local``, ``local:N`` or a scheduler's ``tcp://HOST:PORT``), the file work runs on
+    that Dask cluster's workers instead of ``jobs`` processes here (``provenance.distributed``); the
+    journal, clustering, archive writes and reports stay here, and the rows are those of a local run.
     """
     start = time.monotonic()
     if not inputs:
@@ -257,7 +262,7 @@ def triage(
     created = _first_missing(out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        result = _triage_into(out, inputs, archive, jobs, add_new, progress)
+        result = _triage_into(out, inputs, archive, jobs, add_new, progress, dask)
     except BaseException:
         if created is not None and _nothing_to_resume(out):
             shutil.rmtree(created, ignore_errors=True)
@@ -266,7 +271,7 @@ def triage(
 
 
 def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | None, add_new: bool,
-                 progress: Callable[[Progress], None] | None) -> TriageResult:
+                 progress: Callable[[Progress], None] | None, dask: str | None = None) -> TriageResult:
     """The steps of :func:`triage` once the report folder ``out`` exists (``elapsed`` left at 0)."""
     for stale in out.glob(".cluster-frames-*"):  # left by a run killed while clustering
         if stale.is_dir():
@@ -281,11 +286,17 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
                            for suffix in ("", "-wal", "-shm", "-journal", *SUFFIXES) if not is_server(archive))]
     found, origins = read_exports(walk(inputs, exclude))
     jobs = jobs or default_jobs()
+    if dask is not None:
+        from provenance.distributed import DaskPool
+
+        pool: Pool = DaskPool.open(dask)
+    else:
+        pool = WorkerPool(jobs)
     with Journal.open(out) as journal:
         journal.check_archive(archive_id)
-        run_id = journal.begin_run(inputs, jobs)
+        run_id = journal.begin_run(inputs, pool.jobs)
         try:
-            with WorkerPool(jobs) as pool:
+            with pool:  # type: ignore[attr-defined]
                 outcome = run_pool(found.candidates, journal, run_id, match_archive, pool, progress, add_new)
                 outcome = replace(outcome, hashed=with_origins(outcome.hashed, origins))
                 contents = _contents(journal, outcome.hashed, outcome.results)

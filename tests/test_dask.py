@@ -1,0 +1,132 @@
+"""``triage --dask``: the file work on a real ``distributed.LocalCluster`` (processes, 2 workers) gives the
+rows of a local run; a worker killed mid-batch loses and doubles nothing; workers of another provenance
+version are refused."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import X264, run_ffmpeg
+
+from provenance.cli.app import cli
+from provenance.ingest.add import add_files
+from provenance.triage import Progress, triage
+
+distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (the test extra)")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory, mandelbrot_clip: Path, testsrc_clip: Path,
+          still_jpeg: Path) -> dict[str, Path]:
+    """An archive of the mandelbrot clip, and a folder of downloads: a trim and a mirrored copy of it, the
+    testsrc clip twice (one content), a still, a fresh clip, and a file that is not readable media."""
+    base = tmp_path_factory.mktemp("dask")
+    folder = base / "downloads"
+    folder.mkdir()
+    run_ffmpeg("-ss", "2", "-t", "6", "-i", str(mandelbrot_clip), "-vf", "scale=240:180", *X264,
+               str(folder / "trim.mp4"))
+    run_ffmpeg("-i", str(mandelbrot_clip), "-vf", "hflip", *X264, str(folder / "mirrored.mp4"))
+    (folder / "testsrc.mp4").write_bytes(testsrc_clip.read_bytes())
+    (folder / "testsrc copy.mp4").write_bytes(testsrc_clip.read_bytes())
+    (folder / "still.jpg").write_bytes(still_jpeg.read_bytes())
+    run_ffmpeg("-f", "lavfi", "-i", "life=size=320x240:rate=25:seed=5", "-t", "4", *X264, str(folder / "life.mp4"))
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)
+    archive = base / "archive.sqlite"
+    assert add_files(str(archive), [str(mandelbrot_clip)]).failed == 0
+    local = base / "local"
+    result = CliRunner().invoke(cli, ["triage", str(folder), "--archive", str(archive), "--out", str(local),
+                                      "--jobs", "2"])
+    assert result.exit_code == 4, result.output  # the broken file is an error row
+    return {"base": base, "folder": folder, "archive": archive, "local": local}
+
+
+def summary(out: Path) -> list[dict[str, str]]:
+    """The rows of a triage's summary.csv."""
+    return list(csv.DictReader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8"), newline="")))
+
+
+def matches(out: Path) -> dict[str, object]:
+    """Each file's frame hashes, matches and verdict from its report, by file name."""
+    found = {}
+    for row in summary(out):
+        if row["report"]:
+            record = json.loads((out / row["report"]).read_text(encoding="utf-8"))
+            found[Path(row["path"]).name] = (record.get("frames"), record.get("matches"), record["triage"]["verdict"])
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster() -> distributed.LocalCluster:
+    """A LocalCluster of 2 worker processes, one thread each, as ``local:2`` starts them."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=50) as made:
+        yield made
+
+
+def test_triage_on_a_local_cluster_gives_the_rows_of_a_local_run(batch: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "dask"
+    result = CliRunner().invoke(cli, ["triage", str(batch["folder"]), "--archive", str(batch["archive"]),
+                                      "--out", str(out), "--dask", "local:2"])
+    assert result.exit_code == 4, result.output
+    assert summary(out) == summary(batch["local"])
+    assert matches(out) == matches(batch["local"])
+    assert len(summary(out)) == 7
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
+        batch: dict[str, Path], cluster: distributed.LocalCluster, tmp_path: Path) -> None:
+    with distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killed: list[int] = []
+
+    def kill_once(progress: Progress) -> None:
+        if progress.done >= 1 and not killed:  # files are in flight on both workers: one dies under its task
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    out = tmp_path / "killed"
+    result = triage([str(batch["folder"])], str(out), str(batch["archive"]), progress=kill_once,
+                    dask=cluster.scheduler_address)
+    assert killed
+    assert summary(out) == summary(batch["local"])
+    assert sorted(r.path for r in result.rows) == sorted(r["path"] for r in summary(batch["local"]))
+    with contextlib.closing(sqlite3.connect(out / "journal.sqlite")) as journal:  # each content journaled once
+        (contents,) = journal.execute("SELECT count(*) FROM contents").fetchone()
+        (paths,) = journal.execute("SELECT count(*) FROM paths").fetchone()
+    assert (contents, paths) == (6, 7)
+
+
+def _pretend_version() -> None:
+    import provenance.version
+
+    provenance.version.__version__ = "0.0.0-other"
+
+
+def test_workers_of_another_version_are_refused(batch: dict[str, Path], tmp_path: Path) -> None:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=50) as other, distributed.Client(other) as client:
+        client.run(_pretend_version)
+        result = CliRunner().invoke(cli, ["triage", str(batch["folder"]), "--archive", str(batch["archive"]),
+                                          "--out", str(tmp_path / "out"), "--dask", other.scheduler_address])
+    said = (result.stdout + result.stderr).strip()
+    assert result.exit_code == 2 and len(said.splitlines()) == 1, said
+    assert "workers of another provenance version are refused" in said and "runs 0.0.0-other" in said
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spec", ["lokal", "local:0", "http://scheduler:8786"])
+def test_a_bad_cluster_is_one_line_exit_2(batch: dict[str, Path], tmp_path: Path, spec: str) -> None:
+    result = CliRunner().invoke(cli, ["triage", str(batch["folder"]), "--archive", str(batch["archive"]),
+                                      "--out", str(tmp_path / "out"), "--dask", spec])
+    said = (result.stdout + result.stderr).strip()
+    assert result.exit_code == 2 and len(said.splitlines()) == 1 and f"--dask {spec}" in said, said
