@@ -1,6 +1,8 @@
-"""Throughput of ``provenance triage`` at one process and at all cores, in the same run.
+"""Throughput of ``provenance triage`` at one process and at all cores, in the same run; with ``--dask``,
+also on 1 and N local Dask workers (``triage --dask``).
 
     python3 bench/triage.py                      # generate a folder of clips in a temporary folder
+    python3 bench/triage.py --dask               # also on a LocalCluster of 1 and of --jobs workers
     python3 bench/triage.py --folder downloads/  # or triage a folder you have
     python3 bench/triage.py --clips 32 --seconds 10 --size 640x360 --repeat 2
     python3 bench/triage.py --work /tmp/bench    # keep the generated clips for the next run
@@ -11,7 +13,11 @@ clusters to find, plus two archived sources to match against. Each configuration
 whole folder into a fresh report folder (nothing is resumed), ``--repeat`` times, alternating
 the two, and the fastest run of each counts (other programs on the machine only ever slow a run
 down). Printed per configuration:
-files per minute, seconds of video per second, and the speed-up of all cores over one.
+files per minute, seconds of video per second, and the speed-up of all cores over one. With
+``--dask``, each LocalCluster (one thread per worker process) is started once, before its runs, and
+kept for them (its start-up is printed apart); the Dask overhead per file is the difference from the
+local processes at the same count, divided by the files. CPU seconds are not counted for Dask runs
+(its workers are not this process's finished children).
 This is a benchmark, not a test: it asserts nothing.
 """
 
@@ -99,11 +105,13 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measure(folder: Path, archive: Path, work: Path, jobs: int, attempt: int) -> tuple[float, int, float, float]:
-    """(seconds, files, video seconds, CPU seconds) of one triage of ``folder`` with ``jobs`` processes."""
-    out = work / f"report-j{jobs}-{attempt}"
+def measure(folder: Path, archive: Path, work: Path, jobs: int, attempt: int,
+            dask: str | None = None) -> tuple[float, int, float, float]:
+    """(seconds, files, video seconds, CPU seconds) of one triage of ``folder`` with ``jobs`` processes, or
+    on the Dask scheduler at ``dask``."""
+    out = work / f"report-j{jobs}-{'dask' if dask else 'local'}-{attempt}"
     cpu, start = cpu_seconds(), time.perf_counter()
-    result = triage([str(folder)], str(out), str(archive), jobs=jobs)
+    result = triage([str(folder)], str(out), str(archive), jobs=jobs, dask=dask)
     elapsed = time.perf_counter() - start
     shutil.rmtree(out, ignore_errors=True)
     return elapsed, len(result.rows), result.video_seconds, cpu_seconds() - cpu
@@ -119,6 +127,7 @@ def main() -> None:
     parser.add_argument("--size", default="640x360", help="size of the generated clips (default 640x360)")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="the 'all cores' configuration")
     parser.add_argument("--repeat", type=int, default=2, help="runs per configuration; the fastest counts")
+    parser.add_argument("--dask", action="store_true", help="also on LocalClusters of 1 and --jobs workers")
     parser.add_argument("--work", type=Path, help="keep the generated clips here and reuse them next time "
                                                   "(default: a temporary folder, removed at the end)")
     args = parser.parse_args()
@@ -145,21 +154,54 @@ def main() -> None:
                       sighting=Sighting(platform="bench", first_seen="2020-01-01"))
         print(f"machine: {os.cpu_count()} cores, {default_jobs()} usable; best of {args.repeat} run(s) each",
               flush=True)
-        best: dict[int, tuple[float, int, float, float]] = {}
-        for attempt in range(args.repeat):  # alternate, so that a busy spell on the machine hits both
-            for jobs in (1, args.jobs):
-                run = measure(folder, archive, work, jobs, attempt)
-                print(f"  run {attempt + 1}, --jobs {jobs}: {run[0]:.2f} s, {run[3]:.1f} CPU-seconds", flush=True)
-                if jobs not in best or run[0] < best[jobs][0]:
-                    best[jobs] = run
-        for jobs, (seconds, files, video, cpu) in best.items():
-            print(f"--jobs {jobs}: {files} files in {seconds:.2f} s = {files / seconds * 60:.1f} files/min, "
-                  f"{video / seconds:.1f} video-seconds per second ({video:.0f} s of video; "
-                  f"{cpu / seconds:.2f} cores busy on average)")
-        print(f"speed-up of --jobs {args.jobs} over --jobs 1: {best[1][0] / best[args.jobs][0]:.2f}x")
+        clusters = start_clusters((1, args.jobs)) if args.dask else {}
+        try:
+            best = run_all(folder, archive, work, args.jobs, args.repeat, clusters)
+        finally:
+            for cluster in clusters.values():
+                cluster.close()
+        for (label, _), (seconds, files, video, cpu) in best.items():
+            busy = f"; {cpu / seconds:.2f} cores busy on average" if label == "--jobs" else ""
+            print(f"{label} {_}: {files} files in {seconds:.2f} s = {files / seconds * 60:.1f} files/min, "
+                  f"{video / seconds:.1f} video-seconds per second ({video:.0f} s of video{busy})")
+        print(f"speed-up of --jobs {args.jobs} over --jobs 1: "
+              f"{best[('--jobs', 1)][0] / best[('--jobs', args.jobs)][0]:.2f}x")
+        for workers in (1, args.jobs) if clusters else ():
+            dask_run, local_run = best[("--dask local", workers)], best[("--jobs", workers)]
+            print(f"Dask overhead at {workers} worker(s): {(dask_run[0] - local_run[0]) / dask_run[1] * 1000:+.0f} ms "
+                  f"per file ({dask_run[0] / local_run[0]:.2f}x the time of --jobs {workers})")
         if load > 0.5:
             print(f"note: the load average was {load:.1f} before this benchmark started: other programs share "
                   "the cores, so the figures are pessimistic, the speed-up most of all")
+
+
+def start_clusters(sizes: tuple[int, ...]) -> dict[int, object]:
+    """A started LocalCluster (processes, one thread each) per number of workers, its start-up printed."""
+    from distributed import LocalCluster
+
+    clusters = {}
+    for workers in dict.fromkeys(sizes):
+        started = time.perf_counter()
+        clusters[workers] = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=":0", silence_logs=50)
+        print(f"LocalCluster of {workers} worker(s) started in {time.perf_counter() - started:.2f} s", flush=True)
+    return clusters
+
+
+def run_all(folder: Path, archive: Path, work: Path, jobs: int, repeat: int,
+            clusters: dict[int, object]) -> dict[tuple[str, int], tuple[float, int, float, float]]:
+    """The fastest run of each configuration: --jobs 1 and --jobs N, and each cluster given."""
+    configurations = [("--jobs", 1, None), ("--jobs", jobs, None)]
+    configurations += [("--dask local", n, cluster.scheduler_address) for n, cluster in clusters.items()]
+    best: dict[tuple[str, int], tuple[float, int, float, float]] = {}
+    for attempt in range(repeat):  # alternate, so that a busy spell on the machine hits every one
+        for label, count, address in dict.fromkeys(configurations):
+            run = measure(folder, archive, work, count, attempt, address)
+            cpu = f", {run[3]:.1f} CPU-seconds" if address is None else ""
+            print(f"  run {attempt + 1}, {label} {count}: {run[0]:.2f} s{cpu}", flush=True)
+            if (label, count) not in best or run[0] < best[(label, count)][0]:
+                best[(label, count)] = run
+    return best
 
 
 if __name__ == "__main__":

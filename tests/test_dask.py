@@ -20,6 +20,7 @@ from conftest import X264, run_ffmpeg
 from provenance.cli.app import cli
 from provenance.ingest.add import add_files
 from provenance.triage import Progress, triage
+from provenance.version import __version__
 
 distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (the test extra)")
 
@@ -80,6 +81,17 @@ def test_triage_on_a_local_cluster_gives_the_rows_of_a_local_run(batch: dict[str
     assert summary(out) == summary(batch["local"])
     assert matches(out) == matches(batch["local"])
     assert len(summary(out)) == 7
+    # each file's record names the Dask worker that analysed it, and the versions there
+    workers = {json.loads((out / r["report"]).read_text(encoding="utf-8"))["triage"]["worker"]["name"]
+               for r in summary(out) if r["verdict"] != "error"}
+    local = {json.loads((batch["local"] / r["report"]).read_text(encoding="utf-8"))["triage"]["worker"]["name"]
+             for r in summary(batch["local"]) if r["verdict"] != "error"}
+    assert all(w.startswith("tcp://127.0.0.1:") for w in workers) and 1 <= len(workers) <= 2
+    assert all(not w.startswith("tcp://") and ":" in w for w in local)  # HOST:PID of a local process
+    first = next(r for r in summary(out) if r["verdict"] != "error")
+    record = json.loads((out / first["report"]).read_text(encoding="utf-8"))
+    assert record["triage"]["worker"]["versions"]["provenance"] == __version__
+    assert record["triage"]["worker"]["versions"]["numpy"]
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(

@@ -835,22 +835,25 @@ def test_crops_and_insets_of_a_batch_file_that_is_not_archived_join_its_cluster(
     assert rows["other.mp4"]["cluster"] != rows["X.mp4"]["cluster"]
 
 
-def test_a_version_1_journal_gains_the_clustering_columns(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("version", "dropped"), [(1, ("cluster_features", "cluster_mirrored", "worker")),
+                                                  (2, ("worker",))])
+def test_an_older_journal_gains_the_clustering_and_worker_columns(tmp_path: Path, version: int,
+                                                                  dropped: tuple[str, ...]) -> None:
     from provenance.triage.journal import JOURNAL_NAME, SCHEMA_VERSION, Journal
 
     path = tmp_path / JOURNAL_NAME
     with Journal.open(tmp_path):
         pass
     conn = sqlite3.connect(path)
-    conn.executescript("ALTER TABLE contents DROP COLUMN cluster_features; "
-                       "ALTER TABLE contents DROP COLUMN cluster_mirrored; PRAGMA user_version = 1;")
+    conn.executescript("".join(f"ALTER TABLE contents DROP COLUMN {c}; " for c in dropped)
+                       + f"PRAGMA user_version = {version};")
     conn.close()
     with Journal.open(tmp_path) as journal:
         assert journal.load_content("0" * 64) is None
     conn = sqlite3.connect(path)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(contents)")}
-    assert {"cluster_features", "cluster_mirrored"} <= columns
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert {"cluster_features", "cluster_mirrored", "worker"} <= columns
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()
 
 

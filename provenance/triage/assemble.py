@@ -115,7 +115,7 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
             cluster=cluster_of[sha], sightings=h.sightings, matches=result.matches, appearance=result.appearance,
             warnings=tuple(query.warnings) + h.warnings, report=report_name(candidate.path, sha),
             fingerprint=replace(query, identity=h.identity), thumbnail=result.thumbnail,
-            examined_at=result.started_at))
+            examined_at=result.started_at, worker=result.worker))
     return Assembled(tuple(rows), _clusters(rows, clustering.groups, clustering.links, cluster_of,
                                             clustering.through))
 

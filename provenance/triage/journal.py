@@ -29,11 +29,12 @@ from provenance.match.appearance import earliest_appearance
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
 from provenance.report.formatters import unicode_safe
 from provenance.times import utc_now
-from provenance.triage.results import Candidate, ContentResult, Hashed, StoredContent, StoredPath
+from provenance.triage.results import Candidate, ContentResult, Hashed, StoredContent, StoredPath, WorkerInfo
 from provenance.vision.features import FrameFeatures
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = 2  # 2: contents keep their clustering feature frames (a version-1 journal gains the columns)
+SCHEMA_VERSION = 3  # 2: contents keep their clustering feature frames; 3: the worker that analysed each
+# (an older journal gains the columns; its contents name no worker)
 APPLICATION_ID = 0x54524947  # "TRIG": tells our journal from another SQLite file
 
 _SCHEMA = """
@@ -47,7 +48,8 @@ CREATE TABLE paths (path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEG
 CREATE TABLE contents (sha256 TEXT PRIMARY KEY, path BLOB NOT NULL, error TEXT, fingerprint TEXT,
                        variants BLOB, features BLOB, matches TEXT NOT NULL, appearance TEXT, thumbnail BLOB NOT NULL,
                        run_id INTEGER NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
-                       seconds REAL NOT NULL, pid INTEGER NOT NULL, cluster_features BLOB, cluster_mirrored BLOB);
+                       seconds REAL NOT NULL, pid INTEGER NOT NULL, cluster_features BLOB, cluster_mirrored BLOB,
+                       worker TEXT);
 CREATE TABLE attempts (sha256 TEXT NOT NULL, run_id INTEGER NOT NULL, submitted_at TEXT NOT NULL);
 CREATE TABLE added (sha256 TEXT PRIMARY KEY, run_id INTEGER NOT NULL, added_at TEXT NOT NULL,
                     created INTEGER NOT NULL, sightings INTEGER NOT NULL);
@@ -151,11 +153,12 @@ class Journal:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
-            elif app_id == APPLICATION_ID and version == 1:
-                # its contents were analysed before features were kept for clustering: they join by hashes only
+            elif app_id == APPLICATION_ID and version in (1, 2):
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute("ALTER TABLE contents ADD COLUMN cluster_features BLOB")
-                conn.execute("ALTER TABLE contents ADD COLUMN cluster_mirrored BLOB")
+                if version == 1:  # analysed before features were kept for clustering: they join by hashes only
+                    conn.execute("ALTER TABLE contents ADD COLUMN cluster_features BLOB")
+                    conn.execute("ALTER TABLE contents ADD COLUMN cluster_mirrored BLOB")
+                conn.execute("ALTER TABLE contents ADD COLUMN worker TEXT")  # analysed by a worker not named
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             elif app_id != APPLICATION_ID or version != SCHEMA_VERSION:
@@ -262,22 +265,23 @@ class Journal:
         self._write(
             "INSERT OR REPLACE INTO contents (sha256, path, error, fingerprint, variants, features, matches, "
             "appearance, thumbnail, run_id, started_at, finished_at, seconds, pid, cluster_features, "
-            "cluster_mirrored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "cluster_mirrored, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (result.sha256, _path_key(result.path), _error(result.error),
              _storable(fingerprint_to_json(result.fingerprint)) if result.fingerprint else None, variants, features,
              _dumps(result.matches), _dumps(result.appearance) if result.appearance else None,
-             result.thumbnail, run_id, result.started_at, result.finished_at, result.seconds, result.pid, *kept))
+             result.thumbnail, run_id, result.started_at, result.finished_at, result.seconds, result.pid, *kept,
+             _dumps(result.worker) if result.worker else None))
 
     def load_content(self, sha256: str) -> StoredContent | None:
         """A content's journaled result, or None."""
         row = self._conn.execute(
             "SELECT path, error, fingerprint, variants, features, matches, appearance, thumbnail, run_id, "
-            "started_at, finished_at, seconds, pid, cluster_features, cluster_mirrored FROM contents "
+            "started_at, finished_at, seconds, pid, cluster_features, cluster_mirrored, worker FROM contents "
             "WHERE sha256 = ?", (sha256,)).fetchone()
         if row is None:
             return None
         (path, error, fingerprint, variants, features, matches, appearance, thumbnail, run_id, started_at,
-         finished_at, seconds, pid, kept, kept_mirrored) = row
+         finished_at, seconds, pid, kept, kept_mirrored, worker) = row
         fp = fingerprint_from_json(fingerprint) if fingerprint else None
         found = from_jsonable(tuple[Match, ...], json.loads(matches))
         result = ContentResult(
@@ -287,7 +291,8 @@ class Journal:
             matches=found, appearance=_appearance(appearance, found, fp),
             thumbnail=bytes(thumbnail), started_at=started_at, finished_at=finished_at, seconds=float(seconds),
             pid=int(pid), cluster_features=unpack_features(kept) if kept else (),
-            cluster_mirrored=unpack_features(kept_mirrored) if kept_mirrored else ())
+            cluster_mirrored=unpack_features(kept_mirrored) if kept_mirrored else (),
+            worker=from_jsonable(WorkerInfo, json.loads(worker)) if worker else None)
         return StoredContent(result, int(run_id))
 
     # -- the archive additions of --add-new -------------------------------------------------------

@@ -129,6 +129,7 @@ def file_record(row: FileRow, cluster: Cluster | None, archive: str | None, repo
         "sightings": to_jsonable(row.sightings),
         "added_to_archive": row.added_to_archive,
         "cluster": _cluster_record(cluster, reports) if cluster else None,
+        "worker": None if row.worker is None else {"name": row.worker.name, "versions": dict(row.worker.versions)},
     }
     if row.fingerprint is None:
         return {

@@ -88,6 +88,15 @@ class ClusterTask:
     variants: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class WorkerInfo:
+    """The process that analysed a content: a Dask worker's address, or ``HOST:PID`` of a local process, and
+    the versions of provenance and the packages that make its hashes (``distributed.PACKAGES``)."""
+
+    name: str
+    versions: tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, eq=False)
 class ContentResult:
     """What one distinct content is: its archive-rate fingerprint, the archive's matches, a thumbnail."""
@@ -109,6 +118,7 @@ class ContentResult:
     # (``cluster.cluster_features``): upright, and the same moments mirrored
     cluster_features: tuple[FrameFeatures, ...] = ()
     cluster_mirrored: tuple[FrameFeatures, ...] = ()
+    worker: WorkerInfo | None = None  # which process analysed it (None: journaled before this was kept)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +193,7 @@ class FileRow:
     thumbnail: bytes  # JPEG, empty when none
     added_to_archive: bool = False
     examined_at: str = ""  # when its content was fingerprinted (UTC)
+    worker: WorkerInfo | None = None  # the process that analysed its content
 
 
 @dataclass(frozen=True)

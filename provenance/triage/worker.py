@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from provenance.archive.searchable import ArchiveFrames, SearchFn
+from provenance.distributed.cluster import worker_versions
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import Analysis, analyse, as_query
 from provenance.ingest.add import ARCHIVE_FPS
@@ -44,7 +46,7 @@ from provenance.media.source import opened
 from provenance.model import Appearance, Fingerprint, Match, SamplingParams
 from provenance.times import utc_now
 from provenance.triage.cluster import cluster_features, load_frames, query_links
-from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link
+from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link, WorkerInfo
 from provenance.triage.thumbs import thumbnail_jpeg
 from provenance.vision.features import FrameFeatures
 
@@ -52,6 +54,7 @@ _PR_SET_PDEATHSIG = 1
 _MAX_STDERR_BYTES = 64 * 1024  # of what a decoder printed, kept to name the first line and count them
 _batch: tuple[str, ArchiveFrames, SearchFn] | None = None
 _archive: MatchingArchive | None = None  # kept open across the files a worker matches
+_versions: tuple[tuple[str, str], ...] | None = None  # this process's package versions, read once
 
 
 def init_worker(slots: Synchronized | None = None, cores: tuple[int, ...] = ()) -> None:
@@ -77,6 +80,21 @@ def init_worker(slots: Synchronized | None = None, cores: tuple[int, ...] = ()) 
             slots.value += 1
         with contextlib.suppress(OSError, AttributeError):  # no affinity calls outside Linux
             os.sched_setaffinity(0, {cores[index % len(cores)]})
+
+
+def this_worker() -> WorkerInfo:
+    """This process as a content's record names it: its Dask worker's address when it is one, else
+    ``HOST:PID``; with the versions of the packages that make the hashes (read once per process)."""
+    global _versions
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    if "distributed" in sys.modules:  # never imported for it: only a Dask worker has it loaded
+        from distributed import get_worker
+
+        with contextlib.suppress(ValueError):  # not inside a Dask worker
+            name = get_worker().address
+    if _versions is None:
+        _versions = tuple(sorted(worker_versions().items()))
+    return WorkerInfo(name, _versions)
 
 
 def _describe(exc: BaseException) -> str:
@@ -153,7 +171,7 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
                              variants=variants, features=features, matches=matches, appearance=appearance,
                              thumbnail=thumbnail, started_at=started_at, finished_at=utc_now(),
                              seconds=round(time.perf_counter() - start, 4), pid=os.getpid(),
-                             cluster_features=kept[0], cluster_mirrored=kept[1])
+                             cluster_features=kept[0], cluster_mirrored=kept[1], worker=this_worker())
 
     analysis: Analysis | None = None
     error, thumbnail = "", b""
