@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import X264, run_ffmpeg
 
+from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.ingest.add import add_files
 from provenance.triage import Progress, triage
@@ -142,3 +143,24 @@ def test_a_bad_cluster_is_one_line_exit_2(batch: dict[str, Path], tmp_path: Path
                                       "--out", str(tmp_path / "out"), "--dask", spec])
     said = (result.stdout + result.stderr).strip()
     assert result.exit_code == 2 and len(said.splitlines()) == 1 and f"--dask {spec}" in said, said
+
+
+def test_archive_add_on_a_cluster_gives_the_archive_of_a_local_run(batch: dict[str, Path],
+                                                                  cluster: distributed.LocalCluster,
+                                                                  tmp_path: Path) -> None:
+    files = sorted(str(p) for p in batch["folder"].iterdir())
+    runs = {}
+    for name, extra in (("local", []), ("dask", ["--dask", cluster.scheduler_address])):
+        archive = tmp_path / f"{name}.sqlite"
+        result = CliRunner().invoke(cli, ["archive", "add", "--archive", str(archive), "--json", *extra, *files])
+        assert result.exit_code == 4, result.output  # the broken file fails alone
+        listed = json.loads(result.stdout)["files"]
+        with ArchiveStore.open(archive, create=False) as store:
+            items = [(i.sha256, i.name, i.frames) for i in store.items()]
+            fps = [store.get(sha).fingerprint.frames for sha, _, _ in items]
+            features = [len(store.features_of(sha)) for sha, _, _ in items]
+            pictures = [store.pictures(sha) for sha, _, _ in items]
+        runs[name] = ([(f["path"], f["sha256"], f["created"], f["error"]) for f in listed], items, fps, features,
+                      pictures)
+    assert runs["dask"] == runs["local"]
+    assert len(runs["local"][0]) == 7 and len(runs["local"][1]) == 5  # two copies are one item; one is no media

@@ -58,10 +58,13 @@ def archive() -> None:
 @click.option("--fast", is_flag=True, help=FAST_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was added.")
 @click.option("--examiner", help="Who adds the files, for the archive's custody log (default: the OS user).")
+@click.option("--dask", "dask", metavar="local[:N]|tcp://HOST:PORT", default=None,
+              help="Fingerprint the files on a Dask cluster (local, local:N or a scheduler's address; the files at "
+                   "the same paths on every worker); they are added here, in order. Needs provenance[dask].")
 @handles_errors
 def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | None, platform: str | None,
                 uploader: str | None, first_seen: DateInterval | None, label: str | None, fps: float | None,
-                fast: bool, as_json: bool, examiner: str | None) -> None:
+                fast: bool, as_json: bool, examiner: str | None, dask: str | None) -> None:
     """Add FILES to the archive (created if missing). Idempotent by SHA-256.
 
     A yt-dlp NAME.info.json beside a file is read as a sighting too. A bad file is reported and
@@ -82,7 +85,7 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
             click.echo(f"\r[{done[0]}/{len(files)}] {os.path.basename(name)[:60]:<60}", err=True, nl=False)
 
     result = add_files(path, list(files), sighting=sighting, params=sampling(fps, fast) if fps or fast else None,
-                       progress=progress, examiner=examiner)
+                       progress=progress, examiner=examiner, dask=dask)
     if show:
         click.echo("", err=True)
     if as_json:

@@ -6,14 +6,17 @@ added, and a batch goes on past a bad file, recording the error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries
 from provenance.archive.store import ArchiveStore, make_archive_folder, masked_location
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
-from provenance.fingerprinting import analyse
+from provenance.fingerprinting import Analysis, analyse
 from provenance.ingest.sidecar import read_ytdlp_sidecar
 from provenance.model import SamplingParams, Sighting
 from provenance.platforms import normalised_sighting
@@ -73,6 +76,41 @@ def sightings_for(path: str, given: Sighting) -> tuple[Sighting, ...]:
     return tuple(found)
 
 
+def analysed_for_archive(path: str, params: SamplingParams) -> Analysis | str:
+    """What ``archive add`` keeps of one file (its fingerprint, features and pictures), or why it cannot be
+    read (a bad file is a message, not an exception: on a Dask worker too). ``MissingToolError`` propagates."""
+    try:
+        return analyse(path, params, features="archive")
+    except MissingToolError:
+        raise
+    except ProvenanceError as exc:
+        return str(exc)
+
+
+def _analyses(paths: Sequence[str], params: SamplingParams, dask: str | None) -> Iterator[Analysis | str]:
+    """Each path's ``analysed_for_archive``, in order: here, or on the Dask cluster ``dask`` (at most twice
+    as many files in flight as it has workers, so memory follows the work, not the batch)."""
+    if dask is None:
+        yield from (analysed_for_archive(path, params) for path in paths)
+        return
+    from provenance.distributed import DaskPool
+
+    with DaskPool.open(dask) as pool:
+        pending: deque[tuple[str, Future[Analysis | str]]] = deque()
+        queued = iter(paths)
+        while True:
+            while len(pending) < 2 * pool.jobs and (path := next(queued, None)) is not None:
+                pending.append((path, pool.executor.submit(analysed_for_archive, path, params)))
+            if not pending:
+                return
+            path, future = pending.popleft()
+            try:
+                yield future.result()
+            except pool.crash_errors:
+                yield f"{path}: every worker given this file died while reading it (a crash in the decoder, or " \
+                      "out of memory): check the file with `provenance check`"
+
+
 def add_files(
     archive: str,
     paths: Sequence[str],
@@ -81,19 +119,24 @@ def add_files(
     params: SamplingParams | None = None,
     progress: Callable[[str], None] | None = None,
     examiner: str | None = None,
+    dask: str | None = None,
 ) -> AddReport:
     """Add ``paths`` to the archive at ``archive`` (created if missing). Bad files are recorded, not fatal.
 
-    Each file read and hashed is logged in the archive's custody log, with the SHA-256 seen.
+    Each file read and hashed is logged in the archive's custody log, with the SHA-256 seen. With
+    ``dask`` (``local``, ``local:N`` or a scheduler's ``tcp://HOST:PORT``), the files are fingerprinted
+    on that Dask cluster's workers (``provenance.distributed``; the paths must be the same there), and
+    added here, in order, each in its transaction: the archive is that of a local run.
     """
     given = sighting or Sighting()
     params = params or SamplingParams(fps=ARCHIVE_FPS)
     results: list[AddedFile] = []
     make_archive_folder(archive)
-    with ArchiveStore.open(archive, create=True) as store:
-        for path in paths:
+    with ArchiveStore.open(archive, create=True) as store, closing(_analyses(paths, params, dask)) as analyses:
+        for path, analysis in zip(paths, analyses, strict=True):
             try:
-                analysis = analyse(path, params, features="archive")
+                if isinstance(analysis, str):
+                    raise ProvenanceError(analysis)
                 fp = analysis.fingerprint
                 outcome = store.add(fp, sightings_for(fp.identity.path, given), analysis.features,
                                     analysis.pictures)
