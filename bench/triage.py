@@ -177,7 +177,11 @@ def main() -> None:
 
 def start_clusters(sizes: tuple[int, ...]) -> dict[int, object]:
     """A started LocalCluster (processes, one thread each) per number of workers, its start-up printed."""
+    import logging
+
     from distributed import LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines on closing would bury the figures
 
     clusters = {}
     for workers in dict.fromkeys(sizes):
