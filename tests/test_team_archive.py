@@ -29,6 +29,7 @@ from provenance.archive.custody import verify_chain
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.codec import fingerprint_to_json
+from provenance.errors import ArchiveError
 from provenance.fingerprinting import analyse
 from provenance.model import SamplingParams, Sighting
 
@@ -356,3 +357,18 @@ def test_a_password_from_pgpass_and_a_refused_one(postgres_server: PostgresServe
     said = (denied.stdout + denied.stderr).strip()
     assert denied.exit_code == 5 and len(said.splitlines()) == 1 and "wrong-Pw" not in said, said
     assert f"postgresql://{role}:***@127.0.0.1" in said and "password authentication failed" in said
+
+
+def test_a_database_of_another_program_is_refused_and_left_alone(postgres_server: PostgresServer,
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    other = postgres_server.new_database()
+    plain_query(other, "CREATE TABLE invoices (id integer PRIMARY KEY, total numeric)")
+    result = CliRunner().invoke(cli, ["archive", "add", "--archive", other, str(tmp_path)])
+    said = (result.stdout + result.stderr).strip()
+    assert result.exit_code == 5 and len(said.splitlines()) == 1, said
+    assert "holds 1 table(s) of another program, not a provenance archive" in said
+    assert plain_query(other, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") == [("invoices",)]
+    with pytest.raises(ArchiveError, match="no archive at"):  # and an empty database is no archive to read
+        ArchiveStore.open(postgres_server.new_database(), create=False)

@@ -312,7 +312,7 @@ def create_schema(conn: PostgresConnection, version: int) -> None:
         if not _has_meta(conn):
             others = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0]
             if others:
-                raise ArchiveError(f"{conn.label} holds {others} tables of another program, not a provenance "
+                raise ArchiveError(f"{conn.label} holds {others} table(s) of another program, not a provenance "
                                    "archive: give an empty database (createdb) or one made by provenance")
             for statement in _statements(SCHEMA):
                 conn.execute(statement)
