@@ -11,11 +11,13 @@ import json
 import os
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import X264, run_ffmpeg
+from test_triage import interrupt_after, journal_rows
 
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
@@ -164,3 +166,22 @@ def test_archive_add_on_a_cluster_gives_the_archive_of_a_local_run(batch: dict[s
                       pictures)
     assert runs["dask"] == runs["local"]
     assert len(runs["local"][0]) == 7 and len(runs["local"][1]) == 5  # two copies are one item; one is no media
+
+
+def test_a_client_killed_mid_batch_resumes_from_the_journal(batch: dict[str, Path],
+                                                           cluster: distributed.LocalCluster,
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "resumed"
+    args = [sys.executable, "-m", "provenance", "triage", str(batch["folder"]), "--archive", str(batch["archive"]),
+            "--out", str(out), "--dask", cluster.scheduler_address]
+    code, err = interrupt_after(args, out, 2, signal.SIGKILL)  # kill -9 of the client, the workers live on
+    assert code == -signal.SIGKILL, err
+    before = {r[0]: r[1:] for r in journal_rows(out, "SELECT sha256, run_id, started_at, finished_at FROM contents")}
+    assert 2 <= len(before) < 6
+    resumed = CliRunner().invoke(cli, ["triage", str(batch["folder"]), "--archive", str(batch["archive"]),
+                                       "--out", str(out), "--dask", cluster.scheduler_address])
+    assert resumed.exit_code == 4, resumed.output
+    assert f"({len(before)} done before)" in resumed.output
+    after = {r[0]: r[1:] for r in journal_rows(out, "SELECT sha256, run_id, started_at, finished_at FROM contents")}
+    assert all(after[sha] == entry for sha, entry in before.items())  # nothing redone
+    assert summary(out) == summary(batch["local"])
