@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import X264, run_ffmpeg
+from postgres_server import PostgresServer
 from test_triage import interrupt_after, journal_rows
 
+from provenance.archive.copy import copy_between
 from provenance.archive.store import ArchiveStore
 from provenance.cli.app import cli
 from provenance.ingest.add import add_files
@@ -185,3 +187,49 @@ def test_a_client_killed_mid_batch_resumes_from_the_journal(batch: dict[str, Pat
     after = {r[0]: r[1:] for r in journal_rows(out, "SELECT sha256, run_id, started_at, finished_at FROM contents")}
     assert all(after[sha] == entry for sha, entry in before.items())  # nothing redone
     assert summary(out) == summary(batch["local"])
+
+
+def test_shipped_files_give_the_rows_of_a_local_run_against_the_team_archive(
+        batch: dict[str, Path], cluster: distributed.LocalCluster, postgres_server: PostgresServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    team = postgres_server.new_database()
+    copy_between(str(batch["archive"]), team)
+    runs = {}
+    for name, extra in (("local", ["--jobs", "2"]), ("shipped", ["--dask", cluster.scheduler_address, "--ship"])):
+        out = tmp_path / name
+        result = CliRunner().invoke(cli, ["triage", str(batch["folder"]), "--archive", team, "--out", str(out), *extra])
+        assert result.exit_code == 4, result.output
+        runs[name] = out
+    assert summary(runs["shipped"]) == summary(runs["local"])
+    assert matches(runs["shipped"]) == matches(runs["local"])
+    for row in summary(runs["shipped"]):
+        if row["verdict"] != "error":  # the record tells of the evidence file, not of the worker's copy
+            shipped = json.loads((runs["shipped"] / row["report"]).read_text(encoding="utf-8"))
+            local = json.loads((runs["local"] / row["report"]).read_text(encoding="utf-8"))
+            assert shipped["file"] == local["file"] and shipped["ffprobe"] == local["ffprobe"]
+            assert shipped["warnings"] == local["warnings"]
+
+
+def test_shipped_bytes_that_do_not_hash_as_sent_are_refused(batch: dict[str, Path]) -> None:
+    from provenance.media.identity import file_identity
+    from provenance.triage.results import AnalyseTask
+    from provenance.triage.worker import SHIPPED_DAMAGED, analyse_shipped
+
+    path = batch["folder"] / "trim.mp4"
+    identity = file_identity(str(path))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit flipped on the way
+    result = analyse_shipped(AnalyseTask(str(path), identity.sha256, None), bytes(data), identity)
+    assert result.error == SHIPPED_DAMAGED and result.fingerprint is None
+
+
+@pytest.mark.parametrize(("extra", "said"), [(["--ship"], "give --dask too"),
+                                             (["--ship", "--dask", "local:1"], "give a PostgreSQL team archive")])
+def test_ship_needs_dask_and_a_team_archive(batch: dict[str, Path], tmp_path: Path, extra: list[str],
+                                            said: str) -> None:
+    result = CliRunner().invoke(cli, ["triage", str(batch["folder"]), "--archive", str(batch["archive"]),
+                                      "--out", str(tmp_path / "out"), *extra])
+    shown = (result.stdout + result.stderr).strip()
+    assert result.exit_code == 2 and len(shown.splitlines()) == 1 and said in shown, shown
+    assert not (tmp_path / "out").exists()

@@ -80,12 +80,15 @@ class _Bar:
               help="Run the file work on a Dask cluster: local (a LocalCluster, one worker per core), local:N, "
                    "or a scheduler's address; the files must be at the same paths on every worker. Needs "
                    "pip install 'provenance[dask]'.")
+@click.option("--ship", is_flag=True,
+              help="With --dask: send each file's bytes to the worker that analyses it (workers need not see the "
+                   "files; each checks the SHA-256 first). The archive must be a PostgreSQL one they reach.")
 @click.option("--beside", is_flag=True,
               help="Allow --out inside a folder to triage, or in the folder of a file to triage (on purpose); "
                    "the walk leaves the report folder out.")
 @handles_errors
 def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int | None, add_new: bool,
-            dask: str | None, beside: bool) -> None:
+            dask: str | None, ship: bool, beside: bool) -> None:
     """Triage folders of downloaded videos and pictures: same footage, known, new.
 
     Walks DIRS recursively (files may be given too) and tells media by content, not by name;
@@ -118,7 +121,7 @@ def command(dirs: tuple[str, ...], archive: str | None, out_dir: str, jobs: int 
     bar = _Bar()
     try:
         result = triage(list(dirs), out_dir, resolve_archive(archive), jobs=jobs, add_new=add_new, progress=bar,
-                        beside=beside, dask=dask)
+                        beside=beside, dask=dask, ship=ship)
     finally:
         bar.close()
     counts = {v: sum(1 for r in result.rows if r.verdict == v) for v in ("known", "partly_known", "new", "error")}

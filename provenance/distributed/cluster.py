@@ -61,17 +61,20 @@ class DaskPool:
     isolates_crashes = True
     """A task that kills its worker fails alone (the others go on): no need to retry the rest one by one."""
 
-    def __init__(self, client: Any, cluster: Any | None, versions: dict[str, dict[str, str]]) -> None:
-        """Wrap a connected client (use ``DaskPool.open``); ``cluster`` is closed with it when this made it."""
+    def __init__(self, client: Any, cluster: Any | None, versions: dict[str, dict[str, str]],
+                 ships: bool = False) -> None:
+        """Wrap a connected client (use ``DaskPool.open``); ``cluster`` is closed with it when this made it.
+        With ``ships``, the workers are sent the bytes of the files (they need not see them)."""
         distributed = _distributed()
         self._client, self._cluster = client, cluster
+        self.ships = ships
         self.versions = versions  # worker address -> package versions there
         self.jobs = max(1, sum(client.nthreads().values()))
         self.executor = client.get_executor()
         self.crash_errors: tuple[type[BaseException], ...] = (distributed.KilledWorker,)
 
     @classmethod
-    def open(cls, spec: str) -> DaskPool:
+    def open(cls, spec: str, *, ship: bool = False) -> DaskPool:
         """Connect to the cluster ``spec``: ``local`` (a ``LocalCluster`` of one worker process per core),
         ``local:N`` (N worker processes) or a scheduler address (``tcp://HOST:8786``). ``UsageError`` for
         another form or a worker of another provenance version; ``MissingToolError`` without dask."""
@@ -103,7 +106,7 @@ class DaskPool:
             _refuse_other_versions(spec, versions)
             if not versions:
                 raise UsageError(f"--dask {spec}: the scheduler has no workers: start some with `dask worker {spec}`")
-            return cls(client, cluster, versions)
+            return cls(client, cluster, versions, ships=ship)
         except BaseException:
             client.close()
             if cluster is not None:

@@ -73,6 +73,7 @@ class Pool(Protocol):
     executor: Executor
     crash_errors: tuple[type[BaseException], ...]  # what a task's result raises when it killed its worker
     isolates_crashes: bool  # True: such a task failed alone; False: every task in flight is suspect
+    ships: bool  # True: the workers do not see this machine's files (their bytes are sent)
 
     def restart(self) -> None:
         """Replace what a worker's death broke."""
@@ -184,13 +185,34 @@ class _Scheduler:
         return None
 
     def submit(self, task: Task) -> None:
-        """Hand a task to the pool (journaling the attempt of an analysis)."""
+        """Hand a task to the pool (journaling the attempt of an analysis). When the pool ships bytes,
+        paths are hashed here, and an analysis is sent the bytes of its path (read here, read-only)."""
+        future: Future[object]
         if isinstance(task, AnalyseTask):
             self.journal.record_attempt(self.run_id, task.sha256)
-            future: Future[object] = self.pool.executor.submit(worker.analyse_content, task)
+            future = (self._shipped(task) if self.pool.ships
+                      else self.pool.executor.submit(worker.analyse_content, task))
+        elif self.pool.ships:
+            future = Future()
+            future.set_result(worker.hash_path(task))
         else:
             future = self.pool.executor.submit(worker.hash_path, task)
         self.in_flight[future] = task
+
+    def _shipped(self, task: AnalyseTask) -> Future[object]:
+        """The analysis of ``task`` on a worker, given the bytes of its path and its identity as hashed here."""
+        identity = self.hashed[task.path].identity
+        assert identity is not None  # only a hashed content is analysed
+        try:
+            with open(task.path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            done: Future[object] = Future()
+            now = utc_now()
+            done.set_result(ContentResult(task.sha256, task.path, f"cannot read the file to send it: {exc.strerror}",
+                                          None, None, (), (), None, b"", now, now, 0.0, 0))
+            return done
+        return self.pool.executor.submit(worker.analyse_shipped, task, data, identity)
 
     def run(self) -> None:
         """Run until every queued task is done (exceptions propagate; the ``WorkerPool`` kills its workers)."""
@@ -251,6 +273,7 @@ class WorkerPool:
 
     crash_errors: tuple[type[BaseException], ...] = (BrokenProcessPool,)
     isolates_crashes = False  # a dead process breaks the whole pool: every task in flight is suspect
+    ships = False  # the processes are this machine's: they read the files where they are
 
     def __init__(self, jobs: int, pin: bool = True) -> None:
         """Prepare ``jobs`` worker processes (started on first use), each bound to one core when ``pin``."""
@@ -295,8 +318,8 @@ def cluster_in_pool(pool: Pool, scratch: Path, archive_fps: Sequence[Fingerprint
     The batch's frames are written once to ``scratch`` (a folder in the report folder, removed after);
     each task matches one content against them. If a worker dies, the parent does it all itself.
     """
-    if pool.jobs == 1 or len(archive_fps) < MIN_CONTENTS_PER_JOB * pool.jobs:
-        return cluster_contents(archive_fps, queries, variants)
+    if pool.jobs == 1 or pool.ships or len(archive_fps) < MIN_CONTENTS_PER_JOB * pool.jobs:
+        return cluster_contents(archive_fps, queries, variants)  # shipped: the workers cannot see the scratch
     save_frames(batch_frames(archive_fps), scratch)
     try:
         futures = [pool.executor.submit(worker.cluster_links, ClusterTask(str(scratch), query, hashes))

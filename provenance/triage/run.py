@@ -235,6 +235,7 @@ def triage(
     progress: Callable[[Progress], None] | None = None,
     beside: bool = False,
     dask: str | None = None,
+    ship: bool = False,
 ) -> TriageResult:
     """Triage every media file under ``inputs`` against ``archive``; write the reports into ``out_dir``.
 
@@ -247,10 +248,21 @@ def triage(
     With ``dask`` (``local``, ``local:N`` or a scheduler's ``tcp://HOST:PORT``), the file work runs on
     that Dask cluster's workers instead of ``jobs`` processes here (``provenance.distributed``); the
     journal, clustering, archive writes and reports stay here, and the rows are those of a local run.
+    With ``ship`` the workers need not see the files: they are hashed here and each content's bytes are
+    sent to the worker that analyses it, which checks their SHA-256 first; the archive must then be a
+    PostgreSQL one the workers reach (``UsageError`` otherwise).
     """
     start = time.monotonic()
     if not inputs:
         raise UsageError("give at least one folder or file to triage")
+    if ship:
+        from provenance.archive.postgres import is_server
+
+        if dask is None:
+            raise UsageError("--ship sends the files to Dask workers: give --dask too")
+        if not is_server(archive):
+            raise UsageError("with --ship the workers may not see this machine's files, so they cannot read the "
+                             f"archive {archive} either: give a PostgreSQL team archive (postgresql://...) they reach")
     for given in inputs:
         if not os.path.lexists(given):
             raise UsageError(f"no such file or folder: {given}")
@@ -262,7 +274,7 @@ def triage(
     created = _first_missing(out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        result = _triage_into(out, inputs, archive, jobs, add_new, progress, dask)
+        result = _triage_into(out, inputs, archive, jobs, add_new, progress, dask, ship)
     except BaseException:
         if created is not None and _nothing_to_resume(out):
             shutil.rmtree(created, ignore_errors=True)
@@ -271,7 +283,8 @@ def triage(
 
 
 def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | None, add_new: bool,
-                 progress: Callable[[Progress], None] | None, dask: str | None = None) -> TriageResult:
+                 progress: Callable[[Progress], None] | None, dask: str | None = None,
+                 ship: bool = False) -> TriageResult:
     """The steps of :func:`triage` once the report folder ``out`` exists (``elapsed`` left at 0)."""
     for stale in out.glob(".cluster-frames-*"):  # left by a run killed while clustering
         if stale.is_dir():
@@ -289,7 +302,7 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
     if dask is not None:
         from provenance.distributed import DaskPool
 
-        pool: Pool = DaskPool.open(dask)
+        pool: Pool = DaskPool.open(dask, ship=ship)
     else:
         pool = WorkerPool(jobs)
     with Journal.open(out) as journal:
