@@ -61,10 +61,13 @@ def archive() -> None:
 @click.option("--dask", "dask", metavar="local[:N]|tcp://HOST:PORT", default=None,
               help="Fingerprint the files on a Dask cluster (local, local:N or a scheduler's address; the files at "
                    "the same paths on every worker); they are added here, in order. Needs provenance[dask].")
+@click.option("--ship", is_flag=True,
+              help="With --dask: send each file's bytes to its worker (workers need not see the files; each "
+                   "checks the SHA-256 first).")
 @handles_errors
 def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | None, platform: str | None,
                 uploader: str | None, first_seen: DateInterval | None, label: str | None, fps: float | None,
-                fast: bool, as_json: bool, examiner: str | None, dask: str | None) -> None:
+                fast: bool, as_json: bool, examiner: str | None, dask: str | None, ship: bool) -> None:
     """Add FILES to the archive (created if missing). Idempotent by SHA-256.
 
     A yt-dlp NAME.info.json beside a file is read as a sighting too. A bad file is reported and
@@ -85,7 +88,7 @@ def archive_add(files: tuple[str, ...], archive: str | None, source_url: str | N
             click.echo(f"\r[{done[0]}/{len(files)}] {os.path.basename(name)[:60]:<60}", err=True, nl=False)
 
     result = add_files(path, list(files), sighting=sighting, params=sampling(fps, fast) if fps or fast else None,
-                       progress=progress, examiner=examiner, dask=dask)
+                       progress=progress, examiner=examiner, dask=dask, ship=ship)
     if show:
         click.echo("", err=True)
     if as_json:

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries
 from provenance.archive.store import ArchiveStore, make_archive_folder, masked_location
-from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
+from provenance.errors import ArchiveError, MissingToolError, ProvenanceError, UsageError
 from provenance.fingerprinting import Analysis, analyse
 from provenance.ingest.sidecar import read_ytdlp_sidecar
-from provenance.model import SamplingParams, Sighting
+from provenance.media.identity import file_identity
+from provenance.model import FileIdentity, SamplingParams, Sighting
 from provenance.platforms import normalised_sighting
 from provenance.times import utc_now
 
@@ -87,20 +88,52 @@ def analysed_for_archive(path: str, params: SamplingParams) -> Analysis | str:
         return str(exc)
 
 
-def _analyses(paths: Sequence[str], params: SamplingParams, dask: str | None) -> Iterator[Analysis | str]:
+def analysed_shipped(data: bytes, identity: FileIdentity, params: SamplingParams) -> Analysis | str:
+    """``analysed_for_archive`` of a file whose bytes were sent to this Dask worker (``--ship``), checked
+    against the SHA-256 the client computed and told of the evidence file (``distributed.shipping``)."""
+    from provenance.distributed.shipping import ShippedDamaged, as_evidence, shipped_copy, told
+
+    try:
+        with shipped_copy(data, identity.sha256, identity.name) as copy:
+            analysis = analysed_for_archive(copy, params)
+    except ShippedDamaged as exc:
+        return str(exc)
+    if isinstance(analysis, str):
+        return told(analysis, copy, identity) or ""
+    return replace(analysis, fingerprint=as_evidence(analysis.fingerprint, copy, identity))
+
+
+def _submitted(executor: Executor, path: str, params: SamplingParams, ship: bool) -> Future[Analysis | str]:
+    """The analysis of ``path`` on the cluster; shipped: hashed and read here (read-only), its bytes sent."""
+    if not ship:
+        return executor.submit(analysed_for_archive, path, params)
+    try:
+        identity = file_identity(path)
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, ProvenanceError) as exc:
+        done: Future[Analysis | str] = Future()
+        done.set_result(str(exc) if isinstance(exc, ProvenanceError) else f"{path}: cannot read it: {exc.strerror}")
+        return done
+    return executor.submit(analysed_shipped, data, identity, params)
+
+
+def _analyses(paths: Sequence[str], params: SamplingParams, dask: str | None,
+              ship: bool = False) -> Iterator[Analysis | str]:
     """Each path's ``analysed_for_archive``, in order: here, or on the Dask cluster ``dask`` (at most twice
-    as many files in flight as it has workers, so memory follows the work, not the batch)."""
+    as many files in flight as it has workers, so memory follows the work, not the batch); with ``ship``,
+    the workers are sent the files' bytes."""
     if dask is None:
         yield from (analysed_for_archive(path, params) for path in paths)
         return
     from provenance.distributed import DaskPool
 
-    with DaskPool.open(dask) as pool:
+    with DaskPool.open(dask, ship=ship) as pool:
         pending: deque[tuple[str, Future[Analysis | str]]] = deque()
         queued = iter(paths)
         while True:
             while len(pending) < 2 * pool.jobs and (path := next(queued, None)) is not None:
-                pending.append((path, pool.executor.submit(analysed_for_archive, path, params)))
+                pending.append((path, _submitted(pool.executor, path, params, ship)))
             if not pending:
                 return
             path, future = pending.popleft()
@@ -120,19 +153,23 @@ def add_files(
     progress: Callable[[str], None] | None = None,
     examiner: str | None = None,
     dask: str | None = None,
+    ship: bool = False,
 ) -> AddReport:
     """Add ``paths`` to the archive at ``archive`` (created if missing). Bad files are recorded, not fatal.
 
     Each file read and hashed is logged in the archive's custody log, with the SHA-256 seen. With
     ``dask`` (``local``, ``local:N`` or a scheduler's ``tcp://HOST:PORT``), the files are fingerprinted
     on that Dask cluster's workers (``provenance.distributed``; the paths must be the same there), and
-    added here, in order, each in its transaction: the archive is that of a local run.
+    added here, in order, each in its transaction: the archive is that of a local run. With ``ship``,
+    each file is hashed and read here and its bytes sent to a worker, which checks them first.
     """
+    if ship and dask is None:
+        raise UsageError("--ship sends the files to Dask workers: give --dask too")
     given = sighting or Sighting()
     params = params or SamplingParams(fps=ARCHIVE_FPS)
     results: list[AddedFile] = []
     make_archive_folder(archive)
-    with ArchiveStore.open(archive, create=True) as store, closing(_analyses(paths, params, dask)) as analyses:
+    with ArchiveStore.open(archive, create=True) as store, closing(_analyses(paths, params, dask, ship)) as analyses:
         for path, analysis in zip(paths, analyses, strict=True):
             try:
                 if isinstance(analysis, str):

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
-import json
 import os
 import signal
 import socket
@@ -37,6 +35,7 @@ import numpy as np
 
 from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.distributed.cluster import worker_versions
+from provenance.distributed.shipping import DAMAGED, ShippedDamaged, as_evidence, shipped_copy, told
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import Analysis, analyse, as_query
 from provenance.ingest.add import ARCHIVE_FPS
@@ -206,47 +205,22 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
                   kept=cluster_features(analysis.features, analysis.mirrored_features))
 
 
-SHIPPED_DAMAGED = ("the bytes the worker received do not have the SHA-256 this machine computed: the file "
-                   "changed since it was hashed, or the transfer damaged it: rerun")
+SHIPPED_DAMAGED = DAMAGED
 
 
 def analyse_shipped(task: AnalyseTask, data: bytes, identity: FileIdentity) -> ContentResult:
-    """``analyse_content`` of a content whose bytes were sent to this worker (``triage --ship``): they are
-    checked against the SHA-256 the client computed, written to a private temporary file, analysed, and
-    deleted. The result describes the evidence file, not the copy: its path, its identity as the client
-    read it, and ffprobe's ``filename`` as a local run records it."""
-    if hashlib.sha256(data).hexdigest() != task.sha256:
+    """``analyse_content`` of a content whose bytes were sent to this worker (``triage --ship``;
+    ``provenance.distributed.shipping``): checked against the SHA-256 the client computed, analysed from a
+    private copy, and told of the evidence file (its path, its identity as the client read it)."""
+    try:
+        with shipped_copy(data, task.sha256, identity.name) as copy:
+            result = analyse_content(replace(task, path=copy))
+    except ShippedDamaged as exc:
         now = utc_now()
-        return ContentResult(task.sha256, task.path, SHIPPED_DAMAGED, None, None, (), (), None, b"", now, now, 0.0,
+        return ContentResult(task.sha256, task.path, str(exc), None, None, (), (), None, b"", now, now, 0.0,
                              os.getpid(), worker=this_worker())
-    with tempfile.TemporaryDirectory(prefix="provenance-shipped-") as folder:
-        copy = Path(folder) / f"evidence{_safe_suffix(identity.name)}"
-        copy.write_bytes(data)
-        result = analyse_content(replace(task, path=str(copy)))
-    return _as_evidence(result, task.path, identity, str(copy))
-
-
-def _safe_suffix(name: str) -> str:
-    suffix = Path(name).suffix
-    return suffix if len(suffix) <= 8 and suffix[1:].isalnum() else ""
-
-
-def _as_evidence(result: ContentResult, path: str, identity: FileIdentity, copy: str) -> ContentResult:
-    """``result`` of the copy at ``copy`` told of the evidence at ``path`` (read as ``identity``)."""
-    def told(text: str | None) -> str | None:
-        return None if text is None else text.replace(copy, identity.path)
-
-    fp = result.fingerprint
-    if fp is not None:
-        probe = fp.metadata.raw_probe
-        if probe:
-            data = json.loads(probe)
-            if isinstance(data.get("format"), dict):
-                data["format"]["filename"] = "file:" + identity.path
-            probe = json.dumps(data, sort_keys=True)
-        fp = replace(fp, identity=identity, metadata=replace(fp.metadata, raw_probe=probe),
-                     warnings=tuple(told(w) or "" for w in fp.warnings))
-    return replace(result, path=path, error=told(result.error), fingerprint=fp)
+    fp = None if result.fingerprint is None else as_evidence(result.fingerprint, copy, identity)
+    return replace(result, path=task.path, error=told(result.error, copy, identity), fingerprint=fp)
 
 
 def _opened(path: str) -> MatchingArchive:
