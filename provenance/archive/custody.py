@@ -25,7 +25,6 @@ from provenance.archive.migrations import write_transaction
 from provenance.archive.store import ArchiveStore, archive_location, write_failed
 from provenance.canonical import canonical_bytes
 from provenance.codec import storable_text
-from provenance.errors import ArchiveError
 from provenance.times import utc_now_micro
 from provenance.version import __version__
 
@@ -189,8 +188,7 @@ def record_checkpoint(store: ArchiveStore, text: str) -> None:
         with write_transaction(store.connection):
             store.connection.execute(_PUT_META, (CHECKPOINT_KEY, text))
     except sqlite3.Error as exc:
-        raise ArchiveError(f"could not record the checkpoint in {store.label}: {exc}: check free disk space and "
-                           "permissions, then retry") from exc
+        raise write_failed(store.label, "record the checkpoint", exc) from exc
 
 
 def recorded_checkpoint(store: ArchiveStore) -> str | None:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from provenance.errors import ProvenanceError
+from provenance.errors import ProvenanceError, UsageError
 from provenance.model import FileIdentity, Fingerprint
 
 DAMAGED = ("the bytes the worker received do not have the SHA-256 this machine computed: the file changed since "
@@ -28,6 +28,22 @@ DAMAGED = ("the bytes the worker received do not have the SHA-256 this machine c
 
 class ShippedDamaged(ProvenanceError):
     """The bytes a worker received differ from the file the client hashed."""
+
+
+def refuse_ship_without_dask(ship: bool, dask: str | None) -> None:
+    """``UsageError`` for ``--ship`` without ``--dask``: there is no worker to send the files to."""
+    if ship and dask is None:
+        raise UsageError("--ship sends the files to Dask workers: give --dask too")
+
+
+def bytes_to_send(path: str) -> bytes:
+    """Every byte of the file at ``path``, read here, read-only, to send to a worker; ``ProvenanceError``
+    in one line when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ProvenanceError(f"cannot read the file to send it: {exc.strerror or exc}") from exc
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from provenance.archive.custody import Reading, append_entries
 from provenance.archive.store import ArchiveStore, make_archive_folder, masked_location
-from provenance.errors import ArchiveError, MissingToolError, ProvenanceError, UsageError
+from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import Analysis, analyse
 from provenance.ingest.sidecar import read_ytdlp_sidecar
 from provenance.media.identity import file_identity
@@ -107,13 +107,14 @@ def _submitted(executor: Executor, path: str, params: SamplingParams, ship: bool
     """The analysis of ``path`` on the cluster; shipped: hashed and read here (read-only), its bytes sent."""
     if not ship:
         return executor.submit(analysed_for_archive, path, params)
+    from provenance.distributed.shipping import bytes_to_send
+
     try:
         identity = file_identity(path)
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except (OSError, ProvenanceError) as exc:
+        data = bytes_to_send(path)
+    except ProvenanceError as exc:
         done: Future[Analysis | str] = Future()
-        done.set_result(str(exc) if isinstance(exc, ProvenanceError) else f"{path}: cannot read it: {exc.strerror}")
+        done.set_result(str(exc))
         return done
     return executor.submit(analysed_shipped, data, identity, params)
 
@@ -163,8 +164,9 @@ def add_files(
     added here, in order, each in its transaction: the archive is that of a local run. With ``ship``,
     each file is hashed and read here and its bytes sent to a worker, which checks them first.
     """
-    if ship and dask is None:
-        raise UsageError("--ship sends the files to Dask workers: give --dask too")
+    from provenance.distributed.shipping import refuse_ship_without_dask
+
+    refuse_ship_without_dask(ship, dask)
     given = sighting or Sighting()
     params = params or SamplingParams(fps=ARCHIVE_FPS)
     results: list[AddedFile] = []

@@ -31,6 +31,8 @@ from typing import Protocol
 
 import numpy as np
 
+from provenance.distributed.shipping import bytes_to_send
+from provenance.errors import ProvenanceError
 from provenance.model import Fingerprint
 from provenance.times import utc_now
 from provenance.triage import worker
@@ -204,13 +206,12 @@ class _Scheduler:
         identity = self.hashed[task.path].identity
         assert identity is not None  # only a hashed content is analysed
         try:
-            with open(task.path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
+            data = bytes_to_send(task.path)
+        except ProvenanceError as exc:
             done: Future[object] = Future()
             now = utc_now()
-            done.set_result(ContentResult(task.sha256, task.path, f"cannot read the file to send it: {exc.strerror}",
-                                          None, None, (), (), None, b"", now, now, 0.0, 0))
+            done.set_result(ContentResult(task.sha256, task.path, str(exc), None, None, (), (), None, b"", now, now,
+                                          0.0, 0))
             return done
         return self.pool.executor.submit(worker.analyse_shipped, task, data, identity)
 

@@ -159,12 +159,12 @@ def _log_custody(archive: str, rows: Sequence[FileRow]) -> tuple[tuple[FileCusto
     The archive is created when it does not exist (only ``add_new`` gets here without one).
     """
     from provenance.archive.custody import Reading, append_entries, custody_entries
-    from provenance.archive.store import ArchiveStore, archive_location, make_archive_folder
+    from provenance.archive.store import ArchiveStore, archive_location, make_archive_folder, shown_location
 
     read = [row for row in rows if row.sha256]
     make_archive_folder(archive)
+    shown = shown_location(archive)
     with ArchiveStore.open(archive_location(archive), create=True) as store:
-        shown = store.label if store.dialect != "sqlite" else str(store.path.absolute())
         entries = append_entries(store, [Reading(row.sha256 or "", row.path) for row in read], command=COMMAND)
         archive_id = store.archive_id()
         histories = {sha: custody_entries(store, sha) for sha in dict.fromkeys(row.sha256 or "" for row in read)}
@@ -257,9 +257,9 @@ def triage(
         raise UsageError("give at least one folder or file to triage")
     if ship:
         from provenance.archive.postgres import is_server
+        from provenance.distributed.shipping import refuse_ship_without_dask
 
-        if dask is None:
-            raise UsageError("--ship sends the files to Dask workers: give --dask too")
+        refuse_ship_without_dask(ship, dask)
         if not is_server(archive):
             raise UsageError("with --ship the workers may not see this machine's files, so they cannot read the "
                              f"archive {archive} either: give a PostgreSQL team archive (postgresql://...) they reach")
