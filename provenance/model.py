@@ -375,8 +375,9 @@ class Segment:
 
     ``low_detail`` is how many of its seconds show frames with no detail on either side (PDQ
     quality below ``provenance.hashing.pdq.MIN_QUALITY``) that count because they are consistent
-    with the archive at the aligned times (see ``provenance.match.lines.bridge_low_detail``); 0 in
-    records made before it was measured.
+    with the archive at the aligned times (see ``provenance.match.lines.bridge_low_detail``), or,
+    in a match by local features, frames too plain to pair whose colour grids agree with the
+    archive's (``provenance.match.extend``); 0 in records made before it was measured.
     """
 
     query_start: float

@@ -27,18 +27,20 @@ X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-crf",
 
 @pytest.fixture(scope="module")
 def clips(media_dir: Path) -> dict[str, Path]:
-    """Two archived 8 s clips and a background that is never archived.
+    """Three archived 8 s clips and a background that is never archived.
 
     ``fine`` (Conway's life, ten generations a second) changes at every sample, so its moments are
     told apart finely; ``zoom`` (a Mandelbrot zoom) moves everywhere at once, so nothing in it
-    stays at the same pixels. ``haze`` is other footage with little detail: a camera panning across
-    a test pattern blurred far beyond recognition.
+    stays at the same pixels; ``flicker`` (another Mandelbrot zoom) flickers like old film. ``haze``
+    is other footage with little detail: a camera panning across a test pattern blurred far beyond
+    recognition.
     """
     specs = {
         "fine": "life=size=200x150:rate=10:seed=7:ratio=0.3:mold=6:life_color=#40c0e0:death_color=#302010,"
                 "scale=400:300:flags=neighbor,fps=25",
         "zoom": "mandelbrot=size=480x270:rate=25:start_x=-1.25066:start_y=0.02012:start_scale=0.2",
         "haze": "testsrc2=size=1600x480:rate=25,gblur=sigma=40,crop=854:480:x=t*60:y=0",
+        "flicker": "mandelbrot=size=640x360:rate=25,eq=brightness='0.03*sin(2*PI*t*0.45)':eval=frame",
     }
     return lavfi_clips(media_dir, "name_src_", specs, 8, X264)
 
@@ -46,7 +48,7 @@ def clips(media_dir: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, clips: dict[str, Path]) -> str:
     path = str(tmp_path_factory.mktemp("names") / "archive.sqlite")
-    add_files(path, [str(clips["fine"]), str(clips["zoom"])])
+    add_files(path, [str(clips["fine"]), str(clips["zoom"]), str(clips["flicker"])])
     return path
 
 
@@ -133,6 +135,19 @@ def test_centred_inset_over_a_still_canvas_is_padding(archive: str, clips: dict[
              "[bg][fg]overlay=(W-w)/2:(H-h)/2:shortest=1[v]")
     q = query(media_dir / "n_pad_canvas.mp4", graph, clips["fine"], clips["haze"])
     match = match_for(q, archive, clips["fine"])
+    assert "pad" in names(match) and "pip" not in names(match), [(e.name, e.details) for e in match.edits]
+
+
+def test_vertical_framing_over_its_own_blurred_copy_is_padding(archive: str, clips: dict[str, Path],
+                                                              media_dir: Path) -> None:
+    """The flickering clip framed for a phone as social media does it: across a 9:16 canvas, over
+    itself enlarged to cover the canvas, blurred and darkened. The copy is enlarged three times, more
+    than the archived colour grid resolves, but its brightness follows the picture's: padding."""
+    graph = ("[0:v]split=2[bgsrc][fgsrc];[bgsrc]scale=720:1280:force_original_aspect_ratio=increase,crop=720:1280,"
+             "boxblur=20:2,eq=brightness=-0.08[bg];[fgsrc]scale=720:1088:force_original_aspect_ratio=decrease,"
+             "setsar=1[fg];[bg][fg]overlay=(W-w)/2:(H-h)/2,setsar=1,format=yuv420p[v]")
+    q = query(media_dir / "n_pad_vertical_copy.mp4", graph, clips["flicker"])
+    match = match_for(q, archive, clips["flicker"])
     assert "pad" in names(match) and "pip" not in names(match), [(e.name, e.details) for e in match.edits]
 
 

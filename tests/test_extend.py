@@ -21,6 +21,8 @@ from provenance.model import Match, Segment
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
 SIZE = "640x360"
 SECONDS = 12
+WALL = "0x8a8478"  # the plain wall's colour (a warm grey)
+CROP = "crop=iw*0.6:ih*0.6:iw*0.2:ih*0.2,scale=640:360,setsar=1"  # the middle 60 %: the frame hashes miss it
 
 
 def zoom(seconds: float, most: float = 1.5) -> str:
@@ -31,18 +33,22 @@ def zoom(seconds: float, most: float = 1.5) -> str:
 
 @pytest.fixture(scope="module")
 def sources(media_dir: Path) -> dict[str, Path]:
-    """The archived clips: ``testsrc2``; ``testsrc`` black from 5 s to 7 s; an unrelated fractal."""
+    """The archived clips: ``testsrc2``; ``testsrc`` black from 5 s to 7 s; an unrelated fractal; ``life``
+    cells with a plain wall from 4 s to 8.5 s."""
     specs = {
         "pattern": f"testsrc2=size={SIZE}:rate=25",
         "blackout": f"testsrc=size={SIZE}:rate=25,drawbox=enable='between(t,5,7)':color=black:t=fill",
         "fractal": f"mandelbrot=size={SIZE}:rate=25",
+        # a plain wall fills the picture from 4 s to 8.5 s: too plain for local features
+        "wall": f"life=size={SIZE}:rate=25:seed=8:ratio=0.3:mold=10,format=yuv420p,"
+                f"drawbox=enable='between(t,4,8.5)':color={WALL}:t=fill",
     }
     return lavfi_clips(media_dir, "extend_", specs, SECONDS, X264)
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, sources: dict[str, Path]) -> str:
-    """An archive of the three sources."""
+    """An archive of the four sources."""
     path = str(tmp_path_factory.mktemp("extend") / "archive.sqlite")
     add_files(path, [str(p) for p in sources.values()])
     return path
@@ -131,6 +137,39 @@ def test_blacked_out_stretch_is_not_claimed(archive: str, sources: dict[str, Pat
     claimed = union_length([(max(s.query_start, 5.0), min(s.query_end, 7.0)) for s in match.segments
                             if s.query_end > 5.0 and s.query_start < 7.0])
     assert claimed <= 0.5, match.segments
+
+
+def claimed_between(match: Match, start: float, end: float) -> float:
+    """Seconds of the query between ``start`` and ``end`` that the match's segments claim."""
+    return union_length([(max(s.query_start, start), min(s.query_end, end)) for s in match.segments
+                         if s.query_end > start and s.query_start < end])
+
+
+def test_plain_stretch_of_a_crop_is_bridged_by_its_tone(archive: str, sources: dict[str, Path],
+                                                        media_dir: Path) -> None:
+    """A crop matched by local features only: its 4.5 s of plain wall have no keypoints to pair, but
+    their colour grids agree with the archive's at the aligned moments under the measured crop, so
+    the match is one segment over the whole query, the wall counted as low-detail."""
+    query = edited(media_dir, "crop-wall", "-i", str(sources["wall"]), "-vf", CROP)
+    match = match_of(query, archive, sources["wall"])
+    assert match.geometry is not None and match.geometry.crop is not None and match.geometry.pairs > 0, match
+    assert len(match.segments) == 1, match.segments
+    assert covered(match) >= 0.95 * SECONDS, match.segments
+    assert 3.0 <= match.segments[0].low_detail <= 4.5 + 0.5, match.segments
+    assert match.verdict == "same"
+    assert "trim" not in {e.name for e in match.edits}
+
+
+@pytest.mark.parametrize("over", ["wall", "pattern"])
+def test_a_plain_stretch_of_another_tone_is_not_bridged(over: str, archive: str, sources: dict[str, Path],
+                                                        media_dir: Path) -> None:
+    """The crop with its 4-8.5 s painted dark grey: over the wall (another tone than the archive's) or
+    over the pattern (the archive shows detail there), the painted stretch is not the archived footage."""
+    query = edited(media_dir, f"crop-painted-{over}", "-i", str(sources[over]),
+                   "-vf", f"{CROP},drawbox=enable='between(t,4,8.5)':color=0x303030:t=fill")
+    match = match_of(query, archive, sources[over])
+    assert claimed_between(match, 4.5, 8.0) <= 0.5, match.segments
+    assert match.verdict == "contains_parts"
 
 
 def test_of_two_alignments_of_an_item_the_one_covering_more_of_the_query_is_kept() -> None:

@@ -86,3 +86,25 @@ def test_untouched_inset_has_no_tone_edit() -> None:
         canvas, affine = framed(picture, "other", seed=500 + seed)
         pairs.append(GridPair(colour_grid(canvas), colour_grid(picture), affine))
     assert compare(pairs) == []
+
+
+def fine_scene(seed: int, size: tuple[int, int] = (360, 640)) -> np.ndarray:
+    """A random RGB picture with detail finer than the colour grid's cells (blobs a 24th of its height)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(30, 220, size=(24, 40, 3), dtype=np.uint8)
+    return np.ascontiguousarray(cv2.resize(coarse, (size[1], size[0]), interpolation=cv2.INTER_CUBIC))
+
+
+@pytest.mark.parametrize(("background", "border"), [("copy", True), ("blurred other", False)])
+def test_an_enlarged_copy_finer_than_the_grid_is_told_by_its_brightness(background: str, border: bool) -> None:
+    """A still shot whose brightness flickers (old film, a flash), framed in a 9:16 canvas over its
+    own copy enlarged three times and blurred: each surround cell shows part of one archived cell, so
+    the cells do not follow the copy one by one, but their mean brightness follows the picture's from
+    moment to moment. Smooth other footage around the same flickering picture does not."""
+    picture = fine_scene(700)
+    pairs = []
+    for n, swing in enumerate((-9, -4, 0, 4, 9, -6)):
+        shown = np.clip(picture.astype(np.int16) + swing, 0, 255).astype(np.uint8)
+        canvas, affine = framed(shown, background, seed=800 + n)
+        pairs.append(GridPair(colour_grid(canvas), colour_grid(shown), affine))
+    assert border_around_inset(pairs) is border

@@ -16,6 +16,14 @@ archive too has no detail at the aligned moment (a fade through black, a dark sc
 neither pairs nor fails, and a stretch of such frames joins the segment only when a frame beyond it
 pairs on the same line again.
 
+A query frame with too few keypoints to pair with any frame (fewer than ``MIN_INLIERS``: a flat wall, a
+fade, a crop that left out the textured part) carries no feature evidence either. When the match's map
+is known (a match found by local features has one, ``Match.geometry``), such a frame counts as
+consistent when its colour grid agrees with the archived frame's at the aligned moment under that map
+and the brightness change of the segments' own frames (``tone.tone_agrees``): it neither pairs nor fails, and
+two segments of one line join across a gap of such frames (single frames that fail besides). Those
+seconds are the joined segment's ``low_detail``: the same scene in the same tone, not proof of the moment.
+
 Local features confirm that a query frame shows the archived picture of that moment; on a scene
 that does not change they cannot tell its moments apart, exactly as the hashes cannot.
 """
@@ -31,11 +39,13 @@ from provenance.hashing.pdq import MIN_QUALITY
 from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, verdict
 from provenance.model import Fingerprint, FrameHash, Match, Segment
-from provenance.vision.features import FEATURE_FPS, FrameFeatures, pair_frames
+from provenance.vision.features import FEATURE_FPS, MIN_INLIERS, FrameFeatures, pair_frames
 from provenance.vision.on_demand import times_of
+from provenance.vision.tone import GridPair, brightness_change, tone_agrees
 
 CONFIRM_MISSES = 1  # frames in a row that may fail to pair without ending a segment
 SAME_TIME = 0.5 / FEATURE_FPS  # seconds: the archived frame paired must lie within half a feature-frame step
+TONE_FRAMES = 6  # frames of the segments whose grids give the brightness change featureless frames are held to
 
 
 def _line(segment: Segment, speed: float, item_duration: float) -> tuple[float, float]:
@@ -58,7 +68,7 @@ def _walk(frames: Iterable[FrameFeatures],
           pairs: Callable[[FrameFeatures], bool | None]) -> tuple[float | None, bool]:
     """Walk ``frames`` in the order given: the time of the last one that pairs before more than
     ``CONFIRM_MISSES`` in a row fail (None if none pairs), and whether the walk stopped early.
-    A frame for which ``pairs`` says None (no detail on either side) neither pairs nor fails."""
+    A frame for which ``pairs`` says None (no evidence either way) neither pairs nor fails."""
     last, misses = None, 0
     for frame in frames:
         paired = pairs(frame)
@@ -126,6 +136,19 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
             archive_flat.append(_flat_times(item_samples()))
         return _flat_at(*archive_flat[0], t)
 
+    affine = (np.array(match.geometry.affine, dtype=np.float64).reshape(2, 3)
+              if match.geometry is not None and match.geometry.pairs > 0 else None)
+    tone: list[float | None] = []  # the segments' brightness change, once worked out
+    consistent: set[float] = set()  # times of featureless frames whose grids agree
+
+    def agrees(frame: FrameFeatures, archived: FrameFeatures) -> bool:
+        """Whether a frame with too few keypoints to pair agrees with the archived one by its grid."""
+        if affine is None or len(frame.descriptors) >= MIN_INLIERS or frame.grid is None or archived.grid is None:
+            return False
+        if not tone:
+            tone.append(_tone_of(chosen, order, all_times, match, item_features, archive_times, affine))
+        return tone[0] is not None and tone_agrees(GridPair(frame.grid, archived.grid, affine), tone[0])
+
     def pairs_on(speed: float, offset: float) -> Callable[[FrameFeatures], bool | None]:
         def pairs(frame: FrameFeatures) -> bool | None:
             aligned = speed * frame.time + offset
@@ -136,6 +159,9 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
                 return True
             if _flat_at(*query_flat, frame.time) and flat_archive(aligned):
                 return None  # no detail on either side: no evidence either way
+            if agrees(frame, item_features[row]):
+                consistent.add(frame.time)
+                return None  # too little for features, and the same scene in the same tone
             return False
         return pairs
 
@@ -160,11 +186,17 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
             current = replace(current, query_start=round(first, 3), archive_start=at(speed, offset, first))
         following = segments[n + 1] if n + 1 < len(segments) else None
         ceiling = following.query_start if following is not None else query_end
-        last, stopped = _walk(walked(between(current.query_end, ceiling)), pairs)
+        gap = between(current.query_end, ceiling)
+        last, stopped = _walk(walked(gap), pairs)
         n += 1
-        if following is not None and _on_line(following, speed, offset) and last is not None and not stopped:
+        toned = sum(1 for i in gap if all_times[i] in consistent)
+        if following is not None and _on_line(following, speed, offset) and (last is not None or toned) \
+                and not stopped:
             # the gap between two segments of one line pairs throughout: one segment
-            current = replace(current, query_end=following.query_end, archive_end=following.archive_end)
+            low = min(current.low_detail + following.low_detail + toned * step,
+                      following.query_end - current.query_start)
+            current = replace(current, query_end=following.query_end, archive_end=following.archive_end,
+                              low_detail=round(low, 3))
             first = None
             continue
         if last is not None and last + step > current.query_end:
@@ -186,6 +218,27 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
     return replace(match, segments=tuple(out), query_coverage=round(query_cov, 4),
                    archive_coverage=round(archive_cov, 4), verdict=verdict(False, query_cov, archive_cov),
                    edits=edits)
+
+
+def _tone_of(chosen: Sequence[FrameFeatures], order: list[int], all_times: list[float], match: Match,
+             item_features: Sequence[FrameFeatures], archive_times: np.ndarray,
+             affine: np.ndarray) -> float | None:
+    """The brightness change of up to ``TONE_FRAMES`` query frames inside the match's segments against the
+    archived frames of their aligned moments, under ``affine``; None when none has a grid."""
+    inside = [i for i in order if any(s.query_start - 1e-6 <= all_times[i] <= s.query_end + 1e-6
+                                      for s in match.segments)]
+    if len(inside) > TONE_FRAMES:
+        inside = [inside[k] for k in np.linspace(0, len(inside) - 1, TONE_FRAMES).round().astype(int)]
+    grids = []
+    for i in inside:
+        seg = next(s for s in match.segments if s.query_start - 1e-6 <= all_times[i] <= s.query_end + 1e-6)
+        t = seg.archive_start + (all_times[i] - seg.query_start) * match.speed
+        row = int(np.argmin(np.abs(archive_times - t)))
+        frame = chosen[i]
+        if abs(archive_times[row] - t) <= SAME_TIME + 1e-6 and frame.grid is not None \
+                and item_features[row].grid is not None:
+            grids.append(GridPair(frame.grid, item_features[row].grid, affine))
+    return brightness_change(grids)
 
 
 def _on_line(segment: Segment, speed: float, offset: float) -> bool:

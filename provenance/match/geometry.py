@@ -18,6 +18,7 @@ from provenance.archive.descriptor_index import DescriptorIndex
 from provenance.archive.searchable import ArchiveFrames
 from provenance.hashing.pdq import DIHEDRAL_NAMES
 from provenance.match.align import ORIENTATION_EDITS, SPEED_TOLERANCE, make_match
+from provenance.match.extend import extend_match
 from provenance.match.lines import Line, best_line, line_segments
 from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, density
@@ -197,7 +198,9 @@ def geometry_matches(
         match = _item_match(query, item, local, archived, np.arange(len(archived)), used, frames, step,
                             query_duration, sightings)
         if match is not None:
-            matches.append(match)
+            # across stretches too plain for features (a flat wall, a fade) that the colour grids confirm
+            matches.append(extend_match(query, match, features, mirrored_features, archived,
+                                        float(frames.durations[item]), item_still=bool(frames.stills[item])))
     return tuple(sorted(matches, key=lambda m: -m.score))
 
 

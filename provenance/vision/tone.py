@@ -30,6 +30,8 @@ OVERLAY_MAX_SHARE = 0.45  # more covered cells than this is a different picture,
 BAR_SPREAD = 3.0  # grey levels: cells around an inset this alike in tone, everywhere and always, are bars
 BLUR_DETAIL = 0.5  # surroundings with less than this share of the picture's detail are blurred (borders.BLUR_ENERGY)
 COPY_CORRELATION = 0.8  # cells around an inset that follow an enlarged copy of the picture this well
+MIN_SWING_PAIRS = 5  # pairs over which the brightness around an inset must follow the copy's
+COPY_SWING = (0.5, 2.0)  # how much more or less than the copy's the brightness around an inset may move
 STEADY_TONE = 3.0  # grey levels a cell around an inset may change by over time and still be still (borders.STEADY_STD)
 
 
@@ -116,6 +118,56 @@ def _touching_edge(cells: np.ndarray) -> np.ndarray:
     return keep
 
 
+def _fit_tone(query_luma: np.ndarray, archive_luma: np.ndarray) -> tuple[float, float]:
+    """The tone map ``query = gain x archive + lift`` of one pair's cells, robust to overlays: fitted,
+    the worst quarter of cells dropped, fitted again (a lift alone when the archived cells are all alike)."""
+    q, a = query_luma, archive_luma
+    if np.ptp(a) > 5:
+        gain, lift = np.polyfit(a, q, 1)
+    else:
+        gain, lift = 1.0, float(np.median(q - a))
+    resid = np.abs(q - (gain * a + lift))
+    keep = resid <= np.quantile(resid, 0.75)
+    if keep.sum() >= 8 and np.ptp(a[keep]) > 5:
+        gain, lift = np.polyfit(a[keep], q[keep], 1)
+    return float(gain), float(lift)
+
+
+def _inside_cells(pair: GridPair) -> tuple[np.ndarray, np.ndarray] | None:
+    """The query's cells that lie over the archived picture and the archived grid averaged over
+    where each maps, or None when fewer than ``MIN_CELLS`` do."""
+    mapped, inside = _mapped_cells(pair.archive, _cell_map(pair.affine))
+    if inside.sum() < MIN_CELLS:
+        return None
+    return pair.query.reshape(-1, pair.query.shape[-1])[inside], mapped[inside]
+
+
+def brightness_change(pairs: list[GridPair]) -> float | None:
+    """How much brighter the query is than the archive over these aligned pairs: the median over the
+    pairs of each one's median cell difference (grey levels), or None when no pair has cells
+    enough over the archived picture. A difference, not a fitted gain: it holds at any tone."""
+    lifts = [float(np.median(q[:, 0] - a[:, 0])) for pair in pairs if (cells := _inside_cells(pair)) is not None
+             for q, a in [cells]]
+    return float(np.median(lifts)) if lifts else None
+
+
+def tone_agrees(pair: GridPair, lift: float) -> bool:
+    """Whether a query frame's grid agrees with the archived frame's under a known map and the
+    match's brightness change ``lift``: at least ``1 - OVERLAY_MAX_SHARE`` of the cells over the
+    archived picture within ``LIFT`` grey levels of it (the rest may be under a caption), their
+    saturation too.
+
+    For frames that carry too little detail to pair by local features: agreeing says only that the
+    query shows the same scene in the same tone at that moment (a plain wall, a fade), not which
+    moment it is."""
+    cells = _inside_cells(pair)
+    if cells is None:
+        return False
+    q, a = cells
+    close = (np.abs(q[:, 0] - a[:, 0] - lift) <= LIFT) & (np.abs(q[:, 2] - a[:, 2]) <= GREY_SATURATION + COLOURED)
+    return bool(close.mean() >= 1.0 - OVERLAY_MAX_SHARE)
+
+
 def compare(pairs: list[GridPair]) -> list[Edit]:
     """The colour and overlay edits that the grid pairs show (none when they agree)."""
     gains, lifts, sat_q, sat_a, hue_turns = [], [], [], [], []
@@ -131,15 +183,7 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
             continue
         q = pair.query.reshape(-1, pair.query.shape[-1])[inside]
         a = mapped[inside]
-        # robust tone map: fit, drop the worst quarter of cells (overlays), fit again
-        if np.ptp(a[:, 0]) > 5:
-            gain, lift = np.polyfit(a[:, 0], q[:, 0], 1)
-        else:
-            gain, lift = 1.0, float(np.median(q[:, 0] - a[:, 0]))
-        resid = np.abs(q[:, 0] - (gain * a[:, 0] + lift))
-        keep = resid <= np.quantile(resid, 0.75)
-        if keep.sum() >= 8 and np.ptp(a[keep, 0]) > 5:
-            gain, lift = np.polyfit(a[keep, 0], q[keep, 0], 1)
+        gain, lift = _fit_tone(q[:, 0], a[:, 0])
         resid = np.abs(q[:, 0] - (gain * a[:, 0] + lift))
         mid = float(np.mean(a[:, 0]))
         gains.append(float(gain))
@@ -190,9 +234,11 @@ def border_around_inset(pairs: list[GridPair]) -> bool | None:
     Border is either plain bars, of one steady tone, or the picture itself enlarged to cover the
     frame and blurred: the social-media framing of a clip. At the grid's scale a blurred copy
     follows the picture closely, so the cells around the inset must correlate strongly with the
-    cells of the enlarged, centred copy at the same place. Footage is what is neither and either
-    changes over time in a way the picture does not (a blurred copy changes as the picture does,
-    bars and a still canvas not at all), or carries detail like the picture's. The picture's
+    cells of the enlarged, centred copy at the same place, or, where the copy is enlarged beyond
+    what the archived grid resolves, their mean brightness must follow the copy's over the pairs.
+    Footage is what is neither and either changes over time in a way the picture does not (a
+    blurred copy changes as the picture does, bars and a still canvas not at all), or carries
+    detail like the picture's. The picture's
     detail is that of the archived frame, at the scale of a whole frame like the surroundings:
     the inset itself, shrunk, shows more detail per cell than the same footage would at full size.
     Surroundings thinner than a cell, or still, blurred and not a copy, are left to the caller.
@@ -201,6 +247,7 @@ def border_around_inset(pairs: list[GridPair]) -> bool | None:
     xs, ys = (v.ravel() for v in np.meshgrid(centres, centres))
     half = 0.5 / GRID
     query_luma, copy_luma, around, archived = [], [], [], []
+    around_mean, copy_mean = [], []  # per pair, the mean brightness around the inset and of the copy there
     over_time, copy_over_time = [], []  # per pair, every cell's luma (NaN where it is not around the inset)
     for pair in pairs:
         x0, y0, x1, y1 = inverse_box(pair.affine)
@@ -219,6 +266,8 @@ def border_around_inset(pairs: list[GridPair]) -> bool | None:
         row = np.clip(np.floor((0.5 + (ys - 0.5) / ((y1 - y0) * k)) * GRID).astype(int), 0, GRID - 1)
         query_luma.append(cells[wholly, 0])
         copy_luma.append(pair.archive[row[wholly], col[wholly], 0])
+        around_mean.append(float(cells[wholly, 0].mean()))
+        copy_mean.append(float(pair.archive[row[wholly], col[wholly], 0].mean()))
         over_time.append(np.where(wholly, cells[:, 0], np.nan))
         copy_over_time.append(np.where(wholly, pair.archive[row, col, 0], np.nan))
     if not around:
@@ -229,7 +278,7 @@ def border_around_inset(pairs: list[GridPair]) -> bool | None:
     if float(np.median(np.abs(bars - np.median(bars)))) <= BAR_SPREAD:
         return True
     ql, cl = np.concatenate(query_luma), np.concatenate(copy_luma)
-    if _follows(ql, cl):
+    if _follows(ql, cl) or _brightness_follows(np.array(around_mean), np.array(copy_mean)):
         return True
     if _changes_on_its_own(np.stack(over_time), np.stack(copy_over_time)):
         return False
@@ -243,6 +292,21 @@ def _follows(values: np.ndarray, copy: np.ndarray) -> bool:
     at least COPY_CORRELATION."""
     return bool(len(values) >= 3 and np.std(values) > 1e-6 and np.std(copy) > 1e-6
                 and float(np.corrcoef(values, copy)[0, 1]) >= COPY_CORRELATION)
+
+
+def _brightness_follows(around: np.ndarray, copy: np.ndarray) -> bool:
+    """Whether the mean brightness around an inset follows the enlarged copy's there from pair to pair.
+
+    An archived grid cell is the mean of a large part of the picture: in a copy enlarged more than
+    about twice, a cell around the inset shows part of one archived cell, so the cells need not
+    follow the copy one by one. Their mean moves with the picture's all the same, by as much (within
+    ``COPY_SWING``), and the picture must move by more than ``STEADY_TONE`` over at least
+    ``MIN_SWING_PAIRS`` pairs for this to say anything. Other footage follows the archived picture
+    only by chance; a fade or a grade of the whole query moves the surround but not the archive."""
+    if len(around) < MIN_SWING_PAIRS or float(np.std(copy)) <= STEADY_TONE:
+        return False
+    swing = float(np.std(around)) / float(np.std(copy))
+    return COPY_SWING[0] <= swing <= COPY_SWING[1] and _follows(around, copy)
 
 
 def _changes_on_its_own(luma: np.ndarray, copy: np.ndarray) -> bool:
