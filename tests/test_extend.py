@@ -160,6 +160,19 @@ def test_plain_stretch_of_a_crop_is_bridged_by_its_tone(archive: str, sources: d
     assert "trim" not in {e.name for e in match.edits}
 
 
+def test_a_crop_that_begins_on_the_plain_wall_is_matched_from_its_start(archive: str, sources: dict[str, Path],
+                                                                        media_dir: Path) -> None:
+    """The crop of 5-12 s opens on 3.5 s of the plain wall: the match runs from the query's start,
+    at the archive's 5 s, the wall counted as low-detail."""
+    query = edited(media_dir, "crop-wall-start", "-ss", "5", "-i", str(sources["wall"]), "-vf", CROP)
+    match = match_of(query, archive, sources["wall"])
+    assert len(match.segments) == 1, match.segments
+    segment = match.segments[0]
+    assert segment.query_start <= 0.3 and segment.archive_start == pytest.approx(5.0, abs=0.3), segment
+    assert segment.query_end >= 6.5 and 2.5 <= segment.low_detail <= 4.0, segment
+    assert match.verdict == "clip_of_item"
+
+
 @pytest.mark.parametrize("over", ["wall", "pattern"])
 def test_a_plain_stretch_of_another_tone_is_not_bridged(over: str, archive: str, sources: dict[str, Path],
                                                         media_dir: Path) -> None:

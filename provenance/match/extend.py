@@ -20,9 +20,11 @@ A query frame with too few keypoints to pair with any frame (fewer than ``MIN_IN
 fade, a crop that left out the textured part) carries no feature evidence either. When the match's map
 is known (a match found by local features has one, ``Match.geometry``), such a frame counts as
 consistent when its colour grid agrees with the archived frame's at the aligned moment under that map
-and the brightness change of the segments' own frames (``tone.tone_agrees``): it neither pairs nor fails, and
-two segments of one line join across a gap of such frames (single frames that fail besides). Those
-seconds are the joined segment's ``low_detail``: the same scene in the same tone, not proof of the moment.
+and the brightness change of the segments' own frames (``tone.tone_agrees``): it is reached as a
+paired frame is, so two segments of one line join across a gap of such frames (single frames that
+fail besides), and a segment grows over them towards the query's ends while the archive has frames
+of those moments. Those seconds are the segment's ``low_detail``: the same scene in the same tone,
+not proof of the moment.
 
 Local features confirm that a query frame shows the archived picture of that moment; on a scene
 that does not change they cannot tell its moments apart, exactly as the hashes cannot.
@@ -64,15 +66,18 @@ def _line(segment: Segment, speed: float, item_duration: float) -> tuple[float, 
     return speed, segment.archive_end - speed * segment.query_end
 
 
-def _walk(frames: Iterable[FrameFeatures],
-          pairs: Callable[[FrameFeatures], bool | None]) -> tuple[float | None, bool]:
+def _walk(frames: Iterable[FrameFeatures], pairs: Callable[[FrameFeatures], bool | None],
+          agreed: Callable[[float], bool] = lambda t: False) -> tuple[float | None, bool]:
     """Walk ``frames`` in the order given: the time of the last one that pairs before more than
     ``CONFIRM_MISSES`` in a row fail (None if none pairs), and whether the walk stopped early.
-    A frame for which ``pairs`` says None (no evidence either way) neither pairs nor fails."""
+    A frame for which ``pairs`` says None (no evidence either way) neither pairs nor fails, unless
+    ``agreed(time)`` says its tone agrees: then it counts as the last one reached, as a pair does."""
     last, misses = None, 0
     for frame in frames:
         paired = pairs(frame)
         if paired is None:
+            if agreed(frame.time):
+                last, misses = frame.time, 0
             continue
         if paired:
             last, misses = frame.time, 0
@@ -179,24 +184,21 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
     n = 0
     current = segments[0]
     speed, offset = _line(current, match.speed, item_duration)
-    first, _ = _walk(walked(between(0.0, current.query_start)[::-1]), pairs_on(speed, offset))
+    def agreed(t: float) -> bool:
+        return t in consistent
+
+    first, _ = _walk(walked(between(0.0, current.query_start)[::-1]), pairs_on(speed, offset), agreed)
     while True:
         pairs = pairs_on(speed, offset)
         if first is not None and first < current.query_start:
             current = replace(current, query_start=round(first, 3), archive_start=at(speed, offset, first))
         following = segments[n + 1] if n + 1 < len(segments) else None
         ceiling = following.query_start if following is not None else query_end
-        gap = between(current.query_end, ceiling)
-        last, stopped = _walk(walked(gap), pairs)
+        last, stopped = _walk(walked(between(current.query_end, ceiling)), pairs, agreed)
         n += 1
-        toned = sum(1 for i in gap if all_times[i] in consistent)
-        if following is not None and _on_line(following, speed, offset) and (last is not None or toned) \
-                and not stopped:
+        if following is not None and _on_line(following, speed, offset) and last is not None and not stopped:
             # the gap between two segments of one line pairs throughout: one segment
-            low = min(current.low_detail + following.low_detail + toned * step,
-                      following.query_end - current.query_start)
-            current = replace(current, query_end=following.query_end, archive_end=following.archive_end,
-                              low_detail=round(low, 3))
+            current = replace(current, query_end=following.query_end, archive_end=following.archive_end)
             first = None
             continue
         if last is not None and last + step > current.query_end:
@@ -207,9 +209,11 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
             break
         current = following
         speed, offset = _line(current, match.speed, item_duration)
-        first, _ = _walk(walked(between(out[-1].query_end, current.query_start)[::-1]), pairs_on(speed, offset))
+        first, _ = _walk(walked(between(out[-1].query_end, current.query_start)[::-1]), pairs_on(speed, offset),
+                         agreed)
     if [(s.query_start, s.query_end) for s in out] == [(s.query_start, s.query_end) for s in segments]:
         return match
+    out = [replace(s, low_detail=_low_detail(s, segments, consistent, step)) for s in out]
     query_cov, archive_cov = coverages(out, query_end, item_duration, 1.0 / FEATURE_FPS,
                                        query_still=False, item_still=False)
     edits = tuple(e for e in match.edits if e.name != "trim")
@@ -218,6 +222,18 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
     return replace(match, segments=tuple(out), query_coverage=round(query_cov, 4),
                    archive_coverage=round(archive_cov, 4), verdict=verdict(False, query_cov, archive_cov),
                    edits=edits)
+
+
+def _low_detail(segment: Segment, before: list[Segment], consistent: set[float], step: float) -> float:
+    """Seconds of ``segment`` with no detail: those of the segments ``before`` it took in, and a
+    feature-frame step for each frame whose tone agreed (``consistent``) outside them."""
+    def inside(t: float, s: Segment) -> bool:
+        return s.query_start - 1e-6 <= t < s.query_end - 1e-6
+
+    kept = sum(s.low_detail for s in before if segment.query_start - 1e-6 <= s.query_start
+               and s.query_end <= segment.query_end + 1e-6)
+    toned = sum(1 for t in consistent if inside(t, segment) and not any(inside(t, s) for s in before))
+    return round(min(kept + toned * step, segment.query_end - segment.query_start), 3)
 
 
 def _tone_of(chosen: Sequence[FrameFeatures], order: list[int], all_times: list[float], match: Match,
