@@ -154,6 +154,9 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
             tone.append(_tone_of(chosen, order, all_times, match, item_features, archive_times, affine))
         return tone[0] is not None and tone_agrees(GridPair(frame.grid, archived.grid, affine), tone[0])
 
+    def agreed(t: float) -> bool:
+        return t in consistent
+
     def pairs_on(speed: float, offset: float) -> Callable[[FrameFeatures], bool | None]:
         def pairs(frame: FrameFeatures) -> bool | None:
             aligned = speed * frame.time + offset
@@ -184,9 +187,6 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
     n = 0
     current = segments[0]
     speed, offset = _line(current, match.speed, item_duration)
-    def agreed(t: float) -> bool:
-        return t in consistent
-
     first, _ = _walk(walked(between(0.0, current.query_start)[::-1]), pairs_on(speed, offset), agreed)
     while True:
         pairs = pairs_on(speed, offset)

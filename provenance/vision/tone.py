@@ -118,21 +118,6 @@ def _touching_edge(cells: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _fit_tone(query_luma: np.ndarray, archive_luma: np.ndarray) -> tuple[float, float]:
-    """The tone map ``query = gain x archive + lift`` of one pair's cells, robust to overlays: fitted,
-    the worst quarter of cells dropped, fitted again (a lift alone when the archived cells are all alike)."""
-    q, a = query_luma, archive_luma
-    if np.ptp(a) > 5:
-        gain, lift = np.polyfit(a, q, 1)
-    else:
-        gain, lift = 1.0, float(np.median(q - a))
-    resid = np.abs(q - (gain * a + lift))
-    keep = resid <= np.quantile(resid, 0.75)
-    if keep.sum() >= 8 and np.ptp(a[keep]) > 5:
-        gain, lift = np.polyfit(a[keep], q[keep], 1)
-    return float(gain), float(lift)
-
-
 def _inside_cells(pair: GridPair) -> tuple[np.ndarray, np.ndarray] | None:
     """The query's cells that lie over the archived picture and the archived grid averaged over
     where each maps, or None when fewer than ``MIN_CELLS`` do."""
@@ -146,8 +131,11 @@ def brightness_change(pairs: list[GridPair]) -> float | None:
     """How much brighter the query is than the archive over these aligned pairs: the median over the
     pairs of each one's median cell difference (grey levels), or None when no pair has cells
     enough over the archived picture. A difference, not a fitted gain: it holds at any tone."""
-    lifts = [float(np.median(q[:, 0] - a[:, 0])) for pair in pairs if (cells := _inside_cells(pair)) is not None
-             for q, a in [cells]]
+    lifts = []
+    for pair in pairs:
+        if (cells := _inside_cells(pair)) is not None:
+            query, archived = cells
+            lifts.append(float(np.median(query[:, 0] - archived[:, 0])))
     return float(np.median(lifts)) if lifts else None
 
 
@@ -183,7 +171,15 @@ def compare(pairs: list[GridPair]) -> list[Edit]:
             continue
         q = pair.query.reshape(-1, pair.query.shape[-1])[inside]
         a = mapped[inside]
-        gain, lift = _fit_tone(q[:, 0], a[:, 0])
+        # robust tone map: fit, drop the worst quarter of cells (overlays), fit again
+        if np.ptp(a[:, 0]) > 5:
+            gain, lift = np.polyfit(a[:, 0], q[:, 0], 1)
+        else:
+            gain, lift = 1.0, float(np.median(q[:, 0] - a[:, 0]))
+        resid = np.abs(q[:, 0] - (gain * a[:, 0] + lift))
+        keep = resid <= np.quantile(resid, 0.75)
+        if keep.sum() >= 8 and np.ptp(a[keep, 0]) > 5:
+            gain, lift = np.polyfit(a[keep, 0], q[keep, 0], 1)
         resid = np.abs(q[:, 0] - (gain * a[:, 0] + lift))
         mid = float(np.mean(a[:, 0]))
         gains.append(float(gain))
@@ -238,9 +234,9 @@ def border_around_inset(pairs: list[GridPair]) -> bool | None:
     what the archived grid resolves, their mean brightness must follow the copy's over the pairs.
     Footage is what is neither and either changes over time in a way the picture does not (a
     blurred copy changes as the picture does, bars and a still canvas not at all), or carries
-    detail like the picture's. The picture's
-    detail is that of the archived frame, at the scale of a whole frame like the surroundings:
-    the inset itself, shrunk, shows more detail per cell than the same footage would at full size.
+    detail like the picture's. The picture's detail is that of the archived frame, at the scale
+    of a whole frame like the surroundings: the inset itself, shrunk, shows more detail per cell
+    than the same footage would at full size.
     Surroundings thinner than a cell, or still, blurred and not a copy, are left to the caller.
     """
     centres = (np.arange(GRID) + 0.5) / GRID
