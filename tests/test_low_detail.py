@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -55,12 +56,12 @@ def only_match(record: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def clips(media_dir: Path) -> dict[str, Path]:
-    """The car park (20 s), its copy, its trim and an edit; a 3 s textured clip and its 8x loop; a clip with
-no detail at all and its copy; an unrelated clip."""
+    """The car park (20 s), its copy, its trim, a mirrored, cropped and captioned re-share of it and an
+    edit; a 3 s textured clip and its 8x loop; a clip with no detail at all and its copy; an unrelated clip."""
     d = media_dir / "low_detail"
     d.mkdir(exist_ok=True)
     out = {name: d / f"{name}.mp4" for name in
-           ("carpark", "copy", "trim", "replaced", "short", "loop", "flat", "flat_copy", "unrelated")}
+           ("carpark", "copy", "trim", "reshared", "replaced", "short", "loop", "flat", "flat_copy", "unrelated")}
     run_ffmpeg("-f", "lavfi", "-i", CAR_PARK, "-f", "lavfi", "-i", "testsrc2=s=120x90:r=25",
                "-f", "lavfi", "-i", "color=c=0x303030:s=6x12:r=25", "-filter_complex",
                "[0]format=yuv420p,noise=alls=2:allf=t[bg];"
@@ -68,6 +69,10 @@ no detail at all and its copy; an unrelated clip."""
                "[a][2]overlay=x='40+t*8':y=180[v]", "-map", "[v]", "-t", "20", *X264, str(out["carpark"]))
     shutil.copyfile(out["carpark"], out["copy"])
     run_ffmpeg("-ss", "4", "-t", "10", "-i", str(out["carpark"]), *X264, str(out["trim"]))
+    # 2-16 s mirrored, cropped to its middle 80 %, a caption bar across the bottom
+    run_ffmpeg("-ss", "2", "-t", "14", "-i", str(out["carpark"]), "-vf",
+               "hflip,crop=iw*0.8:ih*0.8:iw*0.1:ih*0.1,drawbox=x=0:y=ih*0.82:w=iw:h=ih*0.12:color=white:t=fill,"
+               "scale=320:240,setsar=1", *X264, "-crf", "24", str(out["reshared"]))
     # the same footage, but its flat stretch 9-12 s shows another flat picture (the gradient the other
     # way) and 15-18 s black: at the aligned times the archive is flat too, but not that flat picture
     run_ffmpeg("-i", str(out["carpark"]), "-f", "lavfi", "-i", CAR_PARK.replace("x0=0:", "x0=320:").replace(
@@ -134,6 +139,21 @@ def test_reencoded_trim_is_a_clip_covering_the_whole_query(clips: dict[str, Path
     assert 3.0 <= segment["low_detail"] <= 7.0  # the flat stretches 4-6 and 9-12 s of the item, and 14 s
     trim = next(e for e in match["edit_details"] if e["name"] == "trim")
     assert trim["details"].endswith("0.0-4.0, 14.0-20.0")
+
+
+def test_mirrored_cropped_captioned_reshare_is_described(clips: dict[str, Path], archive: Path) -> None:
+    """Its detail is the car alone, 3 s in every 6: the mirror, the crop window (within 0.05) and the
+    caption band are measured on the frames that carry it, and the plain stretches between are covered."""
+    match = only_match(check(clips["reshared"], archive))
+    assert match["verdict"] == "clip_of_item", match["segments"]
+    assert match["query_coverage"] >= 0.95, match["segments"]
+    (segment,) = match["segments"]
+    assert segment["archive_start"] == pytest.approx(2.0, abs=0.3) and segment["low_detail"] >= 3.0, segment
+    details = {e["name"]: e["details"] for e in match["edit_details"]}
+    assert {"hflip", "crop", "overlay"} <= set(details), details
+    window = [float(v) for v in re.findall(r"\d\.\d\d", details["crop"])]
+    assert window == pytest.approx([0.10, 0.90, 0.10, 0.90], abs=0.05), details["crop"]
+    assert details["overlay"].startswith("something covers a band across the bottom"), details["overlay"]
 
 
 def test_another_flat_picture_at_the_aligned_times_is_not_bridged(clips: dict[str, Path], archive: Path) -> None:
