@@ -315,6 +315,18 @@ def test_unrelated_synthetic_sound_never_aligns(synth: np.ndarray, folder: Path)
         assert align(a, b, STEP) is None
 
 
+def test_a_soundtrack_shorter_than_a_window_is_compared_either_way(synth: np.ndarray, folder: Path) -> None:
+    """3 s of the sound (fewer values than one bit-error window) against the whole of it and the
+    other way round: compared without error (an archived 1.5 s piece once stopped every check)."""
+    short = sound_of(with_picture(folder / "synthetic-short.mp4", ["-i", str(folder / "synthetic.mp4")],
+                                  f"{cut(6.0, 9.0)}[a]", AAC, 3.0))
+    assert 0 < len(short) < 16
+    # where the pictures put it (``near``), as ``check`` asks, and by the sound's own votes
+    for found in (align(short, synth, STEP), align(short, synth, STEP, near=6.0), align(synth, short, STEP),
+                  align(synth, short, STEP, near=-6.0)):
+        assert found is None or isinstance(found, SoundAlignment)
+
+
 def test_silence_never_aligns_with_the_synthetic_sound(synth: np.ndarray, folder: Path) -> None:
     silence = sound_of(with_picture(folder / "synthetic-silence.mp4", ["-f", "lavfi", "-i", FLAT["silence"]],
                                     "[0:a]atrim=end=12[a]", AAC, 12))
@@ -378,6 +390,22 @@ def test_a_random_fingerprint_is_found_shifted(seed: int, shift: int, length: in
         assert found.bit_error_rate == 0.0 and found.matched_values == len(query)
     else:  # the item's part is all matched (the other sound's edge may be, inside a window of mostly matches)
         assert found.matched_values >= length and found.segments[-1].query_end >= len(query) * STEP
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=UINT32, query_length=st.integers(min_value=0, max_value=40),
+       item_length=st.integers(min_value=0, max_value=60), shared=st.booleans())
+def test_soundtracks_of_any_length_are_compared(seed: int, query_length: int, item_length: int,
+                                                shared: bool) -> None:
+    """However short either side (none, one value, less than a window), ``align`` answers: an
+    alignment or None. With ``shared`` the query is the start of the item, bit for bit."""
+    rng = np.random.default_rng(seed)
+    item = rng.integers(0, 2**32, size=item_length, dtype=np.uint32)
+    query = item[:query_length] if shared else rng.integers(0, 2**32, size=query_length, dtype=np.uint32)
+    for found in (align(query, item, STEP), align(item, query, STEP), align(query, item, STEP, near=0.0)):
+        assert found is None or isinstance(found, SoundAlignment)
+        if found is not None:
+            assert found.bit_error_rate <= 0.5
 
 
 @settings(max_examples=40, deadline=None)

@@ -153,9 +153,15 @@ def _windowed(ber: np.ndarray, ok: np.ndarray) -> np.ndarray:
     half the window is aligned)."""
     n = len(ber)
     weights = np.ones(WINDOW)
-    num = np.convolve(np.where(ok, ber, 0.0), weights, mode="same")
-    den = np.convolve(ok.astype(np.float64), weights, mode="same")
-    span = np.convolve(np.ones(n), weights, mode="same")
+    start = (WINDOW - 1) // 2
+
+    def summed(values: np.ndarray) -> np.ndarray:
+        # numpy's "same" is as long as the longer input: a soundtrack shorter than the window needs the centre
+        return np.convolve(values, weights, mode="full")[start:start + n]
+
+    num = summed(np.where(ok, ber, 0.0))
+    den = summed(ok.astype(np.float64))
+    span = summed(np.ones(n))
     out = np.full(n, np.nan)
     enough = den >= np.minimum(WINDOW, span) / 2
     out[enough] = num[enough] / den[enough]
