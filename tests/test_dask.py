@@ -233,16 +233,17 @@ def test_shipped_files_give_the_rows_of_a_local_run_against_the_team_archive(
 
 
 def test_shipped_bytes_that_do_not_hash_as_sent_are_refused(batch: dict[str, Path]) -> None:
+    from provenance.distributed.shipping import DAMAGED
     from provenance.media.identity import file_identity
     from provenance.triage.results import AnalyseTask
-    from provenance.triage.worker import SHIPPED_DAMAGED, analyse_shipped
+    from provenance.triage.worker import analyse_shipped
 
     path = batch["folder"] / "trim.mp4"
     identity = file_identity(str(path))
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01  # one bit flipped on the way
     result = analyse_shipped(AnalyseTask(str(path), identity.sha256, None), bytes(data), identity)
-    assert result.error == SHIPPED_DAMAGED and result.fingerprint is None
+    assert result.error == DAMAGED and result.fingerprint is None
 
 
 @pytest.mark.parametrize(("extra", "said"), [(["--ship"], "give --dask too"),

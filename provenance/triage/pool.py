@@ -34,7 +34,6 @@ import numpy as np
 from provenance.distributed.shipping import bytes_to_send
 from provenance.errors import ProvenanceError
 from provenance.model import Fingerprint
-from provenance.times import utc_now
 from provenance.triage import worker
 from provenance.triage.cluster import batch_frames, cluster_contents, group, save_frames
 from provenance.triage.journal import Journal
@@ -166,9 +165,7 @@ class _Scheduler:
         if isinstance(task, HashTask):
             self.task_done(task, Hashed(task.path, None, (), error=CRASHED))
         else:
-            now = utc_now()
-            self.task_done(task, ContentResult(task.sha256, task.path, CRASHED, None, None, (), (), None, b"",
-                                               now, now, 0.0, 0))
+            self.task_done(task, ContentResult.failed(task.sha256, task.path, CRASHED))
 
     # -- the pool ----------------------------------------------------------------------------------
 
@@ -209,9 +206,7 @@ class _Scheduler:
             data = bytes_to_send(task.path)
         except ProvenanceError as exc:
             done: Future[object] = Future()
-            now = utc_now()
-            done.set_result(ContentResult(task.sha256, task.path, str(exc), None, None, (), (), None, b"", now, now,
-                                          0.0, 0))
+            done.set_result(ContentResult.failed(task.sha256, task.path, str(exc)))
             return done
         return self.pool.executor.submit(worker.analyse_shipped, task, data, identity)
 

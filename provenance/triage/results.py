@@ -15,6 +15,7 @@ from provenance.archive.custody import CustodyEntry
 from provenance.archive.postgres import masked_location
 from provenance.match.verdict import ARCHIVE_VERDICTS
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, Sighting
+from provenance.times import utc_now
 from provenance.vision.features import FrameFeatures
 
 VERDICT_TEXT = {**ARCHIVE_VERDICTS, "error": "error: the file could not be read as media"}
@@ -119,6 +120,13 @@ class ContentResult:
     cluster_features: tuple[FrameFeatures, ...] = ()
     cluster_mirrored: tuple[FrameFeatures, ...] = ()
     worker: WorkerInfo | None = None  # which process analysed it (None: journaled before this was kept)
+
+    @classmethod
+    def failed(cls, sha256: str, path: str, error: str, *, pid: int = 0,
+               worker: WorkerInfo | None = None) -> ContentResult:
+        """A content that could not be analysed, and why: nothing read of it, started and finished now."""
+        now = utc_now()
+        return cls(sha256, path, error, None, None, (), (), None, b"", now, now, 0.0, pid, worker=worker)
 
 
 @dataclass(frozen=True, eq=False)

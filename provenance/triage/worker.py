@@ -35,7 +35,7 @@ import numpy as np
 
 from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.distributed.cluster import worker_versions
-from provenance.distributed.shipping import DAMAGED, ShippedDamaged, as_evidence, shipped_copy, told
+from provenance.distributed.shipping import ShippedDamaged, as_evidence, shipped_copy, told
 from provenance.errors import ArchiveError, MissingToolError, ProvenanceError
 from provenance.fingerprinting import Analysis, analyse, as_query
 from provenance.ingest.add import ARCHIVE_FPS
@@ -205,9 +205,6 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
                   kept=cluster_features(analysis.features, analysis.mirrored_features))
 
 
-SHIPPED_DAMAGED = DAMAGED
-
-
 def analyse_shipped(task: AnalyseTask, data: bytes, identity: FileIdentity) -> ContentResult:
     """``analyse_content`` of a content whose bytes were sent to this worker (``triage --ship``;
     ``provenance.distributed.shipping``): checked against the SHA-256 the client computed, analysed from a
@@ -216,9 +213,7 @@ def analyse_shipped(task: AnalyseTask, data: bytes, identity: FileIdentity) -> C
         with shipped_copy(data, task.sha256, identity.name) as copy:
             result = analyse_content(replace(task, path=copy))
     except ShippedDamaged as exc:
-        now = utc_now()
-        return ContentResult(task.sha256, task.path, str(exc), None, None, (), (), None, b"", now, now, 0.0,
-                             os.getpid(), worker=this_worker())
+        return ContentResult.failed(task.sha256, task.path, str(exc), pid=os.getpid(), worker=this_worker())
     fp = None if result.fingerprint is None else as_evidence(result.fingerprint, copy, identity)
     return replace(result, path=task.path, error=told(result.error, copy, identity), fingerprint=fp)
 
