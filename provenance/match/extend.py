@@ -151,7 +151,7 @@ def extend_match(query: Fingerprint, match: Match, features: Sequence[FrameFeatu
         if affine is None or len(frame.descriptors) >= MIN_INLIERS or frame.grid is None or archived.grid is None:
             return False
         if not tone:
-            tone.append(_tone_of(chosen, order, all_times, match, item_features, archive_times, affine))
+            tone.append(_tone_of(chosen, all_times, match, item_features, archive_times, affine))
         return tone[0] is not None and tone_agrees(GridPair(frame.grid, archived.grid, affine), tone[0])
 
     def agreed(t: float) -> bool:
@@ -236,24 +236,37 @@ def _low_detail(segment: Segment, before: list[Segment], consistent: set[float],
     return round(min(kept + toned * step, segment.query_end - segment.query_start), 3)
 
 
-def _tone_of(chosen: Sequence[FrameFeatures], order: list[int], all_times: list[float], match: Match,
+def aligned_rows(times: Sequence[float], match: Match, archive_times: np.ndarray, most: int,
+                 tolerance: float) -> list[tuple[int, int]]:
+    """Up to ``most`` of the query frames at ``times`` (in time order) that lie in the match's segments,
+    spread evenly over them, each with the row of the archived frame nearest its aligned moment:
+    ``(query index, archive row)`` pairs, leaving out frames with no archived frame within ``tolerance``
+    seconds. Only times are read: features made on demand are not extracted for it."""
+    def segment_at(t: float) -> Segment | None:
+        return next((s for s in match.segments if s.query_start - 1e-6 <= t <= s.query_end + 1e-6), None)
+
+    within = [i for i, t in enumerate(times) if segment_at(t) is not None]
+    if len(within) > most:
+        within = [within[k] for k in np.linspace(0, len(within) - 1, most).round().astype(int)]
+    out = []
+    for i in within:
+        seg = segment_at(times[i])
+        assert seg is not None
+        t = seg.archive_start + (times[i] - seg.query_start) * match.speed
+        row = int(np.argmin(np.abs(archive_times - t)))
+        if abs(archive_times[row] - t) <= tolerance:
+            out.append((i, row))
+    return out
+
+
+def _tone_of(chosen: Sequence[FrameFeatures], all_times: list[float], match: Match,
              item_features: Sequence[FrameFeatures], archive_times: np.ndarray,
              affine: np.ndarray) -> float | None:
     """The brightness change of up to ``TONE_FRAMES`` query frames inside the match's segments against the
     archived frames of their aligned moments, under ``affine``; None when none has a grid."""
-    inside = [i for i in order if any(s.query_start - 1e-6 <= all_times[i] <= s.query_end + 1e-6
-                                      for s in match.segments)]
-    if len(inside) > TONE_FRAMES:
-        inside = [inside[k] for k in np.linspace(0, len(inside) - 1, TONE_FRAMES).round().astype(int)]
-    grids = []
-    for i in inside:
-        seg = next(s for s in match.segments if s.query_start - 1e-6 <= all_times[i] <= s.query_end + 1e-6)
-        t = seg.archive_start + (all_times[i] - seg.query_start) * match.speed
-        row = int(np.argmin(np.abs(archive_times - t)))
-        frame = chosen[i]
-        if abs(archive_times[row] - t) <= SAME_TIME + 1e-6 and frame.grid is not None \
-                and item_features[row].grid is not None:
-            grids.append(GridPair(frame.grid, item_features[row].grid, affine))
+    grids = [GridPair(chosen[i].grid, item_features[row].grid, affine)
+             for i, row in aligned_rows(all_times, match, archive_times, TONE_FRAMES, SAME_TIME + 1e-6)
+             if chosen[i].grid is not None and item_features[row].grid is not None]
     return brightness_change(grids)
 
 

@@ -18,7 +18,7 @@ from provenance.archive.descriptor_index import DescriptorIndex
 from provenance.archive.searchable import ArchiveFrames
 from provenance.hashing.pdq import DIHEDRAL_NAMES
 from provenance.match.align import ORIENTATION_EDITS, SPEED_TOLERANCE, make_match
-from provenance.match.extend import extend_match
+from provenance.match.extend import aligned_rows, extend_match
 from provenance.match.lines import Line, best_line, line_segments
 from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, density
@@ -355,18 +355,9 @@ def describe_geometry(query: Fingerprint, match: Match, features: tuple[FrameFea
     archive_times = np.array([f.time for f in item_features])
     # chosen by time: of features made on demand, only the chosen frames' are extracted
     query_times = times_of(query_frames)
-    within = [i for i, t in enumerate(query_times)
-              if any(s.query_start - 1e-6 <= t <= s.query_end + 1e-6 for s in match.segments)]
-    if len(within) > DESCRIBE_FRAMES:
-        within = [within[i] for i in np.linspace(0, len(within) - 1, DESCRIBE_FRAMES).round().astype(int)]
-    chosen = [query_frames[i] for i in within]
     pairs, aligned, seen = [], [], []
-    for q in chosen:
-        seg = next(s for s in match.segments if s.query_start - 1e-6 <= q.time <= s.query_end + 1e-6)
-        t = seg.archive_start + (q.time - seg.query_start) * match.speed
-        row = int(np.argmin(np.abs(archive_times - t)))
-        if abs(archive_times[row] - t) > SAME_MOMENT:
-            continue
+    for i, row in aligned_rows(query_times, match, archive_times, DESCRIBE_FRAMES, SAME_MOMENT):
+        q = query_frames[i]
         pair = pair_frames(q, item_features[row], row, mirrored)
         if pair is not None:
             pairs.append(pair)
