@@ -10,9 +10,16 @@ shot's keyframe; only when both are black, the next shots' keyframes and the mos
 and the first that is not black is kept, else the one with the most contrast. The input is only
 read, through one open file (a ``MediaSource``, given or opened here once); a failure gives no
 thumbnail, never an error.
+
+A triage analysis keeps a query's feature frames (``provenance.vision.on_demand``): RGB samples of the
+same decode, at the feature size, every few samples. Given those, the thumbnail is chosen among them by
+the same rule (each candidate sample's nearest kept sample) and shrunk to the thumbnail's size, and the
+file is not decoded a second time (that decode was about a tenth of a triaged clip's time).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -21,6 +28,7 @@ from provenance.frames.decode import decode_frames
 from provenance.frames.keyframes import display_size
 from provenance.media.source import MediaSource, opened
 from provenance.model import Fingerprint
+from provenance.vision.on_demand import FeaturesOnDemand
 
 WIDTH = 160
 JPEG_QUALITY = 80
@@ -30,20 +38,30 @@ BLACK_MEAN = 24.0  # grey levels: a picture darker than this on average ...
 BLACK_STD = 6.0  # ... and flatter than this shows nothing
 
 
-def candidate_samples(fp: Fingerprint) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def candidate_samples(fp: Fingerprint, among: Sequence[int] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Sample numbers worth a thumbnail, best first, in two rounds: the earliest sample with PDQ detail and the
     first shot's keyframe; then the next shots' keyframes and the most detailed sample (decoded only when the
-    first round shows nothing: each round decodes from the start up to its last sample)."""
+    first round shows nothing: each round decodes from the start up to its last sample).
+
+    ``among`` (sample numbers, in order): only these can be shown; a keyframe is then its nearest one of them.
+    """
     if fp.is_still or not fp.frames:
         return (0,), ()
+    frames = fp.frames if among is None else [fp.frames[k] for k in among]
+    if not frames:
+        return (), ()
+
+    def shown(sample: int) -> int:
+        return sample if among is None else min(among, key=lambda k: (abs(k - sample), k))
+
     first = []
-    good = next((f.index for f in fp.frames if f.pdq_quality >= GOOD_QUALITY), None)
+    good = next((f.index for f in frames if f.pdq_quality >= GOOD_QUALITY), None)
     if good is not None:
         first.append(good)
     if fp.shots:
-        first.append(fp.shots[0].keyframe_sample)
-    later = [shot.keyframe_sample for shot in fp.shots[1:SHOTS]]
-    later.append(max(fp.frames, key=lambda f: (f.pdq_quality, -f.index)).index)
+        first.append(shown(fp.shots[0].keyframe_sample))
+    later = [shown(shot.keyframe_sample) for shot in fp.shots[1:SHOTS]]
+    later.append(max(frames, key=lambda f: (f.pdq_quality, -f.index)).index)
     first = list(dict.fromkeys(first))
     return tuple(first), tuple(k for k in dict.fromkeys(later) if k not in first)
 
@@ -61,16 +79,51 @@ def _encode(rgb: np.ndarray) -> bytes:
     return buf.tobytes() if ok else b""
 
 
-def thumbnail_jpeg(path: str | MediaSource, fp: Fingerprint, width: int = WIDTH) -> bytes:
+def thumbnail_jpeg(path: str | MediaSource, fp: Fingerprint, width: int = WIDTH,
+                   kept: FeaturesOnDemand | None = None) -> bytes:
     """JPEG bytes of the frame that represents ``fp``, ``width`` pixels wide; b"" when none can be made.
 
     ``path`` is the file ``fp`` was made from, best the open MediaSource it was analysed through.
+    ``kept``: the feature frames its analysis kept (``Analysis.mirrored_features``); the picture is then one of
+    them, and the file is decoded again only when none of them is a sample of ``fp``.
     """
+    size = _size(fp, width)
+    kept_pictures = _kept_samples(fp, kept) if kept is not None else {}
+    if kept_pictures:
+        return _thumbnail(lambda samples: {k: _shrunk(kept_pictures[k], size) for k in samples},
+                          fp, tuple(kept_pictures))
     try:
         with opened(path) as source:
-            return _thumbnail(source, fp, width)
+            return _thumbnail(lambda samples: _pictures(source, fp, samples, size), fp)
     except (OSError, ProvenanceError):  # the file is gone or unreadable now: no thumbnail
         return b""
+
+
+def _size(fp: Fingerprint, width: int) -> tuple[int, int]:
+    """The thumbnail's (width, height): ``width`` wide, in the proportions shown, an even height."""
+    shown_w, shown_h = display_size(fp)
+    return width, max(2, round(shown_h * width / shown_w / 2) * 2)
+
+
+def _kept_samples(fp: Fingerprint, kept: FeaturesOnDemand) -> dict[int, np.ndarray]:
+    """The kept frames that are samples of ``fp``, by sample number (in order): a feature frame's time is its
+    sample's time exactly, as both outputs of one decode sample the same frames."""
+    if fp.is_still:
+        return {0: kept.picture(0)} if len(kept) else {}
+    sample_at = {round(f.time * 1e6): f.index for f in fp.frames}
+    found = {}
+    for number, time in enumerate(kept.times):
+        sample = sample_at.get(round(time * 1e6))
+        if sample is not None:
+            found[sample] = kept.picture(number)
+    return dict(sorted(found.items()))
+
+
+def _shrunk(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``rgb`` averaged down (or stretched up) to ``size`` (width, height), as ffmpeg's area scaling does."""
+    import cv2
+
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _pictures(source: MediaSource, fp: Fingerprint, samples: tuple[int, ...], size: tuple[int, int]
@@ -85,14 +138,15 @@ def _pictures(source: MediaSource, fp: Fingerprint, samples: tuple[int, ...], si
     return dict(zip(ordered, decoded.pixels, strict=False))
 
 
-def _thumbnail(source: MediaSource, fp: Fingerprint, width: int) -> bytes:
-    shown_w, shown_h = display_size(fp)
-    size = (width, max(2, round(shown_h * width / shown_w / 2) * 2))
+def _thumbnail(pictures_of: Callable[[tuple[int, ...]], dict[int, np.ndarray]], fp: Fingerprint,
+               among: Sequence[int] | None = None) -> bytes:
+    """The JPEG of the first candidate (of ``among``, else of every sample) that shows something, else of the
+    one with the most contrast; ``pictures_of`` gives the pictures of some samples, at the thumbnail's size."""
     found: list[np.ndarray] = []
-    for samples in candidate_samples(fp):
+    for samples in candidate_samples(fp, among):
         if not samples:
             continue
-        pictures = _pictures(source, fp, samples, size)
+        pictures = pictures_of(samples)
         found.extend(pictures[k] for k in samples if k in pictures)
         chosen = next((p for p in found if shows_something(p)), None)
         if chosen is not None:

@@ -12,8 +12,8 @@ features where the hashes explain less than half of the file. The archive itself
 
 What a library running inside the worker prints on the process's stderr (a decoder logs every
 damaged macroblock there) is caught while a content is analysed and becomes a warning of that
-file's record, never lines on the terminal. ffmpeg and ffprobe, which decode the frames and the
-thumbnail, run as child processes whose stderr is read by their callers already.
+file's record, never lines on the terminal. ffmpeg and ffprobe, which decode the frames (and the
+thumbnail when no kept frame can be it), run as child processes whose stderr is read by their callers.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from provenance.triage.cluster import cluster_features, load_frames, query_links
 from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link, WorkerInfo
 from provenance.triage.thumbs import thumbnail_jpeg
 from provenance.vision.features import FrameFeatures
+from provenance.vision.on_demand import FeaturesOnDemand
 
 _PR_SET_PDEATHSIG = 1
 _MAX_STDERR_BYTES = 64 * 1024  # of what a decoder printed, kept to name the first line and count them
@@ -183,7 +184,9 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
                 analysis = analyse(source, SamplingParams(fps=ARCHIVE_FPS),
                                    features="all" if task.archive_features else "query")
                 if analysis.fingerprint.identity.sha256 == task.sha256:
-                    thumbnail = thumbnail_jpeg(source, analysis.fingerprint)
+                    kept = analysis.mirrored_features  # the query's feature frames, as decoded
+                    thumbnail = thumbnail_jpeg(source, analysis.fingerprint,
+                                               kept=kept if isinstance(kept, FeaturesOnDemand) else None)
         except (MissingToolError, ArchiveError):
             raise
         except Exception as exc:

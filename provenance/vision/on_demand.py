@@ -54,6 +54,10 @@ class FeaturesOnDemand(Sequence[FrameFeatures]):
             raise RuntimeError("the feature frames are not sealed yet")
         return self._times
 
+    def picture(self, index: int) -> np.ndarray:
+        """Frame ``index`` as it was decoded, (h, w, 3) RGB (never mirrored: the mirror is for its features)."""
+        return self._frames[index]
+
     @property
     def extracted(self) -> int:
         """How many frames' features have been extracted so far."""
