@@ -595,6 +595,11 @@ def render_html(record: Mapping[str, Any], contact_sheet: bytes | None, *, json_
     """
     page = page_of(record, contact_sheet, json_name=json_name, signer_key_id=signer_key_id, pictures=pictures)
     body = Markup("\n").join(section(page) for section in SECTIONS)
-    template = resources.files("provenance.report").joinpath("templates", TEMPLATE).read_text("utf-8")
-    return _environment().from_string(template).render(record=record, check=page.check, file=page.check["file"],
-                                                       json_name=json_name, body=body)
+    return _page_template().render(record=record, check=page.check, file=page.check["file"], json_name=json_name,
+                                   body=body)
+
+
+@functools.cache  # compiled once, as the sections' macros are: a triage batch renders a page per file
+def _page_template() -> jinja2.Template:
+    source = resources.files("provenance.report").joinpath("templates", TEMPLATE).read_text("utf-8")
+    return _environment().from_string(source)
