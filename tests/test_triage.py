@@ -835,6 +835,34 @@ def test_crops_and_insets_of_a_batch_file_that_is_not_archived_join_its_cluster(
     assert rows["other.mp4"]["cluster"] != rows["X.mp4"]["cluster"]
 
 
+def test_the_batch_is_searched_by_features_in_worker_processes_as_in_one(
+        unarchived: dict[str, object], tmp_path: Path) -> None:
+    from provenance.triage.assemble import query_view
+    from provenance.triage.cluster import feature_batch, search_here
+    from provenance.triage.journal import Journal
+    from provenance.triage.pool import MIN_CONTENTS_PER_JOB, WorkerPool, search_in_pool
+    from provenance.triage.results import FeatureQuery
+
+    rows = unarchived["rows"]
+    with Journal.open(unarchived["out"]) as journal:
+        kept = [journal.load_content(rows[name]["sha256"]).result for name in sorted(rows)]
+    views = [query_view(c.fingerprint) for c in kept]
+    batch = feature_batch(views, [c.cluster_features for c in kept])
+    assert batch is not None
+    # every content, several times over: enough for the pool to take the work (else it is done here)
+    queries = [FeatureQuery(views[n], c.cluster_features, c.cluster_mirrored, frozenset({c.sha256}))
+               for n, c in enumerate(kept)] * MIN_CONTENTS_PER_JOB
+    here = search_here(batch, queries)
+    scratch = tmp_path / "features"
+    with WorkerPool(2, pin=False) as pool:
+        spread = search_in_pool(pool, scratch)(batch, queries)
+    assert list(spread) == here  # the same matches, in the same order
+    names = sorted(rows)
+    found = {names[n % len(kept)]: {m.sha256 for m in matches} for n, matches in enumerate(here)}
+    assert rows["X.mp4"]["sha256"] in found["crop.mp4"] and rows["X.mp4"]["sha256"] in found["inset.mp4"]
+    assert not scratch.exists()  # the scratch folder is removed after
+
+
 @pytest.mark.parametrize(("version", "dropped"), [(1, ("cluster_features", "cluster_mirrored", "worker")),
                                                   (2, ("worker",))])
 def test_an_older_journal_gains_the_clustering_and_worker_columns(tmp_path: Path, version: int,

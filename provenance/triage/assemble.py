@@ -21,7 +21,14 @@ from provenance.fingerprinting import Analysis, as_query
 from provenance.match.appearance import earliest_appearance, parse_when
 from provenance.match.verdict import archive_verdict
 from provenance.model import Fingerprint, Match, Sighting
-from provenance.triage.cluster import cluster_contents, join_by_features, join_through_archive, most_known
+from provenance.triage.cluster import (
+    FeatureSearch,
+    cluster_contents,
+    join_by_features,
+    join_through_archive,
+    most_known,
+    search_here,
+)
 from provenance.triage.results import (
     Candidate,
     Cluster,
@@ -75,10 +82,12 @@ ClusterFn = Callable[[Sequence[Fingerprint], Sequence[Fingerprint], Sequence["np
 
 
 def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents: dict[str, ContentResult],
-             cluster: ClusterFn = cluster_contents) -> Assembled:
+             cluster: ClusterFn = cluster_contents, search: FeatureSearch = search_here) -> Assembled:
     """Rows and clusters for the candidates, given each one's identity and the contents' results.
 
-    ``cluster`` groups the contents (``cluster.cluster_contents``, or ``pool.cluster_in_pool``).
+    ``cluster`` groups the contents (``cluster.cluster_contents``, or ``pool.cluster_in_pool``); ``search``
+    searches their feature frames for the joins by local features (``cluster.search_here``, or
+    ``pool.search_in_pool``).
     """
     ok: dict[str, ContentResult] = {}
     for h in hashed:
@@ -95,7 +104,7 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
     clustering = join_by_features(order, clustering, [queries[sha] for sha in order],
                                   [ok[sha].cluster_features for sha in order],
                                   [ok[sha].cluster_mirrored for sha in order],
-                                  [verdicts[sha][0] != "known" for sha in order])
+                                  [verdicts[sha][0] != "known" for sha in order], search)
     clustering = join_through_archive(order, clustering, {sha: ok[sha].matches for sha in order})
     cluster_of = {sha: f"C{n + 1:04d}" for n, group in enumerate(clustering.groups) for sha in group}
     rows: list[FileRow] = []

@@ -29,8 +29,8 @@ files that each worker opens memory-mapped (``frame_cache.save_frames``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,8 @@ from provenance.archive.searchable import ArchiveFrames, SearchFn
 from provenance.match.align import match_fingerprint
 from provenance.match.geometry import SEARCH_FRAMES, geometry_matches
 from provenance.model import Fingerprint, Match, Sighting
-from provenance.triage.results import Clustering, Link, ThroughItem
+from provenance.triage.journal import pack_features, unpack_features
+from provenance.triage.results import Clustering, FeatureQuery, Link, ThroughItem
 from provenance.vision.features import FrameFeatures
 from provenance.vision.on_demand import times_of
 
@@ -176,16 +177,72 @@ def _regrouped(shas: Sequence[str], groups: Sequence[tuple[str, ...]], pairs: Se
     return uf.groups(shas)
 
 
+@dataclass(frozen=True, eq=False)
+class FeatureBatch:
+    """The batch's kept feature frames indexed as an archive's are, for ``join_by_features`` to search."""
+
+    index: DescriptorIndex  # every content's kept upright feature frames (item: the content's number)
+    frames: ArchiveFrames  # the contents' query views as searchable frames, ids their numbers
+    features: Callable[[int], list[FrameFeatures]]  # a content's kept upright feature frames, by number
+
+
+FeatureSearch = Callable[[FeatureBatch, Sequence[FeatureQuery]], Sequence[tuple[Match, ...]]]
+"""Searches a ``FeatureBatch`` for each query, in their order (``search_here``, or ``pool.search_in_pool``)."""
+
+
+def feature_batch(views: Sequence[Fingerprint], normal: Sequence[tuple[FrameFeatures, ...]]) -> FeatureBatch | None:
+    """The ``FeatureBatch`` of the contents' query views and kept upright feature frames; None when fewer than
+    two contents kept any (nothing to join)."""
+    owners = [n for n, frames in enumerate(normal) for _ in frames]
+    if len({*owners}) < 2:
+        return None
+    table = FeatureTable.of(np.array(owners, dtype=np.int64), [f for frames in normal for f in frames])
+    frames = replace(frames_from_fingerprints(views)[0], ids=tuple(range(len(views))))
+    return FeatureBatch(DescriptorIndex.build(table), frames, lambda item: list(normal[item]))
+
+
+def search_here(batch: FeatureBatch, queries: Sequence[FeatureQuery]) -> list[tuple[Match, ...]]:
+    """Each query's matches among the batch's contents, searched in this process (``check``'s matcher)."""
+    return [geometry_matches(q.view, q.normal, q.mirrored, batch.index, batch.features, batch.frames, _no_sightings,
+                             set(q.skip)) for q in queries]
+
+
+FEATURE_KEY = "batch-features"  # a feature batch's folder is made and read within one run, as the frames' is
+
+
+def save_feature_batch(batch: FeatureBatch, contents: int, folder: Path) -> None:
+    """Write ``batch`` (of ``contents`` contents) into ``folder``, for worker processes to open
+    (``load_feature_batch``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    batch.index.save(folder / "index", FEATURE_KEY)
+    frame_cache.save_frames(folder / "frames", FEATURE_KEY, batch.frames)
+    (folder / "features").mkdir(exist_ok=True)
+    for n in range(contents):
+        (folder / "features" / f"{n}.bin").write_bytes(pack_features(batch.features(n)))
+
+
+def load_feature_batch(folder: str | Path) -> FeatureBatch:
+    """Open a batch written by ``save_feature_batch`` (the index and frames memory-mapped, a content's feature
+    frames read when asked for); ``OSError`` when it cannot be read."""
+    folder = Path(folder)
+    index = DescriptorIndex.load(folder / "index", FEATURE_KEY)
+    frames = frame_cache.load_frames(folder / "frames", FEATURE_KEY)
+    if index is None or frames is None:
+        raise OSError(f"the batch's feature frames in {folder} cannot be read")
+    return FeatureBatch(index, frames, lambda item: list(unpack_features((folder / "features" / f"{item}.bin")
+                                                                        .read_bytes())))
+
+
 def join_by_features(shas: Sequence[str], clustering: Clustering, views: Sequence[Fingerprint],
                      normal: Sequence[tuple[FrameFeatures, ...]], mirrored: Sequence[tuple[FrameFeatures, ...]],
-                     searched: Sequence[bool] | None = None) -> Clustering:
+                     searched: Sequence[bool] | None = None, search: FeatureSearch = search_here) -> Clustering:
     """``clustering`` with contents joined that local features find to be the same footage (crops, insets).
 
     ``views[i]`` is content ``shas[i]``'s query view and ``normal[i]`` / ``mirrored[i]`` the feature
     frames it kept (``cluster_features``; empty: not searched, nor found). Every content's frames are
     indexed as an archive's are; each content is searched in that index for contents outside its
-    cluster, with the matcher ``check`` uses on an archive. A same-footage match joins; any other
-    match is kept as a link.
+    cluster, with the matcher ``check`` uses on an archive (by ``search``: here, or spread over worker
+    processes, with the same matches). A same-footage match joins; any other match is kept as a link.
 
     ``searched[i]`` False: content i is indexed (others can find it) but not searched itself. Triage
     searches only the contents the archive does not already know: a known content joins its copies
@@ -193,25 +250,21 @@ def join_by_features(shas: Sequence[str], clustering: Clustering, views: Sequenc
     """
     if not (len(shas) == len(views) == len(normal) == len(mirrored)):
         raise ValueError("shas, views, normal and mirrored must have one entry per content")
-    owners = [n for n, frames in enumerate(normal) for _ in frames]
-    if len({*owners}) < 2:
+    batch = feature_batch(views, normal)
+    if batch is None:
         return clustering
-    table = FeatureTable.of(np.array(owners, dtype=np.int64), [f for frames in normal for f in frames])
-    index = DescriptorIndex.build(table)
-    batch = replace(frames_from_fingerprints(views)[0], ids=tuple(range(len(views))))
     group_of = {sha: g for g in clustering.groups for sha in g}
+    asked = [n for n in range(len(shas)) if normal[n] and (searched is None or searched[n])]
+    queries = [FeatureQuery(views[n], normal[n], mirrored[n], frozenset(group_of.get(shas[n], (shas[n],))))
+               for n in asked]
     same: list[tuple[str, str]] = []
     extra: list[Link] = []
-    for n, sha in enumerate(shas):
-        if not normal[n] or (searched is not None and not searched[n]):
-            continue
-        found = geometry_matches(views[n], normal[n], mirrored[n], index, lambda item: list(normal[item]), batch,
-                                 _no_sightings, set(group_of.get(sha, (sha,))))
+    for n, found in zip(asked, search(batch, queries), strict=True):
         for m in found:
             if m.verdict in SAME_FOOTAGE:
-                same.append((sha, m.sha256))
+                same.append((shas[n], m.sha256))
             else:
-                extra.append(Link(sha, m.sha256, m.verdict, m.score))
+                extra.append(Link(shas[n], m.sha256, m.verdict, m.score))
     return Clustering(_regrouped(shas, clustering.groups, same), clustering.links + tuple(extra), clustering.through)
 
 

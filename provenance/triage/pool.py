@@ -33,9 +33,18 @@ import numpy as np
 
 from provenance.distributed.shipping import bytes_to_send
 from provenance.errors import ProvenanceError
-from provenance.model import Fingerprint
+from provenance.model import Fingerprint, Match
 from provenance.triage import worker
-from provenance.triage.cluster import batch_frames, cluster_contents, group, save_frames
+from provenance.triage.cluster import (
+    FeatureBatch,
+    FeatureSearch,
+    batch_frames,
+    cluster_contents,
+    group,
+    save_feature_batch,
+    save_frames,
+    search_here,
+)
 from provenance.triage.journal import Journal
 from provenance.triage.results import (
     AnalyseTask,
@@ -43,6 +52,8 @@ from provenance.triage.results import (
     Clustering,
     ClusterTask,
     ContentResult,
+    FeatureQuery,
+    FeatureTask,
     Hashed,
     HashTask,
     Progress,
@@ -327,6 +338,28 @@ def cluster_in_pool(pool: Pool, scratch: Path, archive_fps: Sequence[Fingerprint
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return group([fp.identity.sha256 for fp in archive_fps], links)
+
+
+def search_in_pool(pool: Pool, scratch: Path) -> FeatureSearch:
+    """``cluster.search_here``, with the contents searched over the pool's processes: the same matches.
+
+    The batch's feature frames are written once to ``scratch`` (a folder in the report folder, removed
+    after); each task searches one content. If a worker dies, the parent does it all itself.
+    """
+    def search(batch: FeatureBatch, queries: Sequence[FeatureQuery]) -> Sequence[tuple[Match, ...]]:
+        if pool.jobs == 1 or pool.ships or len(queries) < MIN_CONTENTS_PER_JOB * pool.jobs:
+            return search_here(batch, queries)  # shipped: the workers cannot see the scratch
+        try:
+            save_feature_batch(batch, len(batch.frames.ids), scratch)
+            futures = [pool.executor.submit(worker.feature_matches, FeatureTask(str(scratch), q)) for q in queries]
+            return [future.result() for future in futures]
+        except pool.crash_errors:
+            pool.restart()
+            return search_here(batch, queries)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return search
 
 
 def run_pool(candidates: Sequence[Candidate], journal: Journal, run_id: int, archive: str | None, pool: Pool,

@@ -89,6 +89,25 @@ class ClusterTask:
     variants: np.ndarray | None
 
 
+@dataclass(frozen=True, eq=False)
+class FeatureQuery:
+    """One content to search among the batch's feature frames: its query view, its kept feature frames (upright
+    and mirrored) and the contents not to report (its own cluster's)."""
+
+    view: Fingerprint
+    normal: tuple[FrameFeatures, ...]
+    mirrored: tuple[FrameFeatures, ...]
+    skip: frozenset[str]
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureTask:
+    """Work for a process: search one content among the batch's feature frames (saved in ``folder``)."""
+
+    folder: str
+    query: FeatureQuery
+
+
 @dataclass(frozen=True)
 class WorkerInfo:
     """The process that analysed a content: a Dask worker's address, or ``HOST:PID`` of a local process, and

@@ -52,7 +52,7 @@ from provenance.times import utc_now
 from provenance.triage.assemble import assemble
 from provenance.triage.journal import JOURNAL_NAME, Journal
 from provenance.triage.origins import read_exports, with_origins
-from provenance.triage.pool import Pool, WorkerPool, cluster_in_pool, run_pool
+from provenance.triage.pool import Pool, WorkerPool, cluster_in_pool, run_pool, search_in_pool
 from provenance.triage.reports import write_reports
 from provenance.triage.results import ContentResult, FileCustody, FileRow, Hashed, Progress, TriageResult
 from provenance.triage.walk import walk
@@ -286,7 +286,7 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
                  progress: Callable[[Progress], None] | None, dask: str | None = None,
                  ship: bool = False) -> TriageResult:
     """The steps of :func:`triage` once the report folder ``out`` exists (``elapsed`` left at 0)."""
-    for stale in out.glob(".cluster-frames-*"):  # left by a run killed while clustering
+    for stale in (*out.glob(".cluster-frames-*"), *out.glob(".cluster-features-*")):  # of a run killed clustering
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
         else:
@@ -315,7 +315,8 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
                 contents = _contents(journal, outcome.hashed, outcome.results)
                 scratch = out / f".cluster-frames-{os.getpid()}"
                 assembled = assemble(found.candidates, outcome.hashed, contents,
-                                     functools.partial(cluster_in_pool, pool, scratch))
+                                     functools.partial(cluster_in_pool, pool, scratch),
+                                     search_in_pool(pool, out / f".cluster-features-{os.getpid()}"))
         except KeyboardInterrupt:
             journal.end_run(run_id, "interrupted")
             raise

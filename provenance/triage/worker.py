@@ -46,8 +46,24 @@ from provenance.media.identity import file_identity
 from provenance.media.source import opened
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, SamplingParams
 from provenance.times import utc_now
-from provenance.triage.cluster import cluster_features, load_frames, query_links
-from provenance.triage.results import AnalyseTask, ClusterTask, ContentResult, Hashed, HashTask, Link, WorkerInfo
+from provenance.triage.cluster import (
+    FeatureBatch,
+    cluster_features,
+    load_feature_batch,
+    load_frames,
+    query_links,
+    search_here,
+)
+from provenance.triage.results import (
+    AnalyseTask,
+    ClusterTask,
+    ContentResult,
+    FeatureTask,
+    Hashed,
+    HashTask,
+    Link,
+    WorkerInfo,
+)
 from provenance.triage.thumbs import thumbnail_jpeg
 from provenance.vision.features import FrameFeatures
 from provenance.vision.on_demand import FeaturesOnDemand
@@ -55,6 +71,7 @@ from provenance.vision.on_demand import FeaturesOnDemand
 _PR_SET_PDEATHSIG = 1
 _MAX_STDERR_BYTES = 64 * 1024  # of what a decoder printed, kept to name the first line and count them
 _batch: tuple[str, ArchiveFrames, SearchFn] | None = None
+_features: tuple[str, FeatureBatch] | None = None  # the batch's feature frames, opened once per process
 _archive: MatchingArchive | None = None  # kept open across the files a worker matches
 _versions: tuple[tuple[str, str], ...] | None = None  # this process's package versions, read once
 
@@ -244,3 +261,11 @@ def cluster_links(task: ClusterTask) -> tuple[Link, ...]:
         frames, search = load_frames(task.frames_path)
         _batch = (task.frames_path, frames, search)
     return query_links(task.query, task.variants, _batch[1], _batch[2])
+
+
+def feature_matches(task: FeatureTask) -> tuple[Match, ...]:
+    """What one content's feature frames find among the rest of the batch's (opened once per process)."""
+    global _features
+    if _features is None or _features[0] != task.folder:
+        _features = (task.folder, load_feature_batch(task.folder))
+    return search_here(_features[1], (task.query,))[0]
