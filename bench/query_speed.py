@@ -115,8 +115,8 @@ def copy_archive(archive: Path, into: Path) -> Path:
     return copy
 
 
-def generate(folder: Path, cmd: list[str], env: dict[str, str]) -> tuple[list[Path], Path]:
-    """Generated sources archived with ``cmd`` and re-shared versions of them: (queries, archive)."""
+def generate(folder: Path, cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[list[Path], Path]:
+    """Generated sources archived with ``cmd`` (run in ``cwd``) and re-shared versions of them: (queries, archive)."""
     sources, queries = folder / "sources", folder / "queries"
     sources.mkdir()
     queries.mkdir()
@@ -126,7 +126,7 @@ def generate(folder: Path, cmd: list[str], env: dict[str, str]) -> tuple[list[Pa
         ffmpeg("-f", "lavfi", "-i", spec, "-t", str(SECONDS), *X264, "-crf", "20", str(path))
         made.append(path)
     archive = folder / "archive.sqlite"
-    run([*cmd, "archive", "add", "--archive", str(archive), *map(str, made[:-1])], env, check=True)
+    run([*cmd, "archive", "add", "--archive", str(archive), *map(str, made[:-1])], env, check=True, cwd=cwd)
     clips = []
     for source in made[:-1]:
         for kind, before, vf, options in VERSIONS:
@@ -179,6 +179,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="provenance-query-speed-") as tmp:
         scratch = Path(tmp)
+        # a --cmd runs in the scratch folder: in a checkout, ``python -m provenance`` would import the
+        # checkout's package (the working folder comes first on sys.path), not the one PYTHONPATH names
+        cwd = cwd or scratch
         if args.work is not None:
             archive = args.work / "archive"
             if not archive.is_file() or not (args.work / "queries").is_dir():
@@ -192,7 +195,7 @@ def main() -> None:
         else:
             log("generating the clips and their archive ...")
             truth = {}
-            clips, archive = generate(scratch, cmd, env)
+            clips, archive = generate(scratch, cmd, env, cwd)
             source = f"generated: {len(SOURCES)} archived clips of {SECONDS} s, {len(clips)} re-shared"
         kinds = {clip: kind_of(clip, truth) for clip in clips}
         clips = spread_over_kinds(clips, kinds, args.limit)
