@@ -210,14 +210,13 @@ def search_here(batch: FeatureBatch, queries: Sequence[FeatureQuery]) -> list[tu
 FEATURE_KEY = "batch-features"  # a feature batch's folder is made and read within one run, as the frames' is
 
 
-def save_feature_batch(batch: FeatureBatch, contents: int, folder: Path) -> None:
-    """Write ``batch`` (of ``contents`` contents) into ``folder``, for worker processes to open
-    (``load_feature_batch``)."""
+def save_feature_batch(batch: FeatureBatch, folder: Path) -> None:
+    """Write ``batch`` into ``folder``, for worker processes to open (``load_feature_batch``)."""
     folder.mkdir(parents=True, exist_ok=True)
     batch.index.save(folder / "index", FEATURE_KEY)
     frame_cache.save_frames(folder / "frames", FEATURE_KEY, batch.frames)
     (folder / "features").mkdir(exist_ok=True)
-    for n in range(contents):
+    for n in batch.frames.ids:
         (folder / "features" / f"{n}.bin").write_bytes(pack_features(batch.features(n)))
 
 

@@ -350,7 +350,7 @@ def search_in_pool(pool: Pool, scratch: Path) -> FeatureSearch:
         if pool.jobs == 1 or pool.ships or len(queries) < MIN_CONTENTS_PER_JOB * pool.jobs:
             return search_here(batch, queries)  # shipped: the workers cannot see the scratch
         try:
-            save_feature_batch(batch, len(batch.frames.ids), scratch)
+            save_feature_batch(batch, scratch)
             futures = [pool.executor.submit(worker.feature_matches, FeatureTask(str(scratch), q)) for q in queries]
             return [future.result() for future in futures]
         except pool.crash_errors:

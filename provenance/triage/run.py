@@ -313,10 +313,11 @@ def _triage_into(out: Path, inputs: Sequence[str], archive: str, jobs: int | Non
                 outcome = run_pool(found.candidates, journal, run_id, match_archive, pool, progress, add_new)
                 outcome = replace(outcome, hashed=with_origins(outcome.hashed, origins))
                 contents = _contents(journal, outcome.hashed, outcome.results)
-                scratch = out / f".cluster-frames-{os.getpid()}"
+                # named for this run: a worker that outlives a run (Dask's) keeps what it opened by folder name
+                scratch = f"{os.getpid()}-{run_id}"
                 assembled = assemble(found.candidates, outcome.hashed, contents,
-                                     functools.partial(cluster_in_pool, pool, scratch),
-                                     search_in_pool(pool, out / f".cluster-features-{os.getpid()}"))
+                                     functools.partial(cluster_in_pool, pool, out / f".cluster-frames-{scratch}"),
+                                     search_in_pool(pool, out / f".cluster-features-{scratch}"))
         except KeyboardInterrupt:
             journal.end_run(run_id, "interrupted")
             raise
