@@ -20,8 +20,14 @@ from provenance.fingerprinting import analyse, fingerprint
 from provenance.frames.decode import decode_frames
 from provenance.ingest.add import add_files
 from provenance.match.against_archive import match_against
+from provenance.match.verdict import archive_verdict
 from provenance.media.display import display_dims
+from provenance.media.identity import file_identity
 from provenance.media.probe import probe
+from provenance.triage.assemble import query_view
+from provenance.triage.cluster import CLUSTER_FEATURE_FRAMES, cluster_features
+from provenance.triage.results import AnalyseTask
+from provenance.triage.worker import analyse_content
 from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
 from provenance.vision.on_demand import FeaturesOnDemand, times_of
 
@@ -84,6 +90,34 @@ def test_a_trim_the_hashes_explain_extracts_no_mirrored_feature(tmp_path: Path, 
     for on_demand, mirror in ((upright, False), (mirrored, True)):
         made = extract(frames[rows], np.array(on_demand.times), mirror=mirror)
         assert all(same(lazy, eager) for lazy, eager in zip(on_demand, made, strict=True))
+
+
+def test_triage_keeps_mirrored_features_only_for_a_content_it_will_search(tmp_path: Path,
+                                                                         mandelbrot_clip: Path) -> None:
+    archive = tmp_path / "cases.sqlite"
+    add_files(str(archive), [str(mandelbrot_clip)])
+    trim = tmp_path / "trim.mp4"  # known: the archived item holds all of it
+    run_ffmpeg("-ss", "2", "-t", "6", "-i", str(mandelbrot_clip), "-c:v", "libx264", "-preset", "veryfast",
+               "-crf", "30", str(trim))
+    other = tmp_path / "other.mp4"  # new: not archived
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "10", "-c:v", "libx264",
+               "-preset", "veryfast", "-pix_fmt", "yuv420p", str(other))
+    kept = {}
+    for path in (trim, other):
+        result = analyse_content(AnalyseTask(str(path), file_identity(str(path)).sha256, str(archive)))
+        assert result.error is None and result.fingerprint is not None
+        kept[path] = (archive_verdict(query_view(result.fingerprint), result.matches)[0], result.cluster_features,
+                      result.cluster_mirrored)
+    verdict, upright, mirrored = kept[trim]
+    assert verdict == "known" and len(upright) == round(6 * FEATURE_FPS) and mirrored == ()
+    verdict, upright, mirrored = kept[other]
+    assert verdict == "new" and len(upright) == len(mirrored) == CLUSTER_FEATURE_FRAMES  # of 20 frames
+    assert [f.time for f in upright] == [f.time for f in mirrored]
+    # the frames kept are chosen by time alone: not searched, no mirrored frame is extracted for them
+    analysis = analyse(str(other), features="query")
+    picked, none = cluster_features(analysis.features, analysis.mirrored_features, searched=False)
+    assert isinstance(analysis.mirrored_features, FeaturesOnDemand) and analysis.mirrored_features.extracted == 0
+    assert none == () and [f.time for f in picked] == [f.time for f in kept[other][1]]
 
 
 def test_a_mirrored_copy_is_named_from_features_made_on_demand(tmp_path: Path, media_dir: Path) -> None:

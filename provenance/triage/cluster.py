@@ -146,25 +146,31 @@ CLUSTER_FEATURE_FRAMES = SEARCH_FRAMES
 """Feature frames a content keeps for clustering: as many as ``check`` searches an archive with."""
 
 
-def cluster_features(normal: Sequence[FrameFeatures], mirrored: Sequence[FrameFeatures]
+def cluster_features(normal: Sequence[FrameFeatures], mirrored: Sequence[FrameFeatures], *, searched: bool = True
                      ) -> tuple[tuple[FrameFeatures, ...], tuple[FrameFeatures, ...]]:
     """The feature frames a content keeps for clustering, upright and mirrored, at the same moments.
 
     ``mirrored`` holds the query's mirrored feature frames (its query moments); ``normal`` the upright
     ones of those moments or of every feature frame (an analysis made for the archive too). Up to
     CLUSTER_FEATURE_FRAMES moments spread over the query are kept, and only those found in both.
+
+    ``searched`` False (a content the archive knows, which ``join_by_features`` indexes but does not
+    search): the upright frames only. Its mirrored ones would serve only its own search, and extracting
+    them is not free (0.13 s of the 1.5 s a benchmark crop's analysis took).
     """
     if not mirrored:
         return (), ()
-    count = len(mirrored)
+    times = times_of(mirrored)
+    count = len(times)
     step = count / CLUSTER_FEATURE_FRAMES
-    picked = ([mirrored[int(k * step)] for k in range(CLUSTER_FEATURE_FRAMES)]
-              if count > CLUSTER_FEATURE_FRAMES else list(mirrored))
-    times = {m.time for m in picked}
+    picked = [int(k * step) for k in range(CLUSTER_FEATURE_FRAMES)] if count > CLUSTER_FEATURE_FRAMES \
+        else list(range(count))
+    wanted = {times[k] for k in picked}
     # found by time: of features made on demand, only the picked moments' are extracted
-    upright = {t: normal[k] for k, t in enumerate(times_of(normal)) if t in times}
-    kept = [m for m in picked if m.time in upright]
-    return tuple(upright[m.time] for m in kept), tuple(kept)
+    upright = {t: normal[k] for k, t in enumerate(times_of(normal)) if t in wanted}
+    kept = [k for k in picked if times[k] in upright]
+    return (tuple(upright[times[k]] for k in kept),
+            tuple(mirrored[k] for k in kept) if searched else ())
 
 
 def _regrouped(shas: Sequence[str], groups: Sequence[tuple[str, ...]], pairs: Sequence[tuple[str, str]]
@@ -238,10 +244,11 @@ def join_by_features(shas: Sequence[str], clustering: Clustering, views: Sequenc
     """``clustering`` with contents joined that local features find to be the same footage (crops, insets).
 
     ``views[i]`` is content ``shas[i]``'s query view and ``normal[i]`` / ``mirrored[i]`` the feature
-    frames it kept (``cluster_features``; empty: not searched, nor found). Every content's frames are
-    indexed as an archive's are; each content is searched in that index for contents outside its
-    cluster, with the matcher ``check`` uses on an archive (by ``search``: here, or spread over worker
-    processes, with the same matches). A same-footage match joins; any other match is kept as a link.
+    frames it kept (``cluster_features``; ``normal[i]`` empty: neither searched nor found; ``mirrored[i]``
+    empty: not searched). Every content's frames are indexed as an archive's are; each content is searched
+    in that index for contents outside its cluster, with the matcher ``check`` uses on an archive (by
+    ``search``: here, or spread over worker processes, with the same matches). A same-footage match joins;
+    any other match is kept as a link.
 
     ``searched[i]`` False: content i is indexed (others can find it) but not searched itself. Triage
     searches only the contents the archive does not already know: a known content joins its copies
@@ -253,7 +260,8 @@ def join_by_features(shas: Sequence[str], clustering: Clustering, views: Sequenc
     if batch is None:
         return clustering
     group_of = {sha: g for g in clustering.groups for sha in g}
-    asked = [n for n in range(len(shas)) if normal[n] and (searched is None or searched[n])]
+    # a content that kept no mirrored frames is not searched either (``cluster_features``)
+    asked = [n for n in range(len(shas)) if normal[n] and mirrored[n] and (searched is None or searched[n])]
     queries = [FeatureQuery(views[n], normal[n], mirrored[n], frozenset(group_of.get(shas[n], (shas[n],))))
                for n in asked]
     same: list[tuple[str, str]] = []

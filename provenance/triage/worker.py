@@ -42,6 +42,7 @@ from provenance.ingest.add import ARCHIVE_FPS
 from provenance.ingest.sidecar import read_ytdlp_sidecar
 from provenance.match.against_archive import MatchingArchive, match_against
 from provenance.match.appearance import earliest_appearance
+from provenance.match.verdict import archive_verdict
 from provenance.media.identity import file_identity
 from provenance.media.source import opened
 from provenance.model import Appearance, FileIdentity, Fingerprint, Match, SamplingParams
@@ -222,7 +223,8 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
     return result(fingerprint=fp, variants=query.dihedral_pdq,
                   features=analysis.features if task.archive_features else (), matches=matches,
                   appearance=appearance, thumbnail=thumbnail,
-                  kept=cluster_features(analysis.features, analysis.mirrored_features))
+                  kept=cluster_features(analysis.features, analysis.mirrored_features,
+                                        searched=archive_verdict(query.fingerprint, matches)[0] != "known"))
 
 
 def analyse_shipped(task: AnalyseTask, data: bytes, identity: FileIdentity) -> ContentResult:
