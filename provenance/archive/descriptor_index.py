@@ -1,20 +1,24 @@
 """The archive's local-feature descriptors, searchable by LSH and kept beside the archive.
 
 Every archived feature frame's ORB descriptors (256 bits each) are flattened into one table. A
-bit-sampling LSH finds a query descriptor's neighbours: each of ``TABLES`` tables keys every
-descriptor by ``KEY_BITS`` bits sampled at fixed random positions (more tables and longer keys for
-a larger archive, see ``key_size``), sorted; a query looks up its own key in each table, and the
-descriptors found are compared exactly, keeping the two nearest for the ratio test. A true match
-``d`` bits away shares a table's key with probability ``(1-p)^20`` for ``p = d / 256``: 0.20 at
-d = 20 and 0.03 at d = 40, so 0.97 and 0.42 over sixteen tables; a frame pair needs only a share of
-its many matches.
+bit-sampling LSH finds a query descriptor's neighbours: each table keys every descriptor by
+``KEY_BITS`` bits sampled at fixed random positions (longer keys and more tables for a larger
+archive, see ``key_size`` and ``tables_for``), sorted; the descriptors a query's lookups find are
+compared exactly, keeping the two nearest for the ratio test.
 
-Sixteen tables probed at their key alone find near copies about as often as four tables probed at
-the key and its twenty one-bit neighbours (multi-probe, as FLANN's LSH does: 0.95 and 0.50), and
-meet less than half the candidates. A search costs the descriptors it meets, most of them in the
-few keys that common descriptors fill (a point of a still scene, kept in every frame; texture every
-picture has); both designs look those up, and multi-probe looks up twenty more keys around each.
-The price is memory: an index keeps 8 bytes per descriptor per table.
+- **Up to 2^19 descriptors** (keys of ``KEY_BITS``), ``EXACT_TABLES`` tables are looked up at the
+  query's own key. A true match ``d`` bits away shares a table's key with probability ``(1-p)^20``
+  for ``p = d / 256``: 0.20 at d = 20 and 0.03 at d = 40, so 0.97 and 0.42 over sixteen tables.
+- **Beyond**, fewer tables are looked up at the key and at every key one bit away (multi-probe, as
+  FLANN's LSH does): probability ``(1-p)^k + k p (1-p)^(k-1)`` per table for keys of ``k`` bits; at
+  20 bits, 0.53 at d = 20 and 0.16 at d = 40, so 0.95 and 0.50 over four tables.
+
+A frame pair needs only a share of its many matches. Both find near copies about as often; the exact
+lookups meet less than half the candidates (a search costs the descriptors it meets, and the twenty
+keys around a key that common descriptors fill are full too), at four times the memory: an index
+keeps 8 bytes per descriptor per table. That memory is spent only while it is small (16 tables of
+2^19 descriptors take 64 MiB); the tables a larger archive would need to keep those odds at its
+longer keys would take several times the descriptors' own size.
 
 The arrays are ``.npy`` files in a folder beside the archive (``ARCHIVE.features``), opened
 memory-mapped: a check reads the sorted keys it probes and the descriptors it compares, not the
@@ -45,7 +49,8 @@ from provenance.vision.features import (
     fit,
 )
 
-TABLES = 16  # tables at KEY_BITS; eight more for every two bits more
+EXACT_TABLES = 16  # tables at KEY_BITS, each looked up at the query's key alone
+TABLES = 4  # multi-probed tables: this many at KEY_BITS (where EXACT_TABLES serve), two more every two bits more
 KEY_BITS = 20  # bits of a key up to 2^19 descriptors; one more for every doubling beyond, up to 32
 SEED = 20241128
 _CHUNK = 65_536  # descriptors keyed at a time (their unpacked bits take 16 MiB)
@@ -148,9 +153,12 @@ def key_size(descriptors: int) -> int:
 
 
 def tables_for(key_bits: int) -> int:
-    """Tables for keys of ``key_bits``: TABLES at KEY_BITS, eight more for every two bits more (a longer
-    key is shared less often by a near copy, and more tables make up for it)."""
-    return TABLES + 8 * ((key_bits - KEY_BITS + 1) // 2)
+    """Tables for keys of ``key_bits``: EXACT_TABLES at KEY_BITS (looked up at the key alone); beyond,
+    multi-probed, TABLES and two more for every two bits more (a longer key is shared less often by a
+    near copy, and more tables make up for it)."""
+    if key_bits <= KEY_BITS:
+        return EXACT_TABLES
+    return TABLES + 2 * ((key_bits - KEY_BITS + 1) // 2)
 
 
 class DescriptorIndex:
@@ -160,6 +168,14 @@ class DescriptorIndex:
                  rows: list[np.ndarray]) -> None:
         """An index over ``table``: per table, its sampled bit positions, sorted keys and their rows."""
         self.table, self.positions, self.keys, self.rows = table, positions, keys, rows
+
+    @property
+    def flips(self) -> np.ndarray:
+        """The masks that turn a key into the keys looked up: itself, and beyond KEY_BITS its one-bit neighbours."""
+        bits = self.positions.shape[1]
+        if bits <= KEY_BITS:
+            return np.zeros(1, dtype=np.uint32)
+        return np.concatenate([[0], 1 << np.arange(bits)]).astype(np.uint32)
 
     @classmethod
     def build(cls, table: FeatureTable, key_bits: int | None = None) -> DescriptorIndex:
@@ -206,7 +222,7 @@ class DescriptorIndex:
             return nearest, first, rival, second
         reference = np.asarray(self.table.descriptors).view(np.uint64)  # (D, 4), no copy
         query_words = np.ascontiguousarray(descriptors).view(np.uint64)
-        probes = _keys(descriptors, self.positions)  # (T, n)
+        probes = _keys(descriptors, self.positions)[:, :, None] ^ self.flips[None, None, :]  # (T, n, probes)
         for start in range(0, n, _QUERY_BLOCK):
             stop = min(n, start + _QUERY_BLOCK)
             # (distance, row) packed in one word: its minimum is the nearest distance and the lowest
@@ -261,21 +277,22 @@ class DescriptorIndex:
         return twin
 
     def _candidates(self, probes: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(query, row) pairs of every row whose key equals its query's key in ``probes`` (tables, queries),
-        over all tables (with repeats), in chunks of about ``_PAIR_CHUNK`` pairs."""
+        """(query, row) pairs of every row whose key equals a probe of ``probes`` (tables, queries,
+        flips), over all tables (with repeats), in chunks of about ``_PAIR_CHUNK`` pairs."""
+        flips = len(self.flips)
         for t in range(len(self.positions)):
             keys, rows = np.asarray(self.keys[t]), np.asarray(self.rows[t])  # plain views: no memmap per slice
             # probes in key order: numpy's binary search then starts from the last one's answer, and
             # reads keys still in cache; the order of the pairs does not change the answer.
             # Only the probes found need the end of their run of keys
-            order = np.argsort(probes[t])
-            needles = probes[t][order]
+            order = np.argsort(probes[t].ravel())
+            needles = probes[t].ravel()[order]
             lo = np.searchsorted(keys, needles, side="left")
             found = lo < len(keys)
             found[found] = keys[lo[found]] == needles[found]
             if not found.any():
                 continue
-            queries, lo = order[found], lo[found]
+            queries, lo = order[found] // flips, lo[found]
             counts = np.searchsorted(keys, needles[found], side="right") - lo
             ends = np.cumsum(counts)
             cuts = np.searchsorted(ends, np.arange(_PAIR_CHUNK, int(ends[-1]), _PAIR_CHUNK), side="right")
