@@ -152,11 +152,17 @@ def key_size(descriptors: int) -> int:
     return int(min(32, max(KEY_BITS, int(np.ceil(np.log2(max(descriptors, 2)))) + 1)))
 
 
+def multi_probed(key_bits: int) -> bool:
+    """Whether tables of keys of ``key_bits`` are looked up at each key's one-bit neighbours too (beyond
+    KEY_BITS), rather than at the key alone."""
+    return key_bits > KEY_BITS
+
+
 def tables_for(key_bits: int) -> int:
     """Tables for keys of ``key_bits``: EXACT_TABLES at KEY_BITS (looked up at the key alone); beyond,
     multi-probed, TABLES and two more for every two bits more (a longer key is shared less often by a
     near copy, and more tables make up for it)."""
-    if key_bits <= KEY_BITS:
+    if not multi_probed(key_bits):
         return EXACT_TABLES
     return TABLES + 2 * ((key_bits - KEY_BITS + 1) // 2)
 
@@ -173,7 +179,7 @@ class DescriptorIndex:
     def flips(self) -> np.ndarray:
         """The masks that turn a key into the keys looked up: itself, and beyond KEY_BITS its one-bit neighbours."""
         bits = self.positions.shape[1]
-        if bits <= KEY_BITS:
+        if not multi_probed(bits):
             return np.zeros(1, dtype=np.uint32)
         return np.concatenate([[0], 1 << np.arange(bits)]).astype(np.uint32)
 

@@ -28,6 +28,7 @@ from provenance.triage.cluster import (
     join_through_archive,
     most_known,
     search_here,
+    searched_in_batch,
 )
 from provenance.triage.results import (
     Candidate,
@@ -104,7 +105,7 @@ def assemble(candidates: Sequence[Candidate], hashed: Sequence[Hashed], contents
     clustering = join_by_features(order, clustering, [queries[sha] for sha in order],
                                   [ok[sha].cluster_features for sha in order],
                                   [ok[sha].cluster_mirrored for sha in order],
-                                  [verdicts[sha][0] != "known" for sha in order], search)
+                                  [searched_in_batch(verdicts[sha][0]) for sha in order], search)
     clustering = join_through_archive(order, clustering, {sha: ok[sha].matches for sha in order})
     cluster_of = {sha: f"C{n + 1:04d}" for n, group in enumerate(clustering.groups) for sha in group}
     rows: list[FileRow] = []

@@ -146,6 +146,12 @@ CLUSTER_FEATURE_FRAMES = SEARCH_FRAMES
 """Feature frames a content keeps for clustering: as many as ``check`` searches an archive with."""
 
 
+def searched_in_batch(verdict: str) -> bool:
+    """Whether triage searches a content with this archive verdict among the batch's feature frames (and so
+    keeps its mirrored ones): only when the archive does not already know it (``join_by_features``)."""
+    return verdict != "known"
+
+
 def cluster_features(normal: Sequence[FrameFeatures], mirrored: Sequence[FrameFeatures], *, searched: bool = True
                      ) -> tuple[tuple[FrameFeatures, ...], tuple[FrameFeatures, ...]]:
     """The feature frames a content keeps for clustering, upright and mirrored, at the same moments.

@@ -54,6 +54,7 @@ from provenance.triage.cluster import (
     load_frames,
     query_links,
     search_here,
+    searched_in_batch,
 )
 from provenance.triage.results import (
     AnalyseTask,
@@ -224,7 +225,7 @@ def analyse_content(task: AnalyseTask) -> ContentResult:
                   features=analysis.features if task.archive_features else (), matches=matches,
                   appearance=appearance, thumbnail=thumbnail,
                   kept=cluster_features(analysis.features, analysis.mirrored_features,
-                                        searched=archive_verdict(query.fingerprint, matches)[0] != "known"))
+                                        searched=searched_in_batch(archive_verdict(query.fingerprint, matches)[0])))
 
 
 def analyse_shipped(task: AnalyseTask, data: bytes, identity: FileIdentity) -> ContentResult:
