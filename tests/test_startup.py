@@ -8,6 +8,8 @@
   ``--keyframes`` neither the structure readers nor the side-by-side pictures, and not scipy;
 * ``check --help`` imports neither numpy, OpenCV, scipy nor Pillow (``provenance --help``:
   ``test_perf_paths``);
+* the command runs numpy's OpenBLAS on one thread unless the user set ``OPENBLAS_NUM_THREADS``,
+  as the loaded library itself reports;
 * the public names of ``provenance.archive`` and ``provenance.match``, imported from their modules on
   first use, are all there, and importing one submodule of either package imports no other.
 
@@ -18,9 +20,11 @@ times are a bench figure, not a test: ``bench/startup.py``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -30,7 +34,7 @@ from provenance.cli.app import cli
 ROOT = Path(__file__).resolve().parent.parent
 
 RUN = """
-import json, sys
+import ctypes, json, sys
 from pathlib import Path
 from provenance.cli.app import main
 out = Path(sys.argv[1])
@@ -40,7 +44,22 @@ try:
     code = 0
 except SystemExit as stop:
     code = stop.code or 0
-out.write_text(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+
+def blas_threads():
+    # numpy's wheels bundle OpenBLAS under a prefixed name; ask the loaded copy how many threads it runs
+    if "numpy" not in sys.modules:
+        return None
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+    for path in paths:
+        library = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                     "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            if hasattr(library, name):
+                return getattr(library, name)()
+    return None
+
+out.write_text(json.dumps({"code": code, "modules": sorted(sys.modules), "blas_threads": blas_threads()}))
 """
 
 ARCHIVE_PARTS = ("provenance.archive.store", "provenance.archive.index", "provenance.archive.index.base",
@@ -49,15 +68,20 @@ ARCHIVE_PARTS = ("provenance.archive.store", "provenance.archive.index", "proven
 STRUCTURE = ("provenance.forensics.selfreport", "provenance.forensics.structure")
 
 
-def modules_after(tmp_path: Path, *args: str, code: int = 0) -> set[str]:
-    """The modules loaded once ``provenance ARGS`` has run in a fresh interpreter (which must exit ``code``)."""
+def run_fresh(tmp_path: Path, *args: str, code: int = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What ``provenance ARGS`` left in a fresh interpreter (which must exit ``code``): its modules, BLAS threads."""
     out = tmp_path / "modules.json"
     proc = subprocess.run([sys.executable, "-c", RUN, str(out), *args], capture_output=True, text=True, cwd=ROOT,
-                          stdin=subprocess.DEVNULL, check=False)
+                          stdin=subprocess.DEVNULL, check=False, env=env)
     assert out.exists(), proc.stderr
     ran = json.loads(out.read_text())
     assert ran["code"] == code, proc.stderr
-    return set(ran["modules"])
+    return ran
+
+
+def modules_after(tmp_path: Path, *args: str, code: int = 0) -> set[str]:
+    """The modules loaded once ``provenance ARGS`` has run in a fresh interpreter (which must exit ``code``)."""
+    return set(run_fresh(tmp_path, *args, code=code)["modules"])
 
 
 @pytest.mark.parametrize("output", [["--json"], []], ids=["json", "text"])
@@ -78,6 +102,18 @@ def test_check_with_archive_imports_what_it_uses_only(tmp_path: Path, testsrc_cl
                            str(testsrc_clip), code=1)  # exit 1: the archived clip was found
     assert {"provenance.archive.descriptor_index", "provenance.match.against_archive", "sqlite3"} <= loaded
     assert sorted({*STRUCTURE, "provenance.report.side_by_side", "scipy"} & loaded) == []
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, 1), ("2", 2)], ids=["default", "user's-choice"])
+def test_check_runs_blas_on_one_thread_unless_told(tmp_path: Path, testsrc_clip: Path, chosen: str | None,
+                                                   expected: int) -> None:
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    if chosen is not None:
+        env["OPENBLAS_NUM_THREADS"] = chosen
+    ran = run_fresh(tmp_path, "check", "--json", str(testsrc_clip), env=env)
+    if ran["blas_threads"] is None:
+        pytest.skip("this numpy is not built on OpenBLAS")
+    assert ran["blas_threads"] == expected
 
 
 def test_check_help_imports_nothing_heavy(tmp_path: Path) -> None:

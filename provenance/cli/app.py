@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+from collections.abc import MutableMapping
 
 import click
 
@@ -48,8 +50,20 @@ import_commands.import_group.add_command(telegram_commands.telegram)
 import_commands.import_group.add_command(warc_commands.warc)
 
 
+def limit_math_threads(environ: MutableMapping[str, str]) -> None:
+    """Run numpy's BLAS on one thread unless the user chose a count (``OPENBLAS_NUM_THREADS``).
+
+    Our matrices are small (a 64x64 DCT a frame), so BLAS threads never pay back the CPU they spend
+    starting at numpy's import (a tenth of a second) and then contend with ffmpeg's decoding threads
+    and the other triage workers, which inherit the setting. One thread also sums in one order on any
+    machine.
+    """
+    environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main() -> None:
     """Entry point of the ``provenance`` command."""
+    limit_math_threads(os.environ)  # before anything imports numpy: OpenBLAS reads it once, at load
     try:
         cli(prog_name="provenance")
     finally:
