@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from provenance.audio.methods import METHODS
 from provenance.dates import parse_date
 from provenance.media.first_reads import start_first_reads
 from provenance.media.source import MediaSource, opened
 from provenance.model import CheckReport, DateInterval, Fingerprint, Match, SamplingParams, SideBySideImage
+from provenance.sampling import start_early_decode
 from provenance.times import utc_now
 from provenance.timings import Timings, collecting, stage
 
@@ -24,9 +26,9 @@ if TYPE_CHECKING:
     from provenance.forensics.selfreport import SelfReport
 
 # The fingerprinting (numpy, OpenCV) is imported once the file is open and its first reads (ffprobe, the
-# identity hashes) have started, so that they run meanwhile; the archive search (and its feature index),
-# keyframes, side-by-side pictures and the file's structure in the branches that use them, so that a
-# check without them starts quicker.
+# identity hashes) have started, so that they run meanwhile, and so does the video's decode, started as soon
+# as ffprobe has answered; the archive search (and its feature index), keyframes, side-by-side pictures and
+# the file's structure in the branches that use them, so that a check without them starts quicker.
 
 COMMAND = "provenance check"
 
@@ -73,11 +75,12 @@ def check(
 
             keyframes_folder(source.path, keyframes_dir, beside=beside)  # refused before the long work
         first_reads = start_first_reads(source)
-        with stage("imports"):
-            from provenance.fingerprinting import analyse
-            from provenance.match.appearance import earliest_appearance
-        analysis = analyse(source, params, progress, features="query" if archive is not None else "none",
-                           first_reads=first_reads)
+        features = "query" if archive is not None else "none"
+        with start_early_decode(source, first_reads, params or SamplingParams(), features, METHODS) as early:
+            with stage("imports"):
+                from provenance.fingerprinting import analyse
+                from provenance.match.appearance import earliest_appearance
+            analysis = analyse(source, params, progress, features=features, first_reads=first_reads, early=early)
         fp = analysis.fingerprint
         matches: tuple[Match, ...] = ()
         appearance = None

@@ -29,20 +29,16 @@ from typing import IO
 
 import numpy as np
 
-from provenance.audio.bands import SAMPLE_RATE as BAND_RATE
 from provenance.audio.bands import STEP as BAND_STEP
 from provenance.audio.bands import BandPrinter
 from provenance.audio.chromaprint import (
-    ALGORITHM,
-    METHODS,
     MUXER_METHOD,
     UNAVAILABLE_WARNING,
     Fpcalc,
-    choose_method,
-    has_soundtrack,
     muxer_values,
     soundtrack_of,
 )
+from provenance.audio.methods import BAND_SAMPLE_RATE, METHODS
 from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
 from provenance.frames.decode import (
     DecodedFrames,
@@ -50,6 +46,7 @@ from provenance.frames.decode import (
     SoundSamples,
     decode_frames,
 )
+from provenance.frames.launch import EarlyDecode
 from provenance.frames.pictures import PictureSpool, picture_moments
 from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
@@ -69,10 +66,12 @@ from provenance.model import (
     SamplingParams,
     encode_soundtrack_values,
 )
+from provenance.sampling import feature_frames, soundtrack_plan, video_decode_request
 from provenance.timings import Clock, active, stage
 from provenance.version import __version__
+from provenance.vision.feature_image import FEATURE_FPS, feature_size
 from provenance.vision.feature_spool import FeatureSpool
-from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
+from provenance.vision.features import FrameFeatures, extract
 from provenance.vision.on_demand import FeaturesOnDemand
 
 QUERY_FPS = 2.0  # the default sampling rate of a check (SamplingParams().fps)
@@ -182,7 +181,7 @@ QUERY_FEATURE_FRAMES = 48  # a query needs features of this many frames at most,
 def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             progress: Callable[[float, float | None], None] | None = None,
             features: str = "all", soundtrack: tuple[str, ...] = METHODS,
-            first_reads: FirstReads | None = None) -> Analysis:
+            first_reads: FirstReads | None = None, early: EarlyDecode | None = None) -> Analysis:
     """Fingerprint the file at ``path`` and keep the turned and mirrored hashes for matching.
 
     ``path`` may be an open :class:`~provenance.media.source.MediaSource` (``check`` passes the one it
@@ -201,7 +200,8 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     the soundtrack out as a machine with neither would (the record says "unavailable").
     ``first_reads``: ffprobe, the identity hashes and the muxer question already started on ``path`` (an
     open MediaSource) by :func:`~provenance.media.first_reads.start_first_reads`, as ``check`` does before
-    its imports; without it they are started here.
+    its imports; without it they are started here. ``early``: the decode of a video already started on it
+    (``provenance.sampling.start_early_decode``), taken over when it was started for the decode asked here.
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -220,12 +220,12 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
             muxer = reads.chromaprint_muxer.result()
         still = metadata.kind == "still"
         collector = _FeatureCollector(features, metadata.duration, still)
-        method = choose_method(metadata, soundtrack, muxer)
+        method, band_print = soundtrack_plan(metadata, soundtrack, muxer)
         fpcalc = Fpcalc(source) if method == "fpcalc" else None
         try:
             decoded, params, duration, hashed, bands = _sample(
-                source, metadata, params, collector, progress, method == "ffmpeg",
-                bands=bool(soundtrack) and has_soundtrack(metadata))  # 0 s: a still
+                source, metadata, params, collector, progress, method == "ffmpeg", bands=band_print,
+                early=early)  # 0 s: a still
         except BaseException:
             if fpcalc is not None:
                 fpcalc.stop()
@@ -311,14 +311,17 @@ def archive_pictures(path: str | MediaSource, fp: Fingerprint) -> Sequence[Archi
 
 def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, collector: _FeatureCollector,
             progress: Callable[[float, float | None], None] | None, soundtrack: bool = False,
-            bands: bool = False) -> tuple[DecodedFrames, SamplingParams, float, _Hashed, np.ndarray | None]:
+            bands: bool = False, early: EarlyDecode | None = None,
+            ) -> tuple[DecodedFrames, SamplingParams, float, _Hashed, np.ndarray | None]:
     """Decode the working frames, feeding the collector and hashing them as they come: the decode's times
     and messages, the sampling really used (fast mode falls back to the usual rate on a clip of few
     keyframes), the duration the frames cover, and what was kept of them; ``soundtrack``: with the
-    chromaprint muxer's output of the first audio stream; ``bands``: and the band print of it (else None)."""
+    chromaprint muxer's output of the first audio stream; ``bands``: and the band print of it (else None);
+    ``early``: a video's first decode, already started (see :func:`analyse`)."""
     size = params.work_size
-    side = (SideOutput(FEATURE_FPS, *feature_size(*display_dims(metadata)), consume=collector.take)
-            if collector.mode != "none" else None)
+    side_size = feature_frames(metadata) if collector.mode != "none" else None
+    side = (SideOutput(side_size.fps, side_size.width, side_size.height, consume=collector.take)
+            if side_size is not None else None)
     frames = _FrameStream(params.fps, still=metadata.kind == "still", turned=collector.mode != "archive",
                           keyframes_only=params.keyframes_only)
     if metadata.kind == "still":
@@ -333,12 +336,14 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
             progress(seconds, total)
 
     printer = BandPrinter() if bands else None
+    request = video_decode_request(metadata, params, side is not None, soundtrack, bands)
     with stage("decode"):
-        decoded = decode_frames(source, fps=params.fps, width=size, height=size,
+        decoded = decode_frames(source, fps=params.fps, width=request.width, height=request.height,
                                 progress=report if progress else None, side=side,
-                                keyframes_only=params.keyframes_only, consume=frames.take,
-                                soundtrack_algorithm=ALGORITHM if soundtrack else None,
-                                sound=SoundSamples(BAND_RATE, printer.feed) if printer else None)
+                                keyframes_only=request.keyframes_only, consume=frames.take,
+                                soundtrack_algorithm=request.soundtrack_algorithm,
+                                sound=SoundSamples(BAND_SAMPLE_RATE, printer.feed) if printer else None,
+                                early=early)
     if params.keyframes_only and len(decoded.times) < FAST_MIN_KEYFRAMES:
         params = replace(params, keyframes_only=False)  # the record says how it was really sampled
         collector.reset()
@@ -347,8 +352,8 @@ def _sample(source: MediaSource, metadata: Metadata, params: SamplingParams, col
         with stage("decode"):
             decoded = decode_frames(source, fps=params.fps, width=size, height=size,
                                     progress=report if progress else None, side=side, consume=frames.take,
-                                    soundtrack_algorithm=ALGORITHM if soundtrack else None,
-                                    sound=SoundSamples(BAND_RATE, printer.feed) if printer else None)
+                                    soundtrack_algorithm=request.soundtrack_algorithm,
+                                    sound=SoundSamples(BAND_SAMPLE_RATE, printer.feed) if printer else None)
     duration = decoded_duration(len(decoded.times), params.fps, metadata)
     if params.keyframes_only:  # the last keyframe can come long before the end: trust the container
         duration = max(float(decoded.times[-1]), float(metadata.duration or 0.0))

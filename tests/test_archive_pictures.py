@@ -25,7 +25,7 @@ from provenance.frames.pictures import PICTURE_SPACING, picture_moments
 from provenance.hashing import get_hasher, hamming_bytes
 from provenance.ingest.add import ARCHIVE_FPS
 from provenance.model import ArchivedPicture, SamplingParams
-from provenance.vision.features import FEATURE_FPS
+from provenance.vision.feature_image import FEATURE_FPS
 
 PDQ = get_hasher("pdq")
 

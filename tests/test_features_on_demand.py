@@ -28,7 +28,8 @@ from provenance.triage.assemble import query_view
 from provenance.triage.cluster import CLUSTER_FEATURE_FRAMES, cluster_features
 from provenance.triage.results import AnalyseTask
 from provenance.triage.worker import analyse_content
-from provenance.vision.features import FEATURE_FPS, FrameFeatures, extract, feature_size
+from provenance.vision.feature_image import FEATURE_FPS, feature_size
+from provenance.vision.features import FrameFeatures, extract
 from provenance.vision.on_demand import FeaturesOnDemand, times_of
 
 

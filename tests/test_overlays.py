@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from provenance.model import Edit
 from provenance.vision import overlays
-from provenance.vision.features import FEATURE_SIDE, FrameFeatures, FramePair
+from provenance.vision.feature_image import FEATURE_SIDE
+from provenance.vision.features import FrameFeatures, FramePair
 from provenance.vision.overlays import CELLS, AlignedFrame, find_overlay
 
 

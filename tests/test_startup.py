@@ -10,6 +10,8 @@
   ``test_perf_paths``);
 * the command runs numpy's OpenBLAS on one thread unless the user set ``OPENBLAS_NUM_THREADS``,
   as the loaded library itself reports;
+* what plans and starts ``check``'s early decode (``provenance.sampling``) imports no numpy, so the
+  decode runs while numpy is imported;
 * the public names of ``provenance.archive`` and ``provenance.match``, imported from their modules on
   first use, are all there, and importing one submodule of either package imports no other.
 
@@ -134,5 +136,15 @@ def test_packages_import_their_names_on_first_use(package: str, submodule: str, 
             f"missing = [name for name in package.__all__ if getattr(package, name, None) is None]\n"
             f"assert not missing, missing\n"
             f"assert not hasattr(package, 'no_such_name')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_check_plans_its_early_decode_without_numpy() -> None:
+    # check starts the video's decode while it imports numpy: what plans and starts it must not import it first
+    code = ("import sys\n"
+            "import provenance.checking, provenance.sampling, provenance.frames.launch\n"
+            "heavy = sorted({'numpy', 'cv2', 'scipy', 'PIL'} & set(sys.modules))\n"
+            "assert not heavy, heavy\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr

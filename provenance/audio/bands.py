@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 5512  # Hz, as Haitsma and Kalker: the bands reach 2000 Hz
+from provenance.audio.methods import BAND_SAMPLE_RATE as SAMPLE_RATE
+
 WINDOW = 2048  # samples a window: about 0.37 s
 HOP = 128  # samples from one window to the next: about 23 ms
 STEP = HOP / SAMPLE_RATE  # seconds from one value to the next

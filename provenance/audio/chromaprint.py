@@ -1,7 +1,7 @@
 """The soundtrack's Chromaprint fingerprint, as the record keeps it (``model.Soundtrack``).
 
 The values come from ffmpeg's ``chromaprint`` muxer, a second output of the process that decodes the
-frames (``frames.decode``, given :data:`ALGORITHM`), or, where this ffmpeg lacks that muxer, from
+frames (``frames.decode``, given ``audio.methods.ALGORITHM``), or, where this ffmpeg lacks that muxer, from
 ``fpcalc -raw -length 0`` (Debian's ``libchromaprint-tools``) reading the same open file alongside the
 decode, with the same algorithm: the same number of values at the same times, equal but for a stray bit
 (one bit in 181 values of a corpus clip: fpcalc converts the sound to 16-bit mono itself). Each path
@@ -22,6 +22,7 @@ import subprocess
 
 import numpy as np
 
+from provenance.audio.methods import ALGORITHM, has_soundtrack
 from provenance.media.source import MediaSource, ffmpeg_input
 from provenance.model import (
     SOUNDTRACK_FINGERPRINTED,
@@ -32,33 +33,12 @@ from provenance.model import (
     encode_soundtrack_values,
 )
 
-ALGORITHM = 1  # Chromaprint's default ("TEST2"): see the module notes
 SAMPLE_RATE = 11025  # Hz: Chromaprint resamples to this before its 4096-sample frames
 HOP = 1365  # samples from one frame (one fingerprint value) to the next: 4096 / 3, in Chromaprint
 ITEM_DURATION = HOP / SAMPLE_RATE  # seconds per fingerprint value, about 0.1238
-METHODS = ("ffmpeg", "fpcalc")
-"""The ways to fingerprint a soundtrack, in the order tried: ffmpeg's chromaprint muxer, then fpcalc."""
 MUXER_METHOD = "ffmpeg chromaprint muxer"
 UNAVAILABLE_WARNING = ("the soundtrack was not fingerprinted: neither ffmpeg's chromaprint muxer nor fpcalc "
                        "(Debian: apt-get install libchromaprint-tools) is available")
-
-
-def has_soundtrack(metadata: Metadata) -> bool:
-    """Whether the file is a video with an audio stream."""
-    return metadata.kind != "still" and any(s.kind == "audio" for s in metadata.streams)
-
-
-def choose_method(metadata: Metadata, allowed: tuple[str, ...], muxer_available: bool) -> str | None:
-    """Which of ``allowed`` fingerprints the soundtrack here ("ffmpeg", "fpcalc"), or None: no audio
-    stream, or none of them available (``muxer_available``: this ffmpeg has the chromaprint muxer)."""
-    if not has_soundtrack(metadata):
-        return None
-    for method in allowed:
-        if method == "ffmpeg" and muxer_available:
-            return method
-        if method == "fpcalc" and shutil.which("fpcalc") is not None:
-            return method
-    return None
 
 
 def sound_start(metadata: Metadata) -> float:

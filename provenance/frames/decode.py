@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
-from provenance.errors import MissingToolError, UnreadableMediaError
+from provenance.errors import UnreadableMediaError
+from provenance.frames.launch import DecodeRequest, EarlyDecode, SideSize, launch
 from provenance.media.source import FfmpegInput, MediaSource, ffmpeg_input, reads_source
-from provenance.tools import INSTALL_HINT, require_ffmpeg
 
 _SHOWINFO_TB = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] config in time_base: (\d+)/(\d+)")
 _SHOWINFO_PTS = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] n: *\d+ pts: *(-?\d+) ")
@@ -83,29 +82,38 @@ class SideOutput:
 
 @dataclass(frozen=True)
 class _Plan:
-    """The settings of one :func:`decode_frames` call; ``fps`` is already None in keyframes mode."""
+    """One :func:`decode_frames` call: its request (``fps`` already None in keyframes mode) and what is done
+    with the outputs."""
 
     path: str  # the file's absolute path, for messages; ffmpeg reads ``given``
-    fps: float | None
-    width: int
-    height: int
-    color: bool
-    select: tuple[int, ...] | None
-    max_frames: int | None
-    side: SideOutput | None
-    keyframes_only: bool
+    request: DecodeRequest
     given: FfmpegInput
-    soundtrack_algorithm: int | None = None
+    side: SideOutput | None
     sound: SoundSamples | None = None
+
+    @property
+    def fps(self) -> float | None:
+        """The main output's samples a second (None: every frame, or the keyframes)."""
+        return self.request.fps
+
+    @property
+    def select(self) -> tuple[int, ...] | None:
+        """The sample numbers kept, if only some are."""
+        return self.request.select
+
+    @property
+    def keyframes_only(self) -> bool:
+        """Whether only the keyframes are decoded."""
+        return self.request.keyframes_only
 
     @property
     def frame_bytes(self) -> int:
         """Size of one raw frame of the main output."""
-        return self.width * self.height * (3 if self.color else 1)
+        return self.request.frame_bytes
 
     def shape(self, count: int) -> tuple[int, ...]:
         """The array shape of ``count`` frames of the main output."""
-        return (count, self.height, self.width, 3) if self.color else (count, self.height, self.width)
+        return self.request.shape(count)
 
 
 @reads_source
@@ -124,6 +132,7 @@ def decode_frames(
     consume: Callable[[np.ndarray], None] | None = None,
     soundtrack_algorithm: int | None = None,
     sound: SoundSamples | None = None,
+    early: EarlyDecode | None = None,
 ) -> DecodedFrames:
     """Decode ``source`` (an open MediaSource, or a path) into ``width`` x ``height`` frames (squashed, area-averaged).
 
@@ -138,10 +147,17 @@ def decode_frames(
     caller knows there is one, and that :func:`provenance.tools.chromaprint_muxer_available`):
     ``DecodedFrames.soundtrack`` is then the muxer's raw bytes. ``sound`` hands the first audio stream's
     samples to its ``consume`` (the caller knows there is one); they are all handed over when this returns.
+    ``early``: a decode already started on the same source (:class:`~provenance.frames.launch.EarlyDecode`),
+    taken over when it was started for this very request, else stopped.
     """
-    plan = _Plan(source.path, None if keyframes_only else fps, width, height, color, select, max_frames, side,
-                 keyframes_only, ffmpeg_input(source), soundtrack_algorithm, sound)
-    proc, side_read, audio_read, sound_read = _start_ffmpeg(plan)
+    side_size = SideSize(side.fps, side.width, side.height) if side is not None else None
+    request = DecodeRequest(None if keyframes_only else fps, width, height, color, select, max_frames, side_size,
+                            keyframes_only, soundtrack_algorithm, sound.rate if sound is not None else None)
+    plan = _Plan(source.path, request, ffmpeg_input(source), side, sound)
+    launched = early.take(request) if early is not None else None
+    launched = launched or launch(request, plan.given)
+    proc, side_read, audio_read, sound_read = (launched.process, launched.side_read, launched.audio_read,
+                                               launched.sound_read)
     side_reader = _SideReader(side_read, side) if side is not None else None
     audio_reader = _PipeDrain(audio_read) if audio_read >= 0 else None
     sound_reader = _PipeDrain(sound_read, sound.consume) if sound is not None else None
@@ -162,77 +178,6 @@ def decode_frames(
     if audio_reader is None:
         return decoded
     return replace(decoded, soundtrack=audio_reader.finish())
-
-
-def _start_ffmpeg(plan: _Plan) -> tuple[subprocess.Popen[bytes], int, int, int]:
-    """Start ffmpeg for ``plan``: the process, and the read ends of the side output's, the soundtrack
-    fingerprint's and the sound samples' pipes (-1 without one)."""
-    import ffmpeg  # ffmpeg-python builds the command line; never a shell string
-
-    require_ffmpeg()
-    in_kwargs: dict[str, object] = {"skip_frame": "nokey"} if plan.keyframes_only else {}
-    given = ffmpeg.input(plan.given.url, nostdin=None, **in_kwargs)
-    stream = _sampled(given["v:0"], plan)
-    side_read, side_write = os.pipe() if plan.side is not None else (-1, -1)
-    audio_read, audio_write = os.pipe() if plan.soundtrack_algorithm is not None else (-1, -1)
-    sound_read, sound_write = os.pipe() if plan.sound is not None else (-1, -1)
-    stream, side_stream = _split_side(stream, plan)
-    stream = stream.filter("scale", plan.width, plan.height, flags="area")
-    out_kwargs = _raw_video("rgb24" if plan.color else "gray")
-    if plan.max_frames is not None:
-        out_kwargs["frames:v"] = plan.max_frames
-    output = stream.output("pipe:1", **out_kwargs)
-    if side_stream is not None:
-        output = ffmpeg.merge_outputs(output, side_stream.output(f"pipe:{side_write}", **_raw_video("rgb24")))
-    if plan.soundtrack_algorithm is not None:
-        # Chromaprint takes at most 2 channels: a 5.1 soundtrack is mixed down to stereo, mono and stereo kept
-        audio = given["a:0"].filter("aformat", channel_layouts="mono|stereo")
-        output = ffmpeg.merge_outputs(output, audio.output(
-            f"pipe:{audio_write}", format="chromaprint", fp_format="raw", algorithm=plan.soundtrack_algorithm,
-            silence_threshold=-1))
-    if plan.sound is not None:  # ffmpeg's own resampler: the same samples for the same file, bit for bit
-        output = ffmpeg.merge_outputs(output, given["a:0"].output(
-            f"pipe:{sound_write}", format="s16le", acodec="pcm_s16le", ac=1, ar=plan.sound.rate))
-    extra_fds = tuple(fd for fd in (side_write, audio_write, sound_write) if fd >= 0)
-    # showinfo logs at "info"; the level tag on each line keeps ffmpeg's errors apart from it
-    log_args = ("-nostats", "-loglevel", "level+info") if plan.keyframes_only else ("-loglevel", "error")
-    args = output.global_args("-hide_banner", *log_args).compile()
-    try:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=(*plan.given.pass_fds, *extra_fds))
-    except OSError as exc:  # pragma: no cover - require_ffmpeg checked already
-        raise MissingToolError(f"cannot run ffmpeg ({exc}): {INSTALL_HINT}") from exc
-    for fd in extra_fds:
-        os.close(fd)  # the child holds its own copy; EOF comes when ffmpeg closes it
-    return proc, side_read, audio_read, sound_read
-
-
-def _sampled(stream: Any, plan: _Plan) -> Any:
-    """``stream`` (an ffmpeg-python node) sampled as ``plan`` asks: keyframe pts logging, fps, select."""
-    if plan.keyframes_only:
-        stream = stream.filter("showinfo")  # each decoded frame's pts, before anything drops one
-    if plan.fps is not None:
-        stream = stream.filter("fps", fps=plan.fps, round="up")  # "up": sample k is the frame on screen at k / fps
-    if plan.select:
-        expr = "+".join(f"eq(n,{n})" for n in plan.select)
-        stream = stream.filter("select", expr)
-    return stream
-
-
-def _raw_video(pix_fmt: str) -> dict[str, object]:
-    """Output options for raw frames of ``pix_fmt`` on a pipe, one per decoded frame."""
-    return {"format": "rawvideo", "pix_fmt": pix_fmt, "fps_mode": "passthrough"}
-
-
-def _split_side(stream: Any, plan: _Plan) -> tuple[Any, Any]:
-    """``stream`` and, when ``plan`` has a side output, a copy of it sampled and scaled for that (else None)."""
-    if plan.side is None:
-        return stream, None
-    split = stream.split()
-    main, side_stream = split[0], split[1]
-    if plan.fps is not None:
-        side_stream = side_stream.filter("fps", fps=plan.side.fps, round="up")
-    return main, side_stream.filter("scale", plan.side.width, plan.side.height, flags="area")
 
 
 class _SideReader:

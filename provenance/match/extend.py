@@ -41,7 +41,8 @@ from provenance.hashing.pdq import MIN_QUALITY
 from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, verdict
 from provenance.model import Fingerprint, FrameHash, Match, Segment
-from provenance.vision.features import FEATURE_FPS, MIN_INLIERS, FrameFeatures, pair_frames
+from provenance.vision.feature_image import FEATURE_FPS
+from provenance.vision.features import MIN_INLIERS, FrameFeatures, pair_frames
 from provenance.vision.on_demand import times_of
 from provenance.vision.tone import GridPair, brightness_change, tone_agrees
 

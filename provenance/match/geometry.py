@@ -24,8 +24,8 @@ from provenance.match.trim import trim_edit
 from provenance.match.verdict import WHOLE_ITEM, coverages, density
 from provenance.model import ContentBox, Edit, Fingerprint, Match, MatchGeometry, Segment, Sighting
 from provenance.timings import stage
+from provenance.vision.feature_image import FEATURE_FPS
 from provenance.vision.features import (
-    FEATURE_FPS,
     FrameFeatures,
     FramePair,
     inverse_box,

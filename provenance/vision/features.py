@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURE_FPS = 2.0  # feature frames per second (a subset of the hash samples)
-FEATURE_SIDE = 640  # long side of the feature image, in pixels
 ORB_FEATURES = 700
 RATIO = 0.8  # Lowe's ratio test on the two nearest descriptors
 MIN_VOTES = 10  # descriptor matches an archived frame needs before a geometric fit is tried
@@ -59,12 +57,6 @@ class FramePair:
     mirrored: bool
     affine: np.ndarray  # 2x3, query 0..1 coordinates -> archive 0..1 coordinates
     query_inliers: np.ndarray  # (inliers, 2) float32: the query keypoints the map explains, 0..1
-
-
-def feature_size(width: int, height: int) -> tuple[int, int]:
-    """The feature image size for a picture of ``width`` x ``height``: long side at most FEATURE_SIDE, even."""
-    scale = min(1.0, FEATURE_SIDE / max(width, height, 1))
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def colour_grid(rgb: np.ndarray) -> np.ndarray:

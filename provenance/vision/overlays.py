@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from provenance.model import Edit
-from provenance.vision.features import FEATURE_SIDE, FrameFeatures, FramePair, inverse_box
+from provenance.vision.feature_image import FEATURE_SIDE
+from provenance.vision.features import FrameFeatures, FramePair, inverse_box
 
 CELLS = 16  # the query frame is judged in CELLS x CELLS cells
 MIN_KEYPOINTS = 3  # keypoints a cell needs in a frame to hold something
