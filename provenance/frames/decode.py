@@ -6,6 +6,8 @@ first frame, so sample times are exact multiples of ``1 / fps``. ffmpeg applies 
 matrix (rotation) itself, so a rotated remux decodes to the same upright picture. ffmpeg reads the
 open file of a ``MediaSource`` (``provenance.media.source.ffmpeg_input``), never the file's name, so
 it decodes the bytes that were hashed even if another file has been renamed over the path since.
+The command line is ``frames.launch``'s, from the call's ``DecodeRequest``; a decode started early for
+the same request (``launch.EarlyDecode``) is read here as if this call had started it.
 
 ``keyframes_only`` is the fast mode: the decoder skips every frame that is not a keyframe
 (``-skip_frame nokey``), which is most of the decoding work, and there is no ``fps`` filter. The

@@ -181,7 +181,8 @@ class EarlyDecode:
             launched = launch(request, given)
         except Exception:  # the caller's own decode meets it again and reports it
             return
-        for fd in (launched.process.stdout.fileno() if launched.process.stdout else -1,
+        process = launched.process
+        for fd in (process.stdout.fileno() if process.stdout else -1, process.stderr.fileno() if process.stderr else -1,
                    launched.side_read, launched.audio_read, launched.sound_read):
             _enlarge_pipe(fd)
         self._request, self._launched = request, launched
