@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 # The fingerprinting (numpy, OpenCV) is imported once the file is open and its first reads (ffprobe, the
 # identity hashes) have started, so that they run meanwhile, and so does the video's decode, started as soon
-# as ffprobe has answered; the archive search (and its feature index), keyframes, side-by-side pictures and
-# the file's structure in the branches that use them, so that a check without them starts quicker.
+# as ffprobe has answered (the archive search and its feature index too, with an archive); keyframes,
+# side-by-side pictures and the file's structure in the branches that use them, so that a check without
+# them starts quicker.
 
 COMMAND = "provenance check"
 
@@ -80,14 +81,15 @@ def check(
             with stage("imports"):
                 from provenance.fingerprinting import analyse
                 from provenance.match.appearance import earliest_appearance
+                if archive is not None:  # while the decode started above runs
+                    from provenance.match.against_archive import match_against
             analysis = analyse(source, params, progress, features=features, first_reads=first_reads, early=early)
         fp = analysis.fingerprint
         matches: tuple[Match, ...] = ()
         appearance = None
         unlogged: tuple[str, ...] = ()
         if archive is not None:
-            with stage("imports"):
-                from provenance.match.against_archive import match_against
+            from provenance.match.against_archive import match_against  # loaded above: binds the name only
 
             matches = match_against(analysis, archive)
             appearance = earliest_appearance(matches, fp.metadata, claimed)

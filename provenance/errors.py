@@ -24,6 +24,14 @@ class MissingToolError(ProvenanceError):
     exit_code = 3
 
 
+class MuxerRefusedError(MissingToolError):
+    """This ffmpeg refused an output format the decode asked for: it was built without that muxer."""
+
+    def __init__(self, message: str, muxer: str) -> None:
+        super().__init__(message)
+        self.muxer = muxer  # the format's name, as ffmpeg knows muxers
+
+
 class UnreadableMediaError(ProvenanceError):
     """The input exists but is not media we can read: empty, not a video/image, unreadable, absurd."""
 

@@ -39,6 +39,7 @@ from provenance.audio.chromaprint import (
     soundtrack_of,
 )
 from provenance.audio.methods import BAND_SAMPLE_RATE, METHODS
+from provenance.errors import MuxerRefusedError
 from provenance.frames.borders import RunSplitter, chunked_content_box, crop_frames, detect_content_box
 from provenance.frames.decode import (
     DecodedFrames,
@@ -46,7 +47,7 @@ from provenance.frames.decode import (
     SoundSamples,
     decode_frames,
 )
-from provenance.frames.launch import EarlyDecode
+from provenance.frames.launch import EarlyDecode, soundtrack_muxer_may_work
 from provenance.frames.pictures import PictureSpool, picture_moments
 from provenance.frames.shots import ShotChangeStream, build_shots, cuts_between, lags_at, shot_ranges
 from provenance.hashing import get_hasher
@@ -68,6 +69,7 @@ from provenance.model import (
 )
 from provenance.sampling import feature_frames, soundtrack_plan, video_decode_request
 from provenance.timings import Clock, active, stage
+from provenance.tools import note_muxer_refused
 from provenance.version import __version__
 from provenance.vision.feature_image import FEATURE_FPS, feature_size
 from provenance.vision.feature_spool import FeatureSpool
@@ -198,10 +200,12 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
     ``soundtrack`` names the ways the soundtrack may be fingerprinted, tried in order among those this
     machine has (:data:`METHODS`); ``("fpcalc",)`` forces the fallback, and ``()`` leaves
     the soundtrack out as a machine with neither would (the record says "unavailable").
-    ``first_reads``: ffprobe, the identity hashes and the muxer question already started on ``path`` (an
-    open MediaSource) by :func:`~provenance.media.first_reads.start_first_reads`, as ``check`` does before
-    its imports; without it they are started here. ``early``: the decode of a video already started on it
+    ``first_reads``: ffprobe and the identity hashes already started on ``path`` (an open MediaSource) by
+    :func:`~provenance.media.first_reads.start_first_reads`, as ``check`` does before its imports; without
+    it they are started here. ``early``: the decode of a video already started on it
     (``provenance.sampling.start_early_decode``), taken over when it was started for the decode asked here.
+    The soundtrack is fingerprinted by ffmpeg's chromaprint muxer unless this ffmpeg refuses it (it lacks
+    it: the decode is then made again without it, and this process no longer asks for it).
 
     Shots are cut on the raw working frames; each shot's borders are then found and removed, and
     what remains is resized to a square ``CONTENT_SIZE`` image that both hashes are computed from
@@ -217,15 +221,23 @@ def analyse(path: str | MediaSource, params: SamplingParams | None = None,
         pillow.submit(lanczos_pass_order)
         with stage("probe"):
             metadata = reads.metadata.result()
-            muxer = reads.chromaprint_muxer.result()
         still = metadata.kind == "still"
         collector = _FeatureCollector(features, metadata.duration, still)
-        method, band_print = soundtrack_plan(metadata, soundtrack, muxer)
+        method, band_print = soundtrack_plan(metadata, soundtrack, soundtrack_muxer_may_work())
         fpcalc = Fpcalc(source) if method == "fpcalc" else None
+        sampled = params
         try:
-            decoded, params, duration, hashed, bands = _sample(
-                source, metadata, params, collector, progress, method == "ffmpeg", bands=band_print,
-                early=early)  # 0 s: a still
+            try:
+                decoded, params, duration, hashed, bands = _sample(
+                    source, metadata, sampled, collector, progress, method == "ffmpeg", bands=band_print,
+                    early=early)  # 0 s: a still
+            except MuxerRefusedError as refused:  # this ffmpeg lacks it: the next way to fingerprint the soundtrack
+                note_muxer_refused(refused.muxer)
+                method, band_print = soundtrack_plan(metadata, soundtrack, False)
+                fpcalc = Fpcalc(source) if method == "fpcalc" else None
+                collector.reset()
+                decoded, params, duration, hashed, bands = _sample(
+                    source, metadata, sampled, collector, progress, False, bands=band_print)
         except BaseException:
             if fpcalc is not None:
                 fpcalc.stop()

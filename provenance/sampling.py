@@ -1,16 +1,16 @@
 """What a fingerprint asks of the decode of a video, known from ffprobe's answer alone, and its early start.
 
 ``analyse`` decodes a video with :func:`video_decode_request`'s settings. This module imports no numpy:
-``check`` starts that decode (:func:`start_early_decode`) as soon as ffprobe and the chromaprint-muxer
-question have answered, while it is still importing what reads the frames, and ``analyse`` takes the
-running process over (``provenance.frames.launch.EarlyDecode``). ffmpeg's own start and first frames then
-overlap those imports; the process is the one ``analyse`` would have started, on the same open file.
+``check`` starts that decode (:func:`start_early_decode`) as soon as ffprobe has answered, while it is
+still importing what reads the frames, and ``analyse`` takes the running process over
+(``provenance.frames.launch.EarlyDecode``). ffmpeg's own start and first frames then overlap those
+imports; the process is the one ``analyse`` would have started, on the same open file.
 """
 
 from __future__ import annotations
 
 from provenance.audio.methods import ALGORITHM, BAND_SAMPLE_RATE, choose_method, has_soundtrack
-from provenance.frames.launch import DecodeRequest, EarlyDecode, SideSize
+from provenance.frames.launch import DecodeRequest, EarlyDecode, SideSize, soundtrack_muxer_may_work
 from provenance.media.display import display_dims
 from provenance.media.first_reads import FirstReads
 from provenance.media.source import MediaSource, ffmpeg_input
@@ -48,14 +48,14 @@ def video_decode_request(metadata: Metadata, params: SamplingParams, features: b
 def start_early_decode(source: MediaSource, reads: FirstReads, params: SamplingParams, features: str,
                        soundtrack: tuple[str, ...]) -> EarlyDecode:
     """Start, on a thread, the decode ``analyse(source, params, features=features, soundtrack=soundtrack)``
-    will ask for, once ``reads`` has ffprobe's and the muxer question's answers (none for a still, or when
-    either failed: ``analyse`` reports that itself). Use it as a context manager around the analysis."""
+    will ask for, once ``reads`` has ffprobe's answer (none for a still, or when ffprobe failed: ``analyse``
+    reports that itself). Use it as a context manager around the analysis."""
 
     def plan() -> DecodeRequest | None:
         metadata = reads.metadata.result()
         if metadata.kind == "still":
             return None
-        method, bands = soundtrack_plan(metadata, soundtrack, reads.chromaprint_muxer.result())
+        method, bands = soundtrack_plan(metadata, soundtrack, soundtrack_muxer_may_work())
         return video_decode_request(metadata, params, features != "none", method == "ffmpeg", bands)
 
     return EarlyDecode(plan, ffmpeg_input(source))

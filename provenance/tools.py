@@ -23,6 +23,19 @@ def require_ffmpeg() -> None:
             raise MissingToolError(f"{tool} not found on PATH: {INSTALL_HINT}")
 
 
+_REFUSED_MUXERS: set[str] = set()  # learnt by this process from decodes that asked for them
+
+
+def muxer_refused(name: str) -> bool:
+    """Whether this process's ffmpeg has refused the muxer ``name`` (``note_muxer_refused``): it lacks it."""
+    return name in _REFUSED_MUXERS
+
+
+def note_muxer_refused(name: str) -> None:
+    """Remember, for this process, that ffmpeg refused the muxer ``name``: later decodes do not ask for it."""
+    _REFUSED_MUXERS.add(name)
+
+
 @functools.cache
 def chromaprint_muxer_available() -> bool:
     """Whether this ffmpeg has the ``chromaprint`` muxer (asked once per process)."""

@@ -19,13 +19,19 @@ from conftest import X264, corpus_path, run_ffmpeg
 from hypothesis import given
 from hypothesis import strategies as st
 
+from provenance import tools
 from provenance.archive import migrations
 from provenance.archive.store import ArchiveStore
 from provenance.audio.chromaprint import ITEM_DURATION, MUXER_METHOD, UNAVAILABLE_WARNING
+from provenance.audio.methods import METHODS
 from provenance.cli.app import cli
 from provenance.codec import fingerprint_from_json, fingerprint_to_json
 from provenance.fingerprinting import analyse, fingerprint
+from provenance.frames import launch
+from provenance.media.first_reads import start_first_reads
+from provenance.media.source import opened
 from provenance.model import SamplingParams, decode_soundtrack_values, encode_soundtrack_values
+from provenance.sampling import start_early_decode
 from provenance.tools import chromaprint_muxer_available
 
 SECONDS = 12
@@ -143,6 +149,42 @@ def test_fpcalc_fallback_gives_the_muxers_values(chirp_clip: Path) -> None:
         by_muxer = fingerprint(chirp_clip).soundtrack
         # the same algorithm: the same values (this mono tone bit for bit; see the corpus test)
         assert by_muxer is not None and by_muxer.items() == sound.items()
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["own-decode", "early-decode"])
+def test_an_ffmpeg_without_the_muxer_falls_back_and_is_not_asked_again(
+        chirp_clip: Path, monkeypatch: pytest.MonkeyPatch, early: bool) -> None:
+    # A muxer this ffmpeg was not built with: real ffmpeg refuses it as it refuses "chromaprint" where it lacks
+    # that muxer ("Requested output format ... is not a suitable output format"), before decoding anything.
+    monkeypatch.setattr(launch, "SOUNDTRACK_MUXER", "no_such_muxer")
+    monkeypatch.setattr(tools, "_REFUSED_MUXERS", set())
+    normal = fingerprint(chirp_clip, soundtrack=())
+    if early:  # as check starts it: the early decode asks for the muxer too, and is taken over before it fails
+        with opened(str(chirp_clip)) as source:
+            reads = start_first_reads(source)
+            with start_early_decode(source, reads, SamplingParams(), "none", METHODS) as started:
+                fp = analyse(source, features="none", first_reads=reads, early=started).fingerprint
+                assert started.taken
+    else:
+        fp = fingerprint(chirp_clip)
+    assert tools.muxer_refused("no_such_muxer")
+    sound = fp.soundtrack
+    assert sound is not None
+    if shutil.which("fpcalc") is not None:
+        assert sound.status == "fingerprinted" and sound.method is not None and sound.method.startswith("fpcalc ")
+        assert sound == fingerprint(chirp_clip, soundtrack=("fpcalc",)).soundtrack
+    else:
+        assert (sound.status, sound.method) == ("unavailable", None) and UNAVAILABLE_WARNING in fp.warnings
+    assert fp.frames == normal.frames and fp.shots == normal.shots  # the pictures as without any soundtrack
+    assert not any("no_such_muxer" in w for w in fp.warnings)
+    # this process now knows: a later decode does not ask for the muxer, and still makes the band print
+    with opened(str(chirp_clip)) as source:
+        reads = start_first_reads(source)
+        with start_early_decode(source, reads, SamplingParams(), "none", METHODS) as started:
+            again = analyse(source, features="none", first_reads=reads, early=started).fingerprint
+            assert started.taken and started.request is not None
+            assert started.request.soundtrack_algorithm is None and started.request.sound_rate is not None
+    assert again.soundtrack == sound and again.frames == normal.frames
 
 
 def test_neither_method_available_says_so(chirp_clip: Path) -> None:

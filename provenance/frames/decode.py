@@ -36,8 +36,8 @@ from typing import IO
 
 import numpy as np
 
-from provenance.errors import UnreadableMediaError
-from provenance.frames.launch import DecodeRequest, EarlyDecode, SideSize, launch
+from provenance.errors import MuxerRefusedError, UnreadableMediaError
+from provenance.frames.launch import DecodeRequest, EarlyDecode, SideSize, launch, refused_muxer
 from provenance.media.source import FfmpegInput, MediaSource, ffmpeg_input, reads_source
 
 _SHOWINFO_TB = re.compile(rb"\[Parsed_showinfo_\d+ @ [^]]*\] \[info\] config in time_base: (\d+)/(\d+)")
@@ -146,9 +146,10 @@ def decode_frames(
     ``consume`` is handed the frames as they arrive, in (k, H, W) blocks in order, instead of keeping
     them: ``pixels`` is then empty, and ``times`` still has one entry per frame.
     ``soundtrack_algorithm`` also fingerprints the first audio stream with that Chromaprint algorithm (the
-    caller knows there is one, and that :func:`provenance.tools.chromaprint_muxer_available`):
-    ``DecodedFrames.soundtrack`` is then the muxer's raw bytes. ``sound`` hands the first audio stream's
-    samples to its ``consume`` (the caller knows there is one); they are all handed over when this returns.
+    caller knows there is one): ``DecodedFrames.soundtrack`` is then the muxer's raw bytes, and
+    ``MuxerRefusedError`` says that this ffmpeg has no such muxer (nothing was decoded). ``sound`` hands
+    the first audio stream's samples to its ``consume`` (the caller knows there is one); they are all
+    handed over when this returns.
     ``early``: a decode already started on the same source (:class:`~provenance.frames.launch.EarlyDecode`),
     taken over when it was started for this very request, else stopped.
     """
@@ -337,6 +338,8 @@ def _decoded(plan: _Plan, data: bytes, count: int, code: int, log: _LogReader,
     if plan.keyframes_only and side_times is not None:
         side_times = times[: len(side_times)].copy()
     errors = log.errors()
+    if count == 0 and (muxer := refused_muxer(plan.request, errors)) is not None:
+        raise MuxerRefusedError(f"this ffmpeg has no {muxer} muxer: {errors[0]}", muxer)
     if count == 0:
         first = errors[0] if errors else f"ffmpeg exited with code {code}"
         raise UnreadableMediaError(f"no frame could be decoded from {plan.path}: {first}")

@@ -21,8 +21,9 @@ from typing import Any
 
 from provenance.errors import MissingToolError
 from provenance.media.source import FfmpegInput
-from provenance.tools import INSTALL_HINT, require_ffmpeg
+from provenance.tools import INSTALL_HINT, muxer_refused, require_ffmpeg
 
+SOUNDTRACK_MUXER = "chromaprint"  # ffmpeg's muxer of the soundtrack fingerprint (``soundtrack_algorithm``)
 EARLY_PIPE_BYTES = 1 << 20  # what each pipe of an early decode holds before ffmpeg waits: Linux's default maximum
 
 
@@ -106,7 +107,7 @@ def launch(request: DecodeRequest, given: FfmpegInput) -> Launched:
         # Chromaprint takes at most 2 channels: a 5.1 soundtrack is mixed down to stereo, mono and stereo kept
         audio = source["a:0"].filter("aformat", channel_layouts="mono|stereo")
         output = ffmpeg.merge_outputs(output, audio.output(
-            f"pipe:{audio_write}", format="chromaprint", fp_format="raw", algorithm=request.soundtrack_algorithm,
+            f"pipe:{audio_write}", format=SOUNDTRACK_MUXER, fp_format="raw", algorithm=request.soundtrack_algorithm,
             silence_threshold=-1))
     if request.sound_rate is not None:  # ffmpeg's own resampler: the same samples for the same file, bit for bit
         output = ffmpeg.merge_outputs(output, source["a:0"].output(
@@ -126,6 +127,20 @@ def launch(request: DecodeRequest, given: FfmpegInput) -> Launched:
     for fd in extra_fds:
         os.close(fd)  # the child holds its own copy; EOF comes when ffmpeg closes it
     return Launched(proc, side_read, audio_read, sound_read)
+
+
+def soundtrack_muxer_may_work() -> bool:
+    """Whether a decode may ask for SOUNDTRACK_MUXER: this process has not seen ffmpeg refuse it."""
+    return not muxer_refused(SOUNDTRACK_MUXER)
+
+
+def refused_muxer(request: DecodeRequest, errors: tuple[str, ...]) -> str | None:
+    """The muxer of ``request`` that ffmpeg refused, by its ``errors`` (it lacks it: it names the format it
+    cannot write, and stops before decoding anything), or None."""
+    if request.soundtrack_algorithm is None:
+        return None
+    refused = f"output format '{SOUNDTRACK_MUXER}'"
+    return SOUNDTRACK_MUXER if any(refused in line for line in errors) else None
 
 
 def _sampled(stream: Any, request: DecodeRequest) -> Any:
@@ -199,6 +214,12 @@ class EarlyDecode:
         if launched is not None:
             launched.stop()
         return None
+
+    @property
+    def request(self) -> DecodeRequest | None:
+        """What the decode was started for (None: none was started); waits for the start."""
+        self._thread.join()
+        return self._request
 
     @property
     def started(self) -> bool:
